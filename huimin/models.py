@@ -1,0 +1,7 @@
+"""Every table, imported in one place so Alembic and `create_all` see the full schema."""
+
+from huimin import handoff, offices, wechat_users  # noqa: F401
+from huimin.db import Base
+from huimin.residents import models as resident_models  # noqa: F401
+
+metadata = Base.metadata

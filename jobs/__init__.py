@@ -1,0 +1,1 @@
+"""RQ jobs: thin edges that call the domain package. Every job is idempotent."""

@@ -1,0 +1,30 @@
+"""Waits until every component is ready, then prints the chat simulator's URL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import requests
+
+url = f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}"
+deadline = time.monotonic() + 600
+last = None
+while time.monotonic() < deadline:
+    try:
+        resp = requests.get(f"{url}/readyz", timeout=3)
+        waiting = sorted(k for k, v in resp.json()["components"].items() if not v["ok"])
+        if resp.status_code == 200:
+            break
+    except (requests.RequestException, ValueError, KeyError):
+        waiting = ["web"]
+    if waiting != last:
+        print(f"waiting for: {', '.join(waiting)}", flush=True)
+        last = waiting
+    time.sleep(2)
+else:
+    print("some components did not become ready; see the logs above", flush=True)
+
+print(f"\n  惠民助手 is ready. Open the chat simulator: {url}/\n", flush=True)
+signal.pause()

