@@ -115,12 +115,14 @@ def get_user(openid: str) -> tuple[Response, int]:
 
 @bp.get("/calls")
 def calls() -> Response:
-    return jsonify(calls=current_state().calls(request.args.get("path"), _int_arg("since")))
+    # An empty filter means "no filter" (the simulator sends touser= before a user exists).
+    return jsonify(calls=current_state().calls(request.args.get("path") or None,
+                                               _int_arg("since")))
 
 
 @bp.get("/messages")
 def messages() -> Response:
-    return jsonify(messages=current_state().messages(request.args.get("touser"),
+    return jsonify(messages=current_state().messages(request.args.get("touser") or None,
                                                      _int_arg("since_id")))
 
 

@@ -573,6 +573,8 @@ def test_message_log_filters(client: FlaskClient) -> None:
     assert [m["id"] for m in only_a["messages"]] == [1, 3]
     later = client.get("/_emulator/messages", query_string={"since_id": 1}).get_json()
     assert [m["id"] for m in later["messages"]] == [2, 3]
+    unfiltered = client.get("/_emulator/messages", query_string={"touser": ""}).get_json()
+    assert [m["id"] for m in unfiltered["messages"]] == [1, 2, 3]
 
 
 def test_reset_forgets_everything(client: FlaskClient) -> None:
