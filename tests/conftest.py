@@ -172,3 +172,24 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(scope="session")
+def emulator_url() -> Iterator[str]:
+    """The WeChat API emulator as a real process (the same Procfile command as `make run`)."""
+    port = free_port()
+    env = {**os.environ, "EMULATOR_PORT": str(port)}
+    proc = Process("emulator-tests", procfile()["emulator"], env, ROOT / "var" / "test-logs")
+    proc.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(http_ok(url + "/_emulator/health"), 30, "emulator")
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def emulator(emulator_url: str) -> str:
+    requests.post(f"{emulator_url}/_emulator/reset", timeout=5).raise_for_status()
+    return emulator_url

@@ -51,6 +51,17 @@ def open_reply():
     return _emulator("POST", "/_emulator/open", json={"body": str(data.get("body", ""))})
 
 
+@bp.get("/simulator/api/media/<media_id>")
+def media(media_id: str):
+    base = services().settings.wechat_api_base.rstrip("/")
+    try:
+        resp = requests.get(f"{base}/_emulator/media/{media_id}", timeout=5)
+    except requests.RequestException:
+        return jsonify({"error": {"code": "emulator_unavailable", "message": "图片暂时打不开"}}), 502
+    return resp.content, resp.status_code, {"Content-Type": resp.headers.get("Content-Type",
+                                                                              "image/png")}
+
+
 @bp.get("/simulator/api/messages")
 def messages():
     params = {"touser": request.args.get("openid", ""), "since_id": request.args.get("since_id", 0)}

@@ -22,6 +22,14 @@
     return bubble;
   }
 
+  function showImage(mediaId) {
+    const bubble = show("bot", "", "later");
+    const img = document.createElement("img");
+    img.alt = "图片";
+    img.src = "/simulator/api/media/" + encodeURIComponent(mediaId);
+    bubble.appendChild(img);
+  }
+
   async function postJSON(url, body) {
     const resp = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     return resp.json();
@@ -44,8 +52,10 @@
       const data = await resp.json();
       for (const m of data.messages || []) {
         sinceId = Math.max(sinceId, m.id);
-        const text = m.text || m.content || (m.msgtype === "image" ? "[图片]" : JSON.stringify(m.body || m));
-        show("bot", text, "later");
+        const body = m.body || {};
+        if (m.msgtype === "text") show("bot", body.text.content, "later");
+        else if (m.msgtype === "image") showImage(body.image.media_id);
+        else show("bot", "[" + m.msgtype + "] " + JSON.stringify(body.data || body), "later");
       }
     } catch (e) { /* emulator restarting: try again next tick */ }
   }
