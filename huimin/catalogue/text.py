@@ -1,0 +1,19 @@
+"""Text normalisation shared by lookup, search and the NLU build.
+
+Citizens type full-width digits, stray spaces and punctuation ("４０５０ 补贴？");
+lookups compare the normalised forms so those variants still match.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width to half-width), case-folded, without whitespace or punctuation."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(
+        ch
+        for ch in folded
+        if not ch.isspace() and not unicodedata.category(ch).startswith(("P", "S"))
+    )
