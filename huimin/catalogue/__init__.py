@@ -20,7 +20,13 @@ from huimin.catalogue.schema import CATEGORIES, AmountRow, Policy, Process, Wher
 from huimin.catalogue.search import SearchHit
 from huimin.catalogue.store import CatalogueStore
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import ASPECT_LABELS, ASPECT_WORDS, ASPECTS, DOMAIN_WORDS
+from huimin.catalogue.vocabulary import (
+    ASPECT_LABELS,
+    ASPECT_WORDS,
+    ASPECTS,
+    DOMAIN_WORDS,
+    aspect_of,
+)
 
 __all__ = [
     "ASPECTS",
@@ -38,6 +44,7 @@ __all__ = [
     "Process",
     "SearchHit",
     "Where",
+    "aspect_of",
     "jieba_userdict_lines",
     "load_catalogue",
     "normalise",

@@ -2,7 +2,7 @@
 
 `write_training(catalogue, out_dir)` writes
   out_dir/catalogue_nlu.yml     Rasa 3 NLU: `synonym:` (every title and alias -> key),
-                                 `lookup: policy`, and the aspect-word synonyms;
+                                 `lookup: policy`, aspect-word synonyms, `lookup: aspect`;
   out_dir/jieba/userdict.txt    Jieba user dictionary ("word freq tag" lines): titles,
                                  aliases and domain words.
 So a new alias in a policy file needs no hand-edited NLU file.
@@ -79,6 +79,7 @@ def training_yaml(catalogue: Catalogue) -> str:
     parts.append(_block("lookup", "policy", names))
     for aspect, words in ASPECT_WORDS.items():
         parts.append(_block("synonym", aspect, words))
+    parts.append(_block("lookup", "aspect", [w for ws in ASPECT_WORDS.values() for w in ws]))
     return "".join(parts)
 
 

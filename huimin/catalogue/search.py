@@ -73,7 +73,7 @@ class PolicyIndex:
         documents: Sequence[tuple[str, str, Sequence[str], str]],
     ) -> None:
         """`documents` holds (key, title, aliases, summary) per policy."""
-        self._tokenizer = tokenizer
+        self.tokenizer = tokenizer
         self._keys = [key for key, _, _, _ in documents]
         self._titles = {key: title for key, title, _, _ in documents}
         self._names = {
@@ -89,7 +89,7 @@ class PolicyIndex:
 
     def search(self, text: str, k: int = 5) -> list[SearchHit]:
         """Up to `k` policies ranked best first; verbatim name mentions rank above the rest."""
-        query = self._tokenizer.terms(text)
+        query = self.tokenizer.terms(text)
         plain = normalise(text)
         if not query or not plain:
             return []

@@ -62,7 +62,7 @@ ASPECT_WORDS: Final[dict[str, tuple[str, ...]]] = {
         """
         在哪 在哪里 在哪办 在哪儿办 去哪 去哪办 去哪里 哪里办 到哪办 地址 地点 窗口 哪个窗口
         办公时间 几点上班 几点 电话 哪个部门
-        在那办 在那里办 哪里申请 在哪申请 去哪申请 哪儿办
+        在那办 在那里办 哪里申请 在哪申请 去哪申请 哪儿办 去哪报名
         """
     ),
     "deadline": _words(
@@ -87,3 +87,17 @@ DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
     刷脸 辞退 开店 考证 拖欠 包工头 离职 下岗
     """
 )
+
+_BY_LENGTH = sorted(
+    ((word, aspect) for aspect, words in ASPECT_WORDS.items() for word in words),
+    key=lambda pair: -len(pair[0]),
+)
+
+
+def aspect_of(text: str) -> str | None:
+    """The aspect named by the longest aspect word in `text`, if any: a fallback for when the
+    NLU did not tag an aspect entity."""
+    for word, aspect in _BY_LENGTH:
+        if word in text:
+            return aspect
+    return None
