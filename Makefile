@@ -1,7 +1,10 @@
 # The two commands a new user needs: `make run` and `make test`. Everything else is set-up.
 SHELL := /bin/bash
-PY311 ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
-PY310 ?= $(shell command -v python3.10 || echo "$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python3.10")
+# Interpreters are probed by running them (a pyenv shim may exist for a version that is not active).
+PY311 ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
+PY310 ?= $(shell for p in python3.10 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 2>/dev/null); do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 RASA_VENV := .venv-rasa
 PIP_QUIET := --quiet --disable-pip-version-check
@@ -13,7 +16,7 @@ setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "==> [setup 1/2] app environment ($(PY311)) -> $(VENV)"
-	@test -x "$(PY311)" || { echo "Python 3.11+ not found"; exit 1; }
+	@test -n "$(PY311)" || { echo "Python 3.11+ not found (set PY311=/path/to/python3.11)"; exit 1; }
 	@$(PY311) -m venv $(VENV)
 	@$(VENV)/bin/pip install $(PIP_QUIET) --upgrade pip 2>&1 | grep -v "is ignored" || true
 	@$(VENV)/bin/pip install $(PIP_QUIET) -r requirements-dev.txt 2>&1 | grep -v "is ignored"; test $${PIPESTATUS[0]} -eq 0
@@ -21,7 +24,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 $(RASA_VENV)/.installed: bot/requirements.txt
 	@echo "==> [setup 2/2] Rasa environment ($(PY310)) -> $(RASA_VENV) (first time: ~2 min, 2.7 GB)"
-	@test -x "$(PY310)" || { echo "Python 3.10 not found (set PY310=/path/to/python3.10)"; exit 1; }
+	@test -n "$(PY310)" || { echo "Python 3.10 not found (set PY310=/path/to/python3.10)"; exit 1; }
 	@$(PY310) -m venv $(RASA_VENV)
 	@$(RASA_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip setuptools wheel 2>&1 | grep -v "is ignored" || true
 	@$(RASA_VENV)/bin/pip install $(PIP_QUIET) -r bot/requirements.txt 2>&1 | grep -v "is ignored"; test $${PIPESTATUS[0]} -eq 0

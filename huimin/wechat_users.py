@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from huimin.db import Base, utcnow
+from huimin.residents import models as _residents  # noqa: F401 - FK target table
 
 
 def pseudonym(openid: str, secret: str) -> str:

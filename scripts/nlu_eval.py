@@ -25,7 +25,8 @@ REQUIRED_INTENTS = (
     "check_application", "next_step", "repeat", "go_back", "stop",
 )
 MIN_MACRO_F1 = float(os.environ.get("NLU_MIN_MACRO_F1", "0.90"))
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+       "RASA_TELEMETRY_ENABLED": "false"}
 
 
 def current_model() -> Path:

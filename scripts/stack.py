@@ -58,6 +58,7 @@ def stack_env(
         PYTHONUNBUFFERED="1",
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        RASA_TELEMETRY_ENABLED="false",  # no phoning home: the machine has no internet
     )
     env.setdefault("RASA_TOKEN", "dev-rasa-token")
     return env

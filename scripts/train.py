@@ -73,7 +73,7 @@ def train(fp: str) -> Path:
     ]
     print(f"==> training the assistant (model {fp}); about a minute on 2 cores", flush=True)
     started = time.monotonic()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
     subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     print(f"==> trained in {time.monotonic() - started:.0f} s", flush=True)
     return out / f"huimin-{fp}.tar.gz"

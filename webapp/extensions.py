@@ -9,6 +9,7 @@ from flask import Flask, current_app
 
 from huimin.assistant import AssistantClient
 from huimin.config import Settings
+from huimin import models as _models  # noqa: F401 - every mapper configured up front
 from huimin.db import Database
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -39,7 +40,9 @@ def test_handoff_creates_a_ticket_with_the_conversation(say, stack):
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT reason, transcript FROM handoff_tickets")).all()
     engine.dispose()
-    assert any("我要转人工" in str(r.transcript) for r in rows)
+    transcripts = [json.loads(r.transcript) if isinstance(r.transcript, str) else r.transcript
+                   for r in rows]
+    assert any(turn["text"] == "我要转人工" for t in transcripts for turn in t)
 
 
 def test_simulator_page_flow_through_the_emulator(stack):
