@@ -1,4 +1,8 @@
-"""Structured JSON logging shared by every process (web, worker, action server, CLI)."""
+"""Structured JSON logging shared by every process (web, worker, action server, CLI).
+
+Every event passes through the personal-data mask last, after tracebacks are rendered, so
+ID numbers and phone numbers never reach a log line.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,38 @@ import sys
 
 import structlog
 
+from huimin.masking import PiiMaskingFilter, mask_structlog_event
 
-def configure_logging(level: str = "INFO", extra_processors: list | None = None) -> None:
-    processors = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        *(extra_processors or []),
-        structlog.processors.format_exc_info,
-        structlog.processors.JSONRenderer(ensure_ascii=False),
-    ]
+
+class _Stderr:
+    """Whatever sys.stderr is at write time (it is swapped by test runners and daemons)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def configure_logging(level: str = "INFO") -> None:
     structlog.configure(
-        processors=processors,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            mask_structlog_event,
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),
+        cache_logger_on_first_use=False,  # reconfigurable (tests, CLI after app start)
     )
-
-
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    # Libraries log through the standard library: mask those records at the handler too.
+    root = logging.getLogger()
+    if not any(isinstance(f, PiiMaskingFilter) for h in root.handlers for f in h.filters):
+        handler = logging.StreamHandler(_Stderr())
+        handler.addFilter(PiiMaskingFilter())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)

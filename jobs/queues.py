@@ -33,4 +33,4 @@ def enqueue(
             "canceled",
         }:
             return existing
-    return q.enqueue(func, *args, job_id=job_id, retry=RETRY, kwargs=kwargs or None)
+    return q.enqueue(func, args=args, kwargs=kwargs, job_id=job_id, retry=RETRY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import structlog
 from apiflask import APIBlueprint
 from flask import Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -24,6 +25,7 @@ LATENCY = Histogram(
 QUEUE_LENGTH = Gauge("huimin_queue_length", "Jobs waiting in an RQ queue", ["queue"])
 
 
+log = structlog.get_logger("http")
 bp = APIBlueprint("metrics", __name__, enable_openapi=False)
 
 
@@ -39,6 +41,10 @@ def _record(response):
     if started is not None:
         LATENCY.labels(endpoint).observe(time.perf_counter() - started)
     REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    if endpoint != "metrics.metrics":
+        log.info("request", method=request.method, path=request.path, endpoint=endpoint,
+                 status=response.status_code,
+                 ms=round((time.perf_counter() - started) * 1000, 1) if started else None)
     return response
 
 

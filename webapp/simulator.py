@@ -57,9 +57,10 @@ def media(media_id: str):
     try:
         resp = requests.get(f"{base}/_emulator/media/{media_id}", timeout=5)
     except requests.RequestException:
-        return jsonify({"error": {"code": "emulator_unavailable", "message": "图片暂时打不开"}}), 502
-    return resp.content, resp.status_code, {"Content-Type": resp.headers.get("Content-Type",
-                                                                              "image/png")}
+        error = {"code": "emulator_unavailable", "message": "图片暂时打不开"}
+        return jsonify({"error": error}), 502
+    content_type = resp.headers.get("Content-Type", "image/png")
+    return resp.content, resp.status_code, {"Content-Type": content_type}
 
 
 @bp.get("/simulator/api/messages")

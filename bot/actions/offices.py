@@ -41,6 +41,9 @@ class ActionOfficeLookup(Action):
             if office is None:
                 dispatcher.utter_message(text="暂时查不到这个区的办事大厅，请拨打 12333 咨询。")
                 return []
-            text = f"{office.name}\n地址：{office.address}\n时间：{office.hours}\n电话：{office.phone}"
+            text = (
+                f"{office.name}\n地址：{office.address}\n"
+                f"时间：{office.hours}\n电话：{office.phone}"
+            )
         dispatcher.utter_message(text=text)
         return []
