@@ -75,6 +75,23 @@ class Settings:
     )
     guides_dir: Path = field(default_factory=lambda: Path(_env("GUIDES_DIR", str(ROOT / "guides"))))
     hotline: str = "12333"
+    # Mini-program API sign-in (issue 3). Empty API_TOKEN_KEY: derived from SECRET_KEY.
+    api_token_key: str = field(default_factory=lambda: _env("API_TOKEN_KEY", ""))
+    api_access_token_ttl: int = field(default_factory=lambda: _int("API_ACCESS_TOKEN_TTL", 900))
+    api_refresh_token_ttl: int = field(
+        default_factory=lambda: _int("API_REFRESH_TOKEN_TTL", 30 * 86400)
+    )
+    api_staff_refresh_token_ttl: int = field(
+        default_factory=lambda: _int("API_STAFF_REFRESH_TOKEN_TTL", 8 * 3600)
+    )
+    # Flask-Limiter strings, applied per client IP and per user/username.
+    api_rate_limit_login: str = field(
+        default_factory=lambda: _env("API_RATE_LIMIT_LOGIN", "10/minute,100/hour")
+    )
+    api_rate_limit_expensive: str = field(
+        default_factory=lambda: _env("API_RATE_LIMIT_EXPENSIVE", "5/minute,30/hour")
+    )
+    audit_retention_days: int = field(default_factory=lambda: _int("AUDIT_RETENTION_DAYS", 183))
 
     @property
     def is_production(self) -> bool:

@@ -1,5 +1,8 @@
 """Every table, imported in one place so Alembic and `create_all` see the full schema."""
 
+import huimin.accounts  # noqa: F401 - sign-in accounts (issue 3)
+import huimin.audit  # noqa: F401
+import huimin.consent  # noqa: F401
 from huimin import handoff, offices, wechat_users  # noqa: F401
 from huimin.db import Base
 from huimin.residents import models as resident_models  # noqa: F401

@@ -46,6 +46,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(wechat_bp)
+    import miniapp_api
+
+    miniapp_api.register(app)
     if settings.simulator_enabled:
         app.register_blueprint(simulator_bp)
     register_cli(app)

@@ -1,0 +1,418 @@
+"""Accounts that sign in to the API: citizens (through WeChat) and staff (password + TOTP).
+
+Citizens: one ``citizen_accounts`` row per mini-program openid. Binding a phone stores it
+encrypted on the account; real-name binding links the account to a ``residents`` row (an
+existing one found by the ID number's keyed hash, or a new one) and stores name and ID number
+encrypted there. Deleting the account erases what the resident gave us and cuts the link; audit
+entries stay (they only hold pseudonymous ids).
+
+Staff: ``staff_accounts`` with argon2id password hashes, roles, grid assignments and, for
+``ops`` and ``admin``, a TOTP secret (encrypted like personal data). Five failed sign-ins lock
+the account for fifteen minutes.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from huimin import consent
+from huimin.db import Base, utcnow
+from huimin.idcard import birth_date_of, gender_of, validate_id_number
+from huimin.passwords import (
+    hash_password,
+    password_problems,
+    verify_password,
+    verify_unknown_user,
+)
+from huimin.pii import ID_NUMBER, NAME, PHONE, PiiCipher, normalise_name, normalise_phone
+from huimin.residents.models import Resident
+from huimin.totp import new_totp_secret, provisioning_uri, verify_totp
+
+CITIZEN = "citizen"
+GRID_WORKER = "grid_worker"
+VERIFIER = "verifier"
+OPS = "ops"
+ADMIN = "admin"
+STAFF_ROLES = (GRID_WORKER, VERIFIER, OPS, ADMIN)
+ROLES = (CITIZEN, *STAFF_ROLES)
+TOTP_ROLES = frozenset({OPS, ADMIN})
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+TOTP_FIELD = "staff_totp_secret"
+# Residents this service created (not imported from the bureau's records) carry this prefix.
+MINIAPP_RESIDENT_PREFIX = "mp-"
+USERNAME_MAX = 64
+
+
+class CitizenAccount(Base):
+    __tablename__ = "citizen_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Mini-program openid; cleared when the account is deleted.
+    openid: Mapped[str | None] = mapped_column(String(128), unique=True)
+    unionid: Mapped[str | None] = mapped_column(String(128))
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="SET NULL"), unique=True
+    )
+    phone_enc: Mapped[str | None] = mapped_column(String(255))
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+    resident: Mapped[Resident | None] = relationship(lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        return self.deleted_at is None
+
+
+class StaffAccount(Base):
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Comma-separated, sorted (see STAFF_ROLES).
+    roles: Mapped[str] = mapped_column(String(128))
+    totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+    grids: Mapped[list[StaffGrid]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="StaffGrid.grid_id"
+    )
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
+
+    @property
+    def grid_ids(self) -> frozenset[str]:
+        return frozenset(g.grid_id for g in self.grids)
+
+    @property
+    def needs_totp(self) -> bool:
+        return bool(self.role_set & TOTP_ROLES)
+
+
+class StaffGrid(Base):
+    """A grid worker's assignment to a grid (residents.grid_id)."""
+
+    __tablename__ = "staff_grids"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+# ---- citizens --------------------------------------------------------------------------------
+
+
+def citizen_by_openid(
+    session: Session, openid: str, unionid: str | None = None
+) -> CitizenAccount:
+    """The live account for a mini-program openid, created on first sign-in."""
+    account = session.scalar(select(CitizenAccount).where(CitizenAccount.openid == openid))
+    if account is None:
+        account = CitizenAccount(openid=openid, unionid=unionid)
+        session.add(account)
+    elif unionid and account.unionid != unionid:
+        account.unionid = unionid
+    account.last_login_at = utcnow()
+    session.flush()
+    return account
+
+
+def bind_phone(session: Session, account: CitizenAccount, phone: str, cipher: PiiCipher) -> None:
+    """Store the WeChat-verified phone (encrypted + keyed hash), on the resident too if linked."""
+    phone = normalise_phone(phone)
+    account.phone_enc = cipher.encrypt(phone, field=PHONE)
+    account.phone_hash = cipher.lookup_hash(phone, field=PHONE)
+    if account.resident is not None:
+        account.resident.phone_enc = cipher.encrypt(phone, field=PHONE).encode()
+        account.resident.phone_hash = account.phone_hash
+    session.flush()
+
+
+class RealNameError(Exception):
+    """Real-name binding refused; ``code`` is stable, ``field`` names the input at fault."""
+
+    def __init__(self, code: str, field: str, citizen_message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.field = field
+        self.citizen_message = citizen_message
+
+
+def validate_name(name: str) -> str | None:
+    """A citizen-facing problem with the name, or None."""
+    clean = normalise_name(name)
+    if not clean:
+        return "请输入姓名"
+    if len(clean) > 50:
+        return "姓名太长"
+    if any(ch.isdigit() or not ch.isprintable() for ch in clean):
+        return "姓名不能包含数字或特殊字符"
+    return None
+
+
+def bind_real_name(
+    session: Session,
+    account: CitizenAccount,
+    name: str,
+    id_number: str,
+    cipher: PiiCipher,
+    channel: str = "miniapp",
+) -> Resident:
+    """Link the account to the resident with this ID number and record the separate consent.
+
+    The name must match the bureau's record when the resident exists already, so a stranger's
+    ID number cannot be bound; an ID number bound to another account is refused.
+    """
+    problem = validate_name(name)
+    if problem:
+        raise RealNameError("invalid_name", "name", problem)
+    check = validate_id_number(id_number)
+    if not check.ok:
+        assert check.problem is not None
+        raise RealNameError(check.problem.code, "id_number", check.problem.citizen_message)
+    clean_name = normalise_name(name)
+    id_hash = cipher.lookup_hash(check.number, field=ID_NUMBER)
+    resident = session.scalar(select(Resident).where(Resident.id_number_hash == id_hash))
+    if resident is not None:
+        holder = session.scalar(
+            select(CitizenAccount).where(CitizenAccount.resident_id == resident.id)
+        )
+        if holder is not None and holder.id != account.id:
+            raise RealNameError("id_number_bound", "id_number", "该身份证号已绑定其他微信账号")
+        if resident.name_enc is not None:
+            stored = cipher.decrypt(resident.name_enc.decode(), field=NAME)
+            if normalise_name(stored) != clean_name:
+                raise RealNameError("name_mismatch", "name", "姓名与身份证号不一致，请检查")
+    if account.resident is not None and account.resident is not resident:
+        raise RealNameError("already_bound", "id_number", "您已完成实名认证，如需更换请先解除")
+    if resident is None:
+        resident = Resident(
+            external_id=f"{MINIAPP_RESIDENT_PREFIX}{uuid.uuid4().hex}",
+            birth_date=birth_date_of(check.number),
+            gender=gender_of(check.number).value,
+        )
+        session.add(resident)
+    resident.name_enc = cipher.encrypt(clean_name, field=NAME).encode()
+    resident.id_number_enc = cipher.encrypt(check.number, field=ID_NUMBER).encode()
+    resident.id_number_hash = id_hash
+    if account.phone_enc:
+        phone = cipher.decrypt(account.phone_enc, field=PHONE)
+        resident.phone_enc = cipher.encrypt(phone, field=PHONE).encode()
+        resident.phone_hash = account.phone_hash
+    resident.openid = account.openid
+    session.flush()
+    account.resident_id = resident.id
+    account.resident = resident
+    consent.grant(session, resident.id, consent.REAL_NAME, channel)
+    session.flush()
+    return resident
+
+
+def unbind_real_name(session: Session, account: CitizenAccount) -> None:
+    """Withdrawing the real-name consent: cut the link and erase what the citizen gave us."""
+    resident = account.resident
+    if resident is None:
+        return
+    consent.withdraw(session, resident.id, consent.REAL_NAME)
+    _erase_resident_identity(resident)
+    account.resident_id = None
+    account.resident = None
+    session.flush()
+
+
+def _erase_resident_identity(resident: Resident) -> None:
+    resident.openid = None
+    if resident.external_id.startswith(MINIAPP_RESIDENT_PREFIX):
+        # We created this row from the citizen's own input: nothing of it may stay.
+        resident.name_enc = None
+        resident.id_number_enc = None
+        resident.id_number_hash = None
+        resident.phone_enc = None
+        resident.phone_hash = None
+        resident.birth_date = None
+        resident.gender = None
+        resident.grid_id = None
+
+
+def erase_citizen(session: Session, account: CitizenAccount) -> None:
+    """Account deletion: consents end, personal data goes, the row stays as a tombstone."""
+    resident = account.resident
+    if resident is not None:
+        consent.withdraw_all(session, resident.id)
+        _erase_resident_identity(resident)
+        resident.wechat_channel = False
+        resident.push_opt_out = True
+    account.resident_id = None
+    account.resident = None
+    account.openid = None
+    account.unionid = None
+    account.phone_enc = None
+    account.phone_hash = None
+    account.deleted_at = utcnow()
+    session.flush()
+
+
+# ---- staff -----------------------------------------------------------------------------------
+
+
+class StaffError(ValueError):
+    """Invalid staff account data; the message is plain English for operators."""
+
+
+def parse_roles(roles: list[str] | tuple[str, ...] | frozenset[str]) -> str:
+    clean = sorted({r.strip() for r in roles if r.strip()})
+    if not clean:
+        raise StaffError("at least one role is required")
+    unknown = [r for r in clean if r not in STAFF_ROLES]
+    if unknown:
+        raise StaffError(
+            f"unknown role(s) {', '.join(unknown)}; staff roles are {', '.join(STAFF_ROLES)}"
+        )
+    return ",".join(clean)
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    account: StaffAccount
+    totp_uri: str | None
+
+
+def create_staff(
+    session: Session,
+    username: str,
+    password: str,
+    roles: list[str] | tuple[str, ...],
+    cipher: PiiCipher,
+    grids: list[str] | tuple[str, ...] = (),
+) -> NewStaff:
+    """Create an account; for ops/admin also a TOTP secret, whose URI is shown once."""
+    username = username.strip()
+    if not username or len(username) > USERNAME_MAX or not username.isprintable():
+        raise StaffError(f"username must be 1-{USERNAME_MAX} printable characters")
+    if session.scalar(select(StaffAccount).where(StaffAccount.username == username)):
+        raise StaffError(f"username {username!r} is taken")
+    problems = password_problems(password, username=username)
+    if problems:
+        raise StaffError(" ".join(problems))
+    role_text = parse_roles(roles)
+    grid_ids = sorted({g.strip() for g in grids if g.strip()})
+    if grid_ids and GRID_WORKER not in role_text.split(","):
+        raise StaffError("grid assignments are for grid_worker accounts")
+    account = StaffAccount(
+        username=username, password_hash=hash_password(password), roles=role_text,
+        grids=[StaffGrid(grid_id=g) for g in grid_ids],
+    )
+    uri = None
+    if account.needs_totp:
+        secret = new_totp_secret()
+        account.totp_secret_enc = cipher.encrypt(secret, field=TOTP_FIELD)
+        uri = provisioning_uri(secret, username)
+    session.add(account)
+    session.flush()
+    return NewStaff(account=account, totp_uri=uri)
+
+
+class LoginOutcome(enum.StrEnum):
+    OK = "ok"
+    INVALID = "invalid_credentials"
+    LOCKED = "locked"
+    TOTP_REQUIRED = "totp_required"
+    TOTP_INVALID = "totp_invalid"
+    TOTP_REPLAYED = "totp_replayed"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    outcome: LoginOutcome
+    account: StaffAccount | None = None
+    retry_after: int | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _fail(account: StaffAccount, now: datetime, outcome: LoginOutcome) -> StaffLogin:
+    account.failed_logins += 1
+    if account.failed_logins >= MAX_FAILURES:
+        account.locked_until = now + LOCKOUT
+        account.failed_logins = 0
+        return StaffLogin(LoginOutcome.LOCKED, account, int(LOCKOUT.total_seconds()))
+    return StaffLogin(outcome, account)
+
+
+def authenticate_staff(
+    session: Session,
+    username: str,
+    password: str,
+    totp_code: str | None,
+    cipher: PiiCipher,
+    now: datetime | None = None,
+) -> StaffLogin:
+    """Password, then (ops/admin) TOTP; counts failures and locks after ``MAX_FAILURES``.
+
+    A missing TOTP code after a correct password is not a failure (the client asks for it);
+    a wrong or replayed one is.
+    """
+    now = now or utcnow()
+    account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+    if account is None:
+        verify_unknown_user(password)
+        return StaffLogin(LoginOutcome.INVALID)
+    if account.locked_until is not None and _aware(account.locked_until) > now:
+        retry = int((_aware(account.locked_until) - now).total_seconds()) + 1
+        return StaffLogin(LoginOutcome.LOCKED, account, retry)
+    check = verify_password(account.password_hash, password)
+    if not check.ok:
+        return _fail(account, now, LoginOutcome.INVALID)
+    if not account.active:
+        return StaffLogin(LoginOutcome.INACTIVE, account)
+    if check.new_hash:
+        account.password_hash = check.new_hash
+    if account.needs_totp:
+        if not totp_code:
+            return StaffLogin(LoginOutcome.TOTP_REQUIRED, account)
+        if account.totp_secret_enc is None:
+            return StaffLogin(LoginOutcome.TOTP_INVALID, account)
+        secret = cipher.decrypt(account.totp_secret_enc, field=TOTP_FIELD)
+        result = verify_totp(
+            secret, totp_code, last_used_counter=account.totp_last_counter, at=now.timestamp()
+        )
+        if not result.ok:
+            outcome = LoginOutcome.TOTP_REPLAYED if result.replayed else LoginOutcome.TOTP_INVALID
+            return _fail(account, now, outcome)
+        account.totp_last_counter = result.counter
+    account.failed_logins = 0
+    account.locked_until = None
+    account.last_login_at = now
+    session.flush()
+    return StaffLogin(LoginOutcome.OK, account)
+
+
+def unlock_staff(account: StaffAccount) -> None:
+    account.failed_logins = 0
+    account.locked_until = None
+
+
+def staff_by_username(session: Session, username: str) -> StaffAccount | None:
+    return session.scalar(select(StaffAccount).where(StaffAccount.username == username))

@@ -1,0 +1,125 @@
+"""Mini-program and staff-tool REST API under /api/v1 (APIFlask + marshmallow).
+
+``register(app)`` sets up tokens, errors and rate limits and registers every ``bp``
+(an ``APIBlueprint``) found in the modules of this package, under ``/api/v1`` plus the
+blueprint's own ``url_prefix``. To add endpoints, create ``miniapp_api/<topic>.py`` with
+``bp = APIBlueprint("<topic>", __name__)`` and give every view ``require_roles(...)``
+(see ``miniapp_api.auth``); nothing else needs editing. The OpenAPI document
+(/api/v1/openapi.json, docs page /api/v1/docs) is generated from the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from typing import Any
+
+from apiflask import APIBlueprint, APIFlask
+
+from huimin.pii import cipher_from_settings
+from huimin.tokens import TokenService
+from miniapp_api import errors
+from miniapp_api.auth import PUBLIC, require_roles, roles_of
+from miniapp_api.context import ApiServices
+from miniapp_api.errors import API_PREFIX, ERROR_SCHEMA
+from miniapp_api.limits import apply_limits, make_limiter
+from webapp.extensions import services
+
+SECURITY_SCHEME = "BearerAuth"
+_PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_SKIP_MODULES = {"auth", "context", "errors", "limits", "pagination", "schemas"}
+
+
+def _blueprints() -> list[APIBlueprint]:
+    found: list[APIBlueprint] = []
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name.startswith("_") or module.name in _SKIP_MODULES:
+            continue
+        bp = getattr(importlib.import_module(f"{__name__}.{module.name}"), "bp", None)
+        if isinstance(bp, APIBlueprint):
+            found.append(bp)
+    return found
+
+
+def register(app: APIFlask) -> None:
+    """Install the API on ``app`` (call once, after ``webapp.extensions.init_app``)."""
+    with app.app_context():
+        settings = services().settings
+        redis_conn = services().redis
+    app.extensions["huimin_api"] = ApiServices(
+        tokens=TokenService(settings, redis_conn),
+        cipher=cipher_from_settings(settings),
+        limiter=make_limiter(app, settings.redis_url),
+    )
+    errors.init_app(app)
+    app.config.update(
+        VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
+        HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
+        VALIDATION_ERROR_DESCRIPTION="输入有误（fields 说明哪一项）",
+        AUTH_ERROR_DESCRIPTION="未登录或登录已失效",
+        SECURITY_SCHEMES={
+            SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        },
+        DESCRIPTION=_API_DESCRIPTION,
+    )
+    for bp in _blueprints():
+        if bp.name in app.blueprints:
+            continue
+        app.register_blueprint(bp, url_prefix=API_PREFIX + (bp.url_prefix or ""))
+    # APIFlask's own spec and docs pages live under /api/v1 too: public by declaration.
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(API_PREFIX) and rule.endpoint.startswith("openapi."):
+            view = app.view_functions[rule.endpoint]
+            if roles_of(view) is None:
+                app.view_functions[rule.endpoint] = require_roles(PUBLIC)(view)
+    apply_limits(app, app.extensions["huimin_api"].limiter, API_PREFIX)
+    app.spec_processor(lambda spec: _document_access(app, spec))
+
+
+def _document_access(app: APIFlask, spec: dict[str, Any]) -> dict[str, Any]:
+    """Add each operation's roles, security requirement and error responses to the spec."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["ApiError"] = ERROR_SCHEMA
+    error_response = {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+    }
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API_PREFIX):
+            continue
+        path = _PATH_PARAM.sub(r"{\1}", rule.rule)
+        view = app.view_functions[rule.endpoint]
+        roles = roles_of(view) or frozenset()
+        for method in rule.methods or ():
+            operation = spec.get("paths", {}).get(path, {}).get(method.lower())
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            operation["x-roles"] = sorted(roles)
+            if PUBLIC not in roles:
+                operation["security"] = [{SECURITY_SCHEME: []}]
+                responses.setdefault("401", {"description": "未登录或登录已失效"})
+                responses.setdefault("403", {"description": "没有权限"})
+                operation["description"] = (
+                    operation.get("description", "") + f"\n\n可调用角色：{', '.join(sorted(roles))}"
+                ).strip()
+            else:
+                operation["security"] = []
+            if getattr(view, "_huimin_rate_limits", ()):
+                responses.setdefault("429", {"description": "操作太频繁（见 Retry-After）"})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "请求体不是有效的 JSON"})
+                responses.setdefault("413", {"description": "请求体太大"})
+            for code, response in responses.items():
+                if code[0] in "45" and "content" not in response:
+                    response.update(error_response)
+    return spec
+
+
+_API_DESCRIPTION = """\
+惠民助手小程序与工作人员工具的接口。
+
+* 登录：市民 `POST /api/v1/auth/login`（wx.login 的 code），工作人员 `POST /api/v1/staff/login`；
+  之后请求头带 `Authorization: Bearer <access_token>`，过期后用 `POST /api/v1/auth/refresh` 换新。
+* 所有错误都是 `{"error": {"code", "message", "fields"}}`，`fields` 指出哪一项填写有误。
+* 列表用 `page`、`per_page` 分页，返回 `{items, page, per_page, total}`。
+"""

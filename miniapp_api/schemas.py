@@ -1,0 +1,184 @@
+"""Request and response schemas shared by the identity endpoints."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range
+from marshmallow import ValidationError, validates
+
+from huimin import consent
+from huimin.accounts import STAFF_ROLES, USERNAME_MAX, validate_name
+
+# Codes from wx.login / the phone button are opaque; WeChat's are 32-64 characters.
+_CODE = Length(min=1, max=256)
+CITIZEN_GRANTABLE = tuple(s for s in consent.SCOPES if s != consent.REAL_NAME)
+
+
+class CodeIn(Schema):
+    code = String(required=True, validate=_CODE, metadata={
+        "description": "小程序 wx.login（或手机号按钮）返回的一次性 code"})
+
+
+class RefreshIn(Schema):
+    refresh_token = String(required=True, validate=Length(min=1, max=512))
+
+
+class LogoutIn(Schema):
+    refresh_token = String(validate=Length(min=1, max=512))
+
+
+class TokenOut(Schema):
+    access_token = String(required=True)
+    token_type = String(required=True, metadata={"example": "Bearer"})
+    expires_in = Integer(required=True, metadata={"description": "seconds"})
+    refresh_token = String(required=True)
+    refresh_expires_in = Integer(required=True, metadata={"description": "seconds"})
+
+
+class StaffLoginIn(Schema):
+    username = String(required=True, validate=Length(min=1, max=USERNAME_MAX))
+    password = String(required=True, validate=Length(min=1, max=256))
+    totp = String(validate=Length(min=1, max=16), metadata={
+        "description": "动态验证码（ops、admin 必填）"})
+
+
+class RealNameIn(Schema):
+    name = String(required=True, validate=Length(min=1, max=50))
+    id_number = String(required=True, validate=Length(min=1, max=32))
+    consent = Boolean(required=True, metadata={
+        "description": "单独同意处理身份证号等敏感个人信息，必须为 true"})
+
+    @validates("name")
+    def _name(self, value: str, **_: object) -> None:
+        problem = validate_name(value)
+        if problem:
+            raise ValidationError(problem)
+
+    @validates("consent")
+    def _consent(self, value: bool, **_: object) -> None:
+        if value is not True:
+            raise ValidationError("需要您单独同意后才能实名认证")
+
+
+class ProfileOut(Schema):
+    account_id = Integer(required=True)
+    real_name_verified = Boolean(required=True)
+    name = String(allow_none=True, metadata={"description": "masked: 张*"})
+    id_number = String(allow_none=True, metadata={"description": "masked: 3401**********1234"})
+    phone = String(allow_none=True, metadata={"description": "masked: 138****5678"})
+    grid_id = String(allow_none=True)
+    consents = List(String(), required=True, metadata={"description": "scopes in force"})
+    created_at = DateTime(required=True)
+
+
+class ConsentIn(Schema):
+    scope = String(required=True, validate=OneOf(CITIZEN_GRANTABLE))
+    expires_in_days = Integer(validate=Range(min=1, max=3650), metadata={
+        "description": "有效天数；不填则长期有效，可随时撤回"})
+    granted_to = Integer(validate=Range(min=1), metadata={
+        "description": "只授权给这位网格员（工作人员编号）；不填则本网格的网格员均可"})
+
+
+class ConsentOut(Schema):
+    id = Integer(required=True)
+    scope = String(required=True)
+    label = String(required=True)
+    channel = String(required=True)
+    granted_at = DateTime(required=True)
+    expires_at = DateTime(allow_none=True)
+    withdrawn_at = DateTime(allow_none=True)
+    granted_to = Integer(allow_none=True)
+    active = Boolean(required=True)
+
+
+class ConsentListQuery(Schema):
+    page = Integer(load_default=1, validate=Range(min=1, max=100_000))
+    per_page = Integer(load_default=20, validate=Range(min=1, max=100))
+    include_history = Boolean(load_default=False, metadata={
+        "description": "也列出已撤回和已过期的记录"})
+
+
+class WithdrawOut(Schema):
+    scope = String(required=True)
+    withdrawn = Integer(required=True, metadata={"description": "how many records ended"})
+
+
+class ExportAccount(Schema):
+    account_id = Integer(required=True)
+    openid = String(allow_none=True)
+    unionid = String(allow_none=True)
+    phone = String(allow_none=True)
+    created_at = DateTime(required=True)
+    last_login_at = DateTime(allow_none=True)
+
+
+class ExportResident(Schema):
+    resident_id = Integer(required=True)
+    name = String(allow_none=True)
+    id_number = String(allow_none=True)
+    phone = String(allow_none=True)
+    grid_id = String(allow_none=True)
+    facts = Dict(keys=String(), required=True)
+
+
+class ExportAccess(Schema):
+    at = DateTime(required=True)
+    who = String(required=True, metadata={"description": "本人 / 工作人员 / 系统"})
+    action = String(required=True)
+    result = String(required=True)
+
+
+class ExportOut(Schema):
+    exported_at = DateTime(required=True)
+    account = Nested(ExportAccount, required=True)
+    resident = Nested(ExportResident, allow_none=True)
+    consents = List(Nested(ConsentOut), required=True)
+    access_log = List(Nested(ExportAccess), required=True)
+
+
+class StaffOut(Schema):
+    id = Integer(required=True)
+    username = String(required=True)
+    roles = List(String(), required=True)
+    grid_ids = List(String(), required=True)
+    active = Boolean(required=True)
+    locked = Boolean(required=True)
+    last_login_at = DateTime(allow_none=True)
+
+
+class StaffCreateIn(Schema):
+    username = String(required=True, validate=Length(min=1, max=USERNAME_MAX))
+    password = String(required=True, validate=Length(min=1, max=256))
+    roles = List(String(validate=OneOf(STAFF_ROLES)), required=True, validate=Length(min=1))
+    grids = List(String(validate=Length(min=1, max=64)), load_default=list)
+
+
+class StaffCreatedOut(StaffOut):
+    totp_uri = String(allow_none=True, metadata={
+        "description": "otpauth:// URI for the authenticator app, shown once (ops, admin)"})
+
+
+class TicketQuery(Schema):
+    page = Integer(load_default=1, validate=Range(min=1, max=100_000))
+    per_page = Integer(load_default=20, validate=Range(min=1, max=100))
+    status = String(validate=OneOf(("open", "claimed", "closed")))
+
+
+class TicketOut(Schema):
+    id = Integer(required=True)
+    sender_id = String(required=True, metadata={"description": "pseudonymous conversation id"})
+    reason = String(required=True)
+    status = String(required=True)
+    last_message = String(required=True, metadata={"description": "personal data masked"})
+    transcript = List(Dict(), required=True, metadata={"description": "personal data masked"})
+    created_at = DateTime(required=True)
+
+
+class ResidentMaskedOut(Schema):
+    resident_id = Integer(required=True)
+    name = String(allow_none=True)
+    id_number = String(allow_none=True)
+    phone = String(allow_none=True)
+    grid_id = String(allow_none=True)
+    consents = List(String(), required=True)
