@@ -5,6 +5,7 @@ import huimin.audit  # noqa: F401
 import huimin.consent  # noqa: F401
 from huimin import handoff, offices, wechat_users  # noqa: F401
 from huimin.db import Base
+from huimin.employment_code import store as employment_code_store  # noqa: F401
 from huimin.residents import models as resident_models  # noqa: F401
 
 metadata = Base.metadata

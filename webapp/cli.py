@@ -7,10 +7,13 @@ from flask import Flask
 
 from huimin import migrate, offices
 from huimin.config import ROOT
+from webapp import cli_employment_code
 from webapp.extensions import services
 
 
 def register_cli(app: Flask) -> None:
+    cli_employment_code.register(app)
+
     @app.cli.command("init-db")
     def init_db() -> None:
         """Apply every database migration (idempotent)."""

@@ -1,0 +1,292 @@
+"""Storage around the credential: issued codes, revocations and the scan log.
+
+Every code gets a fresh random subject (`sub`) as well as its `jti`, so two scans of the
+same person cannot be linked by a verifier; only this table maps a code to its holder.
+
+Revocation ("a status change or the holder's request revokes older codes"):
+* issuing a code whose status differs from the holder's live codes revokes those codes;
+* the holder may revoke all their live codes;
+* on-line verification re-derives the holder's status from their current facts, so a
+  facts update (by any component) revokes codes carrying the old status at the next scan;
+  `revoke_if_status_changed` does the same eagerly for callers that change facts.
+Revocations are rows (`revoked_at`), so offline verifiers can download them by time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from huimin.db import Base, utcnow
+from huimin.residents import FACT_NAMES
+from huimin.residents.models import Resident
+
+from .codes import CodeClaims, EmploymentCodes, IssuedCode, Verification, new_subject_id
+from .status import InsufficientFactsError, Status, derive_status
+
+STATUS_CHANGE = "status_change"
+HOLDER_REQUEST = "holder_request"
+
+PUBLIC = "public"
+VERIFIER = "verifier"
+
+
+class HolderNotFoundError(LookupError):
+    """No resident with that id (e.g. deleted since the citizen signed in)."""
+
+
+class IssuedCodeRecord(Base):
+    """One issued code. `code` is kept (no personal data in it) so the holder's short-lived
+    QR image URLs can render it; it is useless after `expires_at`."""
+
+    __tablename__ = "employment_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(String(16), unique=True)
+    subject: Mapped[str] = mapped_column(String(22), unique=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    kid: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+    revoke_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class ScanRecord(Base):
+    """One verification through our API: who (public or a named verifier), when, result.
+    `resident_id` is set when the code's signature checked out and we know its holder."""
+
+    __tablename__ = "employment_code_scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scanned_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employment_codes.id", ondelete="SET NULL"), index=True
+    )
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(32))
+    verifier_kind: Mapped[str] = mapped_column(String(16))
+    verifier_id: Mapped[str | None] = mapped_column(String(64))
+    verifier_name: Mapped[str | None] = mapped_column(String(64))
+    disclosed: Mapped[bool] = mapped_column(default=False)
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Who is scanning: `public` (anyone, anonymous) or a signed-in `verifier` account."""
+
+    kind: str = PUBLIC
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    verification: Verification
+    scan: ScanRecord
+    record: IssuedCodeRecord | None
+    """The issued code the scan was attributed to (signature good and jti known)."""
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def resident_facts(resident: Resident) -> dict[str, Any]:
+    return {name: getattr(resident, name) for name in FACT_NAMES}
+
+
+def holder_status(session: Session, resident_id: int, *, today: date | None = None) -> Status:
+    """The holder's status from their current facts (InsufficientFactsError if unknown)."""
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise HolderNotFoundError(f"resident {resident_id} not found")
+    return derive_status(resident_facts(resident), today=today)
+
+
+def live_codes(session: Session, resident_id: int, now: datetime) -> Sequence[IssuedCodeRecord]:
+    """The holder's codes that are neither revoked nor expired."""
+    return session.scalars(
+        select(IssuedCodeRecord).where(
+            IssuedCodeRecord.resident_id == resident_id,
+            IssuedCodeRecord.revoked_at.is_(None),
+            IssuedCodeRecord.expires_at > now,
+        )
+    ).all()
+
+
+def revoke_codes(
+    session: Session,
+    resident_id: int,
+    reason: str,
+    *,
+    now: datetime | None = None,
+    unless_status: Status | None = None,
+) -> int:
+    """Revoke the holder's live codes (all, or those whose status is not `unless_status`)."""
+    now = now or utcnow()
+    query = update(IssuedCodeRecord).where(
+        IssuedCodeRecord.resident_id == resident_id,
+        IssuedCodeRecord.revoked_at.is_(None),
+        IssuedCodeRecord.expires_at > now,
+    )
+    if unless_status is not None:
+        query = query.where(IssuedCodeRecord.status != unless_status.value)
+    result = session.execute(
+        query.values(revoked_at=now, revoke_reason=reason).execution_options(
+            synchronize_session="fetch"
+        )
+    )
+    return result.rowcount or 0
+
+
+def revoke_if_status_changed(
+    session: Session, resident_id: int, *, now: datetime | None = None, today: date | None = None
+) -> int:
+    """Call after changing a resident's facts: revokes live codes with a stale status."""
+    try:
+        status: Status | None = holder_status(session, resident_id, today=today)
+    except (InsufficientFactsError, ValueError):
+        status = None  # no status can be derived any more: no code is right
+    if status is None:
+        return revoke_codes(session, resident_id, STATUS_CHANGE, now=now)
+    return revoke_codes(session, resident_id, STATUS_CHANGE, now=now, unless_status=status)
+
+
+def issue_code(
+    session: Session,
+    codes: EmploymentCodes,
+    resident_id: int,
+    *,
+    now: datetime | None = None,
+    today: date | None = None,
+) -> IssuedCode:
+    """Sign a fresh code with the holder's status derived now, store it, and revoke live
+    codes that carry another status. Raises HolderNotFoundError, InsufficientFactsError."""
+    now = now or utcnow()
+    status = holder_status(session, resident_id, today=today)
+    revoke_codes(session, resident_id, STATUS_CHANGE, now=now, unless_status=status)
+    issued = codes.issue(new_subject_id(), status, now=now)
+    session.add(
+        IssuedCodeRecord(
+            jti=issued.jti,
+            subject=issued.subject,
+            resident_id=resident_id,
+            status=issued.status.value,
+            kid=issued.kid,
+            code=issued.code,
+            issued_at=issued.issued_at,
+            expires_at=issued.expires_at,
+        )
+    )
+    session.flush()
+    return issued
+
+
+def find_code(session: Session, jti: str) -> IssuedCodeRecord | None:
+    return session.scalar(select(IssuedCodeRecord).where(IssuedCodeRecord.jti == jti))
+
+
+def displayable_code(
+    session: Session, jti: str, *, now: datetime | None = None
+) -> IssuedCodeRecord | None:
+    """The code behind a QR image URL, if it may still be shown (live, not revoked)."""
+    record = find_code(session, jti)
+    if record is None or record.revoked_at is not None:
+        return None
+    return record if as_utc(record.expires_at) > (now or utcnow()) else None
+
+
+def verify_code(
+    session: Session,
+    codes: EmploymentCodes,
+    code: str,
+    verifier: Verifier,
+    *,
+    now: datetime | None = None,
+    today: date | None = None,
+) -> ScanOutcome:
+    """Verify a scanned code against our keys and storage, and log the scan.
+
+    Beyond the signature and times: the jti must be one we issued to that subject, not
+    revoked, and the holder's current status must still be the code's (else the live
+    codes are revoked now, as a status change, so offline verifiers learn it too).
+    """
+    now = now or utcnow()
+    seen: dict[str, Any] = {}
+
+    def is_revoked(claims: CodeClaims) -> bool:
+        record = find_code(session, claims.jti)
+        if record is None or record.subject != claims.sub:
+            seen["detail"] = "unknown_code"
+            return True
+        seen["record"] = record
+        if record.revoked_at is not None:
+            seen["detail"] = f"revoked_{record.revoke_reason}"
+            return True
+        if revoke_if_status_changed(session, record.resident_id, now=now, today=today):
+            session.refresh(record)
+        if record.revoked_at is not None:
+            seen["detail"] = f"revoked_{record.revoke_reason}"
+            return True
+        return False
+
+    verification = codes.verify(code, now=now, is_revoked=is_revoked)
+    record: IssuedCodeRecord | None = seen.get("record")
+    if record is None and verification.claims is not None and "detail" not in seen:
+        found = find_code(session, verification.claims.jti)  # expired: still the holder's scan
+        if found is not None and found.subject == verification.claims.sub:
+            record = found
+    scan = ScanRecord(
+        scanned_at=now,
+        code_id=record.id if record else None,
+        resident_id=record.resident_id if record else None,
+        reason=verification.reason.value,
+        detail=str(seen.get("detail", verification.detail))[:32],
+        verifier_kind=verifier.kind,
+        verifier_id=verifier.id,
+        verifier_name=verifier.name,
+    )
+    session.add(scan)
+    session.flush()
+    return ScanOutcome(verification, scan, record)
+
+
+def holder_scans(session: Session, resident_id: int, *, limit: int = 50) -> Sequence[ScanRecord]:
+    """Who scanned this holder's codes, newest first."""
+    return session.scalars(
+        select(ScanRecord)
+        .where(ScanRecord.resident_id == resident_id)
+        .order_by(ScanRecord.scanned_at.desc(), ScanRecord.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def revoked_since(
+    session: Session, since: datetime, *, now: datetime | None = None, leeway_seconds: int = 0
+) -> Sequence[IssuedCodeRecord]:
+    """Codes revoked at or after `since` that could still pass an expiry check, oldest
+    revocation first. Expired codes are left out: every verifier rejects those anyway."""
+    now = now or utcnow()
+    return session.scalars(
+        select(IssuedCodeRecord)
+        .where(
+            IssuedCodeRecord.revoked_at.is_not(None),
+            IssuedCodeRecord.revoked_at >= since,
+            IssuedCodeRecord.expires_at > now - timedelta(seconds=leeway_seconds),
+        )
+        .order_by(IssuedCodeRecord.revoked_at, IssuedCodeRecord.id)
+    ).all()
