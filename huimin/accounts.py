@@ -275,17 +275,23 @@ def erase_citizen(session: Session, account: CitizenAccount) -> None:
 
 
 class StaffError(ValueError):
-    """Invalid staff account data; the message is plain English for operators."""
+    """Invalid staff account data; the message is plain English for operators, ``field``
+    names the input at fault."""
+
+    def __init__(self, message: str, field: str = "_schema") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def parse_roles(roles: list[str] | tuple[str, ...] | frozenset[str]) -> str:
     clean = sorted({r.strip() for r in roles if r.strip()})
     if not clean:
-        raise StaffError("at least one role is required")
+        raise StaffError("at least one role is required", "roles")
     unknown = [r for r in clean if r not in STAFF_ROLES]
     if unknown:
         raise StaffError(
-            f"unknown role(s) {', '.join(unknown)}; staff roles are {', '.join(STAFF_ROLES)}"
+            f"unknown role(s) {', '.join(unknown)}; staff roles are {', '.join(STAFF_ROLES)}",
+            "roles",
         )
     return ",".join(clean)
 
@@ -307,16 +313,16 @@ def create_staff(
     """Create an account; for ops/admin also a TOTP secret, whose URI is shown once."""
     username = username.strip()
     if not username or len(username) > USERNAME_MAX or not username.isprintable():
-        raise StaffError(f"username must be 1-{USERNAME_MAX} printable characters")
+        raise StaffError(f"username must be 1-{USERNAME_MAX} printable characters", "username")
     if session.scalar(select(StaffAccount).where(StaffAccount.username == username)):
-        raise StaffError(f"username {username!r} is taken")
+        raise StaffError(f"username {username!r} is taken", "username")
     problems = password_problems(password, username=username)
     if problems:
-        raise StaffError(" ".join(problems))
+        raise StaffError(" ".join(problems), "password")
     role_text = parse_roles(roles)
     grid_ids = sorted({g.strip() for g in grids if g.strip()})
     if grid_ids and GRID_WORKER not in role_text.split(","):
-        raise StaffError("grid assignments are for grid_worker accounts")
+        raise StaffError("grid assignments are for grid_worker accounts", "grids")
     account = StaffAccount(
         username=username, password_hash=hash_password(password), roles=role_text,
         grids=[StaffGrid(grid_id=g) for g in grid_ids],
@@ -407,6 +413,11 @@ def authenticate_staff(
     account.last_login_at = now
     session.flush()
     return StaffLogin(LoginOutcome.OK, account)
+
+
+def is_locked(account: StaffAccount, now: datetime | None = None) -> bool:
+    until = account.locked_until
+    return until is not None and _aware(until) > (now or utcnow())
 
 
 def unlock_staff(account: StaffAccount) -> None:

@@ -78,6 +78,8 @@ class Consent(Base):
     )
 
     def active_at(self, at: datetime) -> bool:
+        if _aware(self.granted_at) > at:
+            return False
         if self.withdrawn_at is not None and _aware(self.withdrawn_at) <= at:
             return False
         return self.expires_at is None or _aware(self.expires_at) > at

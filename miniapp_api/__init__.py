@@ -28,7 +28,7 @@ from webapp.extensions import services
 
 SECURITY_SCHEME = "BearerAuth"
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
-_SKIP_MODULES = {"auth", "context", "errors", "limits", "pagination", "schemas"}
+_SKIP_MODULES = {"auth", "cli", "context", "errors", "limits", "pagination", "schemas"}
 
 
 def _blueprints() -> list[APIBlueprint]:

@@ -34,9 +34,12 @@ class PageQuery(Schema):
 def page_schema(item: type[Schema]) -> type[Schema]:
     """``{items: [item], page, per_page, total}`` for ``item`` (one class per item schema)."""
     if item not in _page_schemas:
-        name = item.__name__.removesuffix("Schema").removesuffix("Out") + "Page"
-        _page_schemas[item] = type(name, (Schema,), {
-            "items": List(Nested(item), required=True),
+        base = item.__name__.removesuffix("Schema").removesuffix("Out")
+        # A subclass of its own: APIFlask warns when one class is both nested here and used
+        # as a top-level response elsewhere (e.g. StaffOut).
+        nested = type(f"{base}Item", (item,), {})
+        _page_schemas[item] = type(f"{base}Page", (Schema,), {
+            "items": List(Nested(nested), required=True),
             "page": Integer(required=True),
             "per_page": Integer(required=True),
             "total": Integer(required=True),

@@ -129,11 +129,15 @@ class ExportAccess(Schema):
     result = String(required=True)
 
 
+class ExportConsent(ConsentOut):
+    """A consent record in the export (its own class: ConsentOut is also a response)."""
+
+
 class ExportOut(Schema):
     exported_at = DateTime(required=True)
     account = Nested(ExportAccount, required=True)
     resident = Nested(ExportResident, allow_none=True)
-    consents = List(Nested(ConsentOut), required=True)
+    consents = List(Nested(ExportConsent), required=True)
     access_log = List(Nested(ExportAccess), required=True)
 
 

@@ -193,3 +193,16 @@ def emulator_url() -> Iterator[str]:
 def emulator(emulator_url: str) -> str:
     requests.post(f"{emulator_url}/_emulator/reset", timeout=5).raise_for_status()
     return emulator_url
+
+
+@pytest.fixture
+def api_app(sqlite_url: str, redis_url: str, redis_conn: redis.Redis, emulator: str):
+    """The app with the mini-program API talking to the WeChat emulator (tests/api_fixtures)."""
+    from tests.api_fixtures import make_api_app
+
+    return make_api_app(sqlite_url, redis_url, emulator)
+
+
+@pytest.fixture
+def api_client(api_app):
+    return api_app.test_client()

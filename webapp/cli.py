@@ -7,11 +7,13 @@ from flask import Flask
 
 from huimin import migrate, offices
 from huimin.config import ROOT
+from miniapp_api import cli as identity_cli
 from webapp import cli_employment_code
 from webapp.extensions import services
 
 
 def register_cli(app: Flask) -> None:
+    identity_cli.register(app)  # staff, audit, keys
     cli_employment_code.register(app)
 
     @app.cli.command("init-db")
