@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
+from werkzeug.routing import IntegerConverter
 
 from huimin.pii import cipher_from_settings
 from huimin.tokens import TokenService
@@ -42,6 +43,13 @@ def _blueprints() -> list[APIBlueprint]:
     return found
 
 
+class DatabaseIntConverter(IntegerConverter):
+    """``int`` of at most 18 digits: within SQLite INTEGER / PostgreSQL BIGINT, and a longer
+    path segment matches no route at all (404; a bound checked after matching gives 405s)."""
+
+    regex = r"\d{1,18}"
+
+
 def register(app: APIFlask) -> None:
     """Install the API on ``app`` (call once, after ``webapp.extensions.init_app``)."""
     with app.app_context():
@@ -63,6 +71,8 @@ def register(app: APIFlask) -> None:
         },
         DESCRIPTION=_API_DESCRIPTION,
     )
+    # `<int:id>` path values beyond what the databases store are "not found", not a crash.
+    app.url_map.converters["int"] = DatabaseIntConverter
     for bp in _blueprints():
         if bp.name in app.blueprints:
             continue

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
@@ -9,6 +12,16 @@ from marshmallow import ValidationError, validates
 
 from huimin import consent
 from huimin.accounts import STAFF_ROLES, USERNAME_MAX, validate_name
+
+
+class UtcDateTime(DateTime):
+    """RFC 3339 with an offset: SQLite hands back naive datetimes, which are UTC here."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
 
 # Codes from wx.login / the phone button are opaque; WeChat's are 32-64 characters.
 _CODE = Length(min=1, max=256)
@@ -69,7 +82,7 @@ class ProfileOut(Schema):
     phone = String(allow_none=True, metadata={"description": "masked: 138****5678"})
     grid_id = String(allow_none=True)
     consents = List(String(), required=True, metadata={"description": "scopes in force"})
-    created_at = DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class ConsentIn(Schema):
@@ -85,9 +98,9 @@ class ConsentOut(Schema):
     scope = String(required=True)
     label = String(required=True)
     channel = String(required=True)
-    granted_at = DateTime(required=True)
-    expires_at = DateTime(allow_none=True)
-    withdrawn_at = DateTime(allow_none=True)
+    granted_at = UtcDateTime(required=True)
+    expires_at = UtcDateTime(allow_none=True)
+    withdrawn_at = UtcDateTime(allow_none=True)
     granted_to = Integer(allow_none=True)
     active = Boolean(required=True)
 
@@ -109,8 +122,8 @@ class ExportAccount(Schema):
     openid = String(allow_none=True)
     unionid = String(allow_none=True)
     phone = String(allow_none=True)
-    created_at = DateTime(required=True)
-    last_login_at = DateTime(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    last_login_at = UtcDateTime(allow_none=True)
 
 
 class ExportResident(Schema):
@@ -123,7 +136,7 @@ class ExportResident(Schema):
 
 
 class ExportAccess(Schema):
-    at = DateTime(required=True)
+    at = UtcDateTime(required=True)
     who = String(required=True, metadata={"description": "本人 / 工作人员 / 系统"})
     action = String(required=True)
     result = String(required=True)
@@ -134,7 +147,7 @@ class ExportConsent(ConsentOut):
 
 
 class ExportOut(Schema):
-    exported_at = DateTime(required=True)
+    exported_at = UtcDateTime(required=True)
     account = Nested(ExportAccount, required=True)
     resident = Nested(ExportResident, allow_none=True)
     consents = List(Nested(ExportConsent), required=True)
@@ -148,7 +161,7 @@ class StaffOut(Schema):
     grid_ids = List(String(), required=True)
     active = Boolean(required=True)
     locked = Boolean(required=True)
-    last_login_at = DateTime(allow_none=True)
+    last_login_at = UtcDateTime(allow_none=True)
 
 
 class StaffCreateIn(Schema):
@@ -176,7 +189,7 @@ class TicketOut(Schema):
     status = String(required=True)
     last_message = String(required=True, metadata={"description": "personal data masked"})
     transcript = List(Dict(), required=True, metadata={"description": "personal data masked"})
-    created_at = DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class ResidentMaskedOut(Schema):
