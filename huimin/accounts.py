@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -253,10 +254,24 @@ def _erase_resident_identity(resident: Resident) -> None:
         resident.grid_id = None
 
 
+# Other parts of the domain register what account deletion must also do for a resident
+# (e.g. revoke an employment code): ``register_eraser(fn)``, fn(session, resident_id).
+_ERASERS: list[Callable[[Session, int], None]] = []
+
+
+def register_eraser(fn: Callable[[Session, int], None]) -> Callable[[Session, int], None]:
+    """Run ``fn(session, resident_id)`` inside every account deletion (same transaction)."""
+    if fn not in _ERASERS:
+        _ERASERS.append(fn)
+    return fn
+
+
 def erase_citizen(session: Session, account: CitizenAccount) -> None:
     """Account deletion: consents end, personal data goes, the row stays as a tombstone."""
     resident = account.resident
     if resident is not None:
+        for eraser in _ERASERS:
+            eraser(session, resident.id)
         consent.withdraw_all(session, resident.id)
         _erase_resident_identity(resident)
         resident.wechat_channel = False

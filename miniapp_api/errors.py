@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import redis
 from apiflask import APIFlask, HTTPError
 from flask import request
 
@@ -165,6 +166,16 @@ def init_app(app: APIFlask) -> None:
         if error.status_code >= 500:
             log.error("api error %s on %s %s", error.status_code, request.method, request.path)
         return _api_error_response(error)
+
+    @app.errorhandler(redis.RedisError)
+    def redis_down(exc: redis.RedisError):
+        # Sessions and rate limits live in Redis: without it, ask the caller to retry.
+        log.error("redis unavailable: %s", type(exc).__name__)
+        if is_api_request():
+            return app.error_callback(
+                ApiError(503, "unavailable", STATUS_TEXT[503][1], headers={"Retry-After": "30"})
+            )
+        return app.error_callback(HTTPError(500))
 
 
 # OpenAPI description of the error body (used for every documented error response).

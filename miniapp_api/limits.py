@@ -17,14 +17,18 @@ Keys: ``ip``; ``user`` (the signed-in account, from the access token; the IP wit
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, request
 from flask_limiter import Limiter
+from limits import parse_many
 
 from huimin.tokens import TokenError
 from miniapp_api.context import api_services, client_ip
+from miniapp_api.errors import ApiError
 from webapp.extensions import services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,3 +116,16 @@ def apply_limits(app: Flask, limiter: Limiter, prefix: str) -> None:
             )(view)
         view._huimin_limited = True  # type: ignore[attr-defined]
         app.view_functions[rule.endpoint] = view
+
+
+def check_identity(setting: str, identity: str) -> None:
+    """Count one hit for ``identity`` (known only inside the view, e.g. the WeChat openid)
+    against the limits in ``setting``; over the limit: 429 with ``Retry-After``."""
+    limiter = api_services().limiter.limiter
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    for item in parse_many(str(getattr(services().settings, setting))):
+        if not limiter.hit(item, "huimin-api", setting, digest):
+            reset = limiter.get_window_stats(item, "huimin-api", setting, digest).reset_time
+            retry = max(1, math.ceil(reset - time.time()))
+            raise ApiError(429, "rate_limited", "操作太频繁，请稍后再试",
+                           headers={"Retry-After": str(retry)})

@@ -19,7 +19,7 @@ from huimin.wechat_api import WeChatError
 from miniapp_api.auth import ALL_SIGNED_IN, PUBLIC, audit_now, current_principal, require_roles
 from miniapp_api.context import api_services, client_ip, miniapp_client
 from miniapp_api.errors import ApiError
-from miniapp_api.limits import rate_limit
+from miniapp_api.limits import check_identity, rate_limit
 from miniapp_api.schemas import CodeIn, LogoutIn, RefreshIn, StaffLoginIn, TokenOut
 from webapp.extensions import services
 
@@ -75,6 +75,7 @@ def citizen_login(body: dict) -> dict:
     openid, session_key = session.get("openid"), session.get("session_key")
     if not openid or not session_key:
         raise ApiError(502, "wechat_error", "微信登录暂时不可用，请稍后再试")
+    check_identity("api_rate_limit_login", f"openid:{openid}")  # per user, not only per IP
     svc, api = services(), api_services()
     with svc.db.session() as s:
         account = accounts.citizen_by_openid(s, openid, session.get("unionid"))

@@ -382,3 +382,32 @@ def test_redis_key_of_refresh_family_expires(api_client, emulator, redis_conn: r
     session_id = citizen.refresh_token.split(".")[0]
     ttl = redis_conn.ttl(f"huimin:auth:family:{session_id}")
     assert 0 < ttl <= 30 * 86400
+
+
+def test_citizen_sign_in_is_rate_limited_per_user(sqlite_url, redis_url, redis_conn, emulator):
+    app = make_api_app(sqlite_url, redis_url, emulator, api_rate_limit_login="2/minute")
+    client = app.test_client()
+    statuses = []
+    for i in range(3):  # a new IP each time: only the per-user limit can trigger
+        code = wx_login_code(emulator, "o-busy")["code"]
+        statuses.append(client.post("/api/v1/auth/login", json={"code": code},
+                                    environ_base={"REMOTE_ADDR": f"10.9.0.{i}"}))
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert error_of(statuses[2])["code"] == "rate_limited"
+    assert 0 < int(statuses[2].headers["Retry-After"]) <= 60
+    # Someone else is not affected.
+    code = wx_login_code(emulator, "o-calm")["code"]
+    assert client.post("/api/v1/auth/login", json={"code": code},
+                       environ_base={"REMOTE_ADDR": "10.9.1.1"}).status_code == 200
+
+
+def test_redis_outage_is_503_json(sqlite_url, redis_url, redis_conn, emulator):
+    up = make_api_app(sqlite_url, redis_url, emulator, api_token_key="shared-key" * 4)
+    citizen = citizen_login(up.test_client(), emulator)
+    down = make_api_app(sqlite_url, "redis://127.0.0.1:9/0", emulator,
+                        api_token_key="shared-key" * 4)
+    client = down.test_client()
+    resp = client.get("/api/v1/me", headers=citizen.headers)
+    assert resp.status_code == 503 and error_of(resp)["code"] == "unavailable"
+    resp = client.post("/api/v1/auth/login", json={"code": wx_login_code(emulator)["code"]})
+    assert resp.status_code == 503 and error_of(resp)["code"] == "unavailable"

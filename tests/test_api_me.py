@@ -323,3 +323,16 @@ def test_citizens_only_ever_see_their_own_data(api_client, emulator):
     # Bob deleting his account leaves Alice signed in with her data.
     api_client.delete("/api/v1/me", headers=bob.headers)
     assert api_client.get("/api/v1/me", headers=alice.headers).get_json()["real_name_verified"]
+
+
+def test_account_deletion_runs_registered_erasers(api_app, api_client, emulator, monkeypatch):
+    from huimin import accounts
+
+    monkeypatch.setattr(accounts, "_ERASERS", [])
+    erased: list[int] = []
+    accounts.register_eraser(lambda session, resident_id: erased.append(resident_id))
+    citizen = citizen_login(api_client, emulator)
+    bind_real_name(api_client, citizen)
+    assert api_client.delete("/api/v1/me", headers=citizen.headers).status_code == 204
+    with api_app.app_context(), services().db.session() as s:
+        assert erased == [s.query(Resident).one().id]
