@@ -8,13 +8,14 @@ from flask import Flask
 from huimin import migrate, offices
 from huimin.config import ROOT
 from miniapp_api import cli as identity_cli
-from webapp import cli_employment_code
+from webapp import cli_benefits, cli_employment_code
 from webapp.extensions import services
 
 
 def register_cli(app: Flask) -> None:
     identity_cli.register(app)  # staff, audit, keys
     cli_employment_code.register(app)
+    cli_benefits.register(app)  # flask benefits match, flask residents import|generate (issue 6)
 
     @app.cli.command("init-db")
     def init_db() -> None:

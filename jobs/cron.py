@@ -1,0 +1,24 @@
+"""Periodic jobs, for RQ's cron scheduler (the `cron` line of the Procfile):
+
+    rq cron jobs.cron --url "$REDIS_URL"
+
+The scheduler only enqueues; the worker runs the jobs. Add other periodic jobs here.
+"""
+
+from __future__ import annotations
+
+from dotenv import load_dotenv
+from rq import cron
+
+from huimin.benefits.settings import BenefitSettings
+from jobs import benefits
+from jobs.queues import DEFAULT
+
+load_dotenv()
+_settings = BenefitSettings.from_env()
+
+# Batch matching of every resident against every rule in force, and overdue notices closed.
+cron.register(benefits.nightly, DEFAULT, cron=_settings.nightly_cron,
+              job_timeout=benefits.MATCH_TIMEOUT)
+# A rule file with a new version (or one coming into force today): match that policy.
+cron.register(benefits.watch_rules, DEFAULT, interval=_settings.rules_check_seconds)
