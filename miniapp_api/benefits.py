@@ -4,12 +4,12 @@ confirmation (免申即享). The rules and titles come from data (rules/, polici
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import DateTime, Integer, List, Nested, Raw, String
+from apiflask.fields import Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf, Range
 from marshmallow import INCLUDE
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from huimin.residents.models import Resident
 from miniapp_api.auth import PUBLIC, current_principal, require_roles
 from miniapp_api.errors import ApiError
 from miniapp_api.pagination import page_schema, paginate
+from miniapp_api.schemas import UtcDateTime
 from webapp.extensions import services
 
 bp = APIBlueprint("api_benefits", __name__, tag="政策找人")
@@ -90,14 +91,14 @@ class NoticeOut(Schema):
     status = String(required=True, validate=OneOf(STATUSES))
     amount = Nested(QuantityOut, allow_none=True)
     duration = Nested(QuantityOut, allow_none=True)
-    matched_at = DateTime(required=True)
-    notified_at = DateTime(allow_none=True)
+    matched_at = UtcDateTime(required=True)
+    notified_at = UtcDateTime(allow_none=True)
     notified_via = String(allow_none=True, metadata={"description": "miniapp / official_account"})
-    expires_at = DateTime(required=True)
-    confirmed_at = DateTime(allow_none=True)
-    declined_at = DateTime(allow_none=True)
+    expires_at = UtcDateTime(required=True)
+    confirmed_at = UtcDateTime(allow_none=True)
+    declined_at = UtcDateTime(allow_none=True)
     response_channel = String(allow_none=True)
-    expired_at = DateTime(allow_none=True)
+    expired_at = UtcDateTime(allow_none=True)
 
 
 @lru_cache(maxsize=1)
@@ -117,9 +118,6 @@ def _quantity(value: int | None, unit: str | None) -> dict[str, Any] | None:
 
 
 def _notice_json(notice: BenefitNotice, names: dict[str, str]) -> dict[str, Any]:
-    def when(value: datetime | None) -> datetime | None:
-        return lifecycle.aware(value) if value else None
-
     return {
         "id": notice.id,
         "policy": notice.policy,
@@ -128,15 +126,15 @@ def _notice_json(notice: BenefitNotice, names: dict[str, str]) -> dict[str, Any]
         "status": notice.status,
         "amount": _quantity(notice.amount, notice.amount_unit),
         "duration": _quantity(notice.duration, notice.duration_unit),
-        "matched_at": when(notice.matched_at),
-        "notified_at": when(notice.notified_at),
+        "matched_at": notice.matched_at,
+        "notified_at": notice.notified_at,
         "notified_via": notice.delivery if notice.delivery in (MINIAPP, OFFICIAL_ACCOUNT)
         else None,
-        "expires_at": when(notice.expires_at),
-        "confirmed_at": when(notice.confirmed_at),
-        "declined_at": when(notice.declined_at),
+        "expires_at": notice.expires_at,
+        "confirmed_at": notice.confirmed_at,
+        "declined_at": notice.declined_at,
         "response_channel": notice.response_channel,
-        "expired_at": when(notice.expired_at),
+        "expired_at": notice.expired_at,
     }
 
 
