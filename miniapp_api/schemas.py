@@ -37,10 +37,6 @@ class RefreshIn(Schema):
     refresh_token = String(required=True, validate=Length(min=1, max=512))
 
 
-class LogoutIn(Schema):
-    refresh_token = String(validate=Length(min=1, max=512))
-
-
 class TokenOut(Schema):
     access_token = String(required=True)
     token_type = String(required=True, metadata={"example": "Bearer"})

@@ -20,7 +20,7 @@ from miniapp_api.auth import ALL_SIGNED_IN, PUBLIC, audit_now, current_principal
 from miniapp_api.context import api_services, client_ip, miniapp_client
 from miniapp_api.errors import ApiError
 from miniapp_api.limits import check_identity, rate_limit
-from miniapp_api.schemas import CodeIn, LogoutIn, RefreshIn, StaffLoginIn, TokenOut
+from miniapp_api.schemas import CodeIn, RefreshIn, StaffLoginIn, TokenOut
 from webapp.extensions import services
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,9 @@ def refresh(body: dict) -> dict:
 
 @bp.post("/auth/logout")
 @require_roles(*ALL_SIGNED_IN)
-@bp.input(LogoutIn, arg_name="body")
 @bp.output({}, status_code=204)
 @bp.doc(summary="退出登录", description="当前登录（访问令牌和刷新令牌）立即失效。")
-def logout(body: dict) -> str:
+def logout() -> str:
     me = current_principal()
     if me.session_id:
         api_services().tokens.revoke_session(me.session_id)
