@@ -23,7 +23,7 @@ from huimin.grid.models import GridConsentRequest, GridVisit
 from huimin.guides.care import CareModeChoice
 from huimin.idcard import fake_id_number
 from huimin.residents.models import Resident
-from huimin.wechat_api import WeChatApi
+from huimin.wechat_api import WeChatApi, WeChatError
 from huimin.wechat_users import WechatUser
 from jobs.queues import PUSH
 from tests.api_fixtures import bearer, citizen_login, create_staff, staff_login
@@ -365,3 +365,21 @@ def test_account_deletion_erases_what_grid_features_keep(world):
         assert s.scalars(select(CareModeChoice)).all() == []
     # And the grid worker is stopped: every consent ended with the account.
     assert error_code(world.grid("GET", "/visits")) in ("consent_required", "not_your_grid")
+
+
+def test_wechat_busy_keeps_the_lines_for_the_retry_and_a_closed_window_ends_it(world):
+    world.grid("POST", "/consent-requests", json={"scopes": ["guide"]})
+    requests.post(f"{world.emulator}/_emulator/faults", json={
+        "path": "/cgi-bin/message/custom/send", "errcode": -1, "count": 1}, timeout=5)
+    with pytest.raises(WeChatError):  # the job fails and RQ retries it
+        world.deliver_notifications()
+    assert world.wechat_messages() == []
+    assert world.deliver_notifications() == "sent"  # the retry sends the kept lines
+    assert len(world.wechat_messages()) == 1
+    # Two days without a message from her: WeChat refuses for good; the history still shows it.
+    requests.post(f"{world.emulator}/_emulator/users/{OA_OPENID}",
+                  json={"last_interaction": time.time() - 3 * 86400}, timeout=5)
+    world.grid("POST", "/consent-requests", json={"scopes": ["guide"]})
+    assert world.deliver_notifications() == "refused:45015"
+    assert world.deliver_notifications() == "nothing"
+    assert world.me("GET", "/history").get_json()["total"] == 2
