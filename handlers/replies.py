@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+
+# Characters XML 1.0 cannot carry at all (control characters, lone surrogates, U+FFFE/FFFF).
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def cdata(value: str) -> str:
     # ']]>' would close the section early; split it across two CDATA sections.
-    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    return "<![CDATA[" + _NOT_XML.sub("", value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def text_reply(to_user: str, from_user: str, content: str) -> str:

@@ -1,14 +1,17 @@
 """One citizen message in, the assistant's answer out, whatever the channel.
 
-The WeChat handler and the simulator call this; it asks the assistant within a time budget and
-falls back to a polite answer naming the 12333 hotline when the assistant cannot answer.
+The WeChat channel calls this: it asks the assistant, renders its buttons as numbered lines
+(WeChat's chat window has no buttons) and remembers, across processes, when the assistant is
+failing so callers can answer politely at once instead of waiting on it.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from huimin.assistant import AssistantClient, AssistantUnavailable, BotMessage
+from huimin.assistant import AssistantClient, BotMessage
+from huimin.safe_redis import SafeRedis
 
 FALLBACK_TEXT = (
     "抱歉，助手现在有点忙，没能及时回答。您的问题已记下，稍后回复您。"
@@ -17,26 +20,50 @@ FALLBACK_TEXT = (
 
 
 @dataclass(frozen=True)
-class Answer:
+class Rendered:
+    """The answer as WeChat text, and the button payloads behind its numbered lines."""
+
     text: str
-    messages: tuple[BotMessage, ...]
-    degraded: bool  # True when the assistant did not answer and the fallback was used
+    payloads: tuple[str, ...] = ()
 
 
-def render_text(messages: list[BotMessage] | tuple[BotMessage, ...]) -> str:
-    """WeChat has no buttons in the chat window: buttons become numbered lines."""
+def render(messages: list[BotMessage] | tuple[BotMessage, ...]) -> Rendered:
+    """Buttons become `回复 N：title` lines, numbered across the whole answer so N is unique."""
     parts: list[str] = []
+    payloads: list[str] = []
     for msg in messages:
         lines = [msg.text] if msg.text else []
-        lines += [f"回复 {i}：{b.title}" for i, b in enumerate(msg.buttons, start=1)]
+        for button in msg.buttons:
+            payloads.append(button.payload or button.title)
+            lines.append(f"回复 {len(payloads)}：{button.title}")
         if lines:
             parts.append("\n".join(lines))
-    return "\n\n".join(parts)
+    return Rendered(text="\n\n".join(parts), payloads=tuple(payloads))
 
 
-def answer(client: AssistantClient, sender_id: str, text: str, budget: float) -> Answer:
-    try:
-        messages = client.ask(sender_id, text, timeout=budget)
-    except AssistantUnavailable:
-        return Answer(text=FALLBACK_TEXT, messages=(), degraded=True)
-    return Answer(text=render_text(messages), messages=tuple(messages), degraded=False)
+def ask(client: AssistantClient, sender_id: str, text: str, timeout: float) -> Rendered:
+    """Ask the assistant; raises AssistantUnavailable when it does not answer in `timeout`."""
+    return render(client.ask(sender_id, text, timeout=timeout))
+
+
+class AssistantHealth:
+    """A failing assistant, remembered for a short while in Redis (shared by web and worker).
+
+    While it is marked down the callback answers with the apology at once and queues the
+    question; the queue's job keeps asking and clears the mark when the assistant answers.
+    """
+
+    KEY = "huimin:assistant:unavailable"
+
+    def __init__(self, redis: SafeRedis, hold_seconds: float = 15.0) -> None:
+        self.redis = redis
+        self.hold_ms = int(hold_seconds * 1000)
+
+    def failed(self) -> None:
+        self.redis.get(lambda c: c.set(self.KEY, str(time.time()), px=self.hold_ms), None)
+
+    def recovered(self) -> None:
+        self.redis.get(lambda c: c.delete(self.KEY), None)
+
+    def is_down(self) -> bool:
+        return bool(self.redis.get(lambda c: c.exists(self.KEY), 0))

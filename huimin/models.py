@@ -3,6 +3,7 @@
 import huimin.accounts  # noqa: F401 - sign-in accounts (issue 3)
 import huimin.audit  # noqa: F401
 import huimin.consent  # noqa: F401
+import huimin.undelivered  # noqa: F401 - WeChat messages kept for staff follow-up
 from huimin import handoff, offices, wechat_users  # noqa: F401
 from huimin.benefits import models as benefit_models  # noqa: F401 - notices (issue 6)
 from huimin.db import Base

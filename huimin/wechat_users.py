@@ -48,3 +48,10 @@ def touch(session: Session, openid: str, secret: str, subscribed: bool | None = 
 
 def by_pseudonym(session: Session, sender_id: str) -> WechatUser | None:
     return session.scalar(select(WechatUser).where(WechatUser.pseudonym == sender_id))
+
+
+def is_subscribed(session: Session, openid: str) -> bool:
+    """Whether messages may be pushed to this user (unknown users count as subscribed:
+    WeChat itself refuses messages to users who are not)."""
+    user = session.scalar(select(WechatUser).where(WechatUser.openid == openid))
+    return user is None or user.subscribed

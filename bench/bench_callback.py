@@ -1,0 +1,312 @@
+"""WeChat callback under load, against the full stack, compared with Rasa's own REST webhook.
+
+Starts the Procfile's processes (web under gunicorn, Rasa, action server, RQ worker, WeChat
+emulator) on free ports, as the tests do. N simulated citizens each send a fixed count of
+messages, one after another (each waits for its answer); the same load is then sent straight
+to Rasa's REST webhook, so the channel's overhead shows as a throughput ratio. Requests are
+real signed, encrypted WeChat envelopes built by the emulator; late answers are read back from
+the emulator's customer-service log to count duplicates and lost messages.
+
+Targets (2 cores): zero 5xx, zero duplicate answers, zero lost messages, p99 < 1 s at 20
+concurrent users, channel throughput >= 0.8x Rasa's webhook.
+Run: .venv/bin/python bench/bench_callback.py [--users 20] [--messages 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+import requests
+import xmltodict
+from sqlalchemy import create_engine, text
+from wechatpy.crypto import WeChatCrypto
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from huimin import wechat_users  # noqa: E402
+from huimin.channel import RATE_LIMITED  # noqa: E402
+from huimin.config import load_settings  # noqa: E402
+from huimin.conversation import FALLBACK_TEXT  # noqa: E402
+from scripts.stack import (  # noqa: E402
+    ROOT,
+    Process,
+    free_port,
+    http_ok,
+    procfile,
+    stack_env,
+    wait_until,
+)
+from tests.services import claimed_redis_db  # noqa: E402
+
+# One short conversation, repeated: chit-chat rules and the office form (action server + DB).
+SCRIPT = ("你好", "社保局在哪里", "东城区", "谢谢", "你是机器人吗", "再见")
+P99_TARGET_S = 1.0
+RATIO_TARGET = 0.8
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    passive: dict[str, int] = field(default_factory=dict)  # openid -> real passive answers
+    apologies: int = 0  # the assistant-down apology (the answer follows later)
+    limited: int = 0  # the rate-limit notice (the citizen is asked to send again)
+    seconds: float = 0.0
+
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def quantile(self, q: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1]
+
+
+def start_stack(env: dict[str, str]) -> dict[str, Process]:
+    log_dir = ROOT / "var" / "bench-logs"
+    procs = {name: Process(name, cmd, env, log_dir)
+             for name, cmd in procfile().items() if name in
+             ("rasa", "emulator", "actions", "worker", "web")}
+    for proc in procs.values():
+        proc.start()
+    conn = redis.Redis.from_url(env["REDIS_URL"])
+    checks: dict[str, Callable[[], bool]] = {
+        "web": http_ok(f"http://127.0.0.1:{env['WEB_PORT']}/healthz"),
+        "emulator": http_ok(f"http://127.0.0.1:{env['EMULATOR_PORT']}/_emulator/health"),
+        "actions": http_ok(f"http://127.0.0.1:{env['ACTION_PORT']}/health"),
+        "worker": lambda: bool(conn.keys("rq:worker:*")),
+        "rasa": lambda: _rasa_ready(env),
+    }
+    for name, check in checks.items():
+        proc = procs[name]
+
+        def alive_and_ready(p: Process = proc, c: Callable[[], bool] = check) -> bool:
+            if not p.alive():
+                raise RuntimeError(f"{p.name} exited:\n{p.tail()}")
+            return c()
+
+        wait_until(alive_and_ready, 300, name)
+    return procs
+
+
+def _rasa_ready(env: dict[str, str]) -> bool:
+    try:
+        resp = requests.get(f"{env['RASA_URL']}/status", params={"token": env["RASA_TOKEN"]},
+                            timeout=2)
+        return resp.ok and bool(resp.json().get("model_file"))
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def run_threads(users: int, work: Callable[[int, Run, threading.Lock], None]) -> Run:
+    run, lock = Run(), threading.Lock()
+    barrier = threading.Barrier(users + 1)
+
+    def body(i: int) -> None:
+        barrier.wait()
+        work(i, run, lock)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(users)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def pause(think: float, rng: random.Random) -> None:
+    """A citizen reads the answer and types the next message (0: no pause, full load)."""
+    if think > 0:
+        time.sleep(rng.uniform(0.5 * think, 1.5 * think))
+
+
+def rasa_direct(env: dict[str, str], users: int, messages: int, tag: str, think: float) -> Run:
+    url = f"{env['RASA_URL']}/webhooks/rest/webhook"
+
+    def work(i: int, run: Run, lock: threading.Lock) -> None:
+        http, sender = requests.Session(), f"bench-{tag}-{i}-{uuid.uuid4().hex[:6]}"
+        rng = random.Random(i)
+        for n in range(messages):
+            t0 = time.perf_counter()
+            resp = http.post(url, json={"sender": sender, "message": SCRIPT[n % len(SCRIPT)]},
+                             timeout=30)
+            took = time.perf_counter() - t0
+            with lock:
+                run.latencies.append(took)
+                run.statuses.append(resp.status_code)
+            pause(think, rng)
+
+    return run_threads(users, work)
+
+
+def channel(env: dict[str, str], users: int, messages: int, think: float
+            ) -> tuple[Run, list[str]]:
+    settings = load_settings()
+    crypto = WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+    url = f"http://127.0.0.1:{env['WEB_PORT']}/wechat/callback"
+    emulator = f"http://127.0.0.1:{env['EMULATOR_PORT']}/_emulator/envelope"
+    openids = [f"o-bench-{i}-{uuid.uuid4().hex[:8]}" for i in range(users)]
+
+    def work(i: int, run: Run, lock: threading.Lock) -> None:
+        http, openid, rng = requests.Session(), openids[i], random.Random(i)
+        answers = apologies = limited = 0
+        for n in range(messages):
+            # The emulator plays WeChat's servers: it builds the signed, encrypted envelope
+            # and notes the citizen's message (WeChat's customer-service window and quota).
+            built = http.post(emulator, json={"openid": openid, "msg_type": "text",
+                                              "content": SCRIPT[n % len(SCRIPT)]},
+                              timeout=10).json()
+            t0 = time.perf_counter()
+            resp = http.post(url, params=built["query"], data=built["body"].encode(),
+                             headers={"Content-Type": "text/xml"}, timeout=30)
+            took = time.perf_counter() - t0
+            content = ""
+            if resp.status_code == 200 and resp.text != "success":
+                outer = xmltodict.parse(resp.text)["xml"]
+                inner = crypto.decrypt_message(resp.text, outer["MsgSignature"],
+                                               outer["TimeStamp"], outer["Nonce"])
+                content = xmltodict.parse(inner)["xml"]["Content"] or ""
+            if content == FALLBACK_TEXT:
+                apologies += 1
+            elif content == RATE_LIMITED:
+                limited += 1
+            elif content:
+                answers += 1
+            with lock:
+                run.latencies.append(took)
+                run.statuses.append(resp.status_code)
+            pause(think, rng)
+        with lock:
+            run.passive[openid] = answers
+            run.apologies += apologies
+            run.limited += limited
+
+    return run_threads(users, work), openids
+
+
+def late_answers(env: dict[str, str], openids: list[str], expected: int, passive: dict[str, int],
+                 settle: float) -> tuple[dict[str, int], int, int]:
+    """Customer-service answers per citizen, once every message is answered or recorded for
+    staff (or after `settle` s); also (recorded for staff, items still queued)."""
+    conn = redis.Redis.from_url(env["REDIS_URL"])
+    engine = create_engine(env["DATABASE_URL"])
+    secret = load_settings().secret_key
+    outboxes = [f"huimin:wechat:outbox:{wechat_users.pseudonym(o, secret)}" for o in openids]
+    emulator = f"http://127.0.0.1:{env['EMULATOR_PORT']}"
+
+    def state() -> tuple[dict[str, int], int, int]:
+        msgs = requests.get(f"{emulator}/_emulator/messages", timeout=10).json()["messages"]
+        counts = dict.fromkeys(openids, 0)
+        for m in msgs:
+            if m["touser"] in counts:
+                counts[m["touser"]] += 1
+        with engine.connect() as db:
+            recorded = db.execute(text(
+                "SELECT count(*) FROM wechat_undelivered WHERE openid LIKE 'o-bench-%'"
+            )).scalar_one()
+        return counts, recorded, sum(conn.llen(k) for k in outboxes)
+
+    deadline = time.monotonic() + settle
+    while True:
+        counts, recorded, queued = state()
+        done = sum(passive.values()) + sum(counts.values()) + recorded >= expected
+        if (done and not queued) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    time.sleep(3)  # anything arriving now would be a duplicate
+    result = state()
+    engine.dispose()
+    return result
+
+
+def report(label: str, run: Run) -> None:
+    errors = sum(1 for s in run.statuses if s >= 500)
+    print(f"{label:<26} n={len(run.latencies):<5} p50={run.quantile(50) * 1000:7.1f} ms  "
+          f"p95={run.quantile(95) * 1000:7.1f} ms  p99={run.quantile(99) * 1000:7.1f} ms  "
+          f"max={max(run.latencies) * 1000:7.1f} ms  {run.rate():6.1f} msg/s  5xx={errors}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=20, help="messages per user")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds a user pauses between messages (0: full load)")
+    args = parser.parse_args()
+    if not list((ROOT / "models").glob("*.tar.gz")):
+        sys.exit("no trained model: run `make train` first")
+
+    with claimed_redis_db() as redis_url, tempfile.TemporaryDirectory() as tmp:
+        ports = {name: free_port() for name in ("web", "rasa", "actions", "emulator")}
+        env = stack_env(dict(os.environ), ports, redis_url, f"sqlite:///{tmp}/bench.db")
+        flask = [sys.executable, "-m", "flask", "--app", "webapp"]
+        for command in ("init-db", "seed"):
+            subprocess.run([*flask, command], check=True, cwd=ROOT, env=env,
+                           capture_output=True)
+        print("starting the stack (Rasa loads its model: about a minute) ...", flush=True)
+        procs = start_stack(env)
+        try:
+            print(f"warming up; then {args.users} users x {args.messages} messages, "
+                  f"think time {args.think} s; load average {os.getloadavg()[0]:.1f}",
+                  flush=True)
+            rasa_direct(env, args.users, len(SCRIPT), "warm", 0)
+            channel(env, args.users, len(SCRIPT), 0)
+            solo_rasa = rasa_direct(env, 1, 30, "solo", 0)
+            solo_chan, _ = channel(env, 1, 30, 0)
+            rasa1 = rasa_direct(env, args.users, args.messages, "a", args.think)
+            chan, openids = channel(env, args.users, args.messages, args.think)
+            rasa2 = rasa_direct(env, args.users, args.messages, "b", args.think)
+            late, recorded, queued = late_answers(
+                env, openids, args.users * args.messages - chan.limited, chan.passive,
+                settle=300)
+        finally:
+            for proc in procs.values():
+                proc.stop()
+
+    rasa = Run(latencies=rasa1.latencies + rasa2.latencies,
+               statuses=rasa1.statuses + rasa2.statuses, seconds=rasa1.seconds + rasa2.seconds)
+    report("1 user: Rasa webhook", solo_rasa)
+    report("1 user: WeChat callback", solo_chan)
+    report("Rasa REST webhook", rasa)
+    report("WeChat callback", chan)
+    print(f"load average after the run: {os.getloadavg()[0]:.1f} (other work on the machine)")
+    sent = args.messages
+    answered = {o: chan.passive.get(o, 0) + late[o] for o in openids}
+    duplicates = sum(max(0, n - sent) for n in answered.values())
+    # Not lost: messages recorded for staff follow-up, and rate-limited ones (the citizen was
+    # told to send again).
+    unanswered = sum(max(0, sent - n) for n in answered.values())
+    lost = max(0, unanswered - chan.limited - recorded)
+    errors = sum(1 for s in chan.statuses if s >= 500)
+    ratio = chan.rate() / rasa.rate()
+    print(f"answers: passive {sum(chan.passive.values())}, customer-service "
+          f"{sum(late.values())}, apologies {chan.apologies}, rate-limit notices {chan.limited}, "
+          f"recorded for staff {recorded}, still queued {queued}; "
+          f"duplicates {duplicates}, lost {lost}")
+    print(f"throughput ratio channel/Rasa = {ratio:.2f}")
+    checks = {
+        "zero 5xx": errors == 0,
+        "zero duplicates": duplicates == 0,
+        "zero lost": lost == 0,
+        f"p99 < {P99_TARGET_S:.0f} s": chan.quantile(99) < P99_TARGET_S,
+        f"ratio >= {RATIO_TARGET}": ratio >= RATIO_TARGET,
+    }
+    print("targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
+
+
+if __name__ == "__main__":
+    main()

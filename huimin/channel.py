@@ -1,0 +1,351 @@
+"""The WeChat official-account channel: one inbound message in, at most one passive reply out.
+
+WeChat waits 5 s for the passive reply, then retries. The callback therefore answers within a
+budget (settings.reply_budget_seconds) whatever happens behind it:
+
+- The message is processed on a background thread; the request waits for it until the
+  budget is spent. In time: the answer is the passive reply. Late: the reply is "success"
+  and the answer goes out through the customer-service API when it is ready (the outbox).
+- A retry of a message (same MsgId, or for events FromUserName + CreateTime + Event) is not
+  processed again: it waits for the first delivery's answer (see huimin.dedup).
+- When the assistant is down, the citizen gets a short apology naming 12333 at once and the
+  question is queued; the outbox job asks again, with backoff, and answers in order.
+
+Nothing here knows about Flask; the handler passes in an `Inbound` and the time it started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import redis
+import structlog
+
+from huimin import conversation, undelivered, wechat_users
+from huimin.assistant import AssistantClient, AssistantUnavailable
+from huimin.choices import ChoiceStore
+from huimin.config import Settings
+from huimin.db import Database
+from huimin.dedup import ANSWERED, DEFERRED, Ledger, NonceGuard
+from huimin.delivery import ASK, ASK_TIMEOUT, SEND, Item, Outbox, deliver_now, split_text
+from huimin.ratelimit import RateLimiter
+from huimin.safe_redis import RedisUnavailable, SafeRedis
+from huimin.wechat_api import WeChatApi, WeChatError
+
+log = structlog.get_logger("wechat")
+
+# The main menu: shown on subscribe and whenever we cannot understand a message.
+MENU: tuple[tuple[str, str], ...] = (
+    ("查政策", "/ask_policy"),
+    ("我能领哪些补贴", "/check_benefits"),
+    ("办事指引", "/start_guide"),
+    ("转人工", "/human_handoff"),
+)
+# Custom-menu CLICK keys (as created through WeChat's menu API) -> assistant intents.
+MENU_CLICKS: dict[str, str] = {
+    "POLICY": "/ask_policy",
+    "BENEFITS": "/check_benefits",
+    "GUIDE": "/start_guide",
+    "EMPLOYMENT_CODE": "/show_employment_code",
+    "APPLICATION": "/check_application",
+    "OFFICE": "/ask_office",
+    "HUMAN": "/human_handoff",
+}
+# Events that need no answer: the user left, opened a page, or WeChat reports on a send.
+SILENT_EVENTS = frozenset({
+    "unsubscribe", "VIEW", "LOCATION", "TEMPLATESENDJOBFINISH", "MASSSENDJOBFINISH",
+    "subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event",
+    "view_miniprogram",
+})
+TEXT_TYPES = frozenset({"text", "voice"})
+
+WELCOME = "欢迎关注惠民人社！我是惠民助手，24小时在线。请回复数字："
+WELCOME_BACK = "欢迎回来！我是惠民助手。请回复数字："
+VOICE_UNCLEAR = "没听清您的语音。请直接打字告诉我，或回复数字："
+UNSUPPORTED = "暂时只能看懂文字和语音。请用文字告诉我您想办什么事，或回复数字："
+EMPTY_TEXT = "请用文字告诉我您想办什么事，或回复数字："
+UNKNOWN_MENU = "这个菜单暂时用不了。请回复数字："
+POLITE_EVENT = "收到。您可以直接发文字问我问题。"
+RATE_LIMITED = "您发得太快了，请稍等一分钟再发。着急可拨打 12333。"
+SORRY = "抱歉，系统出了点问题，请稍后再试。着急可拨打 12333。"
+
+POLL_SECONDS = 0.05
+SEEN_SECONDS = 60  # how often a chatting user's last_seen_at is written to the database
+
+
+def menu_text(lead: str) -> str:
+    return "\n".join([lead, *(f"回复 {i}：{title}" for i, (title, _) in enumerate(MENU, 1))])
+
+
+MENU_PAYLOADS = tuple(payload for _, payload in MENU)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """The fields of a WeChat message or event that the channel uses."""
+
+    msg_type: str
+    source: str  # the citizen's openid
+    target: str  # the official account's id
+    create_time: int
+    msg_id: str = ""
+    content: str = ""
+    recognition: str = ""
+    event: str = ""
+    event_key: str = ""
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> Inbound:
+        """Raise ValueError when a field every message has is missing or malformed."""
+        source, msg_type = fields.get("FromUserName", ""), fields.get("MsgType", "")
+        created = fields.get("CreateTime", "")
+        if not source or not msg_type or not created.isdigit() or len(source) > 64:
+            raise ValueError("message lacks FromUserName, MsgType or CreateTime")
+        return cls(
+            msg_type=msg_type, source=source, target=fields.get("ToUserName", ""),
+            create_time=int(created), msg_id=fields.get("MsgId", ""),
+            content=fields.get("Content", ""), recognition=fields.get("Recognition", ""),
+            event=fields.get("Event", ""), event_key=fields.get("EventKey", ""),
+        )
+
+    @property
+    def key(self) -> str:
+        """WeChat's de-duplication key: MsgId, or FromUserName + CreateTime + the event (its
+        type and key, so two different menu clicks in one second stay two messages), hashed so
+        the key can be logged without the openid."""
+        if self.msg_id:
+            return self.msg_id
+        raw = f"{self.source}\n{self.create_time}\n{self.event}\n{self.event_key}"
+        return "e" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Result:
+    """What processing produced: answer parts, and maybe a question to ask again later."""
+
+    parts: list[str]
+    ask_later: Item | None = None
+
+
+@dataclass
+class _Turn:
+    """Coordinates the waiting request and the background processing of one message."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Event = field(default_factory=threading.Event)
+    reply: str | None = None  # set when the answer is to be the passive reply
+    deferred: bool = False  # set when the request gave up waiting
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One pool per process, created after gunicorn forks (threads do not survive a fork)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="wechat-turn")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+class Channel:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        conn: redis.Redis,
+        assistant: AssistantClient,
+        schedule_drain: Callable[[redis.Redis, str], object],
+        wechat: WeChatApi | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.redis = SafeRedis(conn)
+        self.assistant = assistant
+        self.schedule_drain = schedule_drain
+        self.wechat = wechat or WeChatApi(settings, conn)
+        self.nonces = NonceGuard(self.redis)
+        self.ledger = Ledger(self.redis)
+        self.limiter = RateLimiter(self.redis, settings.user_rate_limit_per_minute)
+        self.choices = ChoiceStore(self.redis)
+        self.health = conversation.AssistantHealth(self.redis)
+        self.outbox = Outbox(conn)
+
+    def sender_of(self, openid: str) -> str:
+        return wechat_users.pseudonym(openid, self.settings.secret_key)
+
+    def fresh_nonce(self, nonce: str) -> bool:
+        return self.nonces.fresh(nonce)
+
+    # ---- the request side ------------------------------------------------------------------
+
+    def handle(self, msg: Inbound, started: float) -> str | None:
+        """The passive reply text for `msg`, or None for "success" (nothing, or later)."""
+        deadline = started + self.settings.reply_budget_seconds
+        if self.ledger.claim(msg.key) is not None:
+            return self._await_first_delivery(msg, deadline)
+        turn = _Turn()
+        _executor().submit(self._process, msg, turn)
+        turn.done.wait(max(0.0, deadline - time.monotonic()))
+        with turn.lock:
+            if turn.reply is not None:
+                return turn.reply or None
+            turn.deferred = True
+            self.ledger.defer(msg.key)
+        log.info("reply_deferred", sender=self.sender_of(msg.source), message=msg.key)
+        return None
+
+    def _await_first_delivery(self, msg: Inbound, deadline: float) -> str | None:
+        """A retry: the same answer as the first delivery if it is ready in time, else None."""
+        log.info("duplicate_delivery", sender=self.sender_of(msg.source), message=msg.key)
+        while time.monotonic() < deadline:
+            state, reply = self.ledger.peek(msg.key)
+            if state == ANSWERED:
+                return reply or None
+            if state != "processing":
+                return None  # deferred (answer comes later), or Redis cannot tell
+            time.sleep(POLL_SECONDS)
+        state, reply = self.ledger.defer(msg.key)
+        return (reply or None) if state == ANSWERED else None
+
+    # ---- the background side ---------------------------------------------------------------
+
+    def _process(self, msg: Inbound, turn: _Turn) -> None:
+        sender = self.sender_of(msg.source)
+        try:
+            result = self._route(msg, sender)
+        except Exception:  # noqa: BLE001 - a bug must still end in an answer
+            log.exception("message_processing_failed", sender=sender, message=msg.key)
+            result = Result([SORRY])
+        try:
+            self._finish(msg, sender, turn, result)
+        except Exception:  # noqa: BLE001 - nothing else would see it on this thread
+            log.exception("answer_delivery_failed", sender=sender, message=msg.key)
+        finally:
+            turn.done.set()
+
+    def _finish(self, msg: Inbound, sender: str, turn: _Turn, result: Result) -> None:
+        first = result.parts[0] if result.parts else ""
+        with turn.lock:
+            passive = not turn.deferred and self.ledger.finish(msg.key, first) != DEFERRED
+            if passive:
+                turn.reply = first
+            turn.done.set()
+        later = result.parts[1:] if passive else result.parts
+        not_before = time.time() + 1.0 if passive else 0.0
+        items = [Item(SEND, msg.source, sender, part, msg.key, not_before=not_before)
+                 for part in later]
+        if result.ask_later is not None:
+            items.append(result.ask_later)
+        self._deliver_later(sender, items)
+
+    def _deliver_later(self, sender: str, items: list[Item]) -> None:
+        """Queue for the worker; if Redis is down, send from here or record for staff."""
+        if not items:
+            return
+        try:
+            self.redis.run(lambda c: self.outbox.push(sender, items))
+            self.redis.run(lambda c: self.schedule_drain(c, sender))
+            return
+        except RedisUnavailable:
+            log.warning("outbox_unavailable", sender=sender, items=len(items))
+        for item in items:
+            reason = "queue unavailable"
+            if item.kind == SEND:
+                try:
+                    deliver_now(self.wechat, self.db, item)  # refusals are recorded there
+                    continue
+                except WeChatError as exc:
+                    reason = f"wechat unavailable ({exc.errcode})"
+            with self.db.session() as session:
+                undelivered.record(
+                    session, openid=item.openid, sender_id=sender,
+                    message_key=item.message_key,
+                    kind=undelivered.QUESTION if item.kind == ASK else undelivered.ANSWER,
+                    text=item.quote or item.text, reason=reason,
+                )
+
+    def _route(self, msg: Inbound, sender: str) -> Result:
+        if msg.msg_type == "event":
+            return self._event(msg, sender)
+        self._touch(msg.source, sender)
+        if not self.limiter.allow(sender):
+            return Result([RATE_LIMITED])
+        if msg.msg_type == "text":
+            text = msg.content.strip()
+            if not text:
+                return self._menu(sender, EMPTY_TEXT)
+        elif msg.msg_type == "voice":
+            text = msg.recognition.strip()
+            if not text:
+                return self._menu(sender, VOICE_UNCLEAR)
+        else:  # image, location, link, video, shortvideo, file, anything new
+            return self._menu(sender, UNSUPPORTED)
+        payload = self.choices.resolve(sender, text) or text
+        return self._ask(msg, sender, payload, quote=text)
+
+    def _event(self, msg: Inbound, sender: str) -> Result:
+        event = msg.event
+        if event == "subscribe":
+            self._touch(msg.source, sender, subscribed=True)
+            return self._menu(sender, WELCOME)
+        if event == "unsubscribe":
+            self._touch(msg.source, sender, subscribed=False)
+            self.choices.remember(sender, ())
+            return Result([])
+        if event in SILENT_EVENTS:
+            return Result([])
+        self._touch(msg.source, sender)
+        if event == "SCAN":
+            return self._menu(sender, WELCOME_BACK)
+        if event == "CLICK":
+            intent = MENU_CLICKS.get(msg.event_key)
+            if intent is None:
+                return self._menu(sender, UNKNOWN_MENU)
+            if not self.limiter.allow(sender):
+                return Result([RATE_LIMITED])
+            return self._ask(msg, sender, intent, quote="")
+        return Result([POLITE_EVENT])
+
+    def _menu(self, sender: str, lead: str) -> Result:
+        self.choices.remember(sender, MENU_PAYLOADS)
+        return Result([menu_text(lead)])
+
+    def _ask(self, msg: Inbound, sender: str, text: str, quote: str) -> Result:
+        """Ask the assistant, or queue the question behind the ones already waiting."""
+        later = Item(ASK, msg.source, sender, text, msg.key, quote=quote)
+        if self.health.is_down() or self.redis.get(
+            lambda c: self.outbox.has_questions(sender), False
+        ):
+            return Result([conversation.FALLBACK_TEXT], ask_later=later)
+        try:
+            rendered = conversation.ask(self.assistant, sender, text, ASK_TIMEOUT)
+        except AssistantUnavailable:
+            log.warning("assistant_unavailable", sender=sender, message=msg.key)
+            self.health.failed()
+            return Result([conversation.FALLBACK_TEXT], ask_later=later)
+        self.choices.remember(sender, rendered.payloads)
+        return Result(split_text(rendered.text))
+
+    def _touch(self, openid: str, sender: str, subscribed: bool | None = None) -> None:
+        """Keep the user's record (subscription, last seen) current; a chatting user is
+        written at most once a minute. A database problem never stops the answer."""
+        if subscribed is None:
+            key = f"huimin:wechat:seen:{sender}"
+            if not self.redis.get(lambda c: c.set(key, 1, nx=True, ex=SEEN_SECONDS), True):
+                return
+        try:
+            with self.db.session() as session:
+                wechat_users.touch(session, openid, self.settings.secret_key, subscribed)
+        except Exception:  # noqa: BLE001 - logged; the citizen still gets an answer
+            log.exception("wechat_user_not_saved", sender=sender)

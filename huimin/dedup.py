@@ -1,0 +1,105 @@
+"""Seen before? Callback nonces (replayed requests) and messages (WeChat's retries).
+
+WeChat delivers a message up to three times when it gets no answer within 5 s. The first
+delivery claims the message and processes it; later deliveries wait for that same answer. The
+ledger records, atomically, whether the answer went out passively ("answered") or was left to
+the customer-service API ("deferred"), so exactly one answer reaches the citizen.
+
+When Redis is down nothing is remembered: every delivery is processed (no de-duplication),
+which keeps the channel answering.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from huimin.safe_redis import SafeRedis
+
+NONCE_TTL = 600  # longer than the +-300 s timestamp window: an older replay fails on time
+MESSAGE_TTL = 3600
+
+ANSWERED: Literal["answered"] = "answered"
+DEFERRED: Literal["deferred"] = "deferred"
+PROCESSING: Literal["processing"] = "processing"
+State = Literal["answered", "deferred", "processing"]
+
+_CLAIM = """
+if redis.call('HSETNX', KEYS[1], 'state', 'processing') == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  return false
+end
+return redis.call('HGET', KEYS[1], 'state')
+"""
+
+_FINISH = """
+if redis.call('HGET', KEYS[1], 'state') == 'deferred' then return 'deferred' end
+redis.call('HSET', KEYS[1], 'state', 'answered', 'reply', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 'answered'
+"""
+
+_DEFER = """
+if redis.call('HGET', KEYS[1], 'state') == 'answered' then
+  return {'answered', redis.call('HGET', KEYS[1], 'reply')}
+end
+redis.call('HSET', KEYS[1], 'state', 'deferred')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return {'deferred', ''}
+"""
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class NonceGuard:
+    def __init__(self, redis: SafeRedis) -> None:
+        self.redis = redis
+
+    def fresh(self, nonce: str) -> bool:
+        """True the first time a nonce is seen (and whenever Redis cannot tell)."""
+        key = f"huimin:wechat:nonce:{nonce}"
+        return bool(self.redis.get(lambda c: c.set(key, 1, nx=True, ex=NONCE_TTL), True))
+
+
+class Ledger:
+    """Per-message state in Redis: processing -> answered | deferred."""
+
+    def __init__(self, redis: SafeRedis) -> None:
+        self.redis = redis
+        self._claim = redis.conn.register_script(_CLAIM)
+        self._finish = redis.conn.register_script(_FINISH)
+        self._defer = redis.conn.register_script(_DEFER)
+
+    @staticmethod
+    def _key(message_key: str) -> str:
+        return f"huimin:wechat:msg:{message_key}"
+
+    def claim(self, message_key: str) -> State | None:
+        """None when this delivery is the first (process it); else the message's state."""
+        key = self._key(message_key)
+        state = self.redis.get(lambda c: self._claim([key], [MESSAGE_TTL], client=c), None)
+        return _text(state) or None  # type: ignore[return-value]
+
+    def finish(self, message_key: str, reply: str) -> State:
+        """The answer is ready: ANSWERED (reply passively) unless a waiter already DEFERRED."""
+        key = self._key(message_key)
+        result = self.redis.get(
+            lambda c: self._finish([key], [reply, MESSAGE_TTL], client=c), ANSWERED
+        )
+        return DEFERRED if _text(result) == DEFERRED else ANSWERED
+
+    def defer(self, message_key: str) -> tuple[State, str]:
+        """Out of time: mark DEFERRED, unless the answer was stored meanwhile (then use it)."""
+        key = self._key(message_key)
+        result = self.redis.get(lambda c: self._defer([key], [MESSAGE_TTL], client=c), None)
+        if result and _text(result[0]) == ANSWERED:
+            return ANSWERED, _text(result[1])
+        return DEFERRED, ""
+
+    def peek(self, message_key: str) -> tuple[State | None, str]:
+        key = self._key(message_key)
+        state, reply = self.redis.get(lambda c: c.hmget(key, "state", "reply"), [None, None])
+        return (_text(state) or None), _text(reply)  # type: ignore[return-value]
