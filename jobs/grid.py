@@ -24,7 +24,8 @@ def notify_resident(resident_id: int) -> str:
     conn = redis.Redis.from_url(settings.redis_url)
     db = Database(settings.database_url)
     try:
-        outcome = notify.send_queued(db, WeChatApi(settings, conn), conn, resident_id)
+        outcome = notify.send_queued(db, WeChatApi(settings, conn), conn, resident_id,
+                                     settings.secret_key)
     finally:
         db.engine.dispose()
         conn.close()

@@ -23,6 +23,7 @@ from huimin.grid.models import GridConsentRequest, GridVisit
 from huimin.guides.care import CareModeChoice
 from huimin.idcard import fake_id_number
 from huimin.residents.models import Resident
+from huimin.undelivered import UndeliveredMessage
 from huimin.wechat_api import WeChatApi, WeChatError
 from huimin.wechat_users import WechatUser
 from jobs.queues import PUSH
@@ -96,7 +97,7 @@ class World:
         with self.app.app_context():
             svc = services()
             return notify.send_queued(svc.db, WeChatApi(svc.settings, svc.redis), svc.redis,
-                                      self.resident_id)
+                                      self.resident_id, svc.settings.secret_key)
 
     def wechat_messages(self) -> list[str]:
         resp = requests.get(f"{self.emulator}/_emulator/messages",
@@ -382,4 +383,8 @@ def test_wechat_busy_keeps_the_lines_for_the_retry_and_a_closed_window_ends_it(w
     world.grid("POST", "/consent-requests", json={"scopes": ["guide"]})
     assert world.deliver_notifications() == "refused:45015"
     assert world.deliver_notifications() == "nothing"
+    with world.app.app_context(), services().db.session() as s:
+        (kept,) = s.scalars(select(UndeliveredMessage)).all()
+        assert kept.openid == OA_OPENID and kept.errcode == 45015
+        assert "想协助您办理" in kept.text
     assert world.me("GET", "/history").get_json()["total"] == 2

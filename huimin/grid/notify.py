@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huimin import undelivered, wechat_users
 from huimin.config import Settings
 from huimin.db import Database
 from huimin.residents.models import Resident
@@ -114,11 +115,13 @@ def wechat_openid(session: Session, resident_id: int) -> str | None:
     return None
 
 
-def send_queued(db: Database, wechat: WeChatApi, conn: redis.Redis, resident_id: int) -> str:
+def send_queued(
+    db: Database, wechat: WeChatApi, conn: redis.Redis, resident_id: int, secret: str
+) -> str:
     """Send what is queued for the resident as one message. Raises WeChatError on a
     transient failure, with the lines put back for the retry; a refusal that will not change
-    (48-hour window passed, message quota, unsubscribed) is final: the actions are still in
-    the resident's history."""
+    (48-hour window passed, message quota, unsubscribed) is final and recorded for staff to
+    follow up (huimin.undelivered); the actions are in the resident's history either way."""
     lines = _take(conn, resident_id)
     if not lines:
         return NOTHING
@@ -126,11 +129,18 @@ def send_queued(db: Database, wechat: WeChatApi, conn: redis.Redis, resident_id:
         openid = wechat_openid(session, resident_id)
     if openid is None:
         return NO_WECHAT
+    text = digest(lines)
     try:
-        wechat.send_text(openid, digest(lines))
+        wechat.send_text(openid, text)
     except WeChatError as exc:
         if exc.errcode in TRANSIENT:
             _put_back(conn, resident_id, lines)
             raise
+        with db.session() as session:
+            undelivered.record(
+                session, openid=openid, sender_id=wechat_users.pseudonym(openid, secret),
+                message_key=f"grid-notify:{resident_id}", kind=undelivered.ANSWER, text=text,
+                reason="grid notification refused by WeChat", errcode=exc.errcode,
+            )
         return f"{REFUSED}:{exc.errcode}"
     return SENT
