@@ -66,6 +66,15 @@ class Run:
     limited: int = 0  # the rate-limit notice (the citizen is asked to send again)
     seconds: float = 0.0
 
+    def merge(self, other: Run) -> None:
+        self.latencies += other.latencies
+        self.statuses += other.statuses
+        self.seconds += other.seconds
+        for openid, n in other.passive.items():
+            self.passive[openid] = self.passive.get(openid, 0) + n
+        self.apologies += other.apologies
+        self.limited += other.limited
+
     def rate(self) -> float:
         return len(self.latencies) / self.seconds
 
@@ -134,11 +143,11 @@ def pause(think: float, rng: random.Random) -> None:
         time.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
-def rasa_direct(env: dict[str, str], users: int, messages: int, tag: str, think: float) -> Run:
+def rasa_direct(env: dict[str, str], senders: list[str], messages: int, think: float) -> Run:
     url = f"{env['RASA_URL']}/webhooks/rest/webhook"
 
     def work(i: int, run: Run, lock: threading.Lock) -> None:
-        http, sender = requests.Session(), f"bench-{tag}-{i}-{uuid.uuid4().hex[:6]}"
+        http, sender = requests.Session(), senders[i]
         rng = random.Random(i)
         for n in range(messages):
             t0 = time.perf_counter()
@@ -150,16 +159,14 @@ def rasa_direct(env: dict[str, str], users: int, messages: int, tag: str, think:
                 run.statuses.append(resp.status_code)
             pause(think, rng)
 
-    return run_threads(users, work)
+    return run_threads(len(senders), work)
 
 
-def channel(env: dict[str, str], users: int, messages: int, think: float
-            ) -> tuple[Run, list[str]]:
+def channel(env: dict[str, str], openids: list[str], messages: int, think: float) -> Run:
     settings = load_settings()
     crypto = WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     url = f"http://127.0.0.1:{env['WEB_PORT']}/wechat/callback"
     emulator = f"http://127.0.0.1:{env['EMULATOR_PORT']}/_emulator/envelope"
-    openids = [f"o-bench-{i}-{uuid.uuid4().hex[:8]}" for i in range(users)]
 
     def work(i: int, run: Run, lock: threading.Lock) -> None:
         http, openid, rng = requests.Session(), openids[i], random.Random(i)
@@ -195,7 +202,7 @@ def channel(env: dict[str, str], users: int, messages: int, think: float
             run.apologies += apologies
             run.limited += limited
 
-    return run_threads(users, work), openids
+    return run_threads(len(openids), work)
 
 
 def late_answers(env: dict[str, str], openids: list[str], expected: int, passive: dict[str, int],
@@ -233,6 +240,10 @@ def late_answers(env: dict[str, str], openids: list[str], expected: int, passive
     return result
 
 
+def ids(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}-{i}-{uuid.uuid4().hex[:8]}" for i in range(n)]
+
+
 def report(label: str, run: Run) -> None:
     errors = sum(1 for s in run.statuses if s >= 500)
     print(f"{label:<26} n={len(run.latencies):<5} p50={run.quantile(50) * 1000:7.1f} ms  "
@@ -244,6 +255,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--messages", type=int, default=20, help="messages per user")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating rounds the messages are split into")
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds a user pauses between messages (0: full load)")
     args = parser.parse_args()
@@ -263,28 +276,32 @@ def main() -> None:
             print(f"warming up; then {args.users} users x {args.messages} messages, "
                   f"think time {args.think} s; load average {os.getloadavg()[0]:.1f}",
                   flush=True)
-            rasa_direct(env, args.users, len(SCRIPT), "warm", 0)
-            channel(env, args.users, len(SCRIPT), 0)
-            solo_rasa = rasa_direct(env, 1, 30, "solo", 0)
-            solo_chan, _ = channel(env, 1, 30, 0)
-            rasa1 = rasa_direct(env, args.users, args.messages, "a", args.think)
-            chan, openids = channel(env, args.users, args.messages, args.think)
-            rasa2 = rasa_direct(env, args.users, args.messages, "b", args.think)
+            rasa_direct(env, ids("warm", args.users), len(SCRIPT), 0)
+            channel(env, ids("o-warm", args.users), len(SCRIPT), 0)
+            solo_rasa = rasa_direct(env, ids("solo", 1), 30, 0)
+            solo_chan = channel(env, ids("o-solo", 1), 30, 0)
+            # The same load both ways, in alternating rounds (A B B A ...), so that other work
+            # on the machine weighs on both alike.
+            senders, openids = ids("bench", args.users), ids("o-bench", args.users)
+            rasa, chan = Run(), Run()
+            per_round = max(1, args.messages // args.rounds)
+            for r in range(args.rounds):
+                phases = [(rasa, lambda: rasa_direct(env, senders, per_round, args.think)),
+                          (chan, lambda: channel(env, openids, per_round, args.think))]
+                for total, phase in phases if r % 2 == 0 else reversed(phases):
+                    total.merge(phase())
+            sent = per_round * args.rounds
             late, recorded, queued = late_answers(
-                env, openids, args.users * args.messages - chan.limited, chan.passive,
-                settle=300)
+                env, openids, args.users * sent - chan.limited, chan.passive, settle=300)
         finally:
             for proc in procs.values():
                 proc.stop()
 
-    rasa = Run(latencies=rasa1.latencies + rasa2.latencies,
-               statuses=rasa1.statuses + rasa2.statuses, seconds=rasa1.seconds + rasa2.seconds)
     report("1 user: Rasa webhook", solo_rasa)
     report("1 user: WeChat callback", solo_chan)
     report("Rasa REST webhook", rasa)
     report("WeChat callback", chan)
     print(f"load average after the run: {os.getloadavg()[0]:.1f} (other work on the machine)")
-    sent = args.messages
     answered = {o: chan.passive.get(o, 0) + late[o] for o in openids}
     duplicates = sum(max(0, n - sent) for n in answered.values())
     # Not lost: messages recorded for staff follow-up, and rate-limited ones (the citizen was
