@@ -1,3 +1,12 @@
 """Rasa custom actions, split by concern; each calls the domain package (`huimin`)."""
 
-from bot.actions import employment_code, handoff, offices  # noqa: F401
+from bot.actions import (  # noqa: F401
+    applications,
+    benefits,
+    employment_code,
+    fallback,
+    guides,
+    handoff,
+    offices,
+    policy,
+)

@@ -1,4 +1,4 @@
-"""Hand the conversation to a person: a ticket staff see, and the hotline for now."""
+"""Hand the conversation to a person: a ticket staff see, and the hotline meanwhile."""
 
 from __future__ import annotations
 
@@ -7,8 +7,24 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.context import database, transcript
+from bot.actions.context import database, settings, transcript
 from huimin import handoff
+
+USER_REQUEST, ASSISTANT_FAILED = "user_request", "assistant_failed"
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
+    """Open (or refresh) the conversation's ticket and tell the citizen what happens next."""
+    with database().session() as session:
+        ticket = handoff.open_ticket(session, tracker.sender_id, reason, transcript(tracker))
+        number = ticket.id
+    opening = "抱歉，我还是没弄明白。" if reason == ASSISTANT_FAILED else ""
+    dispatcher.utter_message(
+        text=(
+            f"{opening}已为您转人工（工单号 {number}），工作人员会在这里回复您。\n"
+            f"着急可拨打 {settings().hotline}，工作日 9:00-17:00。"
+        )
+    )
 
 
 class ActionHandoff(Action):
@@ -18,16 +34,7 @@ class ActionHandoff(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        reason = "user_request" if tracker.latest_message.get("intent", {}).get(
-            "name"
-        ) == "human_handoff" else "assistant_failed"
-        with database().session() as session:
-            ticket = handoff.open_ticket(session, tracker.sender_id, reason, transcript(tracker))
-            number = ticket.id
-        dispatcher.utter_message(
-            text=(
-                f"已为您转人工（工单号 {number}）。工作人员会在这里回复您。\n"
-                "着急可拨打 12333，工作日 9:00-17:00。"
-            )
-        )
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        reason = USER_REQUEST if intent == "human_handoff" else ASSISTANT_FAILED
+        hand_off(dispatcher, tracker, reason)
         return []

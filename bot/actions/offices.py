@@ -1,4 +1,9 @@
-"""Where to go in person: the district's service office, read from the database."""
+"""Where to go in person: the district's service office, read from the database.
+
+"那去哪里办呢" right after a policy answer reads like an office question to the NLU, but it
+asks where to apply for that policy: then the form asks nothing and the answer is the
+policy's own "where" from the catalogue.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,49 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.context import database
+from bot.actions.context import catalogue, database, today, utter
 from huimin import offices
+from huimin.catalogue import Policy
+from huimin.policy_answers import answer, is_follow_up
+
+
+def policy_where_question(tracker: Tracker) -> Policy | None:
+    """The policy being discussed, when the latest message asks only "where" about it."""
+    if tracker.latest_message.get("intent", {}).get("name") != "ask_office":
+        return None
+    key = tracker.get_slot("policy")
+    cat = catalogue()
+    policy = cat.get(key) if key else None
+    text = tracker.latest_message.get("text") or ""
+    return policy if policy is not None and text and is_follow_up(cat, text) else None
 
 
 class ValidateOfficeForm(FormValidationAction):
     def name(self) -> str:
         return "validate_office_form"
 
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if policy_where_question(tracker) is not None:
+            return []
+        return domain_slots
+
     def validate_district(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        text = str(value or "")
         with database().session() as session:
-            office = offices.find_office(session, str(value or ""))
             districts = offices.list_districts(session)
+            office = offices.find_office(session, text)
+            # A whole sentence ("我家在南湖区那边"): look for a district name inside it.
+            named = [d for d in districts if offices.normalise_district(d) in text]
+            if office is None and len(named) == 1:
+                office = offices.find_office(session, named[0])
         if office is None:
             dispatcher.utter_message(text=f"没找到这个区。可选：{'、'.join(districts)}。")
             return {"district": None}
@@ -35,6 +69,10 @@ class ActionOfficeLookup(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        policy = policy_where_question(tracker)
+        if policy is not None:
+            utter(dispatcher, answer(policy, "where", today()))
+            return []
         district = tracker.get_slot("district") or ""
         with database().session() as session:
             office = offices.find_office(session, district)

@@ -19,7 +19,7 @@ ASPECTS: Final[tuple[str, ...]] = get_args(Aspect)
 # Short citizen-facing labels, in the order of the numbered follow-up menu.
 ASPECT_LABELS: Final[dict[str, str]] = {
     "eligibility": "申请条件",
-    "amount": "补贴标准",
+    "amount": "标准和金额",
     "materials": "所需材料",
     "process": "怎么办理",
     "where": "在哪办理",

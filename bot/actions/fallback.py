@@ -1,0 +1,71 @@
+"""When the assistant is unsure: ask once to rephrase with numbered guesses, then hand off.
+
+Runs for `nlu_fallback` (FallbackClassifier: low confidence or two intents too close) and as
+RulePolicy's core fallback. Failures are counted from the tracker's events, so a success in
+between starts the count again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.context import catalogue, entity_values, utter
+from bot.actions.handoff import ASSISTANT_FAILED, hand_off
+from huimin.policy_answers import candidates, named_policies, rephrase
+
+NAME = "action_fallback"
+HAND_OFF_AFTER = 2  # failures in a row
+GUESSES = 2  # runner-up intents and policies offered each
+MIN_GUESS_CONFIDENCE = 0.1
+
+
+def failures_in_a_row(events: Iterable[dict[str, Any]]) -> int:
+    """Failures ending with the current message: 1 + the earlier user turns, back to the
+    last success, that were answered by this fallback."""
+    count, actions, seen_current = 1, set(), False
+    for event in reversed(list(events)):
+        kind = event.get("event")
+        if kind == "action":
+            actions.add(event.get("name"))
+        elif kind == "user":
+            if seen_current:
+                if NAME not in actions:
+                    break
+                count += 1
+            seen_current = True
+            actions = set()
+    return count
+
+
+def runner_up_intents(tracker: Tracker) -> list[str]:
+    """The NLU's best guesses other than the fallback itself."""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    names = [
+        item["name"] for item in ranking
+        if item.get("name") not in {None, "nlu_fallback"}
+        and float(item.get("confidence") or 0) >= MIN_GUESS_CONFIDENCE
+    ]  # fmt: skip
+    return names[:GUESSES]
+
+
+class ActionFallback(Action):
+    def name(self) -> str:
+        return NAME
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if failures_in_a_row(tracker.events) >= HAND_OFF_AFTER:
+            hand_off(dispatcher, tracker, ASSISTANT_FAILED)
+            return []
+        text = tracker.latest_message.get("text") or ""
+        cat = catalogue()
+        policies = named_policies(cat, entity_values(tracker, "policy"), text)
+        if not policies and text:
+            policies = candidates(cat, cat.search(text, k=GUESSES))
+        utter(dispatcher, rephrase(runner_up_intents(tracker), policies[:GUESSES]))
+        return []

@@ -1,0 +1,284 @@
+"""Short answers for a phone screen, composed only from the policy catalogue.
+
+Pure functions: the Rasa actions (and any other edge) pass in a policy, an aspect and today's
+date and get back a `Reply` — text plus numbered choices. Every fact in a reply is the
+catalogue's own text; this module adds only headings, connecting words and menus.
+
+Choices carry Rasa intent payloads (`/ask_policy{"policy":"startup_subsidy"}`), so they work in
+any channel: the mini-program shows buttons, WeChat shows "回复 1：…" lines and maps a digit
+back to the payload.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from huimin.catalogue import (
+    ASPECT_LABELS,
+    ASPECT_WORDS,
+    ASPECTS,
+    Catalogue,
+    Policy,
+    SearchHit,
+    aspect_of,
+)
+
+# The numbered menu under an overview (the issue's "1 条件 2 标准 3 材料 4 怎么办").
+OVERVIEW_ASPECTS: tuple[str, ...] = ("eligibility", "amount", "materials", "process")
+# Offered after a focused answer: the same order, the one just shown left out.
+FOLLOW_UP_ASPECTS: tuple[str, ...] = ("eligibility", "amount", "materials", "process", "where")
+MAX_CHOICES = 4
+
+# Intents we can offer as "did you mean…?" when the NLU is unsure, with plain labels.
+# Small talk is never offered: a citizen does not need a button to say hello.
+INTENT_LABELS: dict[str, str] = {
+    "ask_policy": "查政策",
+    "check_benefits": "查我能领哪些补贴",
+    "start_guide": "一步步教我办事",
+    "check_application": "查我的办件进度",
+    "show_employment_code": "打开我的就业码",
+    "ask_office": "查办事大厅地址",
+    "human_handoff": "转人工",
+}
+# Shown when nothing better is known.
+MAIN_MENU: tuple[str, ...] = ("ask_policy", "check_benefits", "start_guide", "human_handoff")
+# Well-known policies offered when a citizen asks about "a policy" without naming one.
+POPULAR_POLICIES: tuple[str, ...] = (
+    "unemployment_insurance",
+    "flexible_employment_subsidy",
+    "startup_subsidy",
+    "elderly_allowance",
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    choices: tuple[Choice, ...] = ()
+
+    def buttons(self) -> list[dict[str, str]]:
+        """Rasa's button format."""
+        return [{"title": c.title, "payload": c.payload} for c in self.choices]
+
+
+def payload(intent: str, **entities: str | None) -> str:
+    """A Rasa intent payload, e.g. `/ask_policy{"policy":"startup_subsidy"}`."""
+    given = {name: value for name, value in entities.items() if value}
+    if not given:
+        return f"/{intent}"
+    return f"/{intent}" + json.dumps(given, ensure_ascii=False, separators=(",", ":"))
+
+
+def policy_choice(policy: Policy, aspect: str | None = None) -> Choice:
+    return Choice(policy.title, payload("ask_policy", policy=policy.key, aspect=aspect))
+
+
+def aspect_choice(policy: Policy, aspect: str) -> Choice:
+    return Choice(ASPECT_LABELS[aspect], payload("ask_policy", policy=policy.key, aspect=aspect))
+
+
+def intent_choice(intent: str) -> Choice:
+    return Choice(INTENT_LABELS[intent], payload(intent))
+
+
+def validity_note(policy: Policy, today: date) -> str | None:
+    """A warning when the policy is not in force today (dates from the catalogue)."""
+    if policy.effective_to is not None and today > policy.effective_to:
+        return (
+            f"注意：这项政策已于{_day(policy.effective_to)}停止执行，"
+            f"以下仅供参考，请打 {policy.hotline} 确认。"
+        )
+    if today < policy.effective_from:
+        return f"注意：这项政策从{_day(policy.effective_from)}起执行。"
+    return None
+
+
+def overview(policy: Policy, today: date) -> Reply:
+    """Title, the catalogue summary, and the numbered aspects to choose from."""
+    lines = [f"【{policy.title}】", policy.summary]
+    note = validity_note(policy, today)
+    if note:
+        lines.append(note)
+    lines.append("想了解哪方面？")
+    return Reply("\n".join(lines), tuple(aspect_choice(policy, a) for a in OVERVIEW_ASPECTS))
+
+
+def aspect_answer(policy: Policy, aspect: str, today: date) -> Reply:
+    """The catalogue's text for one aspect, with the other aspects as follow-ups."""
+    if aspect not in ASPECTS:
+        raise ValueError(f"unknown aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
+    lines = [f"【{policy.title}】{ASPECT_LABELS[aspect]}"]
+    note = validity_note(policy, today)
+    if note:
+        lines.append(note)
+    lines.append(policy.aspect_text(aspect))
+    if aspect in {"process", "where"}:
+        lines.append(f"咨询电话：{policy.hotline}")
+    lines.append("还想了解：")
+    follow_ups = [a for a in FOLLOW_UP_ASPECTS if a != aspect][:MAX_CHOICES]
+    return Reply("\n".join(lines), tuple(aspect_choice(policy, a) for a in follow_ups))
+
+
+def answer(policy: Policy, aspect: str | None, today: date) -> Reply:
+    """A focused answer when the aspect is known, otherwise a short overview."""
+    if aspect in ASPECTS:
+        return aspect_answer(policy, aspect, today)
+    return overview(policy, today)
+
+
+def choose_policy(
+    policies: Sequence[Policy], aspect: str | None = None, intro: str = "您问的是哪一项？"
+) -> Reply:
+    """Candidates as numbered choices (best first), plus "none of these"."""
+    choices = [policy_choice(p, aspect) for p in policies[:MAX_CHOICES]]
+    choices.append(Choice("都不是", payload("deny")))
+    return Reply(intro, tuple(choices))
+
+
+def which_policy(catalogue: Catalogue, searched: bool = False) -> Reply:
+    """No policy named and nothing found: ask for the name, offering well-known ones and a
+    person. `searched`: the citizen's words were searched and matched nothing (this is often
+    a question for another department, so say so plainly)."""
+    popular = [p for p in (catalogue.get(k) for k in POPULAR_POLICIES) if p is not None]
+    opening = "没找到和这个有关的人社政策。" if searched else ""
+    return Reply(
+        opening + "您想问哪项政策？可以直接说名字，比如“失业金怎么领”。常问的有：",
+        (*(policy_choice(p) for p in popular[: MAX_CHOICES - 1]), intent_choice("human_handoff")),
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The reply to a policy question, and the policy now being talked about (if one)."""
+
+    reply: Reply
+    policy: Policy | None = None
+    aspect: str | None = None
+
+
+# Words that say nothing about *which* policy: a message made only of these (and aspect words)
+# is a follow-up about the policy already being discussed ("那需要什么材料").
+_GENERIC_WORDS = frozenset(
+    {"补贴", "补助", "政策", "待遇", "申请", "办理", "需要", "介绍", "了解", "这个", "那个"}
+    | {"这项", "那项", "可以", "能不能", "还有"}
+)
+_FILLER_CHARS = frozenset("那这要去哪能领办钱呢啊呀吧还得人在个项")
+
+
+def named_policies(catalogue: Catalogue, values: Iterable[str], text: str) -> list[Policy]:
+    """Policies the citizen named: the NLU's entity values (catalogue keys after synonym
+    mapping, or raw names), else titles and aliases found verbatim in the text."""
+    found: list[Policy] = []
+    for value in values:
+        policy = catalogue.get(value) or catalogue.find(value)
+        if policy is not None and policy not in found:
+            found.append(policy)
+    if not found and text and not is_payload(text):
+        found = catalogue.mentions(text)
+    return found
+
+
+def is_payload(text: str) -> bool:
+    """A button payload such as `/ask_policy{...}` rather than words a citizen typed."""
+    return text.lstrip().startswith("/")
+
+
+def is_follow_up(catalogue: Catalogue, text: str) -> bool:
+    """True when the text names no topic of its own, only an aspect and filler words."""
+    plain = text
+    for words in ASPECT_WORDS.values():
+        for word in sorted(words, key=len, reverse=True):
+            plain = plain.replace(word, " ")
+    content = [
+        w for w in catalogue.index().tokenizer.words(plain)
+        if len(w) > 1 and w not in _GENERIC_WORDS and not set(w) <= _FILLER_CHARS
+    ]  # fmt: skip
+    return not content
+
+
+def reply_to_question(
+    catalogue: Catalogue,
+    today: date,
+    text: str,
+    policy_values: Sequence[str] = (),
+    aspect_values: Sequence[str] = (),
+    previous: str | None = None,
+) -> Outcome:
+    """Answer an `ask_policy` message.
+
+    `policy_values` and `aspect_values` are the NLU's entity values, `previous` the key of
+    the policy discussed before. Named policy -> answer; several -> choose; only an aspect ->
+    the previous policy; otherwise search the catalogue and offer the candidates.
+
+    The aspect of typed text is its longest aspect word ("能领多少钱" is the amount, though the
+    NLU may tag "能领", an eligibility word); entity values decide only for button payloads.
+    Entity values that are not catalogue names or aspects (stray spans) are ignored.
+    """
+    typed = "" if is_payload(text) else text
+    aspect = (aspect_of(typed) if typed else None) or next(
+        (a for a in aspect_values if a in ASPECTS), None
+    )
+    named = named_policies(catalogue, policy_values, typed)
+    if len(named) == 1:
+        return Outcome(answer(named[0], aspect, today), named[0], aspect)
+    if named:
+        return Outcome(choose_policy(named, aspect), None, aspect)
+    earlier = catalogue.get(previous) if previous else None
+    if earlier is not None and aspect is not None and (not typed or is_follow_up(catalogue, typed)):
+        return Outcome(answer(earlier, aspect, today), earlier, aspect)
+    found = candidates(catalogue, catalogue.search(typed, k=MAX_CHOICES)) if typed else []
+    if found:
+        return Outcome(choose_policy(found, aspect), None, aspect)
+    return Outcome(which_policy(catalogue, searched=bool(typed)), None, aspect)
+
+
+def candidates(catalogue: Catalogue, hits: Iterable[SearchHit]) -> list[Policy]:
+    """The catalogue policies behind search hits, in rank order."""
+    found = (catalogue.get(hit.key) for hit in hits)
+    return [p for p in found if p is not None][:MAX_CHOICES]
+
+
+def process_steps(policy: Policy, today: date, intro: str) -> Reply:
+    """How to apply, from the catalogue, under an intro line (used while a step-by-step
+    guide is not available)."""
+    reply = aspect_answer(policy, "process", today)
+    return Reply(f"{intro}\n{reply.text}", reply.choices)
+
+
+def rephrase(intents: Sequence[str], policies: Sequence[Policy]) -> Reply:
+    """First failure to understand: ask to rephrase, with numbered guesses.
+
+    `intents` are the NLU's runner-up intents (best first), `policies` the policies the text
+    named or the search found (best first). "转人工" is always the last choice.
+    """
+    choices = [Choice(f"了解{p.title}", payload("ask_policy", policy=p.key)) for p in policies]
+    choices += [
+        intent_choice(i) for i in intents if i in INTENT_LABELS and i != "human_handoff"
+    ]  # fmt: skip
+    if not choices:
+        choices = [intent_choice(i) for i in MAIN_MENU if i != "human_handoff"]
+    choices = _distinct(choices)[: MAX_CHOICES - 1] + [intent_choice("human_handoff")]
+    return Reply("抱歉，我没太明白。您可以换个说法，或者选一项：", tuple(choices))
+
+
+def _distinct(choices: list[Choice]) -> list[Choice]:
+    seen: set[str] = set()
+    out = []
+    for choice in choices:
+        if choice.payload not in seen:
+            seen.add(choice.payload)
+            out.append(choice)
+    return out
+
+
+def _day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"

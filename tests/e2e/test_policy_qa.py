@@ -1,0 +1,115 @@
+"""Policy Q&A, candidates, fallback and hand-off through the whole stack: WeChat message (built
+and opened by the emulator, as WeChat would) -> web callback -> Rasa -> action server ->
+catalogue and database -> the citizen's screen."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from huimin.catalogue import load_catalogue
+from huimin.config import ROOT
+
+pytestmark = pytest.mark.e2e
+
+CATALOGUE = load_catalogue(ROOT / "policies")
+
+
+class Citizen:
+    """One WeChat user. An answer comes back as the passive reply or, when the assistant
+    took longer than the reply budget, as customer-service messages shortly after."""
+
+    def __init__(self, stack) -> None:
+        self.openid = f"o-qa-{uuid.uuid4().hex[:10]}"
+        self.emulator, self.web = stack.url("emulator"), stack.url("web")
+
+    def pushed(self) -> list[str]:
+        msgs = requests.get(f"{self.emulator}/_emulator/messages",
+                            params={"touser": self.openid}, timeout=5).json()["messages"]
+        return [m["body"]["text"]["content"] for m in msgs if m["body"].get("text")]
+
+    def say(self, words: str, wait: float = 30) -> str:
+        before = len(self.pushed())
+        env = requests.post(f"{self.emulator}/_emulator/envelope",
+                            json={"openid": self.openid, "msg_type": "text", "content": words},
+                            timeout=5).json()
+        resp = requests.post(f"{self.web}/wechat/callback", params=env["query"],
+                             data=env["body"].encode(), headers={"Content-Type": "text/xml"},
+                             timeout=15)
+        assert resp.status_code == 200, resp.text
+        opened = requests.post(f"{self.emulator}/_emulator/open",
+                               json={"body": resp.text, "query": env["query"]}, timeout=5).json()
+        if opened.get("content"):
+            return opened["content"]
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            later = self.pushed()[before:]
+            if later:
+                return "\n".join(later)
+            time.sleep(0.3)
+        raise AssertionError(f"no answer to {words!r} within {wait} s")
+
+
+@pytest.fixture
+def citizen(stack) -> Citizen:
+    return Citizen(stack)
+
+
+def test_policy_question_is_answered_from_the_catalogue_on_the_aspect(citizen) -> None:
+    policy = CATALOGUE["unemployment_insurance"]
+    answer = citizen.say("失业金一个月能领多少钱")
+    assert answer.startswith("【失业保险金】标准和金额")
+    assert policy.amount in answer
+    assert "回复 1：申请条件" in answer
+
+
+def test_overview_then_numbered_follow_up_then_a_follow_up_in_words(citizen) -> None:
+    policy = CATALOGUE["startup_subsidy"]
+    overview = citizen.say("我想了解一下一次性创业补贴")
+    assert overview.startswith("【一次性创业补贴】") and policy.summary in overview
+    assert "回复 3：所需材料" in overview
+    materials = citizen.say("3")  # the channel maps the digit to the button's payload
+    assert materials.startswith("【一次性创业补贴】所需材料")
+    assert all(item in materials for item in policy.materials)
+    where = citizen.say("那去哪里办呢")
+    assert where.startswith("【一次性创业补贴】在哪办理") and policy.where.address in where
+
+
+def test_unrecognised_policy_offers_candidates_and_a_choice_answers(citizen) -> None:
+    answer = citizen.say("我想问问那个4050的补贴")
+    assert "您问的是哪一项？" in answer
+    assert "回复 1：灵活就业人员社会保险补贴" in answer
+    chosen = citizen.say('/ask_policy{"policy":"flexible_employment_subsidy"}')
+    assert chosen.startswith("【灵活就业人员社会保险补贴】")
+
+
+def test_two_failures_in_a_row_hand_off_with_a_ticket(citizen, stack) -> None:
+    first = citizen.say("/nlu_fallback")
+    assert "换个说法" in first and "转人工" in first
+    second = citizen.say("/nlu_fallback")
+    assert "工单号" in second and "12333" in second
+    engine = create_engine(stack.env["DATABASE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT reason, transcript FROM handoff_tickets")).all()
+    engine.dispose()
+    reasons = [r.reason for r in rows
+               if any("换个说法" in t["text"] for t in _turns(r.transcript))]
+    assert "assistant_failed" in reasons
+
+
+def _turns(transcript) -> list[dict]:
+    return json.loads(transcript) if isinstance(transcript, str) else transcript
+
+
+def test_out_of_scope_says_what_the_assistant_can_do(citizen) -> None:
+    answer = citizen.say("今天天气怎么样")
+    assert "答不了" in answer and "12333" in answer and "回复 1：查政策" in answer
+
+
+def test_guide_commands_outside_a_guide_answer_honestly(citizen) -> None:
+    assert citizen.say("下一步").startswith("现在没有正在进行的办事指引")

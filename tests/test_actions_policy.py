@@ -1,0 +1,316 @@
+"""The policy Q&A, fallback and placeholder actions with a real rasa_sdk Tracker and
+CollectingDispatcher, the real policy catalogue and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from bot.actions import context
+from bot.actions.applications import ActionCheckApplication
+from bot.actions.fallback import ActionFallback, failures_in_a_row
+from bot.actions.guides import ActionGuideCommand, ActionStartGuide
+from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
+from bot.actions.policy import ActionAnswerPolicy
+from huimin import offices
+from huimin.catalogue import load_catalogue
+from huimin.config import ROOT
+from huimin.db import Database
+from huimin.handoff import HandoffTicket
+
+POLICIES = ROOT / "policies"
+
+
+@pytest.fixture(autouse=True)
+def fresh_handles(monkeypatch: pytest.MonkeyPatch):
+    """Each test builds the action server's handles (settings, catalogue, database) anew."""
+    monkeypatch.delenv("POLICIES_DIR", raising=False)
+    for handle in (context.settings, context.database, context.catalogue_store):
+        handle.cache_clear()
+    yield
+    for handle in (context.settings, context.database, context.catalogue_store):
+        handle.cache_clear()
+
+
+@pytest.fixture
+def action_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Database:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    context.settings.cache_clear()
+    context.database.cache_clear()
+    return context.database()
+
+
+def entity(name: str, value: str) -> dict:
+    return {"entity": name, "value": value}
+
+
+def tracker(
+    text: str = "",
+    intent: str = "ask_policy",
+    entities: list[dict] | None = None,
+    slots: dict | None = None,
+    events: list[dict] | None = None,
+    ranking: list[tuple[str, float]] | None = None,
+    sender: str = "u-policy",
+) -> Tracker:
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.99},
+        "entities": entities or [],
+        "intent_ranking": [{"name": n, "confidence": c} for n, c in (ranking or [])],
+    }
+    events = list(events or [])
+    events.append({"event": "user", "text": text, "parse_data": latest})
+    return Tracker(
+        sender_id=sender, slots=slots or {}, latest_message=latest, events=events,
+        paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+    )
+
+
+def run(action, t: Tracker) -> tuple[list[dict], list[dict]]:
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, t, {})
+    return dispatcher.messages, events
+
+
+def payloads(message: dict) -> list[tuple[str, dict]]:
+    out = []
+    for button in message.get("buttons") or []:
+        intent, _, rest = button["payload"][1:].partition("{")
+        out.append((intent, json.loads("{" + rest) if rest else {}))
+    return out
+
+
+def slots(events: list[dict]) -> dict:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+# --- ask_policy ----------------------------------------------------------------------------
+
+
+def test_policy_and_aspect_answered_from_the_catalogue() -> None:
+    policy = load_catalogue(POLICIES)["unemployment_insurance"]
+    messages, events = run(ActionAnswerPolicy(), tracker(
+        "失业金要什么材料",
+        entities=[entity("policy", "unemployment_insurance"), entity("aspect", "materials")]))
+    text = messages[0]["text"]
+    assert text.startswith("【失业保险金】所需材料")
+    assert all(item in text for item in policy.materials)
+    assert ("ask_policy", {"policy": "unemployment_insurance", "aspect": "eligibility"}) in \
+        payloads(messages[0])
+    assert slots(events) == {"policy": "unemployment_insurance", "aspect": "materials"}
+
+
+def test_policy_without_aspect_gives_overview_with_numbered_aspects() -> None:
+    messages, _ = run(ActionAnswerPolicy(), tracker(
+        "介绍一下创业贷", entities=[entity("policy", "startup_guarantee_loan")]))
+    assert messages[0]["text"].startswith("【创业担保贷款】")
+    assert [b["title"] for b in messages[0]["buttons"]] == [
+        "申请条件", "标准和金额", "所需材料", "怎么办理"]
+
+
+def test_button_payload_is_answered() -> None:
+    messages, _ = run(ActionAnswerPolicy(), tracker(
+        '/ask_policy{"policy":"elderly_allowance","aspect":"amount"}',
+        entities=[entity("policy", "elderly_allowance"), entity("aspect", "amount")]))
+    policy = load_catalogue(POLICIES)["elderly_allowance"]
+    assert messages[0]["text"].startswith("【高龄津贴】标准和金额")
+    assert policy.amount in messages[0]["text"]
+
+
+def test_follow_up_question_uses_the_policy_being_discussed() -> None:
+    messages, events = run(ActionAnswerPolicy(), tracker(
+        "那要去哪办", entities=[entity("aspect", "where")], slots={"policy": "startup_subsidy"}))
+    policy = load_catalogue(POLICIES)["startup_subsidy"]
+    assert messages[0]["text"].startswith("【一次性创业补贴】在哪办理")
+    assert policy.where.address in messages[0]["text"]
+    assert slots(events)["policy"] == "startup_subsidy"
+
+
+def test_unrecognised_policy_offers_numbered_candidates() -> None:
+    messages, events = run(ActionAnswerPolicy(), tracker("我想问问那个4050的补贴"))
+    assert messages[0]["text"] == "您问的是哪一项？"
+    found = payloads(messages[0])
+    assert found[0] == ("ask_policy", {"policy": "flexible_employment_subsidy"})
+    assert found[-1] == ("deny", {})
+    assert slots(events) == {"policy": None, "aspect": None}
+
+
+# --- fallback and hand-off ---------------------------------------------------------------
+
+
+def fallback_turn(text: str) -> list[dict]:
+    return [
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": "nlu_fallback"}}},
+        {"event": "action", "name": "action_fallback"},
+        {"event": "bot", "text": "抱歉，我没太明白。"},
+        {"event": "action", "name": "action_listen"},
+    ]
+
+
+def success_turn(text: str) -> list[dict]:
+    return [
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": "greet"}}},
+        {"event": "action", "name": "utter_greet"},
+        {"event": "bot", "text": "您好！"},
+        {"event": "action", "name": "action_listen"},
+    ]
+
+
+def test_failures_are_counted_back_to_the_last_success() -> None:
+    current = [{"event": "user", "text": "x"}]
+    assert failures_in_a_row(current) == 1
+    assert failures_in_a_row(fallback_turn("a") + current) == 2
+    assert failures_in_a_row(fallback_turn("a") + fallback_turn("b") + current) == 3
+    assert failures_in_a_row(fallback_turn("a") + success_turn("你好") + current) == 1
+
+
+def test_first_failure_asks_to_rephrase_with_guesses(action_db: Database) -> None:
+    messages, _ = run(ActionFallback(), tracker(
+        "那个钱怎么弄啊", intent="nlu_fallback", sender="u-fb1",
+        ranking=[("nlu_fallback", 0.45), ("check_benefits", 0.41), ("ask_policy", 0.33)]))
+    assert "换个说法" in messages[0]["text"]
+    found = payloads(messages[0])
+    assert ("check_benefits", {}) in found
+    assert found[-1] == ("human_handoff", {})
+    with action_db.session() as s:
+        assert s.scalars(select(HandoffTicket)).first() is None
+
+
+def test_first_failure_offers_a_policy_named_in_the_text(action_db: Database) -> None:
+    messages, _ = run(ActionFallback(), tracker("失业金那个啥来着", intent="nlu_fallback"))
+    assert payloads(messages[0])[0] == ("ask_policy", {"policy": "unemployment_insurance"})
+
+
+def test_second_failure_in_a_row_hands_off_with_a_ticket(action_db: Database) -> None:
+    events = success_turn("你好") + fallback_turn("我那个 就是 嗯")
+    messages, _ = run(ActionFallback(), tracker(
+        "就是那个 你懂吧", intent="nlu_fallback", events=events, sender="u-fb2"))
+    text = messages[0]["text"]
+    assert "工单号" in text and "12333" in text and "9:00-17:00" in text
+    with action_db.session() as s:
+        ticket = s.scalars(select(HandoffTicket).where(HandoffTicket.sender_id == "u-fb2")).one()
+        assert ticket.reason == "assistant_failed"
+        assert ticket.last_message == "就是那个 你懂吧"
+        assert [t["text"] for t in ticket.transcript][:2] == ["你好", "您好！"]
+
+
+def test_a_success_in_between_starts_the_count_again(action_db: Database) -> None:
+    events = fallback_turn("嗯嗯那个") + success_turn("你好")
+    messages, _ = run(ActionFallback(), tracker(
+        "就是那个", intent="nlu_fallback", events=events, sender="u-fb3"))
+    assert "换个说法" in messages[0]["text"]
+    with action_db.session() as s:
+        assert s.scalars(select(HandoffTicket)).first() is None
+
+
+# --- features other issues complete: honest answers for now -------------------------------
+
+
+def test_start_guide_shows_the_catalogue_steps_meanwhile() -> None:
+    policy = load_catalogue(POLICIES)["pension_certification"]
+    messages, _ = run(ActionStartGuide(), tracker(
+        "教我做养老金认证", intent="start_guide",
+        entities=[entity("guide", "pension_certification")]))
+    text = messages[0]["text"]
+    assert "还在准备中" in text
+    assert all(step in text for step in policy.process.online)
+
+
+def test_start_guide_for_a_claim_finds_the_policy_in_the_text() -> None:
+    messages, _ = run(ActionStartGuide(), tracker(
+        "带我申请失业金", intent="start_guide", entities=[entity("guide", "unemployment_claim")]))
+    assert "【失业保险金】怎么办理" in messages[0]["text"]
+
+
+def test_guide_commands_outside_a_guide() -> None:
+    for intent in ("next_step", "go_back"):
+        messages, _ = run(ActionGuideCommand(), tracker("下一步", intent=intent))
+        assert messages[0]["text"].startswith("现在没有正在进行的办事指引")
+        assert ("start_guide", {}) in payloads(messages[0])
+    messages, _ = run(ActionGuideCommand(), tracker("不办了", intent="stop"))
+    assert "先不办了" in messages[0]["text"]
+
+
+def test_repeat_sends_the_last_answer_again() -> None:
+    buttons = [{"title": "申请条件", "payload": '/ask_policy{"policy":"x","aspect":"eligibility"}'}]
+    events = [
+        {"event": "user", "text": "失业金"},
+        {"event": "bot", "text": "【失业保险金】…", "data": {"buttons": buttons}},
+        {"event": "action", "name": "action_listen"},
+    ]
+    messages, _ = run(ActionGuideCommand(), tracker("再说一遍", intent="repeat", events=events))
+    assert messages[0]["text"] == "【失业保险金】…" and messages[0]["buttons"] == buttons
+
+
+def test_check_application_is_honest_and_offers_the_time_limit() -> None:
+    messages, _ = run(ActionCheckApplication(), tracker(
+        "我的失业金申请批了没", intent="check_application",
+        entities=[entity("policy", "unemployment_insurance")]))
+    assert "查不了您本人的办件进度" in messages[0]["text"]
+    assert payloads(messages[0]) == [
+        ("ask_policy", {"policy": "unemployment_insurance", "aspect": "deadline"}),
+        ("human_handoff", {})]
+
+
+# --- the catalogue behind the actions ------------------------------------------------------
+
+
+def test_actions_follow_catalogue_edits_and_survive_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICIES, folder)
+    monkeypatch.setenv("POLICIES_DIR", str(folder))
+    ask = tracker("高龄津贴多少钱",
+                  entities=[entity("policy", "elderly_allowance"), entity("aspect", "amount")])
+    path = folder / "elderly_allowance.yml"
+    original = path.read_text(encoding="utf-8")
+    old_amount = load_catalogue(folder)["elderly_allowance"].amount
+    assert old_amount in run(ActionAnswerPolicy(), ask)[0][0]["text"]
+
+    path.write_text(original.replace(old_amount, "按年龄段每月发放，详见下表。"), "utf-8")
+    assert "按年龄段每月发放，详见下表。" in run(ActionAnswerPolicy(), ask)[0][0]["text"]
+
+    path.write_text(original.replace("title: 高龄津贴", "titel: 高龄津贴"), "utf-8")
+    messages, _ = run(ActionAnswerPolicy(), ask)
+    assert "按年龄段每月发放，详见下表。" in messages[0]["text"]
+    assert any("elderly_allowance.yml" in p for p in context.catalogue_store().last_errors)
+
+
+def test_office_form_finds_a_district_inside_a_sentence(action_db: Database) -> None:
+    with action_db.session() as s:
+        offices.upsert_offices(s, offices.load_office_file(ROOT / "seed_data" / "offices.yml"))
+    dispatcher = CollectingDispatcher()
+    form = ValidateOfficeForm()
+    assert form.validate_district("我家在南湖区那边", dispatcher, tracker(), {}) == {
+        "district": "南湖区"}
+    assert form.validate_district("东城还是西城我也说不清", dispatcher, tracker(), {}) == {
+        "district": None}
+    assert dispatcher.messages and "东城区" in dispatcher.messages[0]["text"]
+
+
+def test_where_after_a_policy_answer_is_answered_by_that_policy(action_db: Database) -> None:
+    """"那去哪里办呢" is classified as an office question; with a policy being discussed the
+    form asks nothing and the lookup gives the policy's own office from the catalogue."""
+    form, lookup = ValidateOfficeForm(), ActionOfficeLookup()
+    follow_up = tracker("那去哪里办呢", intent="ask_office", slots={"policy": "startup_subsidy"})
+    assert asyncio.run(form.required_slots(["district"], CollectingDispatcher(), follow_up, {})) \
+        == []
+    messages, _ = run(lookup, follow_up)
+    policy = load_catalogue(POLICIES)["startup_subsidy"]
+    assert messages[0]["text"].startswith("【一次性创业补贴】在哪办理")
+    assert policy.where.address in messages[0]["text"]
+
+    own_topic = tracker("社保局在哪里", intent="ask_office", slots={"policy": "startup_subsidy"})
+    no_policy = tracker("那去哪里办呢", intent="ask_office")
+    for t in (own_topic, no_policy):
+        assert asyncio.run(form.required_slots(["district"], CollectingDispatcher(), t, {})) == [
+            "district"]
