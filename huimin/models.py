@@ -10,6 +10,7 @@ from huimin.db import Base
 from huimin.employment_code import store as employment_code_store  # noqa: F401
 from huimin.grid import models as grid_models  # noqa: F401 - visits, consent requests (issue 8)
 from huimin.guides import care as care_mode  # noqa: F401 - care-mode choices (issue 8)
+from huimin.ops import tables as ops_tables  # noqa: F401 - ops console (issue 9)
 from huimin.residents import models as resident_models  # noqa: F401
 
 metadata = Base.metadata

@@ -59,6 +59,8 @@ def main() -> int:
     subprocess.run([*flask, "init-db"], check=True, cwd=ROOT, env=env)
     print("==> loading demo data", flush=True)
     subprocess.run([*flask, "seed"], check=True, cwd=ROOT, env=env)
+    print("==> registering the trained model (Rasa pulls it from the web app)", flush=True)
+    subprocess.run([*flask, "model", "install-built"], check=True, cwd=ROOT, env=env)
 
     run_procfile = ROOT / "var" / "Procfile.run"
     lines = [f"{name}: {cmd}" for name, cmd in procfile().items()]

@@ -52,6 +52,8 @@ def stack_env(
         ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}",
         ACTION_ENDPOINT_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
         WECHAT_API_BASE=f"http://127.0.0.1:{ports['emulator']}",
+        # Rasa pulls the live model from the web app (ops console's model registry).
+        MODEL_SERVER_URL=f"http://127.0.0.1:{ports['web']}/ops/model-server/model",
         RASA_REDIS_HOST=redis.hostname or "127.0.0.1",
         RASA_REDIS_PORT=str(redis.port or 6379),
         RASA_REDIS_DB=(redis.path or "/0").lstrip("/") or "0",

@@ -41,11 +41,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
     from webapp.cli import register_cli
     from webapp.health import bp as health_bp
     from webapp.metrics import bp as metrics_bp
+    from webapp.ops import bp as ops_console_bp
     from webapp.simulator import bp as simulator_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(wechat_bp)
+    app.register_blueprint(ops_console_bp)  # /ops/: console and Rasa's model server
     import miniapp_api
 
     miniapp_api.register(app)

@@ -8,7 +8,7 @@ from flask import Flask
 from huimin import migrate, offices
 from huimin.config import ROOT
 from miniapp_api import cli as identity_cli
-from webapp import cli_benefits, cli_employment_code, cli_grid
+from webapp import cli_benefits, cli_employment_code, cli_grid, cli_model
 from webapp.extensions import services
 
 
@@ -16,6 +16,7 @@ def register_cli(app: Flask) -> None:
     identity_cli.register(app)  # staff, audit, keys
     cli_employment_code.register(app)
     cli_benefits.register(app)  # flask benefits match, flask residents import|generate (issue 6)
+    cli_model.register(app)  # flask model train|list|activate|rollback (issue 9)
     cli_grid.register(app)  # flask grid import|list (issue 8)
 
     @app.cli.command("init-db")

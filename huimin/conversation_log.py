@@ -1,0 +1,293 @@
+"""What citizens said and how the assistant understood it: the record the ops review works on.
+
+Fed from the Rasa server's event stream (``huimin.ops.rasa_events``: every channel, nothing
+for a channel to call). ``ingest`` copies new stream entries into ``conversation_messages``
+(text masked), in order, exactly once (the stream position is stored in the same transaction);
+it runs on every model-server poll of the Rasa replicas (every few seconds) and before the ops
+console's views. It marks the user messages worth a second look:
+
+- ``fallback``: the NLU's fallback intent, or answered by a fallback action;
+- ``handoff_after``: followed by a hand-off (the citizen asked for a person right after it, or
+  the assistant gave up on it);
+- ``repeated_after``: the citizen's next message, soon after, says nearly the same thing;
+- ``unhelpful``: the citizen said the answer did not help (``mark_unhelpful``, for channels
+  that offer such a button).
+
+Low confidence is not stored as a flag: the threshold is a setting, applied when querying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from huimin.db import Base, utcnow
+from huimin.masking import mask_text, mask_value
+from huimin.ops.rasa_events import STREAM
+
+USER, BOT = "user", "bot"
+FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_ACTIONS = frozenset({"action_fallback", "action_default_fallback",
+                              "action_two_stage_fallback"})
+HANDOFF_ACTIONS = frozenset({"action_handoff"})
+HANDOFF_INTENT = "human_handoff"
+REPEAT_WINDOW = timedelta(minutes=5)
+REPEAT_SIMILARITY = 0.6
+HANDOFF_WINDOW = timedelta(minutes=10)
+INGEST_BATCH = 1000
+_LOCK_KEY = "huimin:ops:ingest-lock"
+
+
+class ConversationMessage(Base):
+    __tablename__ = "conversation_messages"
+    __table_args__ = (Index("ix_conversation_messages_sender_at", "sender_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Where it came from: the event stream's entry id ("1700000000000-0"), unique.
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
+    sender_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(8))  # user | bot
+    text: Mapped[str] = mapped_column(Text, default="")  # masked
+    intent: Mapped[str | None] = mapped_column(String(64), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float, index=True)
+    # [{"intent": name, "confidence": c}, ...] best first, the top intent included.
+    alternatives: Mapped[list] = mapped_column(JSON, default=list)
+    # [{"entity", "start", "end", "value"}] as the NLU extracted them.
+    entities: Mapped[list] = mapped_column(JSON, default=list)
+    model_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    handoff_after: Mapped[bool] = mapped_column(Boolean, default=False)
+    repeated_after: Mapped[bool] = mapped_column(Boolean, default=False)
+    unhelpful: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def is_payload(self) -> bool:
+        """A button/menu payload ("/check_benefits"), not words a citizen typed."""
+        return self.text.startswith("/")
+
+
+class IngestCursor(Base):
+    """How far the event stream has been copied (one row per stream)."""
+
+    __tablename__ = "conversation_ingest_cursor"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[str] = mapped_column(String(64), default="0-0")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- similarity (the citizen repeating themselves) ----------------------------------------------
+
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, full-width folded, without spaces and punctuation."""
+    return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)} if len(text) > 1 else {text}
+
+
+def similarity(a: str, b: str) -> float:
+    """Dice similarity of the character bigrams of the normalised texts (0..1): a rephrasing
+    that keeps most words ("失业金怎么领取" / "失业金到底怎么领取啊") scores about 0.67."""
+    na, nb = normalise(a), normalise(b)
+    if not na or not nb:
+        return 0.0
+    if na == nb:
+        return 1.0
+    sa, sb = _bigrams(na), _bigrams(nb)
+    return 2 * len(sa & sb) / (len(sa) + len(sb))
+
+
+def is_repeat(previous: str, current: str) -> bool:
+    """Nearly the same words again (short replies such as "好" or "1" never count)."""
+    if previous.startswith("/") or current.startswith("/"):
+        return False
+    if min(len(normalise(previous)), len(normalise(current))) < 3:
+        return False
+    return similarity(previous, current) >= REPEAT_SIMILARITY
+
+
+# ---- ingestion ----------------------------------------------------------------------------------
+
+
+def _at(event: dict[str, Any]) -> datetime:
+    stamp = event.get("timestamp")
+    if isinstance(stamp, int | float):
+        return datetime.fromtimestamp(float(stamp), tz=UTC)
+    return utcnow()
+
+
+def _last_user(session: Session, sender_id: str, before_id: int | None = None):
+    query = select(ConversationMessage).where(
+        ConversationMessage.sender_id == sender_id, ConversationMessage.role == USER
+    )
+    if before_id is not None:
+        query = query.where(ConversationMessage.id < before_id)
+    return session.scalars(query.order_by(ConversationMessage.id.desc()).limit(1)).first()
+
+
+def apply_event(session: Session, key: str, event: dict[str, Any]) -> ConversationMessage | None:
+    """Store one (slimmed) Rasa event; returns the message row it created, if any."""
+    sender = str(event.get("sender_id") or "")[:64]
+    kind = event.get("event")
+    if not sender:
+        return None
+    at = _at(event)
+    if kind == USER:
+        intent = event.get("intent") or {}
+        ranking = [
+            {"intent": str(r.get("name")), "confidence": round(float(r.get("confidence") or 0), 4)}
+            for r in event.get("intent_ranking") or [] if r.get("name")
+        ]
+        name = intent.get("name")
+        text = mask_text(str(event.get("text") or ""))
+        previous = _last_user(session, sender)
+        message = ConversationMessage(
+            source_key=key, sender_id=sender, role=USER, text=text, intent=name,
+            confidence=float(intent["confidence"]) if intent.get("confidence") is not None
+            else None,
+            alternatives=ranking, entities=mask_value(event.get("entities") or []),
+            model_id=event.get("model_id"), channel=event.get("input_channel"), at=at,
+            fallback=name == FALLBACK_INTENT,
+        )
+        session.add(message)
+        if previous is not None:
+            gap = at - _aware(previous.at)
+            if gap <= REPEAT_WINDOW and is_repeat(previous.text, text):
+                previous.repeated_after = True
+            if name == HANDOFF_INTENT and gap <= HANDOFF_WINDOW and not previous.is_payload:
+                previous.handoff_after = True
+        session.flush()
+        return message
+    if kind == BOT:
+        text = mask_text(str(event.get("text") or ""))
+        if not text:
+            return None
+        message = ConversationMessage(
+            source_key=key, sender_id=sender, role=BOT, text=text,
+            model_id=event.get("model_id"), at=at,
+        )
+        session.add(message)
+        session.flush()
+        return message
+    if kind == "action":
+        name = event.get("name")
+        current = _last_user(session, sender)
+        if current is None:
+            return None
+        if name in FALLBACK_ACTIONS:
+            current.fallback = True
+        elif name in HANDOFF_ACTIONS and current.intent != HANDOFF_INTENT:
+            current.handoff_after = True  # the assistant gave up on this message
+    return None
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    events: int
+    messages: int
+    skipped: bool = False  # another process was ingesting, or Redis was unavailable
+
+
+def ingest(
+    session: Session, conn: redis.Redis, stream: str = STREAM, max_events: int = 20_000
+) -> IngestResult:
+    """Copy new stream entries into the database (in the caller's transaction).
+
+    One process at a time (a short Redis lock); the others skip, since the one holding the
+    lock is doing the same work. Cheap when there is nothing new: one XRANGE.
+    """
+    try:
+        lock = conn.lock(_LOCK_KEY, timeout=60, blocking=False)
+        if not lock.acquire(blocking=False):
+            return IngestResult(0, 0, skipped=True)
+    except redis.RedisError:
+        return IngestResult(0, 0, skipped=True)
+    try:
+        cursor = session.get(IngestCursor, stream)
+        if cursor is None:
+            cursor = IngestCursor(stream=stream, last_id="0-0")
+            session.add(cursor)
+        events = messages = 0
+        while events < max_events:
+            try:
+                entries = conn.xrange(stream, min=f"({cursor.last_id}", count=INGEST_BATCH)
+            except redis.RedisError:
+                break
+            if not entries:
+                break
+            for raw_id, fields in entries:
+                key = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                payload = fields.get(b"e") or fields.get("e")
+                try:
+                    event = json.loads(payload) if payload else None
+                except ValueError:
+                    event = None
+                if isinstance(event, dict) and apply_event(session, key, event) is not None:
+                    messages += 1
+                cursor.last_id = key
+                events += 1
+            cursor.updated_at = utcnow()
+            session.flush()
+        return IngestResult(events, messages)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            lock.release()
+
+
+def mark_unhelpful(session: Session, sender_id: str) -> ConversationMessage | None:
+    """The citizen said the last answer did not help: flag the message it answered.
+
+    For channels with a "没帮到我" button or reply; returns the flagged message (None when the
+    conversation has no message yet).
+    """
+    message = _last_user(session, sender_id)
+    if message is not None:
+        message.unhelpful = True
+        session.flush()
+    return message
+
+
+def context(session: Session, message: ConversationMessage, before: int = 6, after: int = 6):
+    """The conversation around ``message``: the same sender's messages just before and after."""
+    earlier = session.scalars(
+        select(ConversationMessage)
+        .where(ConversationMessage.sender_id == message.sender_id,
+               ConversationMessage.id < message.id)
+        .order_by(ConversationMessage.id.desc()).limit(before)
+    ).all()
+    later = session.scalars(
+        select(ConversationMessage)
+        .where(ConversationMessage.sender_id == message.sender_id,
+               ConversationMessage.id > message.id)
+        .order_by(ConversationMessage.id).limit(after)
+    ).all()
+    return [*reversed(earlier), message, *later]
+
+
+def recent(session: Session, sender_id: str, limit: int = 30) -> list[ConversationMessage]:
+    """The last ``limit`` messages of a conversation, oldest first."""
+    rows = session.scalars(
+        select(ConversationMessage).where(ConversationMessage.sender_id == sender_id)
+        .order_by(ConversationMessage.id.desc()).limit(limit)
+    ).all()
+    return list(reversed(rows))

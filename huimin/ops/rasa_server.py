@@ -1,0 +1,77 @@
+"""The Rasa server, with new models loaded beside the running one instead of in its way.
+
+    .venv-rasa/bin/python -m huimin.ops.rasa_server run --enable-api ...   (the Procfile)
+
+Runs in the Rasa environment and is Rasa's own ``rasa`` command with one change: when the model
+server (webapp/ops/model_server.py) offers a new model, Rasa 3.6 builds it on the event loop,
+which stalls every conversation for as long as TensorFlow takes to load it (tens of seconds on
+two cores). Here it is built on a worker thread while the old model keeps answering, and then
+swapped in with plain assignments on the loop, so no request waits for the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import rasa.core.agent as rasa_agent
+from rasa.__main__ import main as rasa_main
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.processor import MessageProcessor
+from rasa.nlu.utils import is_url
+from rasa.utils.common import TempDirectoryPath, get_temp_dir_name
+
+log = logging.getLogger(__name__)
+
+
+def _build_processor(agent: Any, model_path: str) -> MessageProcessor:
+    return MessageProcessor(
+        model_path=model_path, tracker_store=agent.tracker_store, lock_store=agent.lock_store,
+        action_endpoint=agent.action_endpoint, generator=agent.nlg,
+        http_interpreter=agent.http_interpreter,
+    )
+
+
+def _swap(agent: Any, processor: MessageProcessor, fingerprint: str) -> None:
+    """What ``Agent.load_model`` does after loading; no await in between, so atomic for the
+    loop. Requests already inside the old processor finish with it."""
+    agent.processor = processor
+    agent.domain = processor.domain
+    agent._set_fingerprint(fingerprint)
+    agent.tracker_store.domain = agent.domain
+    if isinstance(agent.nlg, TemplatedNaturalLanguageGenerator):
+        agent.nlg.responses = agent.domain.responses if agent.domain else {}
+
+
+async def update_model_from_server(model_server: Any, agent: Any) -> None:
+    """Replacement for ``rasa.core.agent._update_model_from_server``."""
+    if not is_url(model_server.url):
+        raise aiohttp.InvalidURL(model_server.url)
+    with TempDirectoryPath(get_temp_dir_name()) as directory:
+        try:
+            fingerprint = await rasa_agent._pull_model_and_fingerprint(
+                model_server, agent.fingerprint, directory
+            )
+            if not fingerprint:
+                return
+            files = sorted(Path(directory).glob("*.tar.gz"))
+            log.info("Loading new model %s in the background...", files[0].name if files else "")
+            loop = asyncio.get_running_loop()
+            processor = await loop.run_in_executor(None, _build_processor, agent, directory)
+            _swap(agent, processor, fingerprint)
+            log.info("Switched to model %s (%s).", processor.model_filename,
+                     processor.model_metadata.model_id)
+        except Exception:  # noqa: BLE001 - as Rasa: keep serving the previous model
+            log.exception("Failed to update model. The previous model will stay loaded instead.")
+
+
+def main() -> None:
+    rasa_agent._update_model_from_server = update_model_from_server
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

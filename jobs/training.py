@@ -1,0 +1,37 @@
+"""Training runs on the `training` queue: a thin RQ edge over huimin.ops.training."""
+
+from __future__ import annotations
+
+import redis
+from rq import Queue
+
+from huimin.config import load_settings
+from huimin.db import Database
+from huimin.ops import training
+from huimin.ops.settings import load_ops_settings
+from jobs.queues import TRAINING
+
+
+def train_model(run_id: int) -> str:
+    """Export, validate, train, evaluate and register; the run row records progress and log.
+
+    Not retried by RQ: a failed step (invalid data, a bad model) fails the same way again, and
+    the console shows why; the staff member starts a new run after fixing it.
+    """
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        return training.execute(db, settings, load_ops_settings(), run_id)
+    finally:
+        db.engine.dispose()
+
+
+def enqueue_training(conn: redis.Redis, run_id: int, timeout_seconds: int) -> str:
+    """Queue the run's job (one job id per run, so a repeated request does not train twice)."""
+    job_id = f"training-run-{run_id}"
+    queue = Queue(TRAINING, connection=conn)
+    existing = queue.fetch_job(job_id)
+    if existing is None:
+        queue.enqueue(train_model, run_id, job_id=job_id, job_timeout=timeout_seconds + 300,
+                      result_ttl=7 * 86400, failure_ttl=7 * 86400)
+    return job_id
