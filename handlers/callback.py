@@ -17,7 +17,7 @@ from prometheus_client import Counter
 from handlers.envelope import EnvelopeError, check_query, open_request, seal_reply
 from handlers.replies import text_reply
 from huimin.channel import SORRY, Channel, Inbound
-from jobs.messages import schedule_drain
+from jobs.messages import RQDrains
 from webapp.extensions import services
 
 bp = APIBlueprint("wechat", __name__, enable_openapi=False)
@@ -32,7 +32,7 @@ def _channel(app: Flask) -> Channel:
     channel = app.extensions.get("wechat_channel")
     if channel is None:
         svc = services()
-        channel = Channel(svc.settings, svc.db, svc.redis, svc.assistant, schedule_drain)
+        channel = Channel(svc.settings, svc.db, svc.redis, svc.assistant, RQDrains())
         app.extensions["wechat_channel"] = channel
     return channel
 

@@ -20,7 +20,6 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -33,7 +32,16 @@ from huimin.choices import ChoiceStore
 from huimin.config import Settings
 from huimin.db import Database
 from huimin.dedup import ANSWERED, DEFERRED, Ledger, NonceGuard
-from huimin.delivery import ASK, ASK_TIMEOUT, SEND, Item, Outbox, deliver_now, split_text
+from huimin.delivery import (
+    ASK,
+    ASK_TIMEOUT,
+    SEND,
+    DrainScheduler,
+    Item,
+    Outbox,
+    deliver_now,
+    split_text,
+)
 from huimin.ratelimit import RateLimiter
 from huimin.safe_redis import RedisUnavailable, SafeRedis
 from huimin.wechat_api import WeChatApi, WeChatError
@@ -165,14 +173,14 @@ class Channel:
         db: Database,
         conn: redis.Redis,
         assistant: AssistantClient,
-        schedule_drain: Callable[[redis.Redis, str], object],
+        drains: DrainScheduler,
         wechat: WeChatApi | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.redis = SafeRedis(conn)
         self.assistant = assistant
-        self.schedule_drain = schedule_drain
+        self.drains = drains
         self.wechat = wechat or WeChatApi(settings, conn)
         self.nonces = NonceGuard(self.redis)
         self.ledger = Ledger(self.redis)
@@ -254,8 +262,7 @@ class Channel:
         if not items:
             return
         try:
-            self.redis.run(lambda c: self.outbox.push(sender, items))
-            self.redis.run(lambda c: self.schedule_drain(c, sender))
+            self.redis.run(lambda c: self.outbox.push(sender, items, self.drains))
             return
         except RedisUnavailable:
             log.warning("outbox_unavailable", sender=sender, items=len(items))

@@ -20,9 +20,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import redis
 import structlog
+from redis.client import Pipeline
 
 from huimin import conversation, undelivered, wechat_users
 from huimin.assistant import AssistantClient, AssistantUnavailable
@@ -38,6 +40,7 @@ ASK_TIMEOUT = 15.0  # how long a background question waits for the assistant
 # WeChat codes worth retrying: system busy, API frequency limits; None is a network failure.
 TRANSIENT_ERRCODES = {None, -1, 45009, 45011}
 SEND, ASK = "send", "ask"
+DRAINER_TTL = 7 * 24 * 3600  # a forgotten marker cannot block new jobs for long
 _SEPARATORS = ("\n\n", "\n", "。", "！", "？", "；", "，", " ")
 
 
@@ -108,7 +111,20 @@ class Courier:
     clock: Callable[[], float] = time.time
 
 
+class DrainScheduler(Protocol):
+    """Starts the background job that drains a citizen's outbox (RQ in jobs/messages.py)."""
+
+    def is_alive(self, conn: redis.Redis, job_id: str) -> bool:
+        """Whether the job is still going to run (queued, running or waiting to retry)."""
+
+    def schedule(self, conn: redis.Redis, pipe: Pipeline, sender: str) -> str:
+        """Enqueue a drain job inside the transaction `pipe`; return its id."""
+
+
 class Outbox:
+    """A citizen's ordered outbox. Invariant: while it holds items, a drain job is alive for it
+    (its id is kept beside the outbox); pushing and finishing are transactions that keep it."""
+
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
 
@@ -116,9 +132,30 @@ class Outbox:
     def key(sender: str) -> str:
         return f"huimin:wechat:outbox:{sender}"
 
-    def push(self, sender: str, items: list[Item]) -> None:
-        if items:
-            self.conn.rpush(self.key(sender), *[item.dumps() for item in items])
+    @staticmethod
+    def drainer_key(sender: str) -> str:
+        return f"huimin:wechat:outbox-drainer:{sender}"
+
+    def push(self, sender: str, items: list[Item], drains: DrainScheduler) -> None:
+        """Append `items` and, in the same transaction, start a drain job unless one is alive."""
+        if not items:
+            return
+        key, drainer = self.key(sender), self.drainer_key(sender)
+        with self.conn.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key, drainer)
+                    job_id = pipe.get(drainer)
+                    alive = job_id is not None and drains.is_alive(self.conn, job_id.decode())
+                    pipe.multi()
+                    pipe.rpush(key, *[item.dumps() for item in items])
+                    if not alive:
+                        pipe.set(drainer, drains.schedule(self.conn, pipe, sender),
+                                 ex=DRAINER_TTL)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue  # the drain job finished or took items meanwhile: look again
 
     def items(self, sender: str) -> list[Item]:
         return [Item.loads(raw) for raw in self.conn.lrange(self.key(sender), 0, -1)]
@@ -135,15 +172,32 @@ class Outbox:
             if not lock.acquire(blocking=False):
                 if first:
                     raise OutboxBusy(sender)
-                return sent  # the holder drains what was added; it re-checks after releasing
+                return sent  # the holder drains what was added, and closes the outbox
             try:
                 sent += self._drain_locked(sender, courier)
             finally:
                 with contextlib.suppress(redis.exceptions.LockError):
                     lock.release()
             first = False
-            if not self.conn.llen(self.key(sender)):
+            if self._close_if_empty(sender):
                 return sent
+
+    def _close_if_empty(self, sender: str) -> bool:
+        """Atomically: if the outbox is empty, forget its drain job (the next push starts one)."""
+        key = self.key(sender)
+        with self.conn.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    if pipe.llen(key):
+                        pipe.unwatch()
+                        return False
+                    pipe.multi()
+                    pipe.delete(self.drainer_key(sender))
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
 
     def _drain_locked(self, sender: str, courier: Courier) -> int:
         key, sent = self.key(sender), 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import redis
+from redis.client import Pipeline
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from huimin.assistant import AssistantClient
 from huimin.choices import ChoiceStore
@@ -18,10 +21,7 @@ from jobs.queues import PUSH
 # Until the assistant answers (or WeChat takes the message): quickly at first, then every
 # 30 s. Items older than WeChat's 48-hour window are recorded for staff, which ends the loop.
 DRAIN_RETRY = Retry(max=10_000, interval=[2, 5, 10, 20, 30])
-
-
-def _queued_flag(sender: str) -> str:
-    return f"huimin:wechat:drain-queued:{sender}"
+_ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def drain_outbox(sender: str) -> int:
@@ -29,7 +29,6 @@ def drain_outbox(sender: str) -> int:
     assistant or WeChat is unavailable."""
     settings = load_settings()
     conn = redis.Redis.from_url(settings.redis_url)
-    conn.delete(_queued_flag(sender))  # items pushed from now on need another job
     db = Database(settings.database_url)
     try:
         courier = Courier(
@@ -45,13 +44,18 @@ def drain_outbox(sender: str) -> int:
         conn.close()
 
 
-def schedule_drain(conn: redis.Redis, sender: str) -> None:
-    """Queue a drain job unless one for this citizen is queued and not started yet (it will
-    deliver the new item too). Extra jobs would be harmless: one drains, the rest find the
-    outbox empty."""
-    if not conn.set(_queued_flag(sender), 1, nx=True, ex=300):
-        return
-    Queue(PUSH, connection=conn).enqueue(
-        drain_outbox, sender, retry=DRAIN_RETRY, job_timeout=600, result_ttl=600,
-        failure_ttl=7 * 24 * 3600,
-    )
+class RQDrains:
+    """Drain jobs on the `push` queue (huimin.delivery.DrainScheduler)."""
+
+    def is_alive(self, conn: redis.Redis, job_id: str) -> bool:
+        try:
+            return Job.fetch(job_id, connection=conn).get_status(refresh=True) in _ALIVE
+        except NoSuchJobError:
+            return False
+
+    def schedule(self, conn: redis.Redis, pipe: Pipeline, sender: str) -> str:
+        job = Queue(PUSH, connection=conn).enqueue_call(
+            drain_outbox, args=(sender,), retry=DRAIN_RETRY, timeout=600, result_ttl=600,
+            failure_ttl=7 * 24 * 3600, pipeline=pipe,
+        )
+        return job.id

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+from rq import Queue
 from sqlalchemy import select
 
 from huimin import wechat_users
@@ -20,8 +21,11 @@ from huimin.delivery import ASK, SEND, TEXT_LIMIT, Courier, Item, Outbox, Outbox
 from huimin.safe_redis import SafeRedis
 from huimin.undelivered import UndeliveredMessage
 from huimin.wechat_api import WeChatApi, WeChatError
+from jobs.messages import RQDrains
+from jobs.queues import PUSH
 
 SENDER = "u-delivery-test"
+DRAINS = RQDrains()
 
 
 # ---- splitting ---------------------------------------------------------------------------
@@ -105,7 +109,7 @@ def send(openid: str, text: str, **kw) -> Item:
 def test_parts_are_delivered_in_order(emulator, courier, redis_conn):
     interact(emulator, "o-del-1")
     outbox = Outbox(redis_conn)
-    outbox.push(SENDER, [send("o-del-1", f"第{i}部分") for i in range(1, 5)])
+    outbox.push(SENDER, [send("o-del-1", f"第{i}部分") for i in range(1, 5)], DRAINS)
     assert outbox.drain(SENDER, courier) == 4
     assert delivered(emulator, "o-del-1") == ["第1部分", "第2部分", "第3部分", "第4部分"]
     assert outbox.items(SENDER) == []
@@ -114,7 +118,7 @@ def test_parts_are_delivered_in_order(emulator, courier, redis_conn):
 def test_continuation_waits_for_the_passive_part(emulator, courier, redis_conn):
     interact(emulator, "o-del-2")
     outbox = Outbox(redis_conn)
-    outbox.push(SENDER, [send("o-del-2", "续", not_before=time.time() + 0.6)])
+    outbox.push(SENDER, [send("o-del-2", "续", not_before=time.time() + 0.6)], DRAINS)
     started = time.monotonic()
     outbox.drain(SENDER, courier)
     assert time.monotonic() - started >= 0.5
@@ -127,7 +131,8 @@ def test_refusals_are_recorded_for_staff_and_the_rest_still_go(emulator, courier
     interact(emulator, "o-del-3")
     fault(emulator, errcode)
     outbox = Outbox(redis_conn)
-    outbox.push(SENDER, [send("o-del-3", "身份证340104199001011234的答复"), send("o-del-3", "二")])
+    outbox.push(SENDER, [send("o-del-3", "身份证340104199001011234的答复"), send("o-del-3", "二")],
+                DRAINS)
     assert outbox.drain(SENDER, courier) == 1
     assert delivered(emulator, "o-del-3") == ["二"]
     [row] = records(db)
@@ -142,7 +147,7 @@ def test_window_passed_for_real(emulator, courier, redis_conn, db):
                   json={"subscribed": True, "last_interaction": time.time() - 49 * 3600},
                   timeout=5).raise_for_status()
     outbox = Outbox(redis_conn)
-    outbox.push(SENDER, [send("o-del-4", "迟到两天的答复")])
+    outbox.push(SENDER, [send("o-del-4", "迟到两天的答复")], DRAINS)
     assert outbox.drain(SENDER, courier) == 0
     assert [r.errcode for r in records(db)] == [45015]
 
@@ -151,7 +156,7 @@ def test_transient_failure_keeps_the_item_for_the_retry(emulator, courier, redis
     interact(emulator, "o-del-5")
     fault(emulator, -1)  # "system busy"
     outbox = Outbox(redis_conn)
-    outbox.push(SENDER, [send("o-del-5", "一"), send("o-del-5", "二")])
+    outbox.push(SENDER, [send("o-del-5", "一"), send("o-del-5", "二")], DRAINS)
     with pytest.raises(WeChatError):
         outbox.drain(SENDER, courier)
     assert [i.text for i in outbox.items(SENDER)] == ["一", "二"]
@@ -164,7 +169,7 @@ def test_unsubscribed_users_get_no_pushes(emulator, courier, redis_conn, db, set
     with db.session() as session:
         wechat_users.touch(session, "o-del-6", settings.secret_key, subscribed=False)
     outbox = Outbox(redis_conn)
-    outbox.push(SENDER, [send("o-del-6", "不该发出")])
+    outbox.push(SENDER, [send("o-del-6", "不该发出")], DRAINS)
     assert outbox.drain(SENDER, courier) == 0
     assert delivered(emulator, "o-del-6") == []
     assert [r.reason for r in records(db)] == ["user unsubscribed"]
@@ -174,7 +179,7 @@ def test_questions_wait_while_the_assistant_is_down(emulator, courier, redis_con
     interact(emulator, "o-del-7")
     outbox = Outbox(redis_conn)
     outbox.push(SENDER, [Item(ASK, "o-del-7", SENDER, "你好", "m7", quote="你好"),
-                         send("o-del-7", "排在后面")])
+                         send("o-del-7", "排在后面")], DRAINS)
     with pytest.raises(AssistantUnavailable):
         outbox.drain(SENDER, courier)
     assert [i.kind for i in outbox.items(SENDER)] == [ASK, SEND]  # order kept, nothing sent
@@ -186,7 +191,7 @@ def test_questions_older_than_the_window_go_to_staff(emulator, courier, redis_co
     outbox = Outbox(redis_conn)
     old = time.time() - 49 * 3600
     outbox.push(SENDER, [Item(ASK, "o-del-8", SENDER, "/ask_policy", "m8", received_at=old,
-                              quote="1")])
+                              quote="1")], DRAINS)
     assert outbox.drain(SENDER, courier) == 0
     [row] = records(db)
     assert (row.kind, row.errcode, row.text) == ("question", 45015, "1")
@@ -194,7 +199,7 @@ def test_questions_older_than_the_window_go_to_staff(emulator, courier, redis_co
 
 def test_one_drainer_at_a_time(courier, redis_conn):
     outbox = Outbox(redis_conn)
-    outbox.push(SENDER, [send("o-del-9", "x")])
+    outbox.push(SENDER, [send("o-del-9", "x")], DRAINS)
     lock = redis_conn.lock(f"huimin:wechat:outbox-lock:{SENDER}", timeout=30)
     assert lock.acquire(blocking=False)
     try:
@@ -202,3 +207,22 @@ def test_one_drainer_at_a_time(courier, redis_conn):
             outbox.drain(SENDER, courier)
     finally:
         lock.release()
+
+
+def test_an_outbox_with_items_always_has_one_live_drain_job(courier, redis_conn, emulator):
+    interact(emulator, "o-del-10")
+    queue, outbox = Queue(PUSH, connection=redis_conn), Outbox(redis_conn)
+    outbox.push(SENDER, [send("o-del-10", "一")], DRAINS)
+    outbox.push(SENDER, [send("o-del-10", "二")], DRAINS)
+    assert len(queue) == 1  # the queued job will deliver both
+    job_id = redis_conn.get(Outbox.drainer_key(SENDER)).decode()
+    assert queue.job_ids == [job_id]
+    assert outbox.drain(SENDER, courier) == 2
+    assert redis_conn.get(Outbox.drainer_key(SENDER)) is None  # empty: the job is done
+    outbox.push(SENDER, [send("o-del-10", "三")], DRAINS)
+    assert len(queue) == 2  # a new job for the new item
+    # A job that died (here: deleted) is replaced by the next push.
+    queue.empty()
+    outbox.push(SENDER, [send("o-del-10", "四")], DRAINS)
+    assert len(queue) == 1
+    assert [i.text for i in outbox.items(SENDER)] == ["三", "四"]

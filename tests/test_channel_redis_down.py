@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+import requests
 from sqlalchemy import select
 
+from handlers.callback import _channel
+from huimin.channel import Inbound, Result, _Turn
 from huimin.conversation import FALLBACK_TEXT
 from huimin.undelivered import UndeliveredMessage
 from scripts.stack import free_port
@@ -126,3 +129,23 @@ def test_channel_uses_redis_again_when_it_is_back(sqlite_url, throwaway_redis):
     conn = redis.Redis.from_url(throwaway_redis.url)
     assert conn.hget("huimin:wechat:msg:888", "state") == b"answered"
     assert conn.llen(f"huimin:wechat:outbox:{citizen.sender}") == 1  # processed once
+
+
+def test_late_answer_is_sent_directly_when_it_cannot_be_queued(sqlite_url, throwaway_redis,
+                                                                emulator):
+    openid = "o-no-redis-late"
+    requests.post(f"{emulator}/_emulator/envelope",  # the citizen wrote: window open
+                  json={"openid": openid, "msg_type": "text", "content": "失业金"},
+                  timeout=5).raise_for_status()
+    app = make_app(sqlite_url, throwaway_redis.url, wechat_api_base=emulator)
+    with app.app_context():
+        channel = _channel(app)
+    throwaway_redis.kill()
+    msg = Inbound("text", openid, "gh_demo", int(time.time()), msg_id="4040", content="失业金")
+    turn = _Turn()
+    turn.deferred = True  # the callback already answered "success"
+    channel._finish(msg, channel.sender_of(openid), turn, Result(["第一部分", "第二部分"]))
+    msgs = requests.get(f"{emulator}/_emulator/messages", params={"touser": openid},
+                        timeout=5).json()["messages"]
+    assert [m["body"]["text"]["content"] for m in msgs] == ["第一部分", "第二部分"]
+    assert undelivered(app) == []
