@@ -278,6 +278,7 @@ def main() -> None:
                   flush=True)
             rasa_direct(env, ids("warm", args.users), len(SCRIPT), 0)
             channel(env, ids("o-warm", args.users), len(SCRIPT), 0)
+            time.sleep(10)  # let late warm-up answers finish before measuring
             solo_rasa = rasa_direct(env, ids("solo", 1), 30, 0)
             solo_chan = channel(env, ids("o-solo", 1), 30, 0)
             # The same load both ways, in alternating rounds (A B B A ...), so that other work
