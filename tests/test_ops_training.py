@@ -122,6 +122,19 @@ def test_log_is_kept_as_a_numbered_tail(db, monkeypatch):
         assert training.log_since(run, 40) == ([], 40)
 
 
+def test_run_command_drops_library_deprecation_warnings(tmp_path):
+    lines: list[str] = []
+    out = ("/x/site-packages/pkg_resources/__init__.py:3117: DeprecationWarning: old\n"
+           "Implementing implicit namespace packages is preferred\n"
+           "  declare_namespace(pkg)\n"
+           "2026-01-01 INFO rasa - Validating intents...\n"
+           "  indented but wanted\n")
+    script = f"import sys; sys.stdout.write({out!r})"
+    assert training.run_command([sys.executable, "-c", script], tmp_path, {}, 30,
+                                lines.append) == 0
+    assert lines == ["2026-01-01 INFO rasa - Validating intents...", "  indented but wanted"]
+
+
 def test_run_command_splits_progress_bars_and_strips_colours(tmp_path):
     lines: list[str] = []
     script = ("import sys; sys.stdout.write("

@@ -303,6 +303,8 @@ def export(
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Library deprecation warnings Rasa prints on every start: noise in a log meant for people.
+_WARNING = re.compile(r"site-packages/\S+:\d+: \w*(Deprecation|Future)Warning")
 _EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
 
 
@@ -328,6 +330,7 @@ def run_command(
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
     buffer = b""
+    skip_detail = False  # the indented source lines that follow a skipped warning
     try:
         while True:
             chunk = proc.stdout.read1(65536)  # type: ignore[attr-defined]
@@ -337,6 +340,12 @@ def run_command(
             *lines, buffer = re.split(rb"[\r\n]", buffer)
             for raw in lines:
                 text = _ANSI.sub("", raw.decode("utf-8", "replace")).rstrip()
+                if _WARNING.search(text):
+                    skip_detail = True
+                    continue
+                if skip_detail and (text.startswith(" ") or text.startswith("Implementing ")):
+                    continue
+                skip_detail = False
                 if text:
                     on_line(text)
             if time.monotonic() > deadline:
