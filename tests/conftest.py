@@ -150,8 +150,16 @@ def _worker_ready(url: str):
 
 
 @pytest.fixture(scope="session")
-def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Starts the full stack once per test session (Rasa takes ~30 s to load its model)."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Starts the full stack once per test session (Rasa takes ~30 s to load its model).
+
+    It has a Redis database of its own, so its RQ worker never takes jobs that in-process
+    tests enqueue and expect to find."""
+    with claimed_redis_db() as redis_url:
+        yield from _run_stack(redis_url, tmp_path_factory)
+
+
+def _run_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not list((ROOT / "models").glob("*.tar.gz")):
         pytest.fail("no trained model: run `make train` (make test does it)")
     db_path = tmp_path_factory.mktemp("stack") / "stack.db"
