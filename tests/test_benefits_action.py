@@ -192,3 +192,17 @@ def test_answers_cannot_fill_a_fact_nobody_asked(db):
     assert talk.reply("是") == {chat.ANSWER: None}
     with db.session() as s:
         assert s.get(Resident, rid).disabled is None
+
+
+def test_the_form_restarting_after_a_hand_off_says_nothing_out_of_turn(db):
+    rid = add_resident(db, "CHAT4", **ELDER)
+    link(db, rid)
+    talk = Conversation()
+    talk.slots[chat.QUESTION] = "receiving_pension"  # left over when the citizen left the form
+    events = talk.check()
+    assert {"event": "slot", "name": chat.QUESTION, "value": None} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in events]
+    talk.slots[chat.QUESTION] = "receiving_pension"
+    dispatcher = CollectingDispatcher()
+    out = chat.ValidateBenefitsForm().validate_benefit_answer(None, dispatcher, talk.tracker(), {})
+    assert out == {chat.ANSWER: None} and dispatcher.messages == []

@@ -146,7 +146,8 @@ class ActionCheckBenefits(Action):
             if eligible:
                 dispatcher.utter_message(text="目前能确定您可以享受：" + "、".join(
                     f"{a.title}{_quantity(a)}" for a in eligible) + "。")
-            return [SlotSet(ANSWER, None), SlotSet(MISSES, 0), FollowupAction(FORM)]
+            return [SlotSet(ANSWER, None), SlotSet(QUESTION, None), SlotSet(MISSES, 0),
+                    FollowupAction(FORM)]
         buttons = [
             {"title": f"{a.title}怎么领", "payload": f'/ask_policy{{"policy":"{a.policy}"}}'}
             for a in state.answers if a.status == "eligible"
@@ -195,9 +196,11 @@ class ValidateBenefitsForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         key = tracker.get_slot(QUESTION)
+        if value is None or not key:
+            return {ANSWER: None}  # the form (re)starting: nothing was answered yet
         state = _state(tracker)
         asked = state.next_question()
-        if not key or asked is None or asked.key != key:
+        if asked is None or asked.key != key:
             return {ANSWER: None}  # the situation changed: ask afresh
         reading = read(asked, str(value or ""))
         out: dict[str, Any] = {ANSWER: None, MISSES: 0}
