@@ -16,7 +16,6 @@ from sqlalchemy import select
 from bot.actions import context
 from bot.actions.applications import ActionCheckApplication
 from bot.actions.fallback import ActionFallback, failures_in_a_row
-from bot.actions.guides import ActionGuideCommand, ActionStartGuide
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from bot.actions.policy import ActionAnswerPolicy
 from huimin import offices
@@ -212,42 +211,6 @@ def test_a_success_in_between_starts_the_count_again(action_db: Database) -> Non
 
 
 # --- features other issues complete: honest answers for now -------------------------------
-
-
-def test_start_guide_shows_the_catalogue_steps_meanwhile() -> None:
-    policy = load_catalogue(POLICIES)["pension_certification"]
-    messages, _ = run(ActionStartGuide(), tracker(
-        "教我做养老金认证", intent="start_guide",
-        entities=[entity("guide", "pension_certification")]))
-    text = messages[0]["text"]
-    assert "还在准备中" in text
-    assert all(step in text for step in policy.process.online)
-
-
-def test_start_guide_for_a_claim_finds_the_policy_in_the_text() -> None:
-    messages, _ = run(ActionStartGuide(), tracker(
-        "带我申请失业金", intent="start_guide", entities=[entity("guide", "unemployment_claim")]))
-    assert "【失业保险金】怎么办理" in messages[0]["text"]
-
-
-def test_guide_commands_outside_a_guide() -> None:
-    for intent in ("next_step", "go_back"):
-        messages, _ = run(ActionGuideCommand(), tracker("下一步", intent=intent))
-        assert messages[0]["text"].startswith("现在没有正在进行的办事指引")
-        assert ("start_guide", {}) in payloads(messages[0])
-    messages, _ = run(ActionGuideCommand(), tracker("不办了", intent="stop"))
-    assert "先不办了" in messages[0]["text"]
-
-
-def test_repeat_sends_the_last_answer_again() -> None:
-    buttons = [{"title": "申请条件", "payload": '/ask_policy{"policy":"x","aspect":"eligibility"}'}]
-    events = [
-        {"event": "user", "text": "失业金"},
-        {"event": "bot", "text": "【失业保险金】…", "data": {"buttons": buttons}},
-        {"event": "action", "name": "action_listen"},
-    ]
-    messages, _ = run(ActionGuideCommand(), tracker("再说一遍", intent="repeat", events=events))
-    assert messages[0]["text"] == "【失业保险金】…" and messages[0]["buttons"] == buttons
 
 
 def test_check_application_is_honest_and_offers_the_time_limit() -> None:

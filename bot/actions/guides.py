@@ -1,25 +1,74 @@
-"""`start_guide` and the flow commands (`next_step`, `repeat`, `go_back`, `stop`).
+"""Step-by-step guides in the chat (issue 8): `start_guide`, the commands `next_step`,
+`repeat`, `go_back`, `stop`, numbered answers (`guide_answer`), and while a guide is on screen
+also answers in words (`affirm`, `deny`, `nlu_fallback`, `out_of_scope`) and `human_handoff`.
 
-Placeholders until the step-by-step guides (issue 8) plug in here: `action_start_guide`
-shows the catalogue's application steps for the task instead, and `action_guide_command`
-says there is no guide in progress (it does repeat the last answer, and stops politely).
+A thin shell: huimin.guides.chat decides; sessions live in Redis per conversation (7-day
+resume). The `guide_active` slot tells the rules that replies belong to the guide.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+import redis
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.context import catalogue, entity_values, today, utter
-from huimin.policy_answers import Reply, intent_choice, named_policies, process_steps
+from bot.actions.context import database, entity_values, settings, utter
+from bot.actions.fallback import ActionFallback
+from bot.actions.handoff import USER_REQUEST, hand_off
+from huimin.guides.chat import (
+    GUIDE_CHOICE,
+    STOPPED_NO_GUIDE,
+    STORAGE_DOWN,
+    ChatAnswer,
+    GuideChat,
+)
+from huimin.guides.service import GuideService, guide_store
+from huimin.guides.storage import GuideStorageError, SessionStore
+from huimin.policy_answers import Reply, intent_choice
 
-NOT_READY = "一步一步带您办的功能还在准备中。"
+GUIDE_ACTIVE = "guide_active"
 NO_GUIDE = Reply(
     "现在没有正在进行的办事指引。您可以：",
     tuple(intent_choice(i) for i in ("start_guide", "ask_policy", "human_handoff")),
 )
+# With no guide waiting after all (the slot outlived the session), these get their usual
+# answer from here.
+USUAL_RESPONSE = {"affirm": "utter_affirm", "deny": "utter_deny",
+                  "out_of_scope": "utter_out_of_scope"}
+
+
+@lru_cache(maxsize=1)
+def chat() -> GuideChat:
+    s = settings()
+    sessions = SessionStore(redis.Redis.from_url(s.redis_url, socket_timeout=2.0,
+                                                 socket_connect_timeout=2.0))
+    return GuideChat(GuideService(guide_store(s.guides_dir), sessions), database())
+
+
+def _say(dispatcher: CollectingDispatcher, answer: ChatAnswer) -> None:
+    for message in answer.messages:
+        buttons = [{"title": title, "payload": payload} for title, payload in message.buttons]
+        dispatcher.utter_message(text=message.text, buttons=buttons)
+        if message.image:
+            dispatcher.utter_message(image=message.image)
+
+
+def _answer(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: ChatAnswer
+) -> list[dict[str, Any]]:
+    _say(dispatcher, answer)
+    if answer.handoff:
+        # The guide is paused (and offered again later); a person takes over as usual.
+        hand_off(dispatcher, tracker, USER_REQUEST)
+    return [SlotSet(GUIDE_ACTIVE, answer.guide_active)]
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
 
 
 class ActionStartGuide(Action):
@@ -29,21 +78,15 @@ class ActionStartGuide(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        cat = catalogue()
-        guides = entity_values(tracker, "guide")
-        policy = next((cat.get(g) for g in guides if cat.get(g) is not None), None)
-        if policy is None:
-            named = named_policies(cat, (), tracker.latest_message.get("text") or "")
-            policy = named[0] if len(named) == 1 else None
-        if policy is None:
-            reply = Reply(
-                NOT_READY + "您可以问我某件事怎么办，比如“养老金认证怎么办”，或转人工。",
-                (intent_choice("ask_policy"), intent_choice("human_handoff")),
-            )
-        else:
-            reply = process_steps(policy, today(), NOT_READY + "先告诉您怎么办：")
-        utter(dispatcher, reply)
-        return []
+        keys = entity_values(tracker, "guide")
+        text = tracker.latest_message.get("text") or ""
+        try:
+            answer = chat().start(tracker.sender_id, keys[0] if keys else None,
+                                  "" if text.startswith("/") else text)
+        except GuideStorageError:
+            dispatcher.utter_message(text=STORAGE_DOWN)
+            return [SlotSet(GUIDE_ACTIVE, False)]
+        return _answer(dispatcher, tracker, answer)
 
 
 class ActionGuideCommand(Action):
@@ -53,15 +96,30 @@ class ActionGuideCommand(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        intent = tracker.latest_message.get("intent", {}).get("name")
-        if intent == "stop":
-            dispatcher.utter_message(text="好的，先不办了。有需要随时找我。")
+        intent = _intent(tracker)
+        choices = entity_values(tracker, GUIDE_CHOICE)
+        try:
+            answer = chat().reply(tracker.sender_id, intent,
+                                  tracker.latest_message.get("text"),
+                                  choices[0] if choices else None)
+        except GuideStorageError:
+            dispatcher.utter_message(text=STORAGE_DOWN)
+            return [SlotSet(GUIDE_ACTIVE, False)]
+        if not answer.unhandled or answer.handoff:
+            return _answer(dispatcher, tracker, answer)
+        events: list[dict[str, Any]] = [SlotSet(GUIDE_ACTIVE, False)]
+        if intent in USUAL_RESPONSE:
+            dispatcher.utter_message(response=USUAL_RESPONSE[intent])
+        elif intent == "nlu_fallback":
+            events += ActionFallback().run(dispatcher, tracker, domain)
+        elif intent == "stop":
+            dispatcher.utter_message(text=STOPPED_NO_GUIDE)
         elif intent == "repeat" and (last := last_answer(tracker.events)):
             for message in last:
                 dispatcher.utter_message(**message)
         else:
             utter(dispatcher, NO_GUIDE)
-        return []
+        return events
 
 
 def last_answer(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

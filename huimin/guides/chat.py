@@ -11,10 +11,12 @@ first, then the assistant's intent is used.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from huimin.db import Database
 from huimin.guides import care
@@ -23,6 +25,8 @@ from huimin.guides.parse import normalize
 from huimin.guides.schema import Guide
 from huimin.guides.service import GuideService, Turn, UnknownGuide
 from huimin.wechat_users import WechatUser
+
+log = logging.getLogger(__name__)
 
 GUIDE_ANSWER = "guide_answer"
 GUIDE_CHOICE = "guide_choice"
@@ -100,12 +104,17 @@ class GuideChat:
         self.db = db
 
     def care_mode(self, sender: str, today: date | None = None) -> bool:
-        """For the resident behind this chat: 60+ by birth date, or their own choice."""
-        with self.db.session() as session:
-            user = session.scalar(select(WechatUser).where(WechatUser.pseudonym == sender))
-            if user is None or user.resident_id is None:
-                return False
-            return care.resolve(session, resident_id=user.resident_id, today=today).enabled
+        """For the resident behind this chat: 60+ by birth date, or their own choice. The
+        guide goes on (in the normal wording) when the database cannot be read."""
+        try:
+            with self.db.session() as session:
+                user = session.scalar(select(WechatUser).where(WechatUser.pseudonym == sender))
+                if user is None or user.resident_id is None:
+                    return False
+                return care.resolve(session, resident_id=user.resident_id, today=today).enabled
+        except SQLAlchemyError:
+            log.warning("care mode unknown for %s: database unavailable", sender)
+            return False
 
     def guide_named(self, text: str) -> Guide | None:
         """A guide whose title is in the text (the assistant found no `guide` entity)."""
