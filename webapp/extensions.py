@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from huimin import models as _models  # noqa: F401 - every mapper configured up front
 from huimin.assistant import AssistantClient
 from huimin.config import Settings
-from huimin import models as _models  # noqa: F401 - every mapper configured up front
 from huimin.db import Database
 
 
