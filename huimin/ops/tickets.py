@@ -77,11 +77,14 @@ def claimed_by(session: Session, ticket_id: int) -> TicketEvent | None:
     ).first()
 
 
-def _ticket(session: Session, ticket_id: int) -> HandoffTicket:
+def _live_ticket(session: Session, ticket_id: int) -> tuple[HandoffTicket, TicketEvent | None]:
+    """The ticket (locked; 404 if none, 409 if closed) and the claim in force, if any."""
     ticket = session.get(HandoffTicket, ticket_id, with_for_update=True)
     if ticket is None:
         raise TicketError(404, "not_found", "找不到该工单。")
-    return ticket
+    if ticket.status == CLOSED:
+        raise TicketError(409, "ticket_closed", "该工单已关闭。")
+    return ticket, claimed_by(session, ticket_id) if ticket.status == CLAIMED else None
 
 
 def _record(
@@ -98,10 +101,7 @@ def _record(
 
 
 def claim(session: Session, ticket_id: int, who: Staff) -> TicketEvent:
-    ticket = _ticket(session, ticket_id)
-    if ticket.status == CLOSED:
-        raise TicketError(409, "ticket_closed", "该工单已关闭。")
-    current = claimed_by(session, ticket_id) if ticket.status == CLAIMED else None
+    ticket, current = _live_ticket(session, ticket_id)
     if current is not None and current.actor != who.actor:
         raise TicketError(409, "ticket_claimed",
                           f"该工单已由 {current.actor_name or current.actor} 认领。")
@@ -118,10 +118,7 @@ def reply(
         raise TicketError(422, "invalid_input", "回复内容不能为空。")
     if len(text) > REPLY_MAX:
         raise TicketError(422, "invalid_input", f"回复内容不能超过 {REPLY_MAX} 字。")
-    ticket = _ticket(session, ticket_id)
-    if ticket.status == CLOSED:
-        raise TicketError(409, "ticket_closed", "该工单已关闭。")
-    current = claimed_by(session, ticket_id) if ticket.status == CLAIMED else None
+    ticket, current = _live_ticket(session, ticket_id)
     if current is None or current.actor != who.actor:
         raise TicketError(409, "not_claimed", "请先认领该工单再回复。")
     user = wechat_users.by_pseudonym(session, ticket.sender_id)
@@ -141,10 +138,7 @@ def reply(
 
 
 def close(session: Session, ticket_id: int, who: Staff) -> TicketEvent:
-    ticket = _ticket(session, ticket_id)
-    if ticket.status == CLOSED:
-        raise TicketError(409, "ticket_closed", "该工单已关闭。")
-    current = claimed_by(session, ticket_id) if ticket.status == CLAIMED else None
+    ticket, current = _live_ticket(session, ticket_id)
     if current is not None and current.actor != who.actor:
         raise TicketError(409, "ticket_claimed",
                           f"该工单由 {current.actor_name or current.actor} 处理，只能由其关闭。")
