@@ -71,10 +71,10 @@ class _Node:
 def _prepare(cond: Condition, as_of: date) -> _Node:
     if isinstance(cond, AllOf):
         children = tuple(_prepare(c, as_of) for c in cond.all)
-        return _Node(_all(tuple(c.test for c in children)), cond, children, None)
+        return _Node(_kleene(tuple(c.test for c in children), False), cond, children, None)
     if isinstance(cond, AnyOf):
         children = tuple(_prepare(c, as_of) for c in cond.any)
-        return _Node(_any(tuple(c.test for c in children)), cond, children, None)
+        return _Node(_kleene(tuple(c.test for c in children), True), cond, children, None)
     if isinstance(cond, Not):
         inner = _prepare(cond.not_, as_of)
         return _Node(_not(inner.test), cond, (inner,), None)
@@ -88,30 +88,19 @@ def _prepare(cond: Condition, as_of: date) -> _Node:
     return _Node(test, cond, (), fact)
 
 
-def _all(tests: tuple[Callable[[Facts], Tri], ...]) -> Callable[[Facts], Tri]:
+def _kleene(tests: tuple[Callable[[Facts], Tri], ...], decisive: bool) -> Callable[[Facts], Tri]:
+    """`all` (decisive False) or `any` (decisive True): the decisive value as soon as one part
+    has it, else unknown if any part is unknown, else the other value."""
+
     def test(facts: Facts) -> Tri:
         unknown = False
         for t in tests:
             v = t(facts)
-            if v is False:
-                return False
+            if v is decisive:
+                return decisive
             if v is None:
                 unknown = True
-        return None if unknown else True
-
-    return test
-
-
-def _any(tests: tuple[Callable[[Facts], Tri], ...]) -> Callable[[Facts], Tri]:
-    def test(facts: Facts) -> Tri:
-        unknown = False
-        for t in tests:
-            v = t(facts)
-            if v is True:
-                return True
-            if v is None:
-                unknown = True
-        return None if unknown else False
+        return None if unknown else not decisive
 
     return test
 
