@@ -10,8 +10,8 @@ console's views. It marks the user messages worth a second look:
 - ``handoff_after``: followed by a hand-off (the citizen asked for a person right after it, or
   the assistant gave up on it);
 - ``repeated_after``: the citizen's next message, soon after, says nearly the same thing;
-- ``unhelpful``: the citizen said the answer did not help (``mark_unhelpful``, for channels
-  that offer such a button).
+- ``unhelpful``: the citizen said the answer to it did not help (the ``feedback_unhelpful``
+  intent: the "没帮到我" button under every policy answer, or those words typed).
 
 Low confidence is not stored as a flag: the threshold is a setting, applied when querying.
 """
@@ -40,6 +40,7 @@ FALLBACK_ACTIONS = frozenset({"action_fallback", "action_default_fallback",
                               "action_two_stage_fallback"})
 HANDOFF_ACTIONS = frozenset({"action_handoff"})
 HANDOFF_INTENT = "human_handoff"
+UNHELPFUL_INTENT = "feedback_unhelpful"
 REPEAT_WINDOW = timedelta(minutes=5)
 REPEAT_SIMILARITY = 0.6
 HANDOFF_WINDOW = timedelta(minutes=10)
@@ -132,12 +133,18 @@ def _at(event: dict[str, Any]) -> datetime:
     return utcnow()
 
 
-def _last_user(session: Session, sender_id: str, before_id: int | None = None):
+def _last_user(session: Session, sender_id: str, before_id: int | None = None,
+               typed: bool = False):
+    """The sender's latest message; ``typed``: words typed by the citizen (no payload, no
+    "没帮到我"), the kind the review inbox shows."""
     query = select(ConversationMessage).where(
         ConversationMessage.sender_id == sender_id, ConversationMessage.role == USER
     )
     if before_id is not None:
         query = query.where(ConversationMessage.id < before_id)
+    if typed:
+        query = query.where(~ConversationMessage.text.startswith("/"),
+                            ConversationMessage.intent.is_distinct_from(UNHELPFUL_INTENT))
     return session.scalars(query.order_by(ConversationMessage.id.desc()).limit(1)).first()
 
 
@@ -172,6 +179,12 @@ def apply_event(session: Session, key: str, event: dict[str, Any]) -> Conversati
                 previous.repeated_after = True
             if name == HANDOFF_INTENT and gap <= HANDOFF_WINDOW and not previous.is_payload:
                 previous.handoff_after = True
+        if name == UNHELPFUL_INTENT:
+            # The answer did not help: flag the question the citizen typed (answers reached by
+            # tapping buttons belong to it; the conversation view shows them).
+            asked = _last_user(session, sender, typed=True)
+            if asked is not None and at - _aware(asked.at) <= HANDOFF_WINDOW:
+                asked.unhelpful = True
         session.flush()
         return message
     if kind == BOT:
@@ -252,19 +265,6 @@ def ingest(
     finally:
         with contextlib.suppress(redis.RedisError):
             lock.release()
-
-
-def mark_unhelpful(session: Session, sender_id: str) -> ConversationMessage | None:
-    """The citizen said the last answer did not help: flag the message it answered.
-
-    For channels with a "没帮到我" button or reply; returns the flagged message (None when the
-    conversation has no message yet).
-    """
-    message = _last_user(session, sender_id)
-    if message is not None:
-        message.unhelpful = True
-        session.flush()
-    return message
 
 
 def context(session: Session, message: ConversationMessage, before: int = 6, after: int = 6):

@@ -42,6 +42,7 @@ INTENT_LABELS: dict[str, str] = {
     "show_employment_code": "打开我的就业码",
     "ask_office": "查办事大厅地址",
     "human_handoff": "转人工",
+    "feedback_unhelpful": "没帮到我",
 }
 # Shown when nothing better is known.
 MAIN_MENU: tuple[str, ...] = ("ask_policy", "check_benefits", "start_guide", "human_handoff")
@@ -109,7 +110,8 @@ def overview(policy: Policy, today: date) -> Reply:
     if note:
         lines.append(note)
     lines.append("想了解哪方面？")
-    return Reply("\n".join(lines), tuple(aspect_choice(policy, a) for a in OVERVIEW_ASPECTS))
+    return Reply("\n".join(lines), (*(aspect_choice(policy, a) for a in OVERVIEW_ASPECTS),
+                                    intent_choice("feedback_unhelpful")))
 
 
 def aspect_answer(policy: Policy, aspect: str, today: date) -> Reply:
@@ -125,7 +127,8 @@ def aspect_answer(policy: Policy, aspect: str, today: date) -> Reply:
         lines.append(f"咨询电话：{policy.hotline}")
     lines.append("还想了解：")
     follow_ups = [a for a in FOLLOW_UP_ASPECTS if a != aspect][:MAX_CHOICES]
-    return Reply("\n".join(lines), tuple(aspect_choice(policy, a) for a in follow_ups))
+    return Reply("\n".join(lines), (*(aspect_choice(policy, a) for a in follow_ups),
+                                    intent_choice("feedback_unhelpful")))
 
 
 def answer(policy: Policy, aspect: str | None, today: date) -> Reply:

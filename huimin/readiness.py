@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import redis
 import requests
@@ -23,9 +23,11 @@ def _redis(r: redis.Redis) -> None:
     r.ping()
 
 
-def _worker(r: redis.Redis) -> None:
-    if not Worker.all(connection=r):
-        raise RuntimeError("no RQ worker is registered")
+def _serving(r: redis.Redis, queues: Sequence[str]) -> None:
+    served = {name for worker in Worker.all(connection=r) for name in worker.queue_names()}
+    missing = [q for q in queues if q not in served]
+    if missing:
+        raise RuntimeError(f"no RQ worker serves {', '.join(missing)}")
 
 
 def _action_server(settings: Settings) -> None:
@@ -39,16 +41,20 @@ def _rasa(client: AssistantClient) -> None:
 
 
 def check_all(
-    settings: Settings, db: Database, r: redis.Redis, client: AssistantClient
+    settings: Settings, db: Database, r: redis.Redis, client: AssistantClient,
+    workers: Mapping[str, Sequence[str]],
 ) -> dict[str, dict]:
-    """Each component is checked independently; one failure never hides another."""
+    """Each component is checked independently; one failure never hides another.
+
+    ``workers``: each worker process's name and the queues it must be serving."""
     checks: dict[str, Callable[[], None]] = {
         "database": lambda: _database(db),
         "redis": lambda: _redis(r),
         "rasa": lambda: _rasa(client),
         "action_server": lambda: _action_server(settings),
-        "worker": lambda: _worker(r),
     }
+    for name, queues in workers.items():
+        checks[name] = lambda queues=queues: _serving(r, queues)
     report: dict[str, dict] = {}
     for name, check in checks.items():
         try:

@@ -9,7 +9,10 @@ import redis
 from rq import Queue, Retry
 
 DEFAULT, PUSH, TRAINING = "default", "push", "training"
-QUEUE_NAMES = (PUSH, DEFAULT, TRAINING)  # the worker serves them in this order
+QUEUE_NAMES = (PUSH, DEFAULT, TRAINING)
+# Which process serves which queues (most urgent first): a training takes minutes of CPU, so it
+# has a process of its own and never holds up a push or a late chat answer.
+WORKERS: dict[str, tuple[str, ...]] = {"worker": (PUSH, DEFAULT), "trainer": (TRAINING,)}
 
 # Backoff for transient failures (WeChat busy, database locked): 10 s, 30 s, 2 min, 5 min.
 RETRY = Retry(max=4, interval=[10, 30, 120, 300])

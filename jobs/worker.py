@@ -1,6 +1,9 @@
-"""Worker entry point: `python -m jobs.worker` listens on every queue, most urgent first."""
+"""Worker entry point: `python -m jobs.worker [worker|trainer]` serves that process's queues
+(jobs.queues.WORKERS), most urgent first."""
 
 from __future__ import annotations
+
+import sys
 
 import redis
 from dotenv import load_dotenv
@@ -8,16 +11,19 @@ from rq import Worker
 
 from huimin.config import load_settings
 from huimin.logs import configure_logging
-from jobs.queues import QUEUE_NAMES
+from jobs.queues import WORKERS
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    role = argv[0] if argv else "worker"
+    if role not in WORKERS:
+        sys.exit(f"unknown worker role {role!r}; expected one of {', '.join(WORKERS)}")
     load_dotenv()
     configure_logging()
     settings = load_settings()
     conn = redis.Redis.from_url(settings.redis_url)
-    Worker(list(QUEUE_NAMES), connection=conn).work(with_scheduler=True)
+    Worker(list(WORKERS[role]), connection=conn).work(with_scheduler=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -66,7 +66,7 @@ def main() -> int:
     lines = [f"{name}: {cmd}" for name, cmd in procfile().items()]
     lines.append(f"ready: {VENV_BIN / 'python'} scripts/announce.py")
     run_procfile.write_text("\n".join(lines) + "\n")
-    print("==> starting web, Rasa, action server, worker and WeChat emulator", flush=True)
+    print("==> starting web, Rasa, actions, worker, trainer, cron and WeChat emulator", flush=True)
     honcho = subprocess.Popen(
         [str(VENV_BIN / "honcho"), "-f", str(run_procfile), "-d", str(ROOT), "start"],
         cwd=ROOT, env=env,

@@ -110,7 +110,8 @@ class Stack:
             "emulator": http_ok(self.url("emulator") + "/_emulator/calls"),
             "actions": http_ok(self.url("actions") + "/health"),
             "rasa": _rasa_ready(self.url("rasa"), self.env["RASA_TOKEN"]),
-            "worker": _worker_ready(self.env["REDIS_URL"]),
+            "worker": _worker_ready(self.env["REDIS_URL"], "push"),
+            "trainer": _worker_ready(self.env["REDIS_URL"], "training"),
         }
         proc = self.processes[name]
 
@@ -140,11 +141,12 @@ def _rasa_ready(url: str, token: str):
     return check
 
 
-def _worker_ready(url: str):
+def _worker_ready(url: str, queue: str):
     from rq import Worker
 
     def check() -> bool:
-        return bool(Worker.all(connection=redis.Redis.from_url(url)))
+        workers = Worker.all(connection=redis.Redis.from_url(url))
+        return any(queue in w.queue_names() for w in workers)
 
     return check
 
@@ -172,7 +174,7 @@ def _run_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     subprocess.run([*flask, "seed"], check=True, cwd=ROOT, env=env, capture_output=True)
     s = Stack(env=env)
     try:
-        names = ("rasa", "emulator", "actions", "worker", "web")
+        names = ("rasa", "emulator", "actions", "worker", "trainer", "web")
         for name in names:
             s.start(name, wait=False)
         for name in names:

@@ -112,7 +112,7 @@ def test_policy_without_aspect_gives_overview_with_numbered_aspects() -> None:
         "介绍一下创业贷", entities=[entity("policy", "startup_guarantee_loan")]))
     assert messages[0]["text"].startswith("【创业担保贷款】")
     assert [b["title"] for b in messages[0]["buttons"]] == [
-        "申请条件", "标准和金额", "所需材料", "怎么办理"]
+        "申请条件", "标准和金额", "所需材料", "怎么办理", "没帮到我"]
 
 
 def test_button_payload_is_answered() -> None:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from rq import Queue, SimpleWorker
 
-from jobs.queues import DEFAULT, QUEUE_NAMES, RETRY, enqueue
+from jobs.queues import DEFAULT, QUEUE_NAMES, RETRY, WORKERS, enqueue
 
 
 def test_queues_exist_in_priority_order():
     assert QUEUE_NAMES == ("push", "default", "training")
+
+
+def test_every_queue_is_served_by_one_process_and_training_by_its_own():
+    served = [queue for queues in WORKERS.values() for queue in queues]
+    assert sorted(served) == sorted(QUEUE_NAMES)
+    assert WORKERS["trainer"] == ("training",)
 
 
 def test_same_job_id_is_enqueued_once_and_runs(redis_conn):

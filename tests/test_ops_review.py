@@ -122,12 +122,24 @@ def test_flags_for_the_review(db, broker, redis_conn):
     assert by_text["失业金怎么领取"].repeated_after
     assert not by_text["失业金到底怎么领取啊"].repeated_after
     assert not any(m.repeated_after for m in messages(db) if m.text in {"好", "公积金怎么提取"})
+def test_said_unhelpful_flags_the_message_it_answered(db, broker, redis_conn):
+    tapped = Conversation(broker)
+    tapped.turn("失业金一个月多少钱", "ask_policy", 0.95)
+    tapped.turn('/ask_policy{"aspect":"materials"}', "ask_policy", 1.0)  # a button, then:
+    tapped.turn("/feedback_unhelpful", "feedback_unhelpful", 1.0)
+    tapped.turn("/feedback_unhelpful", "feedback_unhelpful", 1.0, step=2)  # tapped twice
+    typed = Conversation(broker)
+    typed.turn("社保卡怎么补办", "ask_policy", 0.9)
+    typed.turn("你这答非所问", "feedback_unhelpful", 0.8)
+    stale = Conversation(broker)
+    stale.turn("养老金怎么认证", "start_guide", 0.9)
+    stale.turn("没帮到我", "feedback_unhelpful", 0.9, step=3600)  # an hour later: not about it
+    ingest(db, redis_conn)
+    flagged = {m.text for m in messages(db) if m.unhelpful}
+    assert flagged == {"失业金一个月多少钱", "社保卡怎么补办"}  # the questions typed
     with db.session() as s:
-        flagged = conversation_log.mark_unhelpful(s, short.sender)
-        assert flagged is not None and flagged.text == "好"
-        assert conversation_log.mark_unhelpful(s, "nobody") is None
-    assert [m.unhelpful for m in messages(db) if m.sender_id == short.sender and
-            m.role == "user"] == [False, True]
+        inbox = s.scalars(review.inbox_query(InboxFilter(0.5, reason="unhelpful"))).all()
+        assert {m.text for m in inbox} == flagged
 
 
 def test_similarity():

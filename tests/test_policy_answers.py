@@ -58,14 +58,16 @@ def test_payload_is_a_rasa_intent_payload() -> None:
     assert payload("ask_policy", policy="x", aspect=None) == '/ask_policy{"policy":"x"}'
 
 
-def test_overview_is_title_summary_and_four_numbered_aspects(catalogue: Catalogue) -> None:
+def test_overview_is_title_summary_four_aspects_and_unhelpful(catalogue: Catalogue) -> None:
     policy = catalogue["unemployment_insurance"]
     reply = overview(policy, TODAY)
     assert reply.text.startswith("【失业保险金】")
     assert policy.summary in reply.text
-    assert [c.title for c in reply.choices] == [ASPECT_LABELS[a] for a in
-                                                ("eligibility", "amount", "materials", "process")]
-    for choice in reply.choices:
+    *aspects, unhelpful = reply.choices
+    assert [c.title for c in aspects] == [ASPECT_LABELS[a] for a in
+                                          ("eligibility", "amount", "materials", "process")]
+    assert (unhelpful.title, unhelpful.payload) == ("没帮到我", "/feedback_unhelpful")
+    for choice in aspects:
         intent, entities = parse_payload(choice.payload)
         assert intent == "ask_policy" and entities["policy"] == "unemployment_insurance"
         assert entities["aspect"] in ASPECTS
@@ -77,8 +79,10 @@ def test_aspect_answer_is_the_catalogue_text(catalogue: Catalogue, aspect: str) 
     reply = aspect_answer(policy, aspect, TODAY)
     assert reply.text.startswith(f"【一次性创业补贴】{ASPECT_LABELS[aspect]}")
     assert policy.aspect_text(aspect) in reply.text
-    offered = [parse_payload(c.payload)[1]["aspect"] for c in reply.choices]
+    *follow_ups, unhelpful = reply.choices
+    offered = [parse_payload(c.payload)[1]["aspect"] for c in follow_ups]
     assert aspect not in offered and 0 < len(offered) <= MAX_CHOICES
+    assert parse_payload(unhelpful.payload) == ("feedback_unhelpful", {})
 
 
 def test_amount_answer_states_the_catalogue_figures(catalogue: Catalogue) -> None:

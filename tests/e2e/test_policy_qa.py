@@ -9,11 +9,15 @@ import time
 import uuid
 
 import pytest
+import redis
 import requests
 from sqlalchemy import create_engine, text
 
+from huimin import conversation_log
 from huimin.catalogue import load_catalogue
 from huimin.config import ROOT
+from huimin.db import Database
+from huimin.ops import review
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +82,26 @@ def test_overview_then_numbered_follow_up_then_a_follow_up_in_words(citizen) -> 
     assert all(item in materials for item in policy.materials)
     where = citizen.say("那去哪里办呢")
     assert where.startswith("【一次性创业补贴】在哪办理") and policy.where.address in where
+
+
+def test_unhelpful_answer_reaches_the_review_inbox(citizen, stack) -> None:
+    question = "失业金一个月能领多少钱"
+    answer = citizen.say(question)
+    assert "回复 5：没帮到我" in answer
+    sorry = citizen.say("5")  # the button, by its number
+    assert "抱歉没帮上您" in sorry and "回复 1：转人工" in sorry
+    redis_conn = redis.Redis.from_url(stack.env["REDIS_URL"])
+    db = Database(stack.env["DATABASE_URL"])
+    deadline = time.monotonic() + 30
+    flagged: list[str] = []
+    while time.monotonic() < deadline and question not in flagged:  # events reach the stream
+        with db.session() as session:  # after Rasa's reply, so poll
+            conversation_log.ingest(session, redis_conn)
+            flagged = [m.text for m in session.scalars(
+                review.inbox_query(review.InboxFilter(0.5, reason="unhelpful")))]
+        time.sleep(0.5)
+    db.engine.dispose()
+    assert question in flagged
 
 
 def test_unrecognised_policy_offers_candidates_and_a_choice_answers(citizen) -> None:
