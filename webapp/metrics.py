@@ -1,4 +1,5 @@
-"""Prometheus metrics: request counts and latencies, queue lengths."""
+"""Prometheus metrics: request counts and latencies, queue lengths, open undelivered WeChat
+messages (so an alert can tell staff that citizens are waiting for a follow-up)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from rq import Queue
 
+from huimin import undelivered
 from jobs.queues import QUEUE_NAMES
 from webapp.extensions import services
 
@@ -23,6 +25,10 @@ LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8),
 )
 QUEUE_LENGTH = Gauge("huimin_queue_length", "Jobs waiting in an RQ queue", ["queue"])
+UNDELIVERED_OPEN = Gauge(
+    "huimin_wechat_undelivered_open",
+    "WeChat messages refused or not queued that staff have not marked handled yet",
+)
 
 
 log = structlog.get_logger("http")
@@ -56,4 +62,10 @@ def metrics() -> Response:
             QUEUE_LENGTH.labels(name).set(len(Queue(name, connection=r)))
         except Exception:  # noqa: BLE001 - Redis down must not break the scrape
             QUEUE_LENGTH.labels(name).set(float("nan"))
+    try:
+        with services().db.session() as s:
+            UNDELIVERED_OPEN.set(undelivered.count_open(s))
+    except Exception:  # noqa: BLE001 - database down must not break the scrape either
+        log.warning("metrics_undelivered_count_failed")
+        UNDELIVERED_OPEN.set(float("nan"))
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -141,6 +141,7 @@ async function start() {
 function showBadges(status) {
   $("#badge-inbox").textContent = status.pending_reviews || "";
   $("#badge-tickets").textContent = status.open_tickets || "";
+  $("#badge-undelivered").textContent = status.open_undelivered || "";
 }
 async function refreshStatus() {
   if ($("#app").hidden) return;
@@ -154,6 +155,7 @@ const ROUTES = [
   [/^#\/message\/(\d+)$/, "inbox", (m) => messageView(Number(m[1]))],
   [/^#\/tickets$/, "tickets", () => ticketsView()],
   [/^#\/ticket\/(\d+)$/, "tickets", (m) => ticketView(Number(m[1]))],
+  [/^#\/undelivered$/, "undelivered", () => undeliveredView()],
   [/^#\/training$/, "training", () => trainingView()],
   [/^#\/models$/, "models", () => modelsView()],
   [/^#\/model\/(\d+)$/, "models", (m) => modelView(Number(m[1]))],
@@ -384,6 +386,52 @@ async function ticketView(id) {
           { claim: "认领", reply: "回复", close: "关闭" }[e.action] || e.action,
           e.text ? `：${e.text}` : "",
           e.action === "reply" ? h("span", { class: e.delivered ? "ok" : "bad" }, e.delivered ? "（已送达微信）" : `（未送达：${e.error || ""}）`) : ""))))));
+}
+
+// ---- undelivered WeChat messages ---------------------------------------------------------
+
+const UNDELIVERED_STATUS = [["open", "未处理"], ["resolved", "已处理"], ["all", "全部"]];
+
+async function undeliveredView(status = "open", page = 1) {
+  const data = await api("/ops/undelivered", { query: { status, page, per_page: 20 } });
+  const filter = h("select", { id: "undelivered-status", onchange: (ev) => undeliveredView(ev.target.value, 1) },
+    UNDELIVERED_STATUS.map(([v, t]) => h("option", { value: v, selected: v === status }, t)));
+  const resolve = async (row, note, button) => {
+    button.disabled = true;
+    try {
+      await api(`/ops/undelivered/${row.id}/resolve`, { method: "POST", body: note.value.trim() ? { note: note.value.trim() } : {} });
+      flash(`#${row.id} 已标记为已处理`);
+      refreshStatus();
+      undeliveredView(status, page);
+    } catch (e) { flash(e.message, true); button.disabled = false; }
+  };
+  const handled = (r) => {
+    if (r.resolved_at) {
+      return h("div", {}, h("span", { class: "chip done" }, "已处理"),
+        h("div", { class: "muted" }, `${when(r.resolved_at)} ${r.resolved_by_name || r.resolved_by || ""}`),
+        r.resolution_note ? h("div", {}, r.resolution_note) : "");
+    }
+    const note = h("input", { class: "note", maxlength: 500, placeholder: "处理说明（可不填）" });
+    const button = h("button", { class: "primary", dataset: { resolve: r.id } }, "已处理");
+    button.addEventListener("click", () => resolve(r, note, button));
+    return h("div", { class: "resolve" }, note, button);
+  };
+  view().replaceChildren(
+    h("h2", {}, "未送达消息"),
+    h("p", { class: "muted" }, "微信拒绝送达的回答（如超过48小时未互动、客服消息条数已达上限、市民已取消关注）和未能转交助手的提问。"
+      + "请通过电话等方式跟进，或等市民再次留言时回复，然后点“已处理”。文字中的个人信息已打码，微信账号只显示首尾几位。"),
+    h("div", { class: "row" }, h("label", {}, "状态", filter)),
+    data.items.length ? h("div", { class: "table-wrap" }, h("table", { id: "undelivered-table" },
+      h("thead", {}, h("tr", {}, ["时间", "类型", "原因", "消息内容（已打码）", "微信用户", "处理"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, data.items.map((r) => h("tr", { dataset: { id: r.id } },
+        h("td", {}, when(r.created_at)),
+        h("td", {}, h("span", { class: "chip" }, r.kind_label)),
+        h("td", {}, r.reason_text, r.errcode !== null && r.errcode !== undefined ? h("div", { class: "muted" }, `微信错误码 ${r.errcode}`) : ""),
+        h("td", { class: "text-cell" }, r.text || "（无文字）"),
+        h("td", { class: "mono" }, r.openid),
+        h("td", {}, handled(r)))))))
+      : h("p", { class: "muted" }, status === "open" ? "没有待处理的未送达消息。" : "没有记录。"),
+    pager(data, (p) => undeliveredView(status, p)));
 }
 
 // ---- training ------------------------------------------------------------------------------
