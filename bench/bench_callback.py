@@ -143,12 +143,20 @@ def pause(think: float, rng: random.Random) -> None:
         time.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
+def arrive(think: float, rng: random.Random) -> None:
+    """With pauses, citizens start at random moments within one pause, as real ones do; the
+    all-at-once burst is what the no-pause runs measure."""
+    if think > 0:
+        time.sleep(rng.uniform(0, think))
+
+
 def rasa_direct(env: dict[str, str], senders: list[str], messages: int, think: float) -> Run:
     url = f"{env['RASA_URL']}/webhooks/rest/webhook"
 
     def work(i: int, run: Run, lock: threading.Lock) -> None:
         http, sender = requests.Session(), senders[i]
         rng = random.Random(i)
+        arrive(think, rng)
         for n in range(messages):
             t0 = time.perf_counter()
             resp = http.post(url, json={"sender": sender, "message": SCRIPT[n % len(SCRIPT)]},
@@ -171,6 +179,7 @@ def channel(env: dict[str, str], openids: list[str], messages: int, think: float
     def work(i: int, run: Run, lock: threading.Lock) -> None:
         http, openid, rng = requests.Session(), openids[i], random.Random(i)
         answers = apologies = limited = 0
+        arrive(think, rng)
         for n in range(messages):
             # The emulator plays WeChat's servers: it builds the signed, encrypted envelope
             # and notes the citizen's message (WeChat's customer-service window and quota).
