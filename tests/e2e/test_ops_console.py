@@ -30,6 +30,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from huimin import undelivered
+from huimin.db import Database
 from huimin.ops.settings import OpsSettings
 from scripts.stack import ROOT
 from tests.api_fixtures import Staff, bearer
@@ -137,6 +139,19 @@ def wait_for_run(stack, headers, run_id: int) -> dict:
     pytest.fail(f"training run {run_id} did not finish in {TRAINING_TIMEOUT} s")
 
 
+def record_undelivered(stack) -> int:
+    """What huimin.delivery records when WeChat refuses a late answer."""
+    db = Database(stack.env["DATABASE_URL"])
+    try:
+        with db.session() as session:
+            return undelivered.record(
+                session, openid=f"o-ops-{uuid.uuid4().hex[:8]}", sender_id="s-ops",
+                message_key="m-1", kind=undelivered.ANSWER, reason="wechat refused (45015)",
+                text="请致电 13812345678 确认失业金", errcode=45015).id
+    finally:
+        db.engine.dispose()
+
+
 @pytest.mark.timeout(TRAINING_TIMEOUT + 300)
 def test_browser_sign_in_annotate_and_train(stack, ops_staff, misunderstood, shared):
     ensure_chromium()
@@ -176,6 +191,18 @@ def test_browser_sign_in_annotate_and_train(stack, ops_staff, misunderstood, sha
         page.fill("input[name=q]", misunderstood["text"])
         page.click("#inbox-filters button[type=submit]")
         expect(page.locator("#inbox-list .item .chip.done").first).to_have_text("已改意图：greet")
+
+        # An answer WeChat refused (45015): listed with the reason in words, masked, handled.
+        row_id = record_undelivered(stack)
+        page.goto(f"{web}/ops/#/undelivered")
+        row = page.locator(f"#undelivered-table tr[data-id='{row_id}']")
+        expect(row).to_contain_text("超过48小时未互动")
+        expect(row).to_contain_text("138****5678")
+        assert "13812345678" not in row.inner_text()
+        row.locator("input.note").fill("已电话告知")
+        row.locator("button[data-resolve]").click()
+        expect(page.locator("#flash")).to_have_text(f"#{row_id} 已标记为已处理")
+        expect(row).to_have_count(0)
 
         # Train, and watch the progress and log until it finishes.
         page.click("#nav a[data-tab=training]")
