@@ -9,7 +9,6 @@ phone call, a reply when the citizen writes again); every such mark is in the au
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Protocol
 
@@ -43,7 +42,6 @@ REASON_TEXT: dict[str, str] = {
     "queue unavailable": "系统排队服务暂时不可用，问题未能转交助手",
     "grid notification refused by WeChat": "网格员协助通知被微信拒收",
 }
-_WECHAT_UNAVAILABLE = re.compile(r"^wechat unavailable")
 
 
 class UndeliveredMessage(Base):
@@ -109,7 +107,7 @@ def explain(row: UndeliveredMessage) -> str:
         return ERRCODE_TEXT[row.errcode]
     if row.reason in REASON_TEXT:
         return REASON_TEXT[row.reason]
-    if _WECHAT_UNAVAILABLE.match(row.reason):
+    if row.reason.startswith("wechat unavailable"):
         return "微信接口暂时不可用，未能发送"
     if row.errcode is not None:
         return f"微信拒绝发送（错误码 {row.errcode}）"
