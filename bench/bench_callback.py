@@ -36,10 +36,10 @@ from wechatpy.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from huimin import wechat_users  # noqa: E402
-from huimin.channel import RATE_LIMITED  # noqa: E402
-from huimin.config import load_settings  # noqa: E402
-from huimin.conversation import FALLBACK_TEXT  # noqa: E402
+from huimin.platform.config import load_settings  # noqa: E402
+from huimin.wechat import users as wechat_users  # noqa: E402
+from huimin.wechat.channel import RATE_LIMITED  # noqa: E402
+from huimin.wechat.conversation import FALLBACK_TEXT  # noqa: E402
 from scripts.stack import (  # noqa: E402
     ROOT,
     Process,

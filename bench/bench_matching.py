@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from huimin.db import Base, make_engine  # noqa: E402
+from huimin.platform.db import Base, make_engine  # noqa: E402
 from huimin.residents.facts import FACT_NAMES, Facts  # noqa: E402
 from huimin.residents.synthetic import insert_residents, synthetic_residents  # noqa: E402
 from huimin.rules import evaluate, load_rules, match_all  # noqa: E402

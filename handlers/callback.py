@@ -1,6 +1,6 @@
 """The callback URL configured in the official account's admin console.
 
-A thin edge: check the envelope (huimin's rules do the rest, see huimin.channel), then answer
+A thin edge: check the envelope (huimin's rules do the rest, see huimin.wechat.channel), then answer
 with the passive reply or "success". WeChat never sees a 5xx from here: anything unexpected
 is logged and answered with a short apology.
 """
@@ -14,9 +14,9 @@ from apiflask import APIBlueprint
 from flask import Flask, Response, current_app, request
 from prometheus_client import Counter
 
-from handlers.envelope import EnvelopeError, check_query, open_request, seal_reply
-from handlers.replies import text_reply
-from huimin.channel import SORRY, Channel, Inbound
+from huimin.wechat.channel import SORRY, Channel, Inbound
+from huimin.wechat.envelope import EnvelopeError, check_query, open_request, seal_reply
+from huimin.wechat.replies import text_reply
 from jobs.messages import RQDrains
 from webapp.extensions import services
 

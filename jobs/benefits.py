@@ -35,10 +35,10 @@ from huimin.benefits.push import Outcome, Pusher, PushLimiter
 from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import policy_title
 from huimin.benefits.triggers import changed_policies, mark_seen
-from huimin.config import Settings, load_settings
-from huimin.db import Database, utcnow
+from huimin.platform.config import Settings, load_settings
+from huimin.platform.db import Database, utcnow
 from huimin.rules import load_rules
-from huimin.wechat_api import WeChatApi
+from huimin.wechat.api import WeChatApi
 from jobs.queues import DEFAULT, PUSH, RETRY
 
 log = logging.getLogger(__name__)

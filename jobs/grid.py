@@ -8,10 +8,10 @@ import time
 import redis
 from rq import Queue
 
-from huimin.config import load_settings
-from huimin.db import Database
 from huimin.grid import notify
-from huimin.wechat_api import WeChatApi
+from huimin.platform.config import load_settings
+from huimin.platform.db import Database
+from huimin.wechat.api import WeChatApi
 from jobs.queues import PUSH, RETRY
 
 log = logging.getLogger(__name__)

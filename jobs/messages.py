@@ -1,4 +1,4 @@
-"""Customer-service delivery of WeChat answers (see huimin.delivery): a thin RQ edge."""
+"""Customer-service delivery of WeChat answers (see huimin.wechat.delivery): a thin RQ edge."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from huimin.assistant import AssistantClient
-from huimin.choices import ChoiceStore
-from huimin.config import load_settings
-from huimin.conversation import AssistantHealth
-from huimin.db import Database
-from huimin.delivery import Courier, Outbox
-from huimin.safe_redis import SafeRedis
-from huimin.wechat_api import WeChatApi
+from huimin.assistant.client import AssistantClient
+from huimin.platform.config import load_settings
+from huimin.platform.db import Database
+from huimin.wechat.api import WeChatApi
+from huimin.wechat.choices import ChoiceStore
+from huimin.wechat.conversation import AssistantHealth
+from huimin.wechat.delivery import Courier, Outbox
+from huimin.wechat.safe_redis import SafeRedis
 from jobs.queues import PUSH
 
 # Until the assistant answers (or WeChat takes the message): quickly at first, then every
@@ -45,7 +45,7 @@ def drain_outbox(sender: str) -> int:
 
 
 class RQDrains:
-    """Drain jobs on the `push` queue (huimin.delivery.DrainScheduler)."""
+    """Drain jobs on the `push` queue (huimin.wechat.delivery.DrainScheduler)."""
 
     def is_alive(self, conn: redis.Redis, job_id: str) -> bool:
         try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import redis
 from rq import Queue
 
-from huimin.config import load_settings
-from huimin.db import Database
 from huimin.ops import training
 from huimin.ops.settings import load_ops_settings
+from huimin.platform.config import load_settings
+from huimin.platform.db import Database
 from jobs.queues import TRAINING
 
 

@@ -9,8 +9,8 @@ import redis
 from dotenv import load_dotenv
 from rq import Worker
 
-from huimin.config import load_settings
-from huimin.logs import configure_logging
+from huimin.platform.config import load_settings
+from huimin.platform.logs import configure_logging
 from jobs.queues import WORKERS
 
 

@@ -18,8 +18,8 @@ from typing import Any
 from apiflask import APIBlueprint, APIFlask
 from werkzeug.routing import IntegerConverter
 
-from huimin.pii import cipher_from_settings
-from huimin.tokens import TokenService
+from huimin.identity.tokens import TokenService
+from huimin.privacy.pii import cipher_from_settings
 from miniapp_api import errors
 from miniapp_api.auth import PUBLIC, require_roles, roles_of
 from miniapp_api.context import ApiServices

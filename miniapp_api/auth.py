@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 from flask import g, request
 from sqlalchemy.orm import Session
 
-from huimin import accounts, audit, consent
+from huimin.identity import accounts
+from huimin.identity.tokens import CITIZEN, STAFF, TokenError
+from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
-from huimin.tokens import CITIZEN, STAFF, TokenError
 from miniapp_api.context import api_services, client_ip
 from miniapp_api.errors import ApiError
 from webapp.extensions import services

@@ -18,9 +18,10 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from huimin import accounts, audit
-from huimin.accounts import CitizenAccount, StaffAccount, StaffError
-from huimin.pii import (
+from huimin.identity import accounts
+from huimin.identity.accounts import CitizenAccount, StaffAccount, StaffError
+from huimin.privacy import audit
+from huimin.privacy.pii import (
     ID_NUMBER,
     NAME,
     PHONE,

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from flask import current_app, request
 from flask_limiter import Limiter
 
-from huimin.pii import PiiCipher
-from huimin.tokens import TokenService
-from huimin.wechat_api import WeChatApi
+from huimin.identity.tokens import TokenService
+from huimin.privacy.pii import PiiCipher
+from huimin.wechat.api import WeChatApi
 from webapp.extensions import services
 
 

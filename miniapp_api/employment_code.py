@@ -32,8 +32,6 @@ from flask.blueprints import BlueprintSetupState
 from marshmallow.fields import AwareDateTime
 from sqlalchemy import select
 
-from huimin import audit, consent
-from huimin.db import utcnow
 from huimin.employment_code import (
     InsufficientFactsError,
     NoSigningKeyError,
@@ -45,8 +43,10 @@ from huimin.employment_code import (
 )
 from huimin.employment_code.disclosure import job_seeking_summary, masked_name
 from huimin.employment_code.runtime import CodesProvider
+from huimin.identity.tokens import CITIZEN
+from huimin.platform.db import utcnow
+from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
-from huimin.tokens import CITIZEN
 from miniapp_api import well_known
 from miniapp_api.auth import (
     PUBLIC,

@@ -23,7 +23,6 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
-from huimin import audit, consent
 from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import catalogue, rule_store, titles
 from huimin.grid import assignment, assist, history, notify, visits
@@ -36,8 +35,9 @@ from huimin.grid.worklist import REASONS, Filters, worklist
 from huimin.guides import Command
 from huimin.guides.service import GuideService, Turn, guide_store
 from huimin.guides.storage import GuideStorageError, SessionStore
-from huimin.masking import mask_name
-from huimin.pii import NAME
+from huimin.privacy import audit, consent
+from huimin.privacy.masking import mask_name
+from huimin.privacy.pii import NAME
 from jobs.grid import schedule
 from miniapp_api.auth import audit_now, current_principal, require_roles
 from miniapp_api.context import api_services, client_ip

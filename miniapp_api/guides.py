@@ -12,9 +12,9 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
 
-from huimin import audit
 from huimin.guides import Guide, care
 from huimin.guides.service import guide_store
+from huimin.privacy import audit
 from miniapp_api.auth import PUBLIC, current_principal, optional_principal, require_roles
 from miniapp_api.context import client_ip
 from miniapp_api.errors import ApiError

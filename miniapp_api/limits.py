@@ -26,7 +26,7 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from limits import parse_many
 
-from huimin.tokens import TokenError
+from huimin.identity.tokens import TokenError
 from miniapp_api.context import api_services, client_ip
 from miniapp_api.errors import ApiError
 from webapp.extensions import services

@@ -13,14 +13,15 @@ import requests
 from apiflask import APIBlueprint
 from wechatpy.exceptions import WeChatException
 
-from huimin import accounts, audit, consent
-from huimin.accounts import CitizenAccount, RealNameError
-from huimin.db import utcnow
-from huimin.masking import mask_id_number, mask_name, mask_phone
-from huimin.pii import ID_NUMBER, NAME, PHONE, PiiCipher
+from huimin.identity import accounts
+from huimin.identity.accounts import CitizenAccount, RealNameError
+from huimin.platform.db import utcnow
+from huimin.privacy import audit, consent
+from huimin.privacy.masking import mask_id_number, mask_name, mask_phone
+from huimin.privacy.pii import ID_NUMBER, NAME, PHONE, PiiCipher
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
-from huimin.wechat_api import WeChatError
+from huimin.wechat.api import WeChatError
 from miniapp_api.auth import current_principal, require_roles
 from miniapp_api.context import api_services, client_ip, miniapp_client
 from miniapp_api.errors import ApiError

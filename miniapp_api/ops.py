@@ -2,7 +2,7 @@
 undelivered WeChat messages, training runs, the model registry with its gate, and the quality
 dashboard.
 
-Thin: every rule is in ``huimin.ops`` / ``huimin.conversation_log`` / ``huimin.undelivered``.
+Thin: every rule is in ``huimin.ops`` (conversation log, tickets) and ``huimin.wechat.undelivered``.
 Staff actions that change something (annotating, ticket work, marking an undelivered message
 handled, training, activation, rollback) and views of conversations are in the audit log.
 """
@@ -17,14 +17,15 @@ from apiflask.fields import Boolean, Date, Dict, Float, Integer, List, Nested, S
 from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import func, select
 
-from huimin import audit, conversation_log, undelivered
-from huimin.conversation_log import ConversationMessage
-from huimin.handoff import HandoffTicket
-from huimin.masking import mask_openid, mask_text, mask_value
-from huimin.ops import dashboard, registry, review, tickets, training
+from huimin.ops import conversation_log, dashboard, registry, review, tickets, training
+from huimin.ops.conversation_log import ConversationMessage
 from huimin.ops.gate import GateConfigError, load_gate_config
+from huimin.ops.handoff import HandoffTicket
 from huimin.ops.settings import OpsSettings, load_ops_settings
-from huimin.wechat_api import WeChatApi
+from huimin.privacy import audit
+from huimin.privacy.masking import mask_openid, mask_text, mask_value
+from huimin.wechat import undelivered
+from huimin.wechat.api import WeChatApi
 from jobs.training import enqueue_training
 from miniapp_api.auth import current_principal, require_roles
 from miniapp_api.context import client_ip

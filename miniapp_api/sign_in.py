@@ -12,10 +12,11 @@ import requests
 from apiflask import APIBlueprint
 from wechatpy.exceptions import WeChatException
 
-from huimin import accounts, audit
-from huimin.accounts import LoginOutcome
-from huimin.tokens import CITIZEN, STAFF, TokenError
-from huimin.wechat_api import WeChatError
+from huimin.identity import accounts
+from huimin.identity.accounts import LoginOutcome
+from huimin.identity.tokens import CITIZEN, STAFF, TokenError
+from huimin.privacy import audit
+from huimin.wechat.api import WeChatError
 from miniapp_api.auth import ALL_SIGNED_IN, PUBLIC, audit_now, current_principal, require_roles
 from miniapp_api.context import api_services, client_ip, miniapp_client
 from miniapp_api.errors import ApiError

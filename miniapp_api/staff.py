@@ -11,11 +11,12 @@ from typing import Any
 from apiflask import APIBlueprint
 from sqlalchemy import select
 
-from huimin import accounts, audit, consent
-from huimin.accounts import StaffAccount, StaffError
-from huimin.handoff import HandoffTicket
-from huimin.masking import mask_id_number, mask_name, mask_phone, mask_text, mask_value
-from huimin.pii import ID_NUMBER, NAME, PHONE
+from huimin.identity import accounts
+from huimin.identity.accounts import StaffAccount, StaffError
+from huimin.ops.handoff import HandoffTicket
+from huimin.privacy import audit, consent
+from huimin.privacy.masking import mask_id_number, mask_name, mask_phone, mask_text, mask_value
+from huimin.privacy.pii import ID_NUMBER, NAME, PHONE
 from miniapp_api.auth import (
     STAFF_ROLES,
     audit_now,

@@ -15,8 +15,8 @@ import pyotp
 import requests
 from flask.testing import FlaskClient
 
-from huimin import accounts
-from huimin.pii import cipher_from_settings
+from huimin.identity import accounts
+from huimin.privacy.pii import cipher_from_settings
 from webapp.extensions import services
 
 STAFF_PASSWORD = "Correct-Horse-42"

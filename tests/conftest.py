@@ -14,7 +14,7 @@ import pytest
 import redis
 import requests
 
-from huimin import migrate
+from huimin.platform import migrate
 from scripts.stack import ROOT, Process, free_port, http_ok, procfile, stack_env, wait_until
 from tests.services import claimed_redis_db, temporary_postgres
 

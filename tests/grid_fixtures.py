@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
-from huimin import consent
-from huimin.accounts import StaffAccount, StaffGrid
-from huimin.db import Database, utcnow
+from huimin.identity.accounts import StaffAccount, StaffGrid
+from huimin.platform.db import Database, utcnow
+from huimin.privacy import consent
 from huimin.residents.models import Resident
 
 _ids = itertools.count(1)

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from bot.actions import context
 from bot.actions.handoff import ActionHandoff
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
-from huimin import offices
-from huimin.config import ROOT
-from huimin.db import Database
-from huimin.handoff import HandoffTicket
+from huimin.catalogue import offices
+from huimin.ops.handoff import HandoffTicket
+from huimin.platform.config import ROOT
+from huimin.platform.db import Database
 
 
 @pytest.fixture

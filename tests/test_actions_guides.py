@@ -17,12 +17,12 @@ from sqlalchemy import select
 from bot.actions import context
 from bot.actions import guides as guide_actions
 from bot.actions.guides import GUIDE_ACTIVE, ActionGuideCommand, ActionStartGuide
-from huimin.config import ROOT
-from huimin.db import Database
 from huimin.guides import END, GuideStore
-from huimin.handoff import HandoffTicket
+from huimin.ops.handoff import HandoffTicket
+from huimin.platform.config import ROOT
+from huimin.platform.db import Database
 from huimin.residents.models import Resident
-from huimin.wechat_users import WechatUser
+from huimin.wechat.users import WechatUser
 
 STORE = GuideStore(ROOT / "guides")
 KEYS = sorted(STORE.guides)

@@ -18,11 +18,10 @@ from bot.actions.applications import ActionCheckApplication
 from bot.actions.fallback import ActionFallback, failures_in_a_row
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from bot.actions.policy import ActionAnswerPolicy
-from huimin import offices
-from huimin.catalogue import load_catalogue
-from huimin.config import ROOT
-from huimin.db import Database
-from huimin.handoff import HandoffTicket
+from huimin.catalogue import load_catalogue, offices
+from huimin.ops.handoff import HandoffTicket
+from huimin.platform.config import ROOT
+from huimin.platform.db import Database
 
 POLICIES = ROOT / "policies"
 

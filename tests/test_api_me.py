@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from huimin import audit, consent
-from huimin.accounts import CitizenAccount
-from huimin.idcard import fake_id_number
+from huimin.identity.accounts import CitizenAccount
+from huimin.identity.idcard import fake_id_number
+from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
 from tests.api_fixtures import citizen_login, create_staff, make_api_app, phone_code
 from webapp.extensions import services
@@ -326,7 +326,7 @@ def test_citizens_only_ever_see_their_own_data(api_client, emulator):
 
 
 def test_account_deletion_runs_registered_erasers(api_app, api_client, emulator, monkeypatch):
-    from huimin import accounts
+    from huimin.identity import accounts
 
     monkeypatch.setattr(accounts, "_ERASERS", [])
     erased: list[int] = []

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from huimin import audit, consent
-from huimin.handoff import HandoffTicket, open_ticket
-from huimin.pii import KeyRing, cipher_from_settings
+from huimin.ops.handoff import HandoffTicket, open_ticket
+from huimin.privacy import audit, consent
+from huimin.privacy.pii import KeyRing, cipher_from_settings
 from huimin.residents.models import Resident
 from tests.api_fixtures import bearer, create_staff, make_api_app, staff_login
 from webapp.extensions import services

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from huimin import audit
-from huimin.db import Database, utcnow
+from huimin.platform.db import Database, utcnow
+from huimin.privacy import audit
 from tests.api_fixtures import make_api_app
 
 

@@ -23,9 +23,10 @@ from typing import Any
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from huimin import accounts, consent
-from huimin.accounts import CitizenAccount, StaffAccount, StaffGrid
-from huimin.passwords import hash_password
+from huimin.identity import accounts
+from huimin.identity.accounts import CitizenAccount, StaffAccount, StaffGrid
+from huimin.identity.passwords import hash_password
+from huimin.privacy import consent
 from huimin.residents.models import Resident
 from miniapp_api.auth import PUBLIC, ROLES
 from tests.api_fixtures import bearer, make_api_app
@@ -206,7 +207,7 @@ def test_grid_worker_sees_only_own_grid_and_only_with_consent(app, grid_setup):
         consent.withdraw(s, in_grid, consent.GRID_WORKER_ASSIST)
     resp = look(worker, in_grid)
     assert (resp.status_code, error_code(resp)) == (403, "consent_required")
-    from huimin import audit
+    from huimin.privacy import audit
 
     with app.app_context(), services().db.session() as s:
         results = [e.result for e in reversed(audit.entries_for_target(s, f"resident:{in_grid}"))]

@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from bot.actions import benefits as chat
 from bot.actions import context
-from huimin import audit
 from huimin.benefits.check import check, resident_facts
-from huimin.db import Database
+from huimin.platform.db import Database
+from huimin.privacy import audit
 from huimin.residents.models import Resident
 from huimin.rules import load_rules
-from huimin.wechat_users import WechatUser
+from huimin.wechat.users import WechatUser
 from jobs.queues import DEFAULT
 from tests.benefits_fixtures import ELDER, add_resident
 

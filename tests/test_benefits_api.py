@@ -7,10 +7,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from huimin import audit
-from huimin.accounts import CitizenAccount
 from huimin.benefits.matching import run_matching
 from huimin.benefits.models import BenefitNotice
+from huimin.identity.accounts import CitizenAccount
+from huimin.privacy import audit
 from huimin.residents.models import Resident
 from huimin.rules import load_rules
 from tests.api_fixtures import citizen_login

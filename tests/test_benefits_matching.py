@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from huimin.benefits import notices as lifecycle
 from huimin.benefits.matching import run_matching
 from huimin.benefits.models import CONFIRMED, EXPIRED, MATCHED, PENDING, BenefitNotice
-from huimin.db import Database
+from huimin.platform.db import Database
 from huimin.residents.facts import Facts
 from huimin.residents.models import Resident
 from huimin.residents.synthetic import insert_residents, synthetic_residents

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from huimin import audit
 from huimin.benefits import notices as lifecycle
 from huimin.benefits.matching import run_matching
 from huimin.benefits.models import (
@@ -20,7 +19,8 @@ from huimin.benefits.models import (
     NOTIFIED,
     BenefitNotice,
 )
-from huimin.db import Database, utcnow
+from huimin.platform.db import Database, utcnow
+from huimin.privacy import audit
 from huimin.rules import load_rules
 from tests.benefits_fixtures import AS_OF, ELDER, add_resident
 

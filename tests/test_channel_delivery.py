@@ -11,16 +11,25 @@ import requests
 from rq import Queue
 from sqlalchemy import select
 
-from huimin import wechat_users
-from huimin.assistant import AssistantClient, AssistantUnavailable
-from huimin.choices import ChoiceStore
-from huimin.config import load_settings
-from huimin.conversation import AssistantHealth
-from huimin.db import Database
-from huimin.delivery import ASK, SEND, TEXT_LIMIT, Courier, Item, Outbox, OutboxBusy, split_text
-from huimin.safe_redis import SafeRedis
-from huimin.undelivered import UndeliveredMessage
-from huimin.wechat_api import WeChatApi, WeChatError
+from huimin.assistant.client import AssistantClient, AssistantUnavailable
+from huimin.platform.config import load_settings
+from huimin.platform.db import Database
+from huimin.wechat import users as wechat_users
+from huimin.wechat.api import WeChatApi, WeChatError
+from huimin.wechat.choices import ChoiceStore
+from huimin.wechat.conversation import AssistantHealth
+from huimin.wechat.delivery import (
+    ASK,
+    SEND,
+    TEXT_LIMIT,
+    Courier,
+    Item,
+    Outbox,
+    OutboxBusy,
+    split_text,
+)
+from huimin.wechat.safe_redis import SafeRedis
+from huimin.wechat.undelivered import UndeliveredMessage
 from jobs.messages import RQDrains
 from jobs.queues import PUSH
 

@@ -13,8 +13,8 @@ import requests
 from rq import SimpleWorker
 
 from handlers.callback import _channel
-from huimin.channel import Inbound, Result, _Turn
-from huimin.delivery import TEXT_LIMIT, split_text
+from huimin.wechat.channel import Inbound, Result, _Turn
+from huimin.wechat.delivery import TEXT_LIMIT, split_text
 from jobs.queues import QUEUE_NAMES
 from tests.wechat import make_app
 

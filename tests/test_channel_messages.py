@@ -13,11 +13,11 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from huimin import channel as ch
-from huimin import wechat_users
-from huimin.conversation import FALLBACK_TEXT
-from huimin.delivery import ASK, Outbox
-from huimin.wechat_users import WechatUser
+from huimin.wechat import channel as ch
+from huimin.wechat import users as wechat_users
+from huimin.wechat.conversation import FALLBACK_TEXT
+from huimin.wechat.delivery import ASK, Outbox
+from huimin.wechat.users import WechatUser
 from jobs.queues import PUSH
 from tests.wechat import envelope, event_xml, make_app, message_xml, open_reply, post, text_xml
 

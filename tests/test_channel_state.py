@@ -7,12 +7,12 @@ import threading
 import pytest
 import redis
 
-from huimin.assistant import BotMessage, Button
-from huimin.choices import ChoiceStore, parse_choice
-from huimin.conversation import render
-from huimin.dedup import ANSWERED, DEFERRED, Ledger, NonceGuard
-from huimin.ratelimit import RateLimiter
-from huimin.safe_redis import RedisUnavailable, SafeRedis
+from huimin.assistant.client import BotMessage, Button
+from huimin.wechat.choices import ChoiceStore, parse_choice
+from huimin.wechat.conversation import render
+from huimin.wechat.dedup import ANSWERED, DEFERRED, Ledger, NonceGuard
+from huimin.wechat.ratelimit import RateLimiter
+from huimin.wechat.safe_redis import RedisUnavailable, SafeRedis
 from scripts.stack import free_port
 
 

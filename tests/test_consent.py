@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from huimin import consent
-from huimin.accounts import StaffAccount
-from huimin.db import Database, utcnow
+from huimin.identity.accounts import StaffAccount
+from huimin.platform.db import Database, utcnow
+from huimin.privacy import consent
 from huimin.residents.models import Resident
 
 

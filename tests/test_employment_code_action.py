@@ -23,10 +23,10 @@ from bot.actions.employment_code import (
     SEND_FAILED,
     ActionShowEmploymentCode,
 )
-from huimin.db import Database, utcnow
 from huimin.employment_code import EmploymentCodes, Reason, generate_key, store
+from huimin.platform.db import Database, utcnow
 from huimin.residents.models import Resident
-from huimin.wechat_users import WechatUser
+from huimin.wechat.users import WechatUser
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import zxingcpp
 from jwcrypto import jwk, jwt
 from PIL import Image
 
-from huimin import accounts, audit, consent
 from huimin.employment_code import (
     EmploymentCodes,
     NoSigningKeyError,
@@ -29,9 +28,11 @@ from huimin.employment_code import (
     new_subject_id,
     store,
 )
-from huimin.pii import NAME, generate_hash_key, generate_key_entry
+from huimin.identity import accounts
+from huimin.identity.tokens import CITIZEN, STAFF
+from huimin.privacy import audit, consent
+from huimin.privacy.pii import NAME, generate_hash_key, generate_key_entry
 from huimin.residents.models import Resident
-from huimin.tokens import CITIZEN, STAFF
 from miniapp_api.context import api_services
 from webapp.extensions import services
 

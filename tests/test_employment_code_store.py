@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from huimin.config import Settings
-from huimin.db import Database
 from huimin.employment_code import (
     EmploymentCodes,
     InsufficientFactsError,
@@ -26,7 +24,9 @@ from huimin.employment_code import (
 )
 from huimin.employment_code.disclosure import job_seeking_summary, masked_name
 from huimin.employment_code.runtime import CodesProvider
-from huimin.pii import NAME, cipher_from_settings
+from huimin.platform.config import Settings
+from huimin.platform.db import Database
+from huimin.privacy.pii import NAME, cipher_from_settings
 from huimin.residents.models import Resident
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from huimin import audit
-from huimin.accounts import StaffAccount
-from huimin.audit import AuditEntry
-from huimin.db import Database
 from huimin.grid.assignment import AssignmentError, set_grids, summary
+from huimin.identity.accounts import StaffAccount
+from huimin.platform.db import Database
+from huimin.privacy import audit
+from huimin.privacy.audit import AuditEntry
 from tests.grid_fixtures import add_resident, add_staff
 
 

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from huimin import audit, consent
-from huimin.consent import Consent
-from huimin.db import Database, utcnow
 from huimin.grid import consents as grid_consents
 from huimin.grid import history
 from huimin.grid.access import GridDenied, authorize
 from huimin.grid.assignment import set_grids
 from huimin.grid.models import GridConsentRequest
-from huimin.wechat_users import WechatUser
+from huimin.platform.db import Database, utcnow
+from huimin.privacy import audit, consent
+from huimin.privacy.consent import Consent
+from huimin.wechat.users import WechatUser
 from tests.grid_fixtures import add_resident, add_staff, give_consent
 
 

@@ -7,12 +7,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from huimin.accounts import CitizenAccount
 from huimin.benefits.models import BenefitNotice
-from huimin.db import Database, utcnow
 from huimin.grid.worklist import NO_WECHAT, OPEN_TICKET, PENDING_NOTICE, Filters, worklist
-from huimin.handoff import CLOSED, HandoffTicket
-from huimin.wechat_users import WechatUser
+from huimin.identity.accounts import CitizenAccount
+from huimin.ops.handoff import CLOSED, HandoffTicket
+from huimin.platform.db import Database, utcnow
+from huimin.wechat.users import WechatUser
 from tests.grid_fixtures import add_resident
 
 TODAY = date(2026, 3, 3)

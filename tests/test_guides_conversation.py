@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from huimin.config import ROOT
 from huimin.guides import END, Command, Event, Guide, GuideStore
 from huimin.guides.service import IDLE_RESUME, GuideService, Turn
 from huimin.guides.storage import TTL, GuideStorageError, SessionStore
+from huimin.platform.config import ROOT
 
 STORE = GuideStore(ROOT / "guides")
 KEYS = sorted(STORE.guides)

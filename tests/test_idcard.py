@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huimin.idcard import (
+from huimin.identity.idcard import (
     FAKE_REGIONS,
     Gender,
     birth_date_of,

@@ -11,10 +11,10 @@ import pytest
 from rq import Queue
 from sqlalchemy import func, select
 
-from huimin import audit
-from huimin.config import Settings
-from huimin.db import Database
-from huimin.pii import ID_NUMBER, NAME, cipher_from_settings
+from huimin.platform.config import Settings
+from huimin.platform.db import Database
+from huimin.privacy import audit
+from huimin.privacy.pii import ID_NUMBER, NAME, cipher_from_settings
 from huimin.residents.importer import ImportFileError, import_residents
 from huimin.residents.models import Resident
 from jobs.queues import DEFAULT

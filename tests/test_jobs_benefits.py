@@ -16,7 +16,6 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from huimin import consent
 from huimin.benefits.models import (
     GRID_WORKER,
     MATCHED,
@@ -28,9 +27,10 @@ from huimin.benefits.models import (
     WITHHELD,
     BenefitNotice,
 )
-from huimin.db import Database, utcnow
+from huimin.platform.db import Database, utcnow
+from huimin.privacy import consent
 from huimin.residents.models import Resident
-from huimin.wechat_users import WechatUser, pseudonym
+from huimin.wechat.users import WechatUser, pseudonym
 from jobs import benefits as jobs
 from jobs.queues import DEFAULT, PUSH
 from tests.benefits_fixtures import ELDER, ELDERLY_V2, add_resident, copy_rules

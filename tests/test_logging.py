@@ -6,7 +6,7 @@ import json
 
 import structlog
 
-from huimin.logs import configure_logging
+from huimin.platform.logs import configure_logging
 
 
 def test_log_lines_are_json_and_masked(capsys):

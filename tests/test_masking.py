@@ -12,8 +12,8 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huimin.idcard import fake_id_number
-from huimin.masking import (
+from huimin.identity.idcard import fake_id_number
+from huimin.privacy.masking import (
     PiiMaskingFilter,
     mask_id_number,
     mask_name,

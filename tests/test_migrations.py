@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from huimin.db import make_engine
-from huimin.models import metadata
+from huimin.platform.db import make_engine
+from huimin.platform.schema import metadata
 
 
 def test_migrations_match_models(db_url: str):

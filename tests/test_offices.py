@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from huimin import offices
-from huimin.config import ROOT
-from huimin.db import Database
+from huimin.catalogue import offices
+from huimin.platform.config import ROOT
+from huimin.platform.db import Database
 
 SEED = ROOT / "seed_data" / "offices.yml"
 

@@ -10,12 +10,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from huimin import audit, handoff, wechat_users
 from huimin.benefits.models import MINIAPP, OFFICIAL_ACCOUNT, QUEUED, UNREACHABLE, BenefitNotice
-from huimin.ops import registry
+from huimin.ops import handoff, registry
 from huimin.ops.review import LOCAL_TZ
 from huimin.ops.settings import OpsSettings
+from huimin.privacy import audit
 from huimin.residents.models import Resident
+from huimin.wechat import users as wechat_users
 from tests.api_fixtures import bearer, create_staff, staff_login
 from tests.ops_fixtures import Conversation, broker_for, evaluation, fake_model
 from webapp.extensions import services

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from huimin import audit
-from huimin.db import Database
 from huimin.ops import registry
 from huimin.ops.gate import GateConfig
 from huimin.ops.settings import OpsSettings
+from huimin.platform.db import Database
+from huimin.privacy import audit
 from tests.ops_fixtures import evaluation, fake_model
 
 CONFIG = GateConfig(macro_f1_tolerance=0.02, floors={"human_handoff": 0.85})
@@ -141,7 +141,7 @@ def test_the_same_file_is_registered_once(db, ops, tmp_path):
 
 
 def test_model_server_serves_the_live_model_with_etag(app, ops, tmp_path, redis_url):
-    from huimin.conversation_log import ConversationMessage
+    from huimin.ops.conversation_log import ConversationMessage
     from tests.ops_fixtures import Conversation, broker_for
     from webapp.extensions import services
 

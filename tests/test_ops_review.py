@@ -9,12 +9,11 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from huimin import conversation_log
-from huimin.conversation_log import ConversationMessage, IngestCursor
-from huimin.db import Database
-from huimin.ops import review
+from huimin.ops import conversation_log, review
+from huimin.ops.conversation_log import ConversationMessage, IngestCursor
 from huimin.ops.rasa_events import STREAM
 from huimin.ops.review import LOCAL_TZ, InboxFilter, ReviewError, Verdict
+from huimin.platform.db import Database
 from tests.ops_fixtures import Conversation, broker_for
 
 LOW = 0.6

@@ -15,12 +15,12 @@ import yaml
 from sqlalchemy import select
 
 from huimin.catalogue import read_nlu
-from huimin.config import ROOT, load_settings
-from huimin.conversation_log import ConversationMessage, ingest
-from huimin.db import Database, utcnow
 from huimin.ops import review, training
+from huimin.ops.conversation_log import ConversationMessage, ingest
 from huimin.ops.review import Verdict
 from huimin.ops.settings import OpsSettings
+from huimin.platform.config import ROOT, load_settings
+from huimin.platform.db import Database, utcnow
 from tests.ops_fixtures import Conversation, broker_for
 
 

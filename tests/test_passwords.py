@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pytest
 from argon2 import PasswordHasher
 
-from huimin.passwords import (
+from huimin.identity.passwords import (
     MAX_LENGTH,
     InvalidStoredHashError,
     hash_password,
@@ -21,7 +21,7 @@ from huimin.passwords import (
     verify_password,
     verify_unknown_user,
 )
-from huimin.totp import ISSUER, new_totp_secret, provisioning_uri, verify_totp
+from huimin.identity.totp import ISSUER, new_totp_secret, provisioning_uri, verify_totp
 
 # Cheap parameters for tests that need an "old" hash; the default hasher must upgrade them.
 WEAK = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

@@ -1,4 +1,4 @@
-"""Encryption at rest and keyed look-up hashes for personal data (huimin.pii)."""
+"""Encryption at rest and keyed look-up hashes for personal data (huimin.privacy.pii)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huimin import pii
-from huimin.config import Settings
-from huimin.pii import (
+from huimin.platform.config import Settings
+from huimin.privacy import pii
+from huimin.privacy.pii import (
     DEV_KEY_ID,
     ID_NUMBER,
     NAME,
@@ -260,10 +260,10 @@ def test_development_derives_a_labelled_key_and_warns_once(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pii, "_dev_warning_issued", False)
-    with caplog.at_level(logging.WARNING, logger="huimin.pii"):
+    with caplog.at_level(logging.WARNING, logger="huimin.privacy.pii"):
         first = cipher_from_settings(settings())
         second = cipher_from_settings(settings())
-    warnings = [r for r in caplog.records if r.name == "huimin.pii"]
+    warnings = [r for r in caplog.records if r.name == "huimin.privacy.pii"]
     assert len(warnings) == 1
     assert "INSECURE" in warnings[0].getMessage() and "PII_KEYS" in warnings[0].getMessage()
     assert first.ring.kids == (DEV_KEY_ID,)
@@ -279,7 +279,7 @@ def test_development_with_keys_does_not_warn(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pii, "_dev_warning_issued", False)
-    with caplog.at_level(logging.WARNING, logger="huimin.pii"):
+    with caplog.at_level(logging.WARNING, logger="huimin.privacy.pii"):
         c = cipher_from_settings(settings(pii_keys=K1, pii_hash_key=generate_hash_key()))
-    assert not [r for r in caplog.records if r.name == "huimin.pii"]
+    assert not [r for r in caplog.records if r.name == "huimin.privacy.pii"]
     assert c.ring.kids == ("k1",)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from huimin.catalogue import ASPECT_LABELS, ASPECTS, Catalogue, Policy, load_catalogue
-from huimin.policy_answers import (
+from huimin.catalogue.answers import (
     MAX_CHOICES,
     Reply,
     answer,
@@ -46,7 +46,7 @@ def parse_payload(text: str) -> tuple[str, dict]:
 
 
 def rendered(reply: Reply) -> str:
-    """The WeChat text for a reply (what huimin.conversation renders)."""
+    """The WeChat text for a reply (what huimin.wechat.conversation renders)."""
     lines = [reply.text] + [f"回复 {i}：{c.title}" for i, c in enumerate(reply.choices, 1)]
     return "\n".join(lines)
 

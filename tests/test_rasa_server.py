@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from huimin.config import ROOT
+from huimin.platform.config import ROOT
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 
-from huimin.db import Base, make_engine
+from huimin.platform.db import Base, make_engine
 from huimin.residents import FACTS, Facts
 from huimin.residents.synthetic import insert_residents
 from huimin.rules import RuleBook, evaluate, load_rules, match_all, parse_rule_file

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import Boolean, Date, Integer, String, func, select
 
-from huimin.db import Base, make_engine
+from huimin.platform.db import Base, make_engine
 from huimin.residents import FACTS, Facts, parse_profile
 from huimin.residents.models import Resident
 from huimin.residents.synthetic import insert_residents, synthetic_residents

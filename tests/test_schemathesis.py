@@ -22,9 +22,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from huimin.accounts import CitizenAccount, StaffAccount, StaffGrid
-from huimin.consent import BENEFIT_PUSH, REAL_NAME, grant
-from huimin.passwords import hash_password
+from huimin.identity.accounts import CitizenAccount, StaffAccount, StaffGrid
+from huimin.identity.passwords import hash_password
+from huimin.privacy.consent import BENEFIT_PUSH, REAL_NAME, grant
 from huimin.residents.models import Resident
 from miniapp_api.auth import PUBLIC
 from tests.api_fixtures import make_api_app

@@ -8,8 +8,8 @@ import threading
 import pytest
 import requests
 
-from huimin.config import load_settings
-from huimin.wechat_api import WeChatApi, WeChatError
+from huimin.platform.config import load_settings
+from huimin.wechat.api import WeChatApi, WeChatError
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import pytest
 import requests
 import xmltodict
 
-from handlers.replies import cdata, text_reply
-from huimin.conversation import FALLBACK_TEXT
+from huimin.wechat.conversation import FALLBACK_TEXT
+from huimin.wechat.replies import cdata, text_reply
 from tests.wechat import envelope, event_xml, make_app, open_reply, post, sign, text_xml
 from webapp.extensions import services
 

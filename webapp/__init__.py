@@ -8,8 +8,8 @@ from typing import Any
 from apiflask import APIFlask
 from dotenv import load_dotenv
 
-from huimin.config import load_settings
-from huimin.logs import configure_logging
+from huimin.platform.config import load_settings
+from huimin.platform.logs import configure_logging
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:

@@ -14,10 +14,10 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from huimin import audit
 from huimin.benefits.matching import run_matching
 from huimin.benefits.settings import BenefitSettings
-from huimin.pii import cipher_from_settings
+from huimin.privacy import audit
+from huimin.privacy.pii import cipher_from_settings
 from huimin.residents.importer import ImportFileError, import_residents
 from huimin.residents.models import Resident
 from huimin.residents.synthetic import insert_residents, synthetic_residents

@@ -9,8 +9,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from huimin import audit
 from huimin.grid import assignment
+from huimin.privacy import audit
 from webapp.extensions import services
 
 

@@ -10,10 +10,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from huimin import audit
 from huimin.ops import registry, training
 from huimin.ops.gate import GateConfigError, load_gate_config
 from huimin.ops.settings import load_ops_settings
+from huimin.privacy import audit
 from jobs.training import enqueue_training
 from webapp.extensions import services
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
-from huimin import models as _models  # noqa: F401 - every mapper configured up front
-from huimin.assistant import AssistantClient
-from huimin.config import Settings
-from huimin.db import Database
+from huimin.assistant.client import AssistantClient
+from huimin.platform import schema as _models  # noqa: F401 - every mapper configured up front
+from huimin.platform.config import Settings
+from huimin.platform.db import Database
 
 
 @dataclass

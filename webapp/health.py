@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from huimin.readiness import check_all
+from huimin.platform.readiness import check_all
 from jobs.queues import WORKERS
 from webapp.extensions import services
 

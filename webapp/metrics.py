@@ -11,7 +11,7 @@ from flask import Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from rq import Queue
 
-from huimin import undelivered
+from huimin.wechat import undelivered
 from jobs.queues import QUEUE_NAMES
 from webapp.extensions import services
 

@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, settings, utter
-from huimin.policy_answers import Choice, Reply, intent_choice, named_policies, payload
+from huimin.catalogue.answers import Choice, Reply, intent_choice, named_policies, payload
 
 
 class ActionCheckApplication(Action):

@@ -25,7 +25,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import database, settings
-from huimin import audit, wechat_users
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.questions import (
     CONSENT,
@@ -39,9 +38,11 @@ from huimin.benefits.questions import (
 )
 from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import catalogue, rule_store, titles
+from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
 from huimin.residents.importer import apply_facts
 from huimin.residents.models import Resident
+from huimin.wechat import users as wechat_users
 from jobs.benefits import enqueue_resident_match
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from huimin.catalogue import Catalogue, CatalogueStore
-from huimin.config import Settings, load_settings
-from huimin.db import Database
-from huimin.policy_answers import Reply
+from huimin.catalogue.answers import Reply
+from huimin.platform.config import Settings, load_settings
+from huimin.platform.db import Database
 
 
 @lru_cache(maxsize=1)

@@ -13,10 +13,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import database, settings
-from huimin import wechat_users
 from huimin.employment_code import InsufficientFactsError, NoSigningKeyError, qr_png, store
 from huimin.employment_code.runtime import CodesProvider
-from huimin.wechat_api import WeChatApi, WeChatError
+from huimin.wechat import users as wechat_users
+from huimin.wechat.api import WeChatApi, WeChatError
 
 log = logging.getLogger(__name__)
 

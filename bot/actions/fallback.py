@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, utter
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
-from huimin.policy_answers import candidates, named_policies, rephrase
+from huimin.catalogue.answers import candidates, named_policies, rephrase
 
 NAME = "action_fallback"
 HAND_OFF_AFTER = 2  # failures in a row

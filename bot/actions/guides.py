@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.context import database, entity_values, settings, utter
 from bot.actions.fallback import ActionFallback
 from bot.actions.handoff import USER_REQUEST, hand_off
+from huimin.catalogue.answers import Reply, intent_choice
 from huimin.guides.chat import (
     GUIDE_CHOICE,
     STOPPED_NO_GUIDE,
@@ -28,7 +29,6 @@ from huimin.guides.chat import (
 )
 from huimin.guides.service import GuideService, guide_store
 from huimin.guides.storage import GuideStorageError, SessionStore
-from huimin.policy_answers import Reply, intent_choice
 
 GUIDE_ACTIVE = "guide_active"
 NO_GUIDE = Reply(

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import database, settings, transcript
-from huimin import handoff
+from huimin.ops import handoff
 
 USER_REQUEST, ASSISTANT_FAILED = "user_request", "assistant_failed"
 

@@ -14,9 +14,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import catalogue, database, today, utter
-from huimin import offices
-from huimin.catalogue import Policy
-from huimin.policy_answers import answer, is_follow_up
+from huimin.catalogue import Policy, offices
+from huimin.catalogue.answers import answer, is_follow_up
 
 
 def policy_where_question(tracker: Tracker) -> Policy | None:

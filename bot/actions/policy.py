@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, today, utter
-from huimin.policy_answers import reply_to_question
+from huimin.catalogue.answers import reply_to_question
 
 
 class ActionAnswerPolicy(Action):

@@ -36,7 +36,7 @@ from huimin.benefits.models import (
     BenefitNotice,
 )
 from huimin.benefits.notices import NO_LONGER_ELIGIBLE, SUPERSEDED
-from huimin.db import Database, utcnow
+from huimin.platform.db import Database, utcnow
 from huimin.rules import Match, Rule, RuleBook, compile_condition, match_all
 from huimin.rules.sql import RESIDENTS
 

@@ -11,9 +11,9 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from huimin import accounts as _accounts  # noqa: F401 - FK target tables
-from huimin import consent as _consent  # noqa: F401
-from huimin.db import Base, utcnow
+from huimin.identity import accounts as _accounts  # noqa: F401 - FK target tables
+from huimin.platform.db import Base, utcnow
+from huimin.privacy import consent as _consent  # noqa: F401
 from huimin.residents import models as _residents  # noqa: F401
 
 # Lifecycle (see huimin.benefits.notices): matched -> notified -> confirmed | declined |
@@ -67,7 +67,7 @@ class BenefitNotice(Base):
     push_note: Mapped[str | None] = mapped_column(String(255))  # last push outcome, English
     notified_at: Mapped[datetime | None] = mapped_column()
 
-    # The resident's answer: when, through which channel (huimin.consent.CHANNELS), and for
+    # The resident's answer: when, through which channel (huimin.privacy.consent.CHANNELS), and for
     # answers given by a grid worker, who and under which consent.
     confirmed_at: Mapped[datetime | None] = mapped_column()
     declined_at: Mapped[datetime | None] = mapped_column()

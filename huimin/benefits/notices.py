@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from huimin import audit
 from huimin.benefits.models import (
     CONFIRMED,
     DECLINED,
@@ -25,8 +24,9 @@ from huimin.benefits.models import (
     OPEN,
     BenefitNotice,
 )
-from huimin.consent import CHANNELS
-from huimin.db import utcnow
+from huimin.platform.db import utcnow
+from huimin.privacy import audit
+from huimin.privacy.consent import CHANNELS
 from huimin.residents.models import Resident
 
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -29,7 +29,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatException
 
-from huimin import consent
 from huimin.benefits.models import (
     GRID_WORKER,
     MATCHED,
@@ -44,10 +43,11 @@ from huimin.benefits.models import (
 )
 from huimin.benefits.notices import aware, mark_notified
 from huimin.benefits.settings import BenefitSettings
-from huimin.db import Database, utcnow
+from huimin.platform.db import Database, utcnow
+from huimin.privacy import consent
 from huimin.residents.models import Resident
-from huimin.wechat_api import WeChatApi, WeChatError
-from huimin.wechat_users import WechatUser
+from huimin.wechat.api import WeChatApi, WeChatError
+from huimin.wechat.users import WechatUser
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from huimin.masking import mask_name
-from huimin.pii import NAME, PiiCipher, PiiDecryptError
+from huimin.privacy.masking import mask_name
+from huimin.privacy.pii import NAME, PiiCipher, PiiDecryptError
 from huimin.residents import choice_label
 from huimin.residents.models import Resident
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.db import Base, utcnow
+from huimin.platform.db import Base, utcnow
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
 

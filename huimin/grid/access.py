@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huimin import consent
-from huimin.accounts import GRID_WORKER, StaffAccount
-from huimin.consent import Consent
-from huimin.db import utcnow
+from huimin.identity.accounts import GRID_WORKER, StaffAccount
+from huimin.platform.db import utcnow
+from huimin.privacy import consent
+from huimin.privacy.consent import Consent
 from huimin.residents.models import Resident
 
 
@@ -72,7 +72,7 @@ def consent_in_force(
     at: datetime | None = None,
 ) -> Consent | None:
     """The consent that lets staff member ``grantee`` act under any of ``scopes`` now: the
-    one given to them personally first, then the longest-running. (huimin.consent answers
+    one given to them personally first, then the longest-running. (huimin.privacy.consent answers
     yes/no; acting for a resident must also name the consent it relied on.)"""
     moment = _aware(at) if at is not None else utcnow()
     allowed = {s for scope in scopes for s in consent.scopes_satisfying(scope)}

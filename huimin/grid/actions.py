@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from huimin import audit
+from huimin.privacy import audit
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from huimin import consent
 from huimin.grid import notify
 from huimin.grid.access import GridDenied, authorize
 from huimin.grid.actions import Done, record
 from huimin.guides.messages import Command, Event
 from huimin.guides.service import GuideService, Turn, UnknownGuide
+from huimin.privacy import consent
 
 UNKNOWN_GUIDE = (404, "unknown_guide", "没有这个办事指引")
 NO_SESSION = (409, "no_guide_session", "还没有开始这个办事指引")

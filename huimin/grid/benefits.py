@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from huimin import consent
 from huimin.benefits import notices
 from huimin.benefits.check import check, resident_facts
 from huimin.benefits.models import BenefitNotice
 from huimin.grid import notify
 from huimin.grid.access import GridDenied, authorize
 from huimin.grid.actions import Done, record
+from huimin.privacy import consent
 from huimin.residents.facts import LABELS
 from huimin.rules import RuleBook
 

@@ -1,4 +1,4 @@
-"""Consent for grid workers, collected two ways, recorded through huimin.consent.
+"""Consent for grid workers, collected two ways, recorded through huimin.privacy.consent.
 
 - In WeChat, one tap: a grid worker asks; the resident gets a message with a link that
   opens the mini-program's consent page, and one tap there grants it.
@@ -7,7 +7,7 @@
   same grid) has checked the photo and confirmed it.
 
 Either way the consent runs for ``days`` (default 30) from when it is given and the resident
-can withdraw it at any time (DELETE /api/v1/me/consents/<scope>, huimin.consent.withdraw).
+can withdraw it at any time (DELETE /api/v1/me/consents/<scope>, huimin.privacy.consent.withdraw).
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from huimin import consent
-from huimin.accounts import ADMIN, GRID_WORKER, VERIFIER, StaffAccount
-from huimin.db import utcnow
 from huimin.grid import notify
 from huimin.grid.access import GridDenied, authorize
 from huimin.grid.actions import Done, record
@@ -34,6 +31,9 @@ from huimin.grid.models import (
     WECHAT,
     GridConsentRequest,
 )
+from huimin.identity.accounts import ADMIN, GRID_WORKER, VERIFIER, StaffAccount
+from huimin.platform.db import utcnow
+from huimin.privacy import consent
 from huimin.residents.models import Resident
 
 DEFAULT_DAYS = 30

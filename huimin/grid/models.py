@@ -1,6 +1,6 @@
 """Tables of the grid-worker features: visit notes and consent requests.
 
-Consent itself lives in ``consents`` (huimin.consent); a request is the step before it: a
+Consent itself lives in ``consents`` (huimin.privacy.consent); a request is the step before it: a
 one-tap request waiting for the resident in WeChat, or a paper form recorded by a grid worker
 and waiting for a second staff member to confirm it.
 """
@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin import accounts
-from huimin.db import Base, utcnow
+from huimin.identity import accounts
+from huimin.platform.db import Base, utcnow
 from huimin.residents import models as _residents  # noqa: F401 - FK target table
 
 # GridConsentRequest.kind

@@ -14,12 +14,13 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huimin import undelivered, wechat_users
-from huimin.config import Settings
-from huimin.db import Database
+from huimin.platform.config import Settings
+from huimin.platform.db import Database
 from huimin.residents.models import Resident
-from huimin.wechat_api import WeChatApi, WeChatError
-from huimin.wechat_users import WechatUser
+from huimin.wechat import undelivered
+from huimin.wechat import users as wechat_users
+from huimin.wechat.api import WeChatApi, WeChatError
+from huimin.wechat.users import WechatUser
 
 # WeChat codes worth retrying (system busy, frequency limits); None is a network failure.
 TRANSIENT = frozenset({None, -1, 45009, 45011})
@@ -121,7 +122,7 @@ def send_queued(
     """Send what is queued for the resident as one message. Raises WeChatError on a
     transient failure, with the lines put back for the retry; a refusal that will not change
     (48-hour window passed, message quota, unsubscribed) is final and recorded for staff to
-    follow up (huimin.undelivered); the actions are in the resident's history either way."""
+    follow up (huimin.wechat.undelivered); the actions are in the resident's history either way."""
     lines = _take(conn, resident_id)
     if not lines:
         return NOTHING

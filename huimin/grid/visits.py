@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huimin import consent
-from huimin.db import utcnow
 from huimin.grid import notify
 from huimin.grid.access import GridDenied, authorize
 from huimin.grid.actions import Done, record
 from huimin.grid.models import VISIT_OUTCOMES, GridVisit
-from huimin.masking import mask_text
+from huimin.platform.db import utcnow
+from huimin.privacy import consent
+from huimin.privacy.masking import mask_text
 
 MAX_NOTE = 500
 

@@ -39,14 +39,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from huimin.accounts import CitizenAccount
 from huimin.benefits.models import GRID_WORKER as DELIVERED_BY_GRID
 from huimin.benefits.models import OPEN, BenefitNotice
-from huimin.db import utcnow
-from huimin.handoff import CLOSED, HandoffTicket
+from huimin.identity.accounts import CitizenAccount
+from huimin.ops.handoff import CLOSED, HandoffTicket
+from huimin.platform.db import utcnow
 from huimin.residents.models import Resident
 from huimin.rules.dates import age_on, latest_birth_date
-from huimin.wechat_users import WechatUser
+from huimin.wechat.users import WechatUser
 
 OPEN_TICKET, PENDING_NOTICE, NO_WECHAT = "open_ticket", "pending_notice", "no_wechat"
 REASONS = (OPEN_TICKET, PENDING_NOTICE, NO_WECHAT)

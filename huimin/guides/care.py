@@ -14,9 +14,9 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin import accounts
-from huimin.db import Base, utcnow
 from huimin.guides.session import CARE_MODE_AGE, care_mode_for
+from huimin.identity import accounts
+from huimin.platform.db import Base, utcnow
 from huimin.residents.models import Resident
 from huimin.rules.dates import age_on
 

@@ -4,7 +4,7 @@ understanding of a message into a guide step, and a guide reply into chat messag
 The Rasa actions (bot/actions/guides.py) are a thin shell around `GuideChat`. Numbered
 choices become buttons whose payloads are Rasa intents (`/next_step`, and
 `/guide_answer{"guide_choice":"2"}` for an answer), so a digit typed in WeChat maps back
-to them (huimin.choices); words and voice-recognised text are read against the step's menu
+to them (huimin.wechat.choices); words and voice-recognised text are read against the step's menu
 first, then the assistant's intent is used.
 """
 
@@ -18,13 +18,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from huimin.db import Database
 from huimin.guides import care
 from huimin.guides.messages import Command, Event, Message
 from huimin.guides.parse import normalize
 from huimin.guides.schema import Guide
 from huimin.guides.service import GuideService, Turn, UnknownGuide
-from huimin.wechat_users import WechatUser
+from huimin.platform.db import Database
+from huimin.wechat.users import WechatUser
 
 log = logging.getLogger(__name__)
 

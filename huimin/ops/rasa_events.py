@@ -1,7 +1,7 @@
 """A Rasa event broker that appends conversation events to a Redis stream.
 
 Loaded by the Rasa server (``event_broker`` in bot/endpoints.yml), in the Rasa environment: it
-imports nothing from the app. ``huimin.conversation_log`` reads the stream into the database,
+imports nothing from the app. ``huimin.ops.conversation_log`` reads the stream into the database,
 so every channel's messages reach the review inbox without the channel doing anything.
 
 Only the events the review needs are kept (user messages with their NLU result, bot answers,
@@ -26,7 +26,7 @@ except ImportError:  # imported by the app for `slim` and the constants
     EventBroker = object  # type: ignore[assignment,misc]
 
 try:  # standard library only, so the Rasa environment can use it too
-    from huimin.masking import mask_text
+    from huimin.privacy.masking import mask_text
 except ImportError:  # the reader masks again in any case
     def mask_text(text: str) -> str:
         return text

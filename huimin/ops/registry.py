@@ -24,10 +24,10 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin import audit
-from huimin.db import Base, utcnow
 from huimin.ops.gate import GateConfig, Verdict, judge
 from huimin.ops.settings import OpsSettings
+from huimin.platform.db import Base, utcnow
+from huimin.privacy import audit
 
 TRAINED, INSTALLED = "training", "installed"
 ACTIVATE, ROLLBACK, BOOTSTRAP = "activate", "rollback", "bootstrap"

@@ -23,14 +23,14 @@ import yaml
 from sqlalchemy import JSON, ForeignKey, Integer, Select, String, Text, and_, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.config import ROOT
-from huimin.conversation_log import (
+from huimin.ops.conversation_log import (
     BOT,
     FALLBACK_INTENT,
     USER,
     ConversationMessage,
 )
-from huimin.db import Base, utcnow
+from huimin.platform.config import ROOT
+from huimin.platform.db import Base, utcnow
 
 CORRECT, RELABEL, OUT_OF_SCOPE, IGNORE = "correct", "relabel", "out_of_scope", "ignore"
 ACTIONS = (CORRECT, RELABEL, OUT_OF_SCOPE, IGNORE)

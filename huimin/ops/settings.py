@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huimin.config import ROOT
+from huimin.platform.config import ROOT
 
 
 def _path(name: str, default: Path) -> Path:

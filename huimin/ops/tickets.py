@@ -13,11 +13,12 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin import audit, wechat_users
-from huimin.db import Base, utcnow
-from huimin.handoff import CLAIMED, CLOSED, OPEN, HandoffTicket
-from huimin.masking import mask_text
-from huimin.wechat_api import WeChatApi, WeChatError
+from huimin.ops.handoff import CLAIMED, CLOSED, OPEN, HandoffTicket
+from huimin.platform.db import Base, utcnow
+from huimin.privacy import audit
+from huimin.privacy.masking import mask_text
+from huimin.wechat import users as wechat_users
+from huimin.wechat.api import WeChatApi, WeChatError
 
 CLAIM, REPLY, CLOSE = "claim", "reply", "close"
 REPLY_MAX = 600  # characters; WeChat allows more, citizens read less

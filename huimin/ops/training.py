@@ -35,11 +35,11 @@ from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from huimin.catalogue import load_catalogue, parse_example, read_nlu, write_training
-from huimin.config import ROOT, Settings
-from huimin.db import Base, Database, utcnow
 from huimin.ops import registry
 from huimin.ops.review import Annotation, training_annotations
 from huimin.ops.settings import OpsSettings
+from huimin.platform.config import ROOT, Settings
+from huimin.platform.db import Base, Database, utcnow
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STAGES = {

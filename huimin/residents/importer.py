@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huimin.db import Database
-from huimin.idcard import validate_id_number
-from huimin.pii import (
+from huimin.identity.idcard import validate_id_number
+from huimin.platform.db import Database
+from huimin.privacy.pii import (
     ID_NUMBER,
     NAME,
     PHONE,
@@ -51,7 +51,7 @@ IDENTITY = ("external_id", "grid_id")
 PERSONAL = ("name", "id_number", "phone")
 FLAGS = ("wechat_channel", "push_opt_out")
 COLUMNS = (*IDENTITY, *PERSONAL, *FLAGS, *FACT_NAMES)
-RESERVED_PREFIX = "mp-"  # residents created by the mini-program (huimin.accounts)
+RESERVED_PREFIX = "mp-"  # residents created by the mini-program (huimin.identity.accounts)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _GRID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MOBILE = re.compile(r"^1\d{10}$")

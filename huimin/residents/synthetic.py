@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from huimin.db import utcnow
+from huimin.platform.db import utcnow
 from huimin.residents.models import Resident
 
 # Share of the population aged 16+ by five-year band (2020 census, rounded).

@@ -1,7 +1,7 @@
 """accounts, consent and audit log (issue 3)
 
 Citizen and staff accounts, staff grid assignments, consent records and the hash-chained
-audit log with its one-row head. Branches from 0001; `huimin.migrate` upgrades all heads.
+audit log with its one-row head. Branches from 0001; `huimin.platform.migrate` upgrades all heads.
 
 Revision ID: 0003
 Revises: 0001
@@ -113,7 +113,7 @@ def upgrade() -> None:
     with op.batch_alter_table('staff_grids', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_grids_grid_id'), ['grid_id'], unique=False)
 
-    # The audit chain's head row (seq 0, genesis hash); huimin.audit.record updates it.
+    # The audit chain's head row (seq 0, genesis hash); huimin.privacy.audit.record updates it.
     audit_head = sa.table(
         'audit_head', sa.column('id', sa.Integer()), sa.column('seq', sa.BigInteger()),
         sa.column('last_hash', sa.String()), sa.column('purged_through_seq', sa.BigInteger()),

@@ -1,6 +1,6 @@
 """WeChat messages that could not be delivered, kept for staff follow-up (issue 4)
 
-Branches from 0001 like the other issues' migrations; `huimin.migrate` upgrades all heads.
+Branches from 0001 like the other issues' migrations; `huimin.platform.migrate` upgrades all heads.
 
 Revision ID: 0004_wechat
 Revises: 0001

@@ -17,9 +17,9 @@ import redis
 import requests
 from rq import Queue
 
-from huimin import wechat_users
-from huimin.config import load_settings
-from huimin.conversation import FALLBACK_TEXT
+from huimin.platform.config import load_settings
+from huimin.wechat import users as wechat_users
+from huimin.wechat.conversation import FALLBACK_TEXT
 from jobs.queues import PUSH
 
 pytestmark = pytest.mark.e2e

@@ -12,9 +12,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from huimin import wechat_users
-from huimin.config import load_settings
-from huimin.conversation import FALLBACK_TEXT
+from huimin.platform.config import load_settings
+from huimin.wechat import users as wechat_users
+from huimin.wechat.conversation import FALLBACK_TEXT
 
 pytestmark = pytest.mark.e2e
 

@@ -30,9 +30,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from huimin import undelivered
-from huimin.db import Database
 from huimin.ops.settings import OpsSettings
+from huimin.platform.db import Database
+from huimin.wechat import undelivered
 from scripts.stack import ROOT
 from tests.api_fixtures import Staff, bearer
 
@@ -140,7 +140,7 @@ def wait_for_run(stack, headers, run_id: int) -> dict:
 
 
 def record_undelivered(stack) -> int:
-    """What huimin.delivery records when WeChat refuses a late answer."""
+    """What huimin.wechat.delivery records when WeChat refuses a late answer."""
     db = Database(stack.env["DATABASE_URL"])
     try:
         with db.session() as session:

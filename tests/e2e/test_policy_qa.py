@@ -13,11 +13,10 @@ import redis
 import requests
 from sqlalchemy import create_engine, text
 
-from huimin import conversation_log
 from huimin.catalogue import load_catalogue
-from huimin.config import ROOT
-from huimin.db import Database
-from huimin.ops import review
+from huimin.ops import conversation_log, review
+from huimin.platform.config import ROOT
+from huimin.platform.db import Database
 
 pytestmark = pytest.mark.e2e
 

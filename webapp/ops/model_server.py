@@ -19,8 +19,7 @@ import structlog
 from apiflask import APIBlueprint
 from flask import Response, abort, request, send_file
 
-from huimin import conversation_log
-from huimin.ops import registry
+from huimin.ops import conversation_log, registry
 from huimin.ops.settings import load_ops_settings
 from webapp.extensions import services
 

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.db import Base, utcnow
-from huimin.masking import mask_value
+from huimin.platform.db import Base, utcnow
+from huimin.privacy.masking import mask_value
 
 GENESIS = "0" * 64
 MIN_RETENTION_DAYS = 183

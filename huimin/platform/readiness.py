@@ -9,9 +9,9 @@ import requests
 from rq import Worker
 from sqlalchemy import text
 
-from huimin.assistant import AssistantClient
-from huimin.config import Settings
-from huimin.db import Database
+from huimin.assistant.client import AssistantClient
+from huimin.platform.config import Settings
+from huimin.platform.db import Database
 
 
 def _database(db: Database) -> None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.db import Base
+from huimin.platform.db import Base
 
 
 class Office(Base):

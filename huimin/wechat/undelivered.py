@@ -15,9 +15,9 @@ from typing import Protocol
 from sqlalchemy import Select, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin import audit
-from huimin.db import Base, utcnow
-from huimin.masking import mask_text
+from huimin.platform.db import Base, utcnow
+from huimin.privacy import audit
+from huimin.privacy.masking import mask_text
 
 ANSWER, QUESTION = "answer", "question"
 KIND_LABELS = {ANSWER: "回答未送达", QUESTION: "提问未处理"}
@@ -35,7 +35,7 @@ ERRCODE_TEXT: dict[int, str] = {
     45009: "微信接口今日调用次数已达上限",
     48001: "公众号没有发送客服消息的权限",
 }
-# Reasons recorded without a WeChat error code (see huimin.delivery, huimin.channel).
+# Reasons recorded without a WeChat error code (see huimin.wechat.delivery, huimin.wechat.channel).
 REASON_TEXT: dict[str, str] = {
     "reply window passed": "超过48小时未互动，无法主动发送",
     "user unsubscribed": "市民已取消关注公众号，无法发送",

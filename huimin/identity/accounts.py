@@ -22,18 +22,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from huimin import consent
-from huimin.db import Base, utcnow
-from huimin.idcard import birth_date_of, gender_of, validate_id_number
-from huimin.passwords import (
+from huimin.identity.idcard import birth_date_of, gender_of, validate_id_number
+from huimin.identity.passwords import (
     hash_password,
     password_problems,
     verify_password,
     verify_unknown_user,
 )
-from huimin.pii import ID_NUMBER, NAME, PHONE, PiiCipher, normalise_name, normalise_phone
+from huimin.identity.totp import new_totp_secret, provisioning_uri, verify_totp
+from huimin.platform.db import Base, utcnow
+from huimin.privacy import consent
+from huimin.privacy.pii import ID_NUMBER, NAME, PHONE, PiiCipher, normalise_name, normalise_phone
 from huimin.residents.models import Resident
-from huimin.totp import new_totp_secret, provisioning_uri, verify_totp
 
 CITIZEN = "citizen"
 GRID_WORKER = "grid_worker"

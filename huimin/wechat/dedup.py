@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from huimin.safe_redis import SafeRedis
+from huimin.wechat.safe_redis import SafeRedis
 
 NONCE_TTL = 600  # longer than the +-300 s timestamp window: an older replay fails on time
 MESSAGE_TTL = 3600

@@ -26,11 +26,12 @@ import redis
 import structlog
 from redis.client import Pipeline
 
-from huimin import conversation, undelivered, wechat_users
-from huimin.assistant import AssistantClient, AssistantUnavailable
-from huimin.choices import ChoiceStore
-from huimin.db import Database
-from huimin.wechat_api import WeChatApi, WeChatError
+from huimin.assistant.client import AssistantClient, AssistantUnavailable
+from huimin.platform.db import Database
+from huimin.wechat import conversation, undelivered
+from huimin.wechat import users as wechat_users
+from huimin.wechat.api import WeChatApi, WeChatError
+from huimin.wechat.choices import ChoiceStore
 
 log = structlog.get_logger("delivery")
 

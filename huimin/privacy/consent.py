@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.db import Base, utcnow
+from huimin.platform.db import Base, utcnow
 from huimin.residents import models as _residents  # noqa: F401 - FK target table
 
 REAL_NAME = "real_name"

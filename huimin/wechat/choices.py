@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 
-from huimin.safe_redis import SafeRedis
+from huimin.wechat.safe_redis import SafeRedis
 
 CHOICES_TTL = 1800
 _NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,

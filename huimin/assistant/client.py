@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from huimin.config import Settings
+from huimin.platform.config import Settings
 
 
 class AssistantUnavailable(Exception):

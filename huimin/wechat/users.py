@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.db import Base, utcnow
+from huimin.platform.db import Base, utcnow
 from huimin.residents import models as _residents  # noqa: F401 - FK target table
 
 

@@ -30,9 +30,9 @@ import redis
 from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.db import Base, utcnow
-from huimin.masking import mask_text, mask_value
 from huimin.ops.rasa_events import STREAM
+from huimin.platform.db import Base, utcnow
+from huimin.privacy.masking import mask_text, mask_value
 
 USER, BOT = "user", "bot"
 FALLBACK_INTENT = "nlu_fallback"

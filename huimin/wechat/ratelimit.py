@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from huimin.safe_redis import SafeRedis
+from huimin.wechat.safe_redis import SafeRedis
 
 
 class RateLimiter:

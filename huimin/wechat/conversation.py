@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from huimin.assistant import AssistantClient, BotMessage
-from huimin.safe_redis import SafeRedis
+from huimin.assistant.client import AssistantClient, BotMessage
+from huimin.wechat.safe_redis import SafeRedis
 
 FALLBACK_TEXT = (
     "抱歉，助手现在有点忙，没能及时回答。您的问题已记下，稍后回复您。"

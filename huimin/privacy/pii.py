@@ -33,8 +33,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from huimin.config import Settings
-from huimin.idcard import normalise_id_number
+from huimin.identity.idcard import normalise_id_number
+from huimin.platform.config import Settings
 
 log = logging.getLogger(__name__)
 

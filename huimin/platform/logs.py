@@ -11,7 +11,7 @@ import sys
 
 import structlog
 
-from huimin.masking import PiiMaskingFilter, mask_structlog_event
+from huimin.privacy.masking import PiiMaskingFilter, mask_structlog_event
 
 
 class _Stderr:

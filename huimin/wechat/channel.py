@@ -7,7 +7,7 @@ budget (settings.reply_budget_seconds) whatever happens behind it:
   budget is spent. In time: the answer is the passive reply. Late: the reply is "success"
   and the answer goes out through the customer-service API when it is ready (the outbox).
 - A retry of a message (same MsgId, or for events FromUserName + CreateTime + Event) is not
-  processed again: it waits for the first delivery's answer (see huimin.dedup).
+  processed again: it waits for the first delivery's answer (see huimin.wechat.dedup).
 - When the assistant is down, the citizen gets a short apology naming 12333 at once and the
   question is queued; the outbox job asks again, with backoff, and answers in order.
 
@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 import redis
 import structlog
 
-from huimin import conversation, undelivered, wechat_users
-from huimin.assistant import AssistantClient, AssistantUnavailable
-from huimin.choices import ChoiceStore
-from huimin.config import Settings
-from huimin.db import Database
-from huimin.dedup import ANSWERED, DEFERRED, Ledger, NonceGuard
-from huimin.delivery import (
+from huimin.assistant.client import AssistantClient, AssistantUnavailable
+from huimin.platform.config import Settings
+from huimin.platform.db import Database
+from huimin.wechat import conversation, undelivered
+from huimin.wechat import users as wechat_users
+from huimin.wechat.api import WeChatApi, WeChatError
+from huimin.wechat.choices import ChoiceStore
+from huimin.wechat.dedup import ANSWERED, DEFERRED, Ledger, NonceGuard
+from huimin.wechat.delivery import (
     ASK,
     ASK_TIMEOUT,
     SEND,
@@ -42,9 +44,8 @@ from huimin.delivery import (
     deliver_now,
     split_text,
 )
-from huimin.ratelimit import RateLimiter
-from huimin.safe_redis import RedisUnavailable, SafeRedis
-from huimin.wechat_api import WeChatApi, WeChatError
+from huimin.wechat.ratelimit import RateLimiter
+from huimin.wechat.safe_redis import RedisUnavailable, SafeRedis
 
 log = structlog.get_logger("wechat")
 

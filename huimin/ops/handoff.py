@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from huimin.db import Base, utcnow
-from huimin.masking import mask_text
+from huimin.platform.db import Base, utcnow
+from huimin.privacy.masking import mask_text
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 

@@ -1,0 +1,1 @@
+"""huimin.wechat."""
