@@ -19,7 +19,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from huimin.identity import accounts
-from huimin.identity.accounts import CitizenAccount, StaffAccount, StaffError
+from huimin.identity.accounts import StaffError
+from huimin.identity.models import CitizenAccount, StaffAccount
 from huimin.privacy import audit
 from huimin.privacy.pii import (
     ID_NUMBER,

@@ -14,7 +14,8 @@ from apiflask import APIBlueprint
 from wechatpy.exceptions import WeChatException
 
 from huimin.identity import accounts
-from huimin.identity.accounts import CitizenAccount, RealNameError
+from huimin.identity.accounts import RealNameError
+from huimin.identity.models import CitizenAccount
 from huimin.platform.db import utcnow
 from huimin.privacy import audit, consent
 from huimin.privacy.masking import mask_id_number, mask_name, mask_phone

@@ -18,9 +18,8 @@ from apiflask.validators import Length, OneOf, Range
 from sqlalchemy import func, select
 
 from huimin.ops import conversation_log, dashboard, registry, review, tickets, training
-from huimin.ops.conversation_log import ConversationMessage
 from huimin.ops.gate import GateConfigError, load_gate_config
-from huimin.ops.handoff import HandoffTicket
+from huimin.ops.models import ConversationMessage, HandoffTicket
 from huimin.ops.settings import OpsSettings, load_ops_settings
 from huimin.privacy import audit
 from huimin.privacy.masking import mask_openid, mask_text, mask_value

@@ -12,8 +12,9 @@ from apiflask import APIBlueprint
 from sqlalchemy import select
 
 from huimin.identity import accounts
-from huimin.identity.accounts import StaffAccount, StaffError
-from huimin.ops.handoff import HandoffTicket
+from huimin.identity.accounts import StaffError
+from huimin.identity.models import StaffAccount
+from huimin.ops.models import HandoffTicket
 from huimin.privacy import audit, consent
 from huimin.privacy.masking import mask_id_number, mask_name, mask_phone, mask_text, mask_value
 from huimin.privacy.pii import ID_NUMBER, NAME, PHONE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 
-from huimin.identity.accounts import StaffAccount, StaffGrid
+from huimin.identity.models import StaffAccount, StaffGrid
 from huimin.platform.db import Database, utcnow
 from huimin.privacy import consent
 from huimin.residents.models import Resident

@@ -11,7 +11,7 @@ from bot.actions import context
 from bot.actions.handoff import ActionHandoff
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from huimin.catalogue import offices
-from huimin.ops.handoff import HandoffTicket
+from huimin.ops.models import HandoffTicket
 from huimin.platform.config import ROOT
 from huimin.platform.db import Database
 

@@ -18,11 +18,11 @@ from bot.actions import context
 from bot.actions import guides as guide_actions
 from bot.actions.guides import GUIDE_ACTIVE, ActionGuideCommand, ActionStartGuide
 from huimin.guides import END, GuideStore
-from huimin.ops.handoff import HandoffTicket
+from huimin.ops.models import HandoffTicket
 from huimin.platform.config import ROOT
 from huimin.platform.db import Database
 from huimin.residents.models import Resident
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 
 STORE = GuideStore(ROOT / "guides")
 KEYS = sorted(STORE.guides)

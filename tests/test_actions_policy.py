@@ -19,7 +19,7 @@ from bot.actions.fallback import ActionFallback, failures_in_a_row
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from bot.actions.policy import ActionAnswerPolicy
 from huimin.catalogue import load_catalogue, offices
-from huimin.ops.handoff import HandoffTicket
+from huimin.ops.models import HandoffTicket
 from huimin.platform.config import ROOT
 from huimin.platform.db import Database
 

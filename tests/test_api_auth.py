@@ -9,7 +9,7 @@ import pytest
 import redis
 import requests
 
-from huimin.identity.accounts import CitizenAccount, StaffAccount
+from huimin.identity.models import CitizenAccount, StaffAccount
 from tests.api_fixtures import (
     bearer,
     citizen_login,

@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from huimin.identity.accounts import CitizenAccount
 from huimin.identity.idcard import fake_id_number
+from huimin.identity.models import CitizenAccount
 from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
 from tests.api_fixtures import citizen_login, create_staff, make_api_app, phone_code

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from huimin.ops.handoff import HandoffTicket, open_ticket
+from huimin.ops.handoff import open_ticket
+from huimin.ops.models import HandoffTicket
 from huimin.privacy import audit, consent
 from huimin.privacy.pii import KeyRing, cipher_from_settings
 from huimin.residents.models import Resident

@@ -24,7 +24,7 @@ import pytest
 from werkzeug.routing import IntegerConverter
 
 from huimin.identity import accounts
-from huimin.identity.accounts import CitizenAccount, StaffAccount, StaffGrid
+from huimin.identity.models import CitizenAccount, StaffAccount, StaffGrid
 from huimin.identity.passwords import hash_password
 from huimin.privacy import consent
 from huimin.residents.models import Resident

@@ -21,7 +21,7 @@ from huimin.platform.db import Database
 from huimin.privacy import audit
 from huimin.residents.models import Resident
 from huimin.rules import load_rules
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 from jobs.queues import DEFAULT
 from tests.benefits_fixtures import ELDER, add_resident
 

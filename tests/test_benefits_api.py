@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from huimin.benefits.matching import run_matching
 from huimin.benefits.models import BenefitNotice
-from huimin.identity.accounts import CitizenAccount
+from huimin.identity.models import CitizenAccount
 from huimin.privacy import audit
 from huimin.residents.models import Resident
 from huimin.rules import load_rules

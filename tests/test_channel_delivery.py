@@ -28,8 +28,8 @@ from huimin.wechat.delivery import (
     OutboxBusy,
     split_text,
 )
+from huimin.wechat.models import UndeliveredMessage
 from huimin.wechat.safe_redis import SafeRedis
-from huimin.wechat.undelivered import UndeliveredMessage
 from jobs.messages import RQDrains
 from jobs.queues import PUSH
 

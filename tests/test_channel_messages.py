@@ -17,7 +17,7 @@ from huimin.wechat import channel as ch
 from huimin.wechat import users as wechat_users
 from huimin.wechat.conversation import FALLBACK_TEXT
 from huimin.wechat.delivery import ASK, Outbox
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 from jobs.queues import PUSH
 from tests.wechat import envelope, event_xml, make_app, message_xml, open_reply, post, text_xml
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from handlers.callback import _channel
 from huimin.wechat.channel import Inbound, Result, _Turn
 from huimin.wechat.conversation import FALLBACK_TEXT
-from huimin.wechat.undelivered import UndeliveredMessage
+from huimin.wechat.models import UndeliveredMessage
 from scripts.stack import free_port
 from tests.test_channel_messages import Citizen
 from tests.wechat import make_app, sign

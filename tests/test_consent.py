@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from huimin.identity.accounts import StaffAccount
+from huimin.identity.models import StaffAccount
 from huimin.platform.db import Database, utcnow
 from huimin.privacy import consent
 from huimin.residents.models import Resident

@@ -26,7 +26,7 @@ from bot.actions.employment_code import (
 from huimin.employment_code import EmploymentCodes, Reason, generate_key, store
 from huimin.platform.db import Database, utcnow
 from huimin.residents.models import Resident
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 
 
 @pytest.fixture

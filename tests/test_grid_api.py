@@ -17,15 +17,14 @@ from sqlalchemy import select
 from huimin.benefits.models import BenefitNotice
 from huimin.grid import notify
 from huimin.grid.models import GridConsentRequest, GridVisit
-from huimin.guides.care import CareModeChoice
+from huimin.guides.models import CareModeChoice
 from huimin.identity.idcard import fake_id_number
 from huimin.platform.db import utcnow
 from huimin.privacy import audit, consent
-from huimin.privacy.audit import AuditEntry
+from huimin.privacy.models import AuditEntry
 from huimin.residents.models import Resident
 from huimin.wechat.api import WeChatApi, WeChatError
-from huimin.wechat.undelivered import UndeliveredMessage
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import UndeliveredMessage, WechatUser
 from jobs.queues import PUSH
 from tests.api_fixtures import bearer, citizen_login, create_staff, staff_login
 from webapp.extensions import services

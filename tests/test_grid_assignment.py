@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from huimin.grid.assignment import AssignmentError, set_grids, summary
-from huimin.identity.accounts import StaffAccount
+from huimin.identity.models import StaffAccount
 from huimin.platform.db import Database
 from huimin.privacy import audit
-from huimin.privacy.audit import AuditEntry
+from huimin.privacy.models import AuditEntry
 from tests.grid_fixtures import add_resident, add_staff
 
 

@@ -16,8 +16,8 @@ from huimin.grid.assignment import set_grids
 from huimin.grid.models import GridConsentRequest
 from huimin.platform.db import Database, utcnow
 from huimin.privacy import audit, consent
-from huimin.privacy.consent import Consent
-from huimin.wechat.users import WechatUser
+from huimin.privacy.models import Consent
+from huimin.wechat.models import WechatUser
 from tests.grid_fixtures import add_resident, add_staff, give_consent
 
 

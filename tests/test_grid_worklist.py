@@ -9,10 +9,10 @@ import pytest
 
 from huimin.benefits.models import BenefitNotice
 from huimin.grid.worklist import NO_WECHAT, OPEN_TICKET, PENDING_NOTICE, Filters, worklist
-from huimin.identity.accounts import CitizenAccount
-from huimin.ops.handoff import CLOSED, HandoffTicket
+from huimin.identity.models import CitizenAccount
+from huimin.ops.models import CLOSED, HandoffTicket
 from huimin.platform.db import Database, utcnow
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 from tests.grid_fixtures import add_resident
 
 TODAY = date(2026, 3, 3)

@@ -30,7 +30,8 @@ from huimin.benefits.models import (
 from huimin.platform.db import Database, utcnow
 from huimin.privacy import consent
 from huimin.residents.models import Resident
-from huimin.wechat.users import WechatUser, pseudonym
+from huimin.wechat.models import WechatUser
+from huimin.wechat.users import pseudonym
 from jobs import benefits as jobs
 from jobs.queues import DEFAULT, PUSH
 from tests.benefits_fixtures import ELDER, ELDERLY_V2, add_resident, copy_rules

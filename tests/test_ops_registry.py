@@ -141,7 +141,7 @@ def test_the_same_file_is_registered_once(db, ops, tmp_path):
 
 
 def test_model_server_serves_the_live_model_with_etag(app, ops, tmp_path, redis_url):
-    from huimin.ops.conversation_log import ConversationMessage
+    from huimin.ops.models import ConversationMessage
     from tests.ops_fixtures import Conversation, broker_for
     from webapp.extensions import services
 

@@ -10,7 +10,7 @@ import redis
 from sqlalchemy import select
 
 from huimin.ops import conversation_log, review
-from huimin.ops.conversation_log import ConversationMessage, IngestCursor
+from huimin.ops.models import ConversationMessage, IngestCursor
 from huimin.ops.rasa_events import STREAM
 from huimin.ops.review import LOCAL_TZ, InboxFilter, ReviewError, Verdict
 from huimin.platform.db import Database

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from huimin.catalogue import read_nlu
 from huimin.ops import review, training
-from huimin.ops.conversation_log import ConversationMessage, ingest
+from huimin.ops.conversation_log import ingest
+from huimin.ops.models import ConversationMessage
 from huimin.ops.review import Verdict
 from huimin.ops.settings import OpsSettings
 from huimin.platform.config import ROOT, load_settings

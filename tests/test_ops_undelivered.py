@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from huimin.identity.accounts import CitizenAccount
+from huimin.identity.models import CitizenAccount
 from huimin.ops.tickets import Staff as TicketStaff
 from huimin.platform.db import Database, utcnow
 from huimin.privacy import audit
 from huimin.privacy.masking import mask_openid
 from huimin.wechat import undelivered
-from huimin.wechat.undelivered import UndeliveredMessage
+from huimin.wechat.models import UndeliveredMessage
 from tests.api_fixtures import bearer, create_staff, staff_login
 from webapp.extensions import services
 

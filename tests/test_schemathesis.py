@@ -22,7 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from huimin.identity.accounts import CitizenAccount, StaffAccount, StaffGrid
+from huimin.identity.models import CitizenAccount, StaffAccount, StaffGrid
 from huimin.identity.passwords import hash_password
 from huimin.privacy.consent import BENEFIT_PUSH, REAL_NAME, grant
 from huimin.residents.models import Resident

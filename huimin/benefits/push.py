@@ -47,7 +47,7 @@ from huimin.platform.db import Database, utcnow
 from huimin.privacy import consent
 from huimin.residents.models import Resident
 from huimin.wechat.api import WeChatApi, WeChatError
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 
 log = logging.getLogger(__name__)
 

@@ -6,21 +6,10 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from huimin.platform.db import Base
-
-
-class Office(Base):
-    __tablename__ = "offices"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    district: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
-    address: Mapped[str] = mapped_column(String(200))
-    hours: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str] = mapped_column(String(32))
+from huimin.catalogue.models import Office
 
 
 class OfficeRecord(BaseModel):

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from huimin.platform.db import Base, utcnow
+from huimin.employment_code.models import IssuedCodeRecord, ScanRecord
+from huimin.platform.db import utcnow
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
 
@@ -38,49 +39,6 @@ VERIFIER = "verifier"
 
 class HolderNotFoundError(LookupError):
     """No resident with that id (e.g. deleted since the citizen signed in)."""
-
-
-class IssuedCodeRecord(Base):
-    """One issued code. `code` is kept (no personal data in it) so the holder's short-lived
-    QR image URLs can render it; it is useless after `expires_at`."""
-
-    __tablename__ = "employment_codes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    jti: Mapped[str] = mapped_column(String(16), unique=True)
-    subject: Mapped[str] = mapped_column(String(22), unique=True)
-    resident_id: Mapped[int] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), index=True
-    )
-    status: Mapped[str] = mapped_column(String(16))
-    kid: Mapped[str] = mapped_column(String(16))
-    code: Mapped[str] = mapped_column(Text)
-    issued_at: Mapped[datetime] = mapped_column()
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
-    revoke_reason: Mapped[str | None] = mapped_column(String(16))
-
-
-class ScanRecord(Base):
-    """One verification through our API: who (public or a named verifier), when, result.
-    `resident_id` is set when the code's signature checked out and we know its holder."""
-
-    __tablename__ = "employment_code_scans"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    scanned_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("employment_codes.id", ondelete="SET NULL"), index=True
-    )
-    resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), index=True
-    )
-    reason: Mapped[str] = mapped_column(String(16))
-    detail: Mapped[str] = mapped_column(String(32))
-    verifier_kind: Mapped[str] = mapped_column(String(16))
-    verifier_id: Mapped[str | None] = mapped_column(String(64))
-    verifier_name: Mapped[str | None] = mapped_column(String(64))
-    disclosed: Mapped[bool] = mapped_column(default=False)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from huimin.residents.models import Resident
 from huimin.wechat import undelivered
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 
 # WeChat codes worth retrying (system busy, frequency limits); None is a network failure.
 TRANSIENT = frozenset({None, -1, 45009, 45011})

@@ -41,12 +41,12 @@ from sqlalchemy.orm import Session
 
 from huimin.benefits.models import GRID_WORKER as DELIVERED_BY_GRID
 from huimin.benefits.models import OPEN, BenefitNotice
-from huimin.identity.accounts import CitizenAccount
-from huimin.ops.handoff import CLOSED, HandoffTicket
+from huimin.identity.models import CitizenAccount
+from huimin.ops.models import CLOSED, HandoffTicket
 from huimin.platform.db import utcnow
 from huimin.residents.models import Resident
 from huimin.rules.dates import age_on, latest_birth_date
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 
 OPEN_TICKET, PENDING_NOTICE, NO_WECHAT = "open_ticket", "pending_notice", "no_wechat"
 REASONS = (OPEN_TICKET, PENDING_NOTICE, NO_WECHAT)

@@ -9,32 +9,18 @@ choice made in the mini-program also applies in the WeChat chat.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import Boolean, ForeignKey, Integer, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
+from huimin.guides.models import CareModeChoice
 from huimin.guides.session import CARE_MODE_AGE, care_mode_for
 from huimin.identity import accounts
-from huimin.platform.db import Base, utcnow
 from huimin.residents.models import Resident
 from huimin.rules.dates import age_on
 
 ASSISTED, CHOICE, AGE, DEFAULT = "assisted", "choice", "age", "default"
-
-
-class CareModeChoice(Base):
-    __tablename__ = "care_mode_choices"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), unique=True
-    )
-    citizen_account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("citizen_accounts.id", ondelete="CASCADE"), unique=True
-    )
-    enabled: Mapped[bool] = mapped_column(Boolean)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 @dataclass(frozen=True)

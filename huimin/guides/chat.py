@@ -24,7 +24,7 @@ from huimin.guides.parse import normalize
 from huimin.guides.schema import Guide
 from huimin.guides.service import GuideService, Turn, UnknownGuide
 from huimin.platform.db import Database
-from huimin.wechat.users import WechatUser
+from huimin.wechat.models import WechatUser
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from huimin.identity.idcard import birth_date_of, gender_of, validate_id_number
+from huimin.identity.models import (  # noqa: F401 - roles are part of this module's API
+    ADMIN,
+    CITIZEN,
+    GRID_WORKER,
+    OPS,
+    ROLES,
+    STAFF_ROLES,
+    TOTP_ROLES,
+    USERNAME_MAX,
+    VERIFIER,
+    CitizenAccount,
+    StaffAccount,
+    StaffGrid,
+)
 from huimin.identity.passwords import (
     hash_password,
     password_problems,
@@ -30,93 +44,16 @@ from huimin.identity.passwords import (
     verify_unknown_user,
 )
 from huimin.identity.totp import new_totp_secret, provisioning_uri, verify_totp
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
 from huimin.privacy import consent
 from huimin.privacy.pii import ID_NUMBER, NAME, PHONE, PiiCipher, normalise_name, normalise_phone
 from huimin.residents.models import Resident
-
-CITIZEN = "citizen"
-GRID_WORKER = "grid_worker"
-VERIFIER = "verifier"
-OPS = "ops"
-ADMIN = "admin"
-STAFF_ROLES = (GRID_WORKER, VERIFIER, OPS, ADMIN)
-ROLES = (CITIZEN, *STAFF_ROLES)
-TOTP_ROLES = frozenset({OPS, ADMIN})
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 TOTP_FIELD = "staff_totp_secret"
 # Residents this service created (not imported from the bureau's records) carry this prefix.
 MINIAPP_RESIDENT_PREFIX = "mp-"
-USERNAME_MAX = 64
-
-
-class CitizenAccount(Base):
-    __tablename__ = "citizen_accounts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Mini-program openid; cleared when the account is deleted.
-    openid: Mapped[str | None] = mapped_column(String(128), unique=True)
-    unionid: Mapped[str | None] = mapped_column(String(128))
-    resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("residents.id", ondelete="SET NULL"), unique=True
-    )
-    phone_enc: Mapped[str | None] = mapped_column(String(255))
-    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column()
-    deleted_at: Mapped[datetime | None] = mapped_column()
-
-    resident: Mapped[Resident | None] = relationship(lazy="joined")
-
-    @property
-    def active(self) -> bool:
-        return self.deleted_at is None
-
-
-class StaffAccount(Base):
-    __tablename__ = "staff_accounts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    # Comma-separated, sorted (see STAFF_ROLES).
-    roles: Mapped[str] = mapped_column(String(128))
-    totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
-    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column()
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column()
-
-    grids: Mapped[list[StaffGrid]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="StaffGrid.grid_id"
-    )
-
-    @property
-    def role_set(self) -> frozenset[str]:
-        return frozenset(r for r in self.roles.split(",") if r)
-
-    @property
-    def grid_ids(self) -> frozenset[str]:
-        return frozenset(g.grid_id for g in self.grids)
-
-    @property
-    def needs_totp(self) -> bool:
-        return bool(self.role_set & TOTP_ROLES)
-
-
-class StaffGrid(Base):
-    """A grid worker's assignment to a grid (residents.grid_id)."""
-
-    __tablename__ = "staff_grids"
-
-    staff_id: Mapped[int] = mapped_column(
-        ForeignKey("staff_accounts.id", ondelete="CASCADE"), primary_key=True
-    )
-    grid_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 # ---- citizens --------------------------------------------------------------------------------

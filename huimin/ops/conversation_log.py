@@ -27,11 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from huimin.ops.models import ConversationMessage, IngestCursor
 from huimin.ops.rasa_events import STREAM
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
 from huimin.privacy.masking import mask_text, mask_value
 
 USER, BOT = "user", "bot"
@@ -46,46 +47,6 @@ REPEAT_SIMILARITY = 0.6
 HANDOFF_WINDOW = timedelta(minutes=10)
 INGEST_BATCH = 1000
 _LOCK_KEY = "huimin:ops:ingest-lock"
-
-
-class ConversationMessage(Base):
-    __tablename__ = "conversation_messages"
-    __table_args__ = (Index("ix_conversation_messages_sender_at", "sender_id", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Where it came from: the event stream's entry id ("1700000000000-0"), unique.
-    source_key: Mapped[str] = mapped_column(String(64), unique=True)
-    sender_id: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(8))  # user | bot
-    text: Mapped[str] = mapped_column(Text, default="")  # masked
-    intent: Mapped[str | None] = mapped_column(String(64), index=True)
-    confidence: Mapped[float | None] = mapped_column(Float, index=True)
-    # [{"intent": name, "confidence": c}, ...] best first, the top intent included.
-    alternatives: Mapped[list] = mapped_column(JSON, default=list)
-    # [{"entity", "start", "end", "value"}] as the NLU extracted them.
-    entities: Mapped[list] = mapped_column(JSON, default=list)
-    model_id: Mapped[str | None] = mapped_column(String(64))
-    channel: Mapped[str | None] = mapped_column(String(32))
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
-    handoff_after: Mapped[bool] = mapped_column(Boolean, default=False)
-    repeated_after: Mapped[bool] = mapped_column(Boolean, default=False)
-    unhelpful: Mapped[bool] = mapped_column(Boolean, default=False)
-
-    @property
-    def is_payload(self) -> bool:
-        """A button/menu payload ("/check_benefits"), not words a citizen typed."""
-        return self.text.startswith("/")
-
-
-class IngestCursor(Base):
-    """How far the event stream has been copied (one row per stream)."""
-
-    __tablename__ = "conversation_ingest_cursor"
-
-    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
-    last_id: Mapped[str] = mapped_column(String(64), default="0-0")
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # ---- similarity (the citizen repeating themselves) ----------------------------------------------

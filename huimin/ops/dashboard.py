@@ -20,8 +20,8 @@ from huimin.benefits.models import (
     WITHHELD,
     BenefitNotice,
 )
-from huimin.ops.conversation_log import USER, ConversationMessage, normalise
-from huimin.ops.handoff import HandoffTicket
+from huimin.ops.conversation_log import USER, normalise
+from huimin.ops.models import ConversationMessage, HandoffTicket
 from huimin.ops.review import LOCAL_TZ
 
 TOP_INTENTS = 15

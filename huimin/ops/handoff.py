@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from sqlalchemy import JSON, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
-
-from huimin.platform.db import Base, utcnow
+from huimin.ops.models import CLOSED, HandoffTicket
 from huimin.privacy.masking import mask_text
-
-OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
-
-
-class HandoffTicket(Base):
-    __tablename__ = "handoff_tickets"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    sender_id: Mapped[str] = mapped_column(String(64), index=True)
-    reason: Mapped[str] = mapped_column(String(32))
-    last_message: Mapped[str] = mapped_column(Text, default="")
-    # The conversation so far, personal data masked before it is stored.
-    transcript: Mapped[list] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default=OPEN, index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def open_ticket(

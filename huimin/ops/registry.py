@@ -20,60 +20,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from huimin.ops.gate import GateConfig, Verdict, judge
+from huimin.ops.models import Deployment, ModelRecord
 from huimin.ops.settings import OpsSettings
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
 from huimin.privacy import audit
 
 TRAINED, INSTALLED = "training", "installed"
 ACTIVATE, ROLLBACK, BOOTSTRAP = "activate", "rollback", "bootstrap"
-
-
-class ModelRecord(Base):
-    __tablename__ = "ops_models"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128))
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    size: Mapped[int] = mapped_column(Integer)
-    # The model's own id (Rasa's metadata.json): what conversation events carry.
-    rasa_model_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    # Fingerprint of the exported training data (nlu_data, annotations, domain, config ...).
-    data_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(16))  # training | installed
-    started_by: Mapped[str] = mapped_column(String(128))  # actor, e.g. "staff:3"
-    started_by_name: Mapped[str | None] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
-    training_run_id: Mapped[int | None] = mapped_column(Integer)
-    annotation_count: Mapped[int] = mapped_column(Integer, default=0)
-    # {accuracy, macro_f1, weighted_f1, per_intent_f1, support, heldout_sha, evaluated_at}
-    evaluation: Mapped[dict | None] = mapped_column(JSON)
-    # The evaluation compared with the model that was live when this one was registered.
-    baseline: Mapped[dict | None] = mapped_column(JSON)
-    note: Mapped[str | None] = mapped_column(Text)
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}.tar.gz"
-
-
-class Deployment(Base):
-    """One activation, rollback or bootstrap; the newest row names the live model."""
-
-    __tablename__ = "ops_deployments"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    model_id: Mapped[int] = mapped_column(ForeignKey("ops_models.id"), index=True)
-    previous_model_id: Mapped[int | None] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(128))
-    actor_name: Mapped[str | None] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # ---- the file store -----------------------------------------------------------------------------

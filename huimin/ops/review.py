@@ -20,21 +20,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import JSON, ForeignKey, Integer, Select, String, Text, and_, func, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
 
-from huimin.ops.conversation_log import (
-    BOT,
-    FALLBACK_INTENT,
-    USER,
+from huimin.ops.conversation_log import BOT, FALLBACK_INTENT, USER
+from huimin.ops.models import (
+    CORRECT,
+    IGNORE,
+    OUT_OF_SCOPE,
+    RELABEL,
+    TRAINING_ACTIONS,
+    Annotation,
     ConversationMessage,
 )
 from huimin.platform.config import ROOT
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
 
-CORRECT, RELABEL, OUT_OF_SCOPE, IGNORE = "correct", "relabel", "out_of_scope", "ignore"
 ACTIONS = (CORRECT, RELABEL, OUT_OF_SCOPE, IGNORE)
-TRAINING_ACTIONS = frozenset({CORRECT, RELABEL, OUT_OF_SCOPE})
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 REASONS = ("fallback", "low_confidence", "handoff", "repeated", "unhelpful")
 REASON_LABELS = {
@@ -43,29 +45,6 @@ REASON_LABELS = {
 }
 PENDING, REVIEWED, ALL = "pending", "reviewed", "all"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the city's day boundaries for date filters
-
-
-class Annotation(Base):
-    __tablename__ = "ops_annotations"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(
-        ForeignKey("conversation_messages.id", ondelete="CASCADE"), unique=True
-    )
-    action: Mapped[str] = mapped_column(String(16), index=True)
-    intent: Mapped[str | None] = mapped_column(String(64))
-    # [{"entity", "start", "end", "value"}] on ``text``.
-    entities: Mapped[list] = mapped_column(JSON, default=list)
-    text: Mapped[str] = mapped_column(Text)  # the (masked) example text
-    annotated_by: Mapped[str] = mapped_column(String(128))  # actor, e.g. "staff:3"
-    annotator_name: Mapped[str | None] = mapped_column(String(64))
-    annotated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    # The first model trained with this example (None until a training run uses it).
-    first_model_id: Mapped[int | None] = mapped_column(Integer)
-
-    @property
-    def trains(self) -> bool:
-        return self.action in TRAINING_ACTIONS
 
 
 class ReviewError(ValueError):

@@ -8,13 +8,11 @@ citizen's last message; WeChat answers 45015 after that). Each step is a row in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from huimin.ops.handoff import CLAIMED, CLOSED, OPEN, HandoffTicket
-from huimin.platform.db import Base, utcnow
+from huimin.ops.models import CLAIMED, CLOSED, OPEN, HandoffTicket, TicketEvent
 from huimin.privacy import audit
 from huimin.privacy.masking import mask_text
 from huimin.wechat import users as wechat_users
@@ -28,22 +26,6 @@ WECHAT_ERRORS = {
     43101: "该用户拒绝接收消息。",
     45047: "连续发送的消息太多，需等用户回复后再发送。",
 }
-
-
-class TicketEvent(Base):
-    __tablename__ = "ops_ticket_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("handoff_tickets.id", ondelete="CASCADE"), index=True
-    )
-    action: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(128))
-    actor_name: Mapped[str | None] = mapped_column(String(64))
-    text: Mapped[str | None] = mapped_column(Text)  # reply, masked
-    delivered: Mapped[bool | None] = mapped_column(Boolean)
-    error: Mapped[str | None] = mapped_column(String(255))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketError(Exception):

@@ -31,17 +31,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from huimin.catalogue import load_catalogue, parse_example, read_nlu, write_training
 from huimin.ops import registry
-from huimin.ops.review import Annotation, training_annotations
+from huimin.ops.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Annotation, TrainingRun
+from huimin.ops.review import training_annotations
 from huimin.ops.settings import OpsSettings
 from huimin.platform.config import ROOT, Settings
-from huimin.platform.db import Base, Database, utcnow
+from huimin.platform.db import Database, utcnow
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STAGES = {
     "queued": "排队中", "export": "导出训练数据", "validate": "检查训练数据", "train": "训练模型",
     "evaluate": "在测试集上评估", "register": "登记模型", "done": "完成", "failed": "失败",
@@ -49,28 +49,6 @@ STAGES = {
 LOG_LIMIT = 200_000  # characters of log kept per run (the tail)
 STALE_AFTER = timedelta(minutes=10)  # a running run without a heartbeat for this long is dead
 FLUSH_SECONDS = 1.0
-
-
-class TrainingRun(Base):
-    __tablename__ = "ops_training_runs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
-    stage: Mapped[str] = mapped_column(String(16), default="queued")
-    progress: Mapped[int] = mapped_column(Integer, default=0)  # 0..100
-    started_by: Mapped[str] = mapped_column(String(128))
-    started_by_name: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column()
-    finished_at: Mapped[datetime | None] = mapped_column()
-    heartbeat_at: Mapped[datetime | None] = mapped_column()
-    job_id: Mapped[str | None] = mapped_column(String(64))
-    model_id: Mapped[int | None] = mapped_column(ForeignKey("ops_models.id"))
-    data_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    annotation_count: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    log: Mapped[str] = mapped_column(Text, default="")
-    log_lines: Mapped[int] = mapped_column(Integer, default=0)  # lines ever written
 
 
 class TrainingBusy(Exception):

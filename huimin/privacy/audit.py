@@ -20,45 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, delete, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
 from huimin.privacy.masking import mask_value
+from huimin.privacy.models import GENESIS, AuditEntry, AuditHead
 
-GENESIS = "0" * 64
 MIN_RETENTION_DAYS = 183
 OK, DENIED, FAILED = "ok", "denied", "failed"
-
-
-class AuditEntry(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    # "staff:3", "citizen:12", "system", "cli:<os user>": pseudonymous ids, never names.
-    actor: Mapped[str] = mapped_column(String(128), index=True)
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    # "resident:5", "staff:7", "handoff_tickets", ...
-    target: Mapped[str] = mapped_column(String(128), index=True)
-    result: Mapped[str] = mapped_column(String(16))
-    ip: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[dict | None] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-
-
-class AuditHead(Base):
-    """The chain's tip and where it starts after a purge (single row, id 1)."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
-    purged_through_seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    purged_through_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
 
 
 def _utc_text(value: datetime) -> str:

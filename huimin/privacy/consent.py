@@ -22,12 +22,13 @@ member) record consent collected in person.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
+from huimin.privacy.models import Consent, aware
 from huimin.residents import models as _residents  # noqa: F401 - FK target table
 
 REAL_NAME = "real_name"
@@ -57,41 +58,8 @@ LABELS = {
 }
 
 
-class Consent(Base):
-    __tablename__ = "consents"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    resident_id: Mapped[int] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), index=True
-    )
-    scope: Mapped[str] = mapped_column(String(32), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column()
-    withdrawn_at: Mapped[datetime | None] = mapped_column()
-    granted_to: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_accounts.id", ondelete="SET NULL"), index=True
-    )
-    evidence: Mapped[str | None] = mapped_column(String(255))
-    confirmed_by: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_accounts.id", ondelete="SET NULL")
-    )
-
-    def active_at(self, at: datetime) -> bool:
-        if _aware(self.granted_at) > at:
-            return False
-        if self.withdrawn_at is not None and _aware(self.withdrawn_at) <= at:
-            return False
-        return self.expires_at is None or _aware(self.expires_at) > at
-
-
 class ConsentError(ValueError):
     """A consent request that cannot be recorded (unknown scope or channel, bad expiry)."""
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive datetimes (stored as UTC).
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _check(scope: str, channel: str | None = None) -> None:
@@ -119,7 +87,7 @@ def has_consent(
     without it only consents not tied to a person count.
     """
     _check(scope)
-    moment = _aware(at) if at is not None else utcnow()
+    moment = aware(at) if at is not None else utcnow()
     rows = session.scalars(
         select(Consent).where(
             Consent.resident_id == resident_id, Consent.scope.in_(scopes_satisfying(scope))
@@ -133,7 +101,7 @@ def has_consent(
 def active_consents(
     session: Session, resident_id: int, at: datetime | None = None
 ) -> list[Consent]:
-    moment = _aware(at) if at is not None else utcnow()
+    moment = aware(at) if at is not None else utcnow()
     rows = session.scalars(
         select(Consent).where(Consent.resident_id == resident_id).order_by(Consent.granted_at)
     )
@@ -161,7 +129,7 @@ def grant(
     """Record a consent; an identical one already in force is extended instead of duplicated."""
     _check(scope, channel)
     now = utcnow()
-    if expires_at is not None and _aware(expires_at) <= now:
+    if expires_at is not None and aware(expires_at) <= now:
         raise ConsentError("expires_at must be in the future")
     for existing in session.scalars(
         select(Consent).where(
@@ -172,7 +140,7 @@ def grant(
     ):
         if existing.active_at(now):
             if existing.expires_at is not None and (
-                expires_at is None or _aware(expires_at) > _aware(existing.expires_at)
+                expires_at is None or aware(expires_at) > aware(existing.expires_at)
             ):
                 existing.expires_at = expires_at
             return existing
@@ -199,7 +167,7 @@ def withdraw(
     ``granted_to`` limits the withdrawal to consents given to that staff member.
     """
     _check(scope)
-    moment = _aware(at) if at is not None else utcnow()
+    moment = aware(at) if at is not None else utcnow()
     scopes: Iterable[str] = (scope, *COVERS.get(scope, ()))
     query = select(Consent).where(Consent.resident_id == resident_id, Consent.scope.in_(scopes))
     if granted_to is not None:

@@ -9,21 +9,20 @@ phone call, a reply when the citizen writes again); every such mark is in the au
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Select, String, Text, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
 from huimin.privacy import audit
 from huimin.privacy.masking import mask_text
+from huimin.wechat.models import NOTE_MAX, UndeliveredMessage
 
 ANSWER, QUESTION = "answer", "question"
 KIND_LABELS = {ANSWER: "回答未送达", QUESTION: "提问未处理"}
 OPEN, RESOLVED, ALL = "open", "resolved", "all"
 STATUSES = (OPEN, RESOLVED, ALL)
-NOTE_MAX = 500
 
 # What WeChat's refusal means, in words an operator can act on.
 ERRCODE_TEXT: dict[int, str] = {
@@ -42,26 +41,6 @@ REASON_TEXT: dict[str, str] = {
     "queue unavailable": "系统排队服务暂时不可用，问题未能转交助手",
     "grid notification refused by WeChat": "网格员协助通知被微信拒收",
 }
-
-
-class UndeliveredMessage(Base):
-    __tablename__ = "wechat_undelivered"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Staff reply through the official-account console, which addresses users by openid.
-    openid: Mapped[str] = mapped_column(String(64), index=True)
-    sender_id: Mapped[str] = mapped_column(String(64), index=True)
-    message_key: Mapped[str] = mapped_column(String(128), default="")
-    kind: Mapped[str] = mapped_column(String(16))  # answer | question
-    text: Mapped[str] = mapped_column(Text, default="")  # personal data masked
-    reason: Mapped[str] = mapped_column(String(64))
-    errcode: Mapped[int | None] = mapped_column(nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    # Who marked it handled ("staff:3", display name) and what they did; note masked.
-    resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    resolved_by_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    resolution_note: Mapped[str | None] = mapped_column(String(NOTE_MAX), nullable=True)
 
 
 def record(

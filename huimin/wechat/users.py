@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from huimin.platform.db import Base, utcnow
+from huimin.platform.db import utcnow
 from huimin.residents import models as _residents  # noqa: F401 - FK target table
+from huimin.wechat.models import WechatUser
 
 
 def pseudonym(openid: str, secret: str) -> str:
     """Stable conversation id for an openid; the assistant and its logs never see the openid."""
     digest = hmac.new(secret.encode(), openid.encode(), hashlib.sha256).hexdigest()
     return f"u{digest[:31]}"
-
-
-class WechatUser(Base):
-    __tablename__ = "wechat_users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    openid: Mapped[str] = mapped_column(String(64), unique=True)
-    pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
-    subscribed: Mapped[bool] = mapped_column(default=True)
-    resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("residents.id", ondelete="SET NULL"), nullable=True, index=True
-    )
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def touch(session: Session, openid: str, secret: str, subscribed: bool | None = None) -> WechatUser:
