@@ -1,17 +1,15 @@
 """Mini-program and staff-tool REST API under /api/v1 (APIFlask + marshmallow).
 
-``register(app)`` sets up tokens, errors and rate limits and registers every ``bp``
-(an ``APIBlueprint``) found in the modules of this package, under ``/api/v1`` plus the
-blueprint's own ``url_prefix``. To add endpoints, create ``miniapp_api/<topic>.py`` with
-``bp = APIBlueprint("<topic>", __name__)`` and give every view ``require_roles(...)``
-(see ``miniapp_api.auth``); nothing else needs editing. The OpenAPI document
+``register(app)`` sets up tokens, errors and rate limits and registers the blueprints listed
+in ``BLUEPRINTS``, under ``/api/v1`` plus each blueprint's own ``url_prefix``. To add endpoints,
+create ``miniapp_api/<topic>.py`` with ``bp = APIBlueprint("<topic>", __name__)``, give every
+view ``require_roles(...)`` (see ``miniapp_api.auth``) and add ``<topic>.bp`` to
+``BLUEPRINTS``: the list is the API's table of contents. The OpenAPI document
 (/api/v1/openapi.json, docs page /api/v1/docs) is generated from the code.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from typing import Any
 
@@ -20,7 +18,17 @@ from werkzeug.routing import IntegerConverter
 
 from huimin.identity.tokens import TokenService
 from huimin.privacy.pii import cipher_from_settings
-from miniapp_api import errors
+from miniapp_api import (
+    benefits,
+    employment_code,
+    errors,
+    grid,
+    guides,
+    me,
+    ops,
+    sign_in,
+    staff,
+)
 from miniapp_api.auth import PUBLIC, require_roles, roles_of
 from miniapp_api.context import ApiServices
 from miniapp_api.errors import API_PREFIX, ERROR_SCHEMA
@@ -29,18 +37,17 @@ from webapp.extensions import services
 
 SECURITY_SCHEME = "BearerAuth"
 _PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
-_SKIP_MODULES = {"auth", "cli", "context", "errors", "limits", "pagination", "schemas"}
-
-
-def _blueprints() -> list[APIBlueprint]:
-    found: list[APIBlueprint] = []
-    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module.name.startswith("_") or module.name in _SKIP_MODULES:
-            continue
-        bp = getattr(importlib.import_module(f"{__name__}.{module.name}"), "bp", None)
-        if isinstance(bp, APIBlueprint):
-            found.append(bp)
-    return found
+# Every API blueprint, in the order of the OpenAPI document's sections.
+BLUEPRINTS: tuple[APIBlueprint, ...] = (
+    benefits.bp,
+    employment_code.bp,
+    grid.bp,
+    guides.bp,
+    me.bp,
+    ops.bp,
+    sign_in.bp,
+    staff.bp,
+)
 
 
 class DatabaseIntConverter(IntegerConverter):
@@ -73,7 +80,7 @@ def register(app: APIFlask) -> None:
     )
     # `<int:id>` path values beyond what the databases store are "not found", not a crash.
     app.url_map.converters["int"] = DatabaseIntConverter
-    for bp in _blueprints():
+    for bp in BLUEPRINTS:
         if bp.name in app.blueprints:
             continue
         app.register_blueprint(bp, url_prefix=API_PREFIX + (bp.url_prefix or ""))
