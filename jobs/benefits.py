@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import redis
-from rq import Queue
 from sqlalchemy import and_, or_, select, update
 
 from huimin.benefits.matching import run_matching
@@ -39,7 +38,7 @@ from huimin.platform.config import Settings, load_settings
 from huimin.platform.db import Database, utcnow
 from huimin.rules import load_rules
 from huimin.wechat.api import WeChatApi
-from jobs.queues import DEFAULT, PUSH, RETRY
+from jobs.queues import DEFAULT, PUSH, enqueue, enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -70,32 +69,13 @@ def runtime() -> Iterator[Runtime]:
         rt.conn.close()
 
 
-def enqueue_once(
-    conn: redis.Redis,
-    queue: str,
-    func: Callable[..., Any],
-    *args: Any,
-    job_id: str,
-    timeout: int | None = None,
-):
-    """Like jobs.queues.enqueue (one live job per id, retries with backoff), with a timeout:
-    matching the whole table runs longer than RQ's default of 3 minutes."""
-    q = Queue(queue, connection=conn)
-    existing = q.fetch_job(job_id)
-    if existing is not None and existing.get_status(refresh=True) not in {
-        "failed", "stopped", "canceled",
-    }:
-        return existing
-    return q.enqueue(func, args=args, job_id=job_id, retry=RETRY, job_timeout=timeout)
-
-
 # ---- triggers --------------------------------------------------------------------------------
 
 
 def enqueue_resident_match(conn: redis.Redis, resident_id: int, facts_version: int):
     """A resident's facts changed: match that resident only."""
-    return enqueue_once(conn, DEFAULT, match_residents, [resident_id],
-                        job_id=f"benefits-resident-{resident_id}-f{facts_version}")
+    return enqueue(conn, DEFAULT, match_residents, [resident_id],
+                   job_id=f"benefits-resident-{resident_id}-f{facts_version}")
 
 
 def enqueue_residents_match(conn: redis.Redis, resident_ids: Sequence[int]) -> int:
@@ -104,14 +84,14 @@ def enqueue_residents_match(conn: redis.Redis, resident_ids: Sequence[int]) -> i
     ids = sorted(set(resident_ids))
     chunks = [ids[i:i + RESIDENT_CHUNK] for i in range(0, len(ids), RESIDENT_CHUNK)]
     for n, chunk in enumerate(chunks):
-        enqueue_once(conn, DEFAULT, match_residents, chunk,
-                     job_id=f"benefits-residents-{token}-{n}")
+        enqueue(conn, DEFAULT, match_residents, chunk,
+                job_id=f"benefits-residents-{token}-{n}")
     return len(chunks)
 
 
 def enqueue_policy_match(conn: redis.Redis, policy: str, fingerprint: str):
-    return enqueue_once(conn, DEFAULT, match_policy, policy,
-                        job_id=f"benefits-match-{policy}-{fingerprint}", timeout=MATCH_TIMEOUT)
+    return enqueue(conn, DEFAULT, match_policy, policy,
+                   job_id=f"benefits-match-{policy}-{fingerprint}", job_timeout=MATCH_TIMEOUT)
 
 
 # ---- jobs ------------------------------------------------------------------------------------
@@ -181,8 +161,8 @@ def push_notice(notice_id: int) -> str:
         )
         outcome: Outcome = pusher.push(notice_id)
         if outcome.action == "later" and outcome.retry_at is not None:
-            Queue(PUSH, connection=rt.conn).enqueue_at(
-                outcome.retry_at, push_notice, notice_id, retry=RETRY,
+            enqueue(
+                rt.conn, PUSH, push_notice, notice_id, at=outcome.retry_at,
                 job_id=f"benefit-push-{notice_id}-{int(outcome.retry_at.timestamp())}",
             )
     return f"{outcome.action}: {outcome.note}".rstrip(": ")
@@ -191,7 +171,6 @@ def push_notice(notice_id: int) -> str:
 def dispatch_pushes(conn: redis.Redis, db: Database) -> int:
     """Queue a push job for every notice waiting for one (new, or queued long ago with no
     outcome, e.g. its job failed for good); returns how many were queued."""
-    q = Queue(PUSH, connection=conn)
     total = 0
     while True:
         now = utcnow()
@@ -205,9 +184,6 @@ def dispatch_pushes(conn: redis.Redis, db: Database) -> int:
             ))
             if not ids:
                 return total
-            q.enqueue_many([
-                Queue.prepare_data(push_notice, args=(i,), job_id=f"benefit-push-{i}", retry=RETRY)
-                for i in ids
-            ])
+            enqueue_many(conn, PUSH, push_notice, [((i,), f"benefit-push-{i}") for i in ids])
             s.execute(update(n).where(n.id.in_(ids)).values(delivery=QUEUED, updated_at=now))
         total += len(ids)

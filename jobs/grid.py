@@ -6,13 +6,12 @@ import logging
 import time
 
 import redis
-from rq import Queue
 
 from huimin.grid import notify
 from huimin.platform.config import load_settings
 from huimin.platform.db import Database
 from huimin.wechat.api import WeChatApi
-from jobs.queues import PUSH, RETRY
+from jobs.queues import EVER, PUSH, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,5 @@ def schedule(conn: redis.Redis, resident_id: int, line: str, key: str) -> None:
         return
     bucket = int(time.time() // notify.DIGEST_DELAY.total_seconds())
     job_id = f"grid-notify-{resident_id}-{bucket}"
-    queue = Queue(PUSH, connection=conn)
-    if queue.fetch_job(job_id) is None:
-        queue.enqueue_in(notify.DIGEST_DELAY, notify_resident, resident_id, job_id=job_id,
-                         retry=RETRY, result_ttl=86400, failure_ttl=7 * 86400)
+    enqueue(conn, PUSH, notify_resident, resident_id, job_id=job_id, once=EVER,
+            after=notify.DIGEST_DELAY, result_ttl=86400, failure_ttl=7 * 86400)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 from redis.client import Pipeline
-from rq import Queue, Retry
+from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -16,7 +16,7 @@ from huimin.wechat.choices import ChoiceStore
 from huimin.wechat.conversation import AssistantHealth
 from huimin.wechat.delivery import Courier, Outbox
 from huimin.wechat.safe_redis import SafeRedis
-from jobs.queues import PUSH
+from jobs.queues import PUSH, enqueue
 
 # Until the assistant answers (or WeChat takes the message): quickly at first, then every
 # 30 s. Items older than WeChat's 48-hour window are recorded for staff, which ends the loop.
@@ -54,8 +54,8 @@ class RQDrains:
             return False
 
     def schedule(self, conn: redis.Redis, pipe: Pipeline, sender: str) -> str:
-        job = Queue(PUSH, connection=conn).enqueue_call(
-            drain_outbox, args=(sender,), retry=DRAIN_RETRY, timeout=600, result_ttl=600,
+        job = enqueue(
+            conn, PUSH, drain_outbox, sender, retry=DRAIN_RETRY, job_timeout=600, result_ttl=600,
             failure_ttl=7 * 24 * 3600, pipeline=pipe,
         )
         return job.id

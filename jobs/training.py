@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import redis
-from rq import Queue
 
 from huimin.ops import training
 from huimin.ops.settings import load_ops_settings
 from huimin.platform.config import load_settings
 from huimin.platform.db import Database
-from jobs.queues import TRAINING
+from jobs.queues import EVER, TRAINING, enqueue
 
 
 def train_model(run_id: int) -> str:
@@ -29,9 +28,6 @@ def train_model(run_id: int) -> str:
 def enqueue_training(conn: redis.Redis, run_id: int, timeout_seconds: int) -> str:
     """Queue the run's job (one job id per run, so a repeated request does not train twice)."""
     job_id = f"training-run-{run_id}"
-    queue = Queue(TRAINING, connection=conn)
-    existing = queue.fetch_job(job_id)
-    if existing is None:
-        queue.enqueue(train_model, run_id, job_id=job_id, job_timeout=timeout_seconds + 300,
-                      result_ttl=7 * 86400, failure_ttl=7 * 86400)
+    enqueue(conn, TRAINING, train_model, run_id, job_id=job_id, once=EVER, retry=None,
+            job_timeout=timeout_seconds + 300, result_ttl=7 * 86400, failure_ttl=7 * 86400)
     return job_id

@@ -33,7 +33,7 @@ from huimin.residents.models import Resident
 from huimin.wechat.models import WechatUser
 from huimin.wechat.users import pseudonym
 from jobs import benefits as jobs
-from jobs.queues import DEFAULT, PUSH
+from jobs.queues import DEFAULT, PUSH, enqueue
 from tests.benefits_fixtures import ELDER, ELDERLY_V2, add_resident, copy_rules
 
 TEMPLATE = "tmpl-benefit-notice"
@@ -173,7 +173,7 @@ def test_transient_failure_is_retried_and_never_duplicated(db, emulator, redis_c
 
     # The same push run again (a retry after a lost acknowledgement, a second dispatch):
     # the notice is delivered, so nothing is sent although a subscription is still left.
-    jobs.enqueue_once(redis_conn, PUSH, jobs.push_notice, notice.id, job_id="again")
+    enqueue(redis_conn, PUSH, jobs.push_notice, notice.id, job_id="again")
     work(redis_conn)
     assert Job.fetch("again", connection=redis_conn).return_value().startswith("skipped")
     assert len(messages(emulator, "mini-r")) == 1
