@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,11 +32,12 @@ from huimin.benefits.push import Outcome, Pusher, PushLimiter
 from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import policy_title
 from huimin.benefits.triggers import changed_policies, mark_seen
-from huimin.platform.config import Settings, load_settings
 from huimin.platform.db import Database, utcnow
+from huimin.platform.runtime import Runtime
 from huimin.rules import load_rules
 from huimin.wechat.api import WeChatApi
 from jobs.queues import DEFAULT, PUSH, enqueue, enqueue_many
+from jobs.runtime import with_runtime
 
 log = logging.getLogger(__name__)
 
@@ -46,27 +45,6 @@ MATCH_TIMEOUT = 3 * 3600  # a million residents take minutes; leave room
 RESIDENT_CHUNK = 500
 DISPATCH_CHUNK = 1000
 STUCK_AFTER = timedelta(days=2)  # a queued push with no outcome by then is queued again
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    benefits: BenefitSettings
-    db: Database
-    conn: redis.Redis
-
-
-@contextmanager
-def runtime() -> Iterator[Runtime]:
-    """Settings, database and Redis for one job (jobs run in their own processes)."""
-    settings = load_settings()
-    rt = Runtime(settings, BenefitSettings.from_env(), Database(settings.database_url),
-                 redis.Redis.from_url(settings.redis_url))
-    try:
-        yield rt
-    finally:
-        rt.db.engine.dispose()
-        rt.conn.close()
 
 
 # ---- triggers --------------------------------------------------------------------------------
@@ -97,74 +75,83 @@ def enqueue_policy_match(conn: redis.Redis, policy: str, fingerprint: str):
 # ---- jobs ------------------------------------------------------------------------------------
 
 
-def match_policy(policy: str | None = None, as_of: str | None = None) -> dict[str, Any]:
+@with_runtime
+def match_policy(
+    rt: Runtime, policy: str | None = None, as_of: str | None = None
+) -> dict[str, Any]:
     """Match one policy's rule in force (or all) against every resident, then push."""
     day = date.fromisoformat(as_of) if as_of else date.today()
-    with runtime() as rt:
-        report = run_matching(rt.db, load_rules(rt.benefits.rules_dir), day, policy=policy,
-                              valid_days=rt.benefits.notice_valid_days)
-        queued = dispatch_pushes(rt.conn, rt.db)
+    benefits = BenefitSettings.from_env()
+    report = run_matching(rt.db, load_rules(benefits.rules_dir), day, policy=policy,
+                          valid_days=benefits.notice_valid_days)
+    queued = dispatch_pushes(rt.redis, rt.db)
     for line in report.lines():
         log.info("matching %s: %s", day, line)
     return {"as_of": day.isoformat(), "created": report.created, "pushes_queued": queued}
 
 
-def match_residents(resident_ids: list[int], as_of: str | None = None) -> dict[str, Any]:
+@with_runtime
+def match_residents(
+    rt: Runtime, resident_ids: list[int], as_of: str | None = None
+) -> dict[str, Any]:
     """Match these residents only (their facts changed), then push what is new."""
     day = date.fromisoformat(as_of) if as_of else date.today()
-    with runtime() as rt:
-        report = run_matching(rt.db, load_rules(rt.benefits.rules_dir), day,
-                              resident_ids=resident_ids, valid_days=rt.benefits.notice_valid_days)
-        queued = dispatch_pushes(rt.conn, rt.db)
+    benefits = BenefitSettings.from_env()
+    report = run_matching(rt.db, load_rules(benefits.rules_dir), day,
+                          resident_ids=resident_ids, valid_days=benefits.notice_valid_days)
+    queued = dispatch_pushes(rt.redis, rt.db)
     return {"residents": len(resident_ids), "created": report.created, "pushes_queued": queued}
 
 
-def nightly() -> dict[str, Any]:
+@with_runtime
+def nightly(rt: Runtime) -> dict[str, Any]:
     """Every night: close overdue notices, match everyone against every rule in force, and
     push (again) what is waiting. Recording the rules seen avoids a second run by watch_rules."""
     today = date.today()
-    with runtime() as rt:
-        with rt.db.session() as s:
-            expired = expire_overdue(s)
-        book = load_rules(rt.benefits.rules_dir)
-        changes = changed_policies(rt.conn, book, today)
-        report = run_matching(rt.db, book, today, valid_days=rt.benefits.notice_valid_days)
-        mark_seen(rt.conn, changes)
-        queued = dispatch_pushes(rt.conn, rt.db)
+    benefits = BenefitSettings.from_env()
+    with rt.db.session() as s:
+        expired = expire_overdue(s)
+    book = load_rules(benefits.rules_dir)
+    changes = changed_policies(rt.redis, book, today)
+    report = run_matching(rt.db, book, today, valid_days=benefits.notice_valid_days)
+    mark_seen(rt.redis, changes)
+    queued = dispatch_pushes(rt.redis, rt.db)
     for line in report.lines():
         log.info("nightly matching %s: %s", today, line)
     return {"expired": expired, "created": report.created, "pushes_queued": queued}
 
 
-def watch_rules() -> list[str]:
+@with_runtime
+def watch_rules(rt: Runtime) -> list[str]:
     """Queue a matching run for every policy whose rule in force changed since last seen."""
-    with runtime() as rt:
-        book = load_rules(rt.benefits.rules_dir)
-        changes = changed_policies(rt.conn, book, date.today())
-        for policy, fingerprint in changes.items():
-            enqueue_policy_match(rt.conn, policy, fingerprint)
-            log.info("rule of %s changed (%s): matching queued", policy, fingerprint)
-        mark_seen(rt.conn, changes)
+    benefits = BenefitSettings.from_env()
+    book = load_rules(benefits.rules_dir)
+    changes = changed_policies(rt.redis, book, date.today())
+    for policy, fingerprint in changes.items():
+        enqueue_policy_match(rt.redis, policy, fingerprint)
+        log.info("rule of %s changed (%s): matching queued", policy, fingerprint)
+    mark_seen(rt.redis, changes)
     return sorted(changes)
 
 
-def push_notice(notice_id: int) -> str:
+@with_runtime
+def push_notice(rt: Runtime, notice_id: int) -> str:
     """Push one notice (see huimin.benefits.push); a deferred push is scheduled again."""
-    with runtime() as rt:
-        limiter = PushLimiter(rt.conn, rt.benefits)
-        pusher = Pusher(
-            rt.db, limiter,
-            miniapp=WeChatApi(rt.settings, rt.conn, miniapp=True),
-            official_account=WeChatApi(rt.settings, rt.conn),
-            settings=rt.benefits,
-            title=lambda key: policy_title(rt.settings.policies_dir, key),
+    benefits = BenefitSettings.from_env()
+    limiter = PushLimiter(rt.redis, benefits)
+    pusher = Pusher(
+        rt.db, limiter,
+        miniapp=WeChatApi(rt.settings, rt.redis, miniapp=True),
+        official_account=WeChatApi(rt.settings, rt.redis),
+        settings=benefits,
+        title=lambda key: policy_title(rt.settings.policies_dir, key),
+    )
+    outcome: Outcome = pusher.push(notice_id)
+    if outcome.action == "later" and outcome.retry_at is not None:
+        enqueue(
+            rt.redis, PUSH, push_notice, notice_id, at=outcome.retry_at,
+            job_id=f"benefit-push-{notice_id}-{int(outcome.retry_at.timestamp())}",
         )
-        outcome: Outcome = pusher.push(notice_id)
-        if outcome.action == "later" and outcome.retry_at is not None:
-            enqueue(
-                rt.conn, PUSH, push_notice, notice_id, at=outcome.retry_at,
-                job_id=f"benefit-push-{notice_id}-{int(outcome.retry_at.timestamp())}",
-            )
     return f"{outcome.action}: {outcome.note}".rstrip(": ")
 
 

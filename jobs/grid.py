@@ -8,26 +8,20 @@ import time
 import redis
 
 from huimin.grid import notify
-from huimin.platform.config import load_settings
-from huimin.platform.db import Database
+from huimin.platform.runtime import Runtime
 from huimin.wechat.api import WeChatApi
 from jobs.queues import EVER, PUSH, enqueue
+from jobs.runtime import with_runtime
 
 log = logging.getLogger(__name__)
 
 
-def notify_resident(resident_id: int) -> str:
+@with_runtime
+def notify_resident(rt: Runtime, resident_id: int) -> str:
     """Send the resident what was done for them in the last minute; raises (and is retried)
     while WeChat is unavailable."""
-    settings = load_settings()
-    conn = redis.Redis.from_url(settings.redis_url)
-    db = Database(settings.database_url)
-    try:
-        outcome = notify.send_queued(db, WeChatApi(settings, conn), conn, resident_id,
-                                     settings.secret_key)
-    finally:
-        db.engine.dispose()
-        conn.close()
+    outcome = notify.send_queued(rt.db, WeChatApi(rt.settings, rt.redis), rt.redis, resident_id,
+                                 rt.settings.secret_key)
     log.info("grid notification %s for resident %s", outcome, resident_id)
     return outcome
 

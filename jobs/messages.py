@@ -9,14 +9,14 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from huimin.assistant.client import AssistantClient
-from huimin.platform.config import load_settings
-from huimin.platform.db import Database
+from huimin.platform.runtime import Runtime
 from huimin.wechat.api import WeChatApi
 from huimin.wechat.choices import ChoiceStore
 from huimin.wechat.conversation import AssistantHealth
 from huimin.wechat.delivery import Courier, Outbox
 from huimin.wechat.safe_redis import SafeRedis
 from jobs.queues import PUSH, enqueue
+from jobs.runtime import with_runtime
 
 # Until the assistant answers (or WeChat takes the message): quickly at first, then every
 # 30 s. Items older than WeChat's 48-hour window are recorded for staff, which ends the loop.
@@ -24,24 +24,18 @@ DRAIN_RETRY = Retry(max=10_000, interval=[2, 5, 10, 20, 30])
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def drain_outbox(sender: str) -> int:
+@with_runtime
+def drain_outbox(rt: Runtime, sender: str) -> int:
     """Deliver everything queued for one citizen, in order; raises (and is retried) while the
     assistant or WeChat is unavailable."""
-    settings = load_settings()
-    conn = redis.Redis.from_url(settings.redis_url)
-    db = Database(settings.database_url)
-    try:
-        courier = Courier(
-            db=db,
-            assistant=AssistantClient(settings),
-            wechat=WeChatApi(settings, conn),
-            choices=ChoiceStore(SafeRedis(conn)),
-            health=AssistantHealth(SafeRedis(conn)),
-        )
-        return Outbox(conn).drain(sender, courier)
-    finally:
-        db.engine.dispose()
-        conn.close()
+    courier = Courier(
+        db=rt.db,
+        assistant=AssistantClient(rt.settings),
+        wechat=WeChatApi(rt.settings, rt.redis),
+        choices=ChoiceStore(SafeRedis(rt.redis)),
+        health=AssistantHealth(SafeRedis(rt.redis)),
+    )
+    return Outbox(rt.redis).drain(sender, courier)
 
 
 class RQDrains:

@@ -6,23 +6,19 @@ import redis
 
 from huimin.ops import training
 from huimin.ops.settings import load_ops_settings
-from huimin.platform.config import load_settings
-from huimin.platform.db import Database
+from huimin.platform.runtime import Runtime
 from jobs.queues import EVER, TRAINING, enqueue
+from jobs.runtime import with_runtime
 
 
-def train_model(run_id: int) -> str:
+@with_runtime
+def train_model(rt: Runtime, run_id: int) -> str:
     """Export, validate, train, evaluate and register; the run row records progress and log.
 
     Not retried by RQ: a failed step (invalid data, a bad model) fails the same way again, and
     the console shows why; the staff member starts a new run after fixing it.
     """
-    settings = load_settings()
-    db = Database(settings.database_url)
-    try:
-        return training.execute(db, settings, load_ops_settings(), run_id)
-    finally:
-        db.engine.dispose()
+    return training.execute(rt.db, rt.settings, load_ops_settings(), run_id)
 
 
 def enqueue_training(conn: redis.Redis, run_id: int, timeout_seconds: int) -> str:
