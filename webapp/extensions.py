@@ -11,6 +11,7 @@ from huimin.assistant.client import AssistantClient
 from huimin.platform import schema as _models  # noqa: F401 - every mapper configured up front
 from huimin.platform.config import Settings
 from huimin.platform.db import Database
+from huimin.platform.runtime import build_runtime
 
 
 @dataclass
@@ -22,13 +23,10 @@ class Services:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    # Short Redis timeouts: a request must not hang on Redis (the channel degrades instead).
+    rt = build_runtime(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
     app.extensions["huimin"] = Services(
-        settings=settings,
-        db=Database(settings.database_url),
-        redis=redis.Redis.from_url(
-            settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
-        ),
-        assistant=AssistantClient(settings),
+        settings=rt.settings, db=rt.db, redis=rt.redis, assistant=AssistantClient(settings)
     )
 
 
