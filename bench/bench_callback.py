@@ -36,7 +36,7 @@ from wechatpy.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from huimin.platform.config import load_settings  # noqa: E402
+from huimin.platform.settings import load_settings  # noqa: E402
 from huimin.wechat import users as wechat_users  # noqa: E402
 from huimin.wechat.channel import RATE_LIMITED  # noqa: E402
 from huimin.wechat.conversation import FALLBACK_TEXT  # noqa: E402

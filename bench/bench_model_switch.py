@@ -40,9 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from huimin.ops import registry, training  # noqa: E402
 from huimin.ops.gate import load_gate_config  # noqa: E402
-from huimin.ops.settings import OpsSettings  # noqa: E402
-from huimin.platform.config import load_settings  # noqa: E402
 from huimin.platform.db import Database  # noqa: E402
+from huimin.platform.settings import (
+    OpsSettings,  # noqa: E402
+    load_settings,  # noqa: E402
+)
 from scripts.stack import ROOT, Process, free_port, http_ok, procfile, stack_env, wait_until  # noqa: E402
 from tests.services import claimed_redis_db  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 Run: `python -m emulator --host 127.0.0.1 --port 8081`; tests: `create_app(config)`.
 Settings: WECHAT_APPID/SECRET, MINIAPP_APPID/SECRET, WECHAT_TOKEN, WECHAT_ENCODING_AES_KEY,
-WECHAT_MESSAGE_MODE (defaults as in huimin/platform/config.py), plus WECHAT_ORIGINAL_ID (gh_ id),
+WECHAT_MESSAGE_MODE (defaults as in huimin/platform/settings.py), plus WECHAT_ORIGINAL_ID (gh_ id),
 EMULATOR_TOKEN_TTL and EMULATOR_RISKY_WORDS ("word:label,...").
 Control endpoints live under /_emulator/ (see emulator/control.py).
 

@@ -1,7 +1,7 @@
-"""Emulator settings: the same env vars and defaults as `huimin/platform/config.py`.
+"""Emulator settings: the same env vars and defaults as `huimin/platform/settings.py`.
 
 The emulator deliberately does not import the domain package (it stands in for an
-external system); a test keeps the defaults in step with `huimin.platform.config.Settings`.
+external system); a test keeps the defaults in step with `huimin.platform.settings.Settings`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from huimin.benefits.matching import run_matching
 from huimin.benefits.models import MATCHED, PENDING, QUEUED, BenefitNotice
 from huimin.benefits.notices import expire_overdue
 from huimin.benefits.push import Outcome, Pusher, PushLimiter
-from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import policy_title
 from huimin.benefits.triggers import changed_policies, mark_seen
 from huimin.platform.db import Database, utcnow
@@ -81,7 +80,7 @@ def match_policy(
 ) -> dict[str, Any]:
     """Match one policy's rule in force (or all) against every resident, then push."""
     day = date.fromisoformat(as_of) if as_of else date.today()
-    benefits = BenefitSettings.from_env()
+    benefits = rt.settings.benefits
     report = run_matching(rt.db, load_rules(benefits.rules_dir), day, policy=policy,
                           valid_days=benefits.notice_valid_days)
     queued = dispatch_pushes(rt.redis, rt.db)
@@ -96,7 +95,7 @@ def match_residents(
 ) -> dict[str, Any]:
     """Match these residents only (their facts changed), then push what is new."""
     day = date.fromisoformat(as_of) if as_of else date.today()
-    benefits = BenefitSettings.from_env()
+    benefits = rt.settings.benefits
     report = run_matching(rt.db, load_rules(benefits.rules_dir), day,
                           resident_ids=resident_ids, valid_days=benefits.notice_valid_days)
     queued = dispatch_pushes(rt.redis, rt.db)
@@ -108,7 +107,7 @@ def nightly(rt: Runtime) -> dict[str, Any]:
     """Every night: close overdue notices, match everyone against every rule in force, and
     push (again) what is waiting. Recording the rules seen avoids a second run by watch_rules."""
     today = date.today()
-    benefits = BenefitSettings.from_env()
+    benefits = rt.settings.benefits
     with rt.db.session() as s:
         expired = expire_overdue(s)
     book = load_rules(benefits.rules_dir)
@@ -124,7 +123,7 @@ def nightly(rt: Runtime) -> dict[str, Any]:
 @with_runtime
 def watch_rules(rt: Runtime) -> list[str]:
     """Queue a matching run for every policy whose rule in force changed since last seen."""
-    benefits = BenefitSettings.from_env()
+    benefits = rt.settings.benefits
     book = load_rules(benefits.rules_dir)
     changes = changed_policies(rt.redis, book, date.today())
     for policy, fingerprint in changes.items():
@@ -137,7 +136,7 @@ def watch_rules(rt: Runtime) -> list[str]:
 @with_runtime
 def push_notice(rt: Runtime, notice_id: int) -> str:
     """Push one notice (see huimin.benefits.push); a deferred push is scheduled again."""
-    benefits = BenefitSettings.from_env()
+    benefits = rt.settings.benefits
     limiter = PushLimiter(rt.redis, benefits)
     pusher = Pusher(
         rt.db, limiter,

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dotenv import load_dotenv
 from rq import cron
 
-from huimin.benefits.settings import BenefitSettings
+from huimin.platform.settings import load_settings
 from jobs import benefits
 from jobs.queues import DEFAULT
 
 load_dotenv()
-_settings = BenefitSettings.from_env()
+_settings = load_settings().benefits
 
 # Batch matching of every resident against every rule in force, and overdue notices closed.
 cron.register(benefits.nightly, DEFAULT, cron=_settings.nightly_cron,

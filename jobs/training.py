@@ -5,7 +5,6 @@ from __future__ import annotations
 import redis
 
 from huimin.ops import training
-from huimin.ops.settings import load_ops_settings
 from huimin.platform.runtime import Runtime
 from jobs.queues import EVER, TRAINING, enqueue
 from jobs.runtime import with_runtime
@@ -18,7 +17,7 @@ def train_model(rt: Runtime, run_id: int) -> str:
     Not retried by RQ: a failed step (invalid data, a bad model) fails the same way again, and
     the console shows why; the staff member starts a new run after fixing it.
     """
-    return training.execute(rt.db, rt.settings, load_ops_settings(), run_id)
+    return training.execute(rt.db, rt.settings, rt.settings.ops, run_id)
 
 
 def enqueue_training(conn: redis.Redis, run_id: int, timeout_seconds: int) -> str:

@@ -9,8 +9,8 @@ import redis
 from dotenv import load_dotenv
 from rq import Worker
 
-from huimin.platform.config import load_settings
 from huimin.platform.logs import configure_logging
+from huimin.platform.settings import load_settings
 from jobs.queues import WORKERS
 
 

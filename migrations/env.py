@@ -6,9 +6,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from huimin.platform.config import load_settings
 from huimin.platform.db import make_engine
 from huimin.platform.schema import metadata
+from huimin.platform.settings import load_settings
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging"):

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from huimin.benefits import notices as lifecycle
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.models import MINIAPP, OFFICIAL_ACCOUNT, OPEN, STATUSES, BenefitNotice
-from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import catalogue, rule_store, titles
+from huimin.platform.settings import BenefitSettings, load_settings
 from huimin.residents import Facts, ProfileError, parse_profile
 from huimin.residents.models import Resident
 from miniapp_api.auth import PUBLIC, current_principal, require_roles
@@ -103,7 +103,7 @@ class NoticeOut(Schema):
 
 @lru_cache(maxsize=1)
 def _settings() -> BenefitSettings:
-    return BenefitSettings.from_env()
+    return load_settings().benefits
 
 
 def _answers(facts: Facts, as_of: date) -> list[PolicyAnswer]:

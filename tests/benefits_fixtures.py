@@ -7,8 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from huimin.platform.config import ROOT
 from huimin.platform.db import Database
+from huimin.platform.settings import ROOT
 from huimin.residents.models import Resident
 
 AS_OF = date(2025, 6, 30)

@@ -12,8 +12,8 @@ from bot.actions.handoff import ActionHandoff
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from huimin.catalogue import offices
 from huimin.ops.models import HandoffTicket
-from huimin.platform.config import ROOT
 from huimin.platform.db import Database
+from huimin.platform.settings import ROOT
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from bot.actions import guides as guide_actions
 from bot.actions.guides import GUIDE_ACTIVE, ActionGuideCommand, ActionStartGuide
 from huimin.guides import END, GuideStore
 from huimin.ops.models import HandoffTicket
-from huimin.platform.config import ROOT
 from huimin.platform.db import Database
+from huimin.platform.settings import ROOT
 from huimin.residents.models import Resident
 from huimin.wechat.models import WechatUser
 

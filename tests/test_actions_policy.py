@@ -20,8 +20,8 @@ from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from bot.actions.policy import ActionAnswerPolicy
 from huimin.catalogue import load_catalogue, offices
 from huimin.ops.models import HandoffTicket
-from huimin.platform.config import ROOT
 from huimin.platform.db import Database
+from huimin.platform.settings import ROOT
 
 POLICIES = ROOT / "policies"
 

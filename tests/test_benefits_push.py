@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from huimin.benefits.push import Message, PushLimiter
-from huimin.benefits.settings import BenefitSettings
+from huimin.platform.settings import BenefitSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

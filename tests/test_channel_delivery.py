@@ -12,8 +12,8 @@ from rq import Queue
 from sqlalchemy import select
 
 from huimin.assistant.client import AssistantClient, AssistantUnavailable
-from huimin.platform.config import load_settings
 from huimin.platform.db import Database
+from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
 from huimin.wechat.choices import ChoiceStore

@@ -24,8 +24,8 @@ from huimin.employment_code import (
 )
 from huimin.employment_code.disclosure import job_seeking_summary, masked_name
 from huimin.employment_code.runtime import CodesProvider
-from huimin.platform.config import Settings
 from huimin.platform.db import Database
+from huimin.platform.settings import Settings
 from huimin.privacy.pii import NAME, cipher_from_settings
 from huimin.residents.models import Resident
 

@@ -127,7 +127,7 @@ def mini_user(client: FlaskClient) -> str:
 
 
 def test_defaults_match_the_project_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from huimin.platform.config import Settings
+    from huimin.platform.settings import Settings
 
     for name in ("WECHAT_APPID", "WECHAT_SECRET", "MINIAPP_APPID", "MINIAPP_SECRET",
                  "WECHAT_TOKEN", "WECHAT_ENCODING_AES_KEY", "WECHAT_MESSAGE_MODE"):

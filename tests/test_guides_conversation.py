@@ -13,7 +13,7 @@ import redis
 from huimin.guides import END, Command, Event, Guide, GuideStore
 from huimin.guides.service import IDLE_RESUME, GuideService, Turn
 from huimin.guides.storage import TTL, GuideStorageError, SessionStore
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 
 STORE = GuideStore(ROOT / "guides")
 KEYS = sorted(STORE.guides)

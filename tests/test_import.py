@@ -11,8 +11,8 @@ import pytest
 from rq import Queue
 from sqlalchemy import func, select
 
-from huimin.platform.config import Settings
 from huimin.platform.db import Database
+from huimin.platform.settings import Settings
 from huimin.privacy import audit
 from huimin.privacy.pii import ID_NUMBER, NAME, cipher_from_settings
 from huimin.residents.importer import ImportFileError, import_residents

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from huimin.catalogue import offices
-from huimin.platform.config import ROOT
 from huimin.platform.db import Database
+from huimin.platform.settings import ROOT
 
 SEED = ROOT / "seed_data" / "offices.yml"
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from huimin.benefits.models import MINIAPP, OFFICIAL_ACCOUNT, QUEUED, UNREACHABLE, BenefitNotice
 from huimin.ops import handoff, registry
 from huimin.ops.review import LOCAL_TZ
-from huimin.ops.settings import OpsSettings
+from huimin.platform.settings import OpsSettings
 from huimin.privacy import audit
 from huimin.residents.models import Resident
 from huimin.wechat import users as wechat_users

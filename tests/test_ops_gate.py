@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from huimin.ops.gate import GateConfig, GateConfigError, judge, load_gate_config
-from huimin.ops.settings import OpsSettings
+from huimin.platform.settings import OpsSettings
 from tests.ops_fixtures import evaluation
 
 CONFIG = GateConfig(macro_f1_tolerance=0.02, floors={"human_handoff": 0.85, "greet": 0.75})

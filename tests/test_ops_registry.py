@@ -8,8 +8,8 @@ import pytest
 
 from huimin.ops import registry
 from huimin.ops.gate import GateConfig
-from huimin.ops.settings import OpsSettings
 from huimin.platform.db import Database
+from huimin.platform.settings import OpsSettings
 from huimin.privacy import audit
 from tests.ops_fixtures import evaluation, fake_model
 

@@ -19,9 +19,8 @@ from huimin.ops import review, training
 from huimin.ops.conversation_log import ingest
 from huimin.ops.models import ConversationMessage
 from huimin.ops.review import Verdict
-from huimin.ops.settings import OpsSettings
-from huimin.platform.config import ROOT, load_settings
 from huimin.platform.db import Database, utcnow
+from huimin.platform.settings import ROOT, OpsSettings, load_settings
 from tests.ops_fixtures import Conversation, broker_for
 
 

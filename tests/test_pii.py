@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 from huimin.privacy import pii
 from huimin.privacy.pii import (
     DEV_KEY_ID,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 

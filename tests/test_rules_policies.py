@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 from huimin.residents import parse_profile
 from huimin.rules import Result, RuleBook, evaluate, evaluate_all, load_rules
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 import requests
 
-from huimin.platform.config import load_settings
+from huimin.platform.settings import load_settings
 from huimin.wechat.api import WeChatApi, WeChatError
 
 

@@ -9,7 +9,7 @@ import time
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 
 
 def _xml(openid: str, msg_type: str, fields: str, to: str, created: int | None) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 from apiflask import APIFlask
 from dotenv import load_dotenv
 
-from huimin.platform.config import load_settings
 from huimin.platform.logs import configure_logging
+from huimin.platform.settings import load_settings
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:

@@ -7,7 +7,7 @@ from flask import Flask
 
 from huimin.catalogue import offices
 from huimin.platform import migrate
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 from miniapp_api import cli as identity_cli
 from webapp import cli_benefits, cli_employment_code, cli_grid, cli_model
 from webapp.extensions import services

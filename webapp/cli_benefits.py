@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from huimin.benefits.matching import run_matching
-from huimin.benefits.settings import BenefitSettings
+from huimin.platform.settings import load_settings
 from huimin.privacy import audit
 from huimin.privacy.pii import cipher_from_settings
 from huimin.residents.importer import ImportFileError, import_residents
@@ -54,7 +54,7 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
 def match(as_of: date, policy: str | None, push: bool) -> None:
     """Match every resident against the rules in force and record new notices (idempotent:
     each resident gets one notice per policy and rule version)."""
-    settings = BenefitSettings.from_env()
+    settings = load_settings().benefits
     try:
         book = load_rules(settings.rules_dir)
     except RuleFileError as exc:

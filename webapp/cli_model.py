@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from huimin.ops import registry, training
 from huimin.ops.gate import GateConfigError, load_gate_config
-from huimin.ops.settings import load_ops_settings
+from huimin.platform.settings import load_settings
 from huimin.privacy import audit
 from jobs.training import enqueue_training
 from webapp.extensions import services
@@ -29,7 +29,7 @@ def _actor() -> str:
               help="Queue the run for the worker (training queue) instead of training here.")
 def train(enqueue: bool) -> None:
     """Export nlu_data/ + accepted annotations, validate, train, evaluate, register."""
-    svc, ops = services(), load_ops_settings()
+    svc, ops = services(), load_settings().ops
     with svc.db.session() as session:
         try:
             run = training.start_run(session, _actor())
@@ -67,7 +67,7 @@ def list_models() -> None:
 
 def _gate():
     try:
-        return load_gate_config(load_ops_settings().gate_file)
+        return load_gate_config(load_settings().ops.gate_file)
     except GateConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -104,7 +104,7 @@ def rollback(model_id: int | None) -> None:
 def install_built() -> None:
     """Register the model `make train` installed in models/ (live if new, or if none is)."""
     with services().db.session() as session:
-        record = registry.install_built(session, load_ops_settings(), _actor())
+        record = registry.install_built(session, load_settings().ops, _actor())
         live = registry.active_model(session)
         if record is None:
             click.echo("no model in models/: run `make train`")

@@ -9,9 +9,9 @@ from flask import Flask, current_app
 
 from huimin.assistant.client import AssistantClient
 from huimin.platform import schema as _models  # noqa: F401 - every mapper configured up front
-from huimin.platform.config import Settings
 from huimin.platform.db import Database
 from huimin.platform.runtime import build_runtime
+from huimin.platform.settings import Settings
 
 
 @dataclass

@@ -36,8 +36,8 @@ from huimin.benefits.questions import (
     read,
     to_slot,
 )
-from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import catalogue, rule_store, titles
+from huimin.platform.settings import BenefitSettings, load_settings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
 from huimin.residents.importer import apply_facts
@@ -60,7 +60,7 @@ NOT_BOUND = "（您还没有在小程序实名认证，回答只用于这次查�
 
 @lru_cache(maxsize=1)
 def _benefit_settings() -> BenefitSettings:
-    return BenefitSettings.from_env()
+    return load_settings().benefits
 
 
 @lru_cache(maxsize=1)

@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from huimin.catalogue import Catalogue, CatalogueStore
 from huimin.catalogue.answers import Reply
-from huimin.platform.config import Settings, load_settings
 from huimin.platform.db import Database
+from huimin.platform.settings import Settings, load_settings
 
 
 @lru_cache(maxsize=1)

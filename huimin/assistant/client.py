@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 
 
 class AssistantUnavailable(Exception):

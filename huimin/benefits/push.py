@@ -42,8 +42,8 @@ from huimin.benefits.models import (
     BenefitNotice,
 )
 from huimin.benefits.notices import aware, mark_notified
-from huimin.benefits.settings import BenefitSettings
 from huimin.platform.db import Database, utcnow
+from huimin.platform.settings import BenefitSettings
 from huimin.privacy import consent
 from huimin.residents.models import Resident
 from huimin.wechat.api import WeChatApi, WeChatError

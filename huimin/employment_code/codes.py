@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 
 from .keys import ALG, KeyConfigError, KeyRing, NoSigningKeyError, epoch
 from .qr import QR_MAX_BYTES

@@ -14,8 +14,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huimin.platform.config import Settings
 from huimin.platform.db import Database
+from huimin.platform.settings import Settings
 from huimin.residents.models import Resident
 from huimin.wechat import undelivered
 from huimin.wechat import users as wechat_users

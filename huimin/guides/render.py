@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from huimin.guides.messages import Command, Message, Option
 from huimin.guides.schema import Guide, Step
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 
 HOTLINE = Settings.hotline
 CLOSING_LINE = f"要人帮忙：回复“转人工”，或打 {HOTLINE}。"

@@ -26,7 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 
 CITIZEN = "citizen"
 STAFF = "staff"

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from huimin.ops.gate import GateConfig, Verdict, judge
 from huimin.ops.models import Deployment, ModelRecord
-from huimin.ops.settings import OpsSettings
 from huimin.platform.db import utcnow
+from huimin.platform.settings import OpsSettings
 from huimin.privacy import audit
 
 TRAINED, INSTALLED = "training", "installed"

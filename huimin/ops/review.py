@@ -33,8 +33,8 @@ from huimin.ops.models import (
     Annotation,
     ConversationMessage,
 )
-from huimin.platform.config import ROOT
 from huimin.platform.db import utcnow
+from huimin.platform.settings import ROOT
 
 ACTIONS = (CORRECT, RELABEL, OUT_OF_SCOPE, IGNORE)
 OUT_OF_SCOPE_INTENT = "out_of_scope"

@@ -38,9 +38,8 @@ from huimin.catalogue import load_catalogue, parse_example, read_nlu, write_trai
 from huimin.ops import registry
 from huimin.ops.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Annotation, TrainingRun
 from huimin.ops.review import training_annotations
-from huimin.ops.settings import OpsSettings
-from huimin.platform.config import ROOT, Settings
 from huimin.platform.db import Database, utcnow
+from huimin.platform.settings import ROOT, OpsSettings, Settings
 
 STAGES = {
     "queued": "排队中", "export": "导出训练数据", "validate": "检查训练数据", "train": "训练模型",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 
 
 def upgrade(url: str) -> None:

@@ -10,8 +10,8 @@ from rq import Worker
 from sqlalchemy import text
 
 from huimin.assistant.client import AssistantClient
-from huimin.platform.config import Settings
 from huimin.platform.db import Database
+from huimin.platform.settings import Settings
 
 
 def _database(db: Database) -> None:

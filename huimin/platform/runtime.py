@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import redis
 
-from huimin.platform.config import Settings, load_settings
 from huimin.platform.db import Database
+from huimin.platform.settings import Settings, load_settings
 
 
 @dataclass

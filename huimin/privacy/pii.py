@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from huimin.identity.idcard import normalise_id_number
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

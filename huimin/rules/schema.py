@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 from huimin.residents.facts import FACTS, FactSpec
 
 DEFAULT_RULES_DIR = ROOT / "rules"

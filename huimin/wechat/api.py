@@ -15,7 +15,7 @@ import redis
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 
 TOKEN_ERRORS = {40001, 40014, 42001}
 REFRESH_MARGIN = 300  # refresh five minutes before WeChat's expiry

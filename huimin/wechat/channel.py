@@ -27,8 +27,8 @@ import redis
 import structlog
 
 from huimin.assistant.client import AssistantClient, AssistantUnavailable
-from huimin.platform.config import Settings
 from huimin.platform.db import Database
+from huimin.platform.settings import Settings
 from huimin.wechat import conversation, undelivered
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError

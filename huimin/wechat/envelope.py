@@ -23,7 +23,7 @@ from defusedxml import ElementTree as SafeET
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.crypto.base import WeChatCipher
 
-from huimin.platform.config import Settings
+from huimin.platform.settings import Settings
 
 MAX_CLOCK_SKEW = 300  # seconds between WeChat's timestamp and ours
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")

@@ -9,13 +9,13 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
-from huimin.benefits.settings import BenefitSettings
 from huimin.benefits.sources import rule_store
 from huimin.grid import assist, visits
 from huimin.grid import benefits as grid_benefits
 from huimin.grid.access import authorize
 from huimin.grid.models import VISIT_OUTCOMES
 from huimin.guides import Command
+from huimin.platform.settings import load_settings
 from huimin.privacy import audit, consent
 from miniapp_api.auth import current_principal, require_roles
 from miniapp_api.context import client_ip
@@ -130,7 +130,7 @@ class VisitListOut(Schema):
         responses={403: "不在本网格或未授权"})
 def resident_benefits(resident_id: int) -> dict:
     me = current_principal()
-    book = rule_store(BenefitSettings.from_env().rules_dir).book
+    book = rule_store(load_settings().benefits.rules_dir).book
     with services().db.session() as s, acting("grid.benefits.view", resident_id):
         items, consent_id, done = grid_benefits.matched(
             s, me.id, resident_id, book, policy_titles(), date.today(), ip=client_ip())

@@ -10,7 +10,7 @@ from apiflask.fields import Integer
 from apiflask.validators import Range
 
 from huimin.ops import conversation_log
-from huimin.ops.settings import OpsSettings, load_ops_settings
+from huimin.platform.settings import OpsSettings, load_settings
 from miniapp_api.auth import current_principal
 from miniapp_api.pagination import MAX_PER_PAGE
 from webapp.extensions import services
@@ -21,7 +21,7 @@ OPS_ROLES = ("ops", "admin")
 
 
 def ops_settings() -> OpsSettings:
-    return load_ops_settings()
+    return load_settings().ops
 
 
 def acting_staff() -> tuple[str, str | None]:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import requests
 
-from huimin.platform.config import load_settings
+from huimin.platform.settings import load_settings
 from tests.wechat import envelope, open_reply, text_xml
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,7 @@ import redis
 import requests
 from rq import Queue
 
-from huimin.platform.config import load_settings
+from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.conversation import FALLBACK_TEXT
 from jobs.queues import PUSH

@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from huimin.platform.config import load_settings
+from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.conversation import FALLBACK_TEXT
 

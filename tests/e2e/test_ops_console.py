@@ -30,8 +30,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from huimin.ops.settings import OpsSettings
 from huimin.platform.db import Database
+from huimin.platform.settings import OpsSettings
 from huimin.wechat import undelivered
 from scripts.stack import ROOT
 from tests.api_fixtures import Staff, bearer

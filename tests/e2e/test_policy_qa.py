@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, text
 
 from huimin.catalogue import load_catalogue
 from huimin.ops import conversation_log, review
-from huimin.platform.config import ROOT
 from huimin.platform.db import Database
+from huimin.platform.settings import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from apiflask import APIBlueprint
 from flask import Response, abort, request, send_file
 
 from huimin.ops import conversation_log, registry
-from huimin.ops.settings import load_ops_settings
+from huimin.platform.settings import load_settings
 from webapp.extensions import services
 
 log = structlog.get_logger("model_server")
@@ -37,7 +37,7 @@ def live_model() -> Response:
             conversation_log.ingest(session, svc.redis)
     except Exception:  # noqa: BLE001 - never stands in the way of serving the model
         log.exception("conversation_ingest_failed")
-    ops = load_ops_settings()
+    ops = load_settings().ops
     with svc.db.session() as session:
         record = registry.ensure_active(session, ops)
         if record is None:

@@ -1,0 +1,231 @@
+"""The one settings object, read from environment variables (a `.env` file is loaded by the edges).
+
+Every process (web, worker, action server, CLI) builds the same Settings, so a value
+is defined once here and documented in `.env.example`. Capabilities with many settings have
+a typed section (``settings.ops``, ``settings.benefits``); variable names are unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_HOURS = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+def _bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name, "")
+    return Path(value) if value else default
+
+
+@dataclass(frozen=True)
+class OpsSettings:
+    """Ops section: review threshold, gate file, model store, training directories."""
+
+    # Inbox: user messages whose top intent confidence is below this are "low confidence".
+    low_confidence: float = field(
+        default_factory=lambda: float(os.environ.get("OPS_LOW_CONFIDENCE", "0.6"))
+    )
+    # Gate rules (tolerance, required intents and their floors): a data file ops can edit.
+    gate_file: Path = field(
+        default_factory=lambda: _path("OPS_GATE_FILE", ROOT / "huimin" / "ops" / "gate.yml")
+    )
+    # Trained models, content-addressed; web (model server) and worker must both reach it.
+    model_store: Path = field(
+        default_factory=lambda: _path("MODEL_STORE_DIR", ROOT / "var" / "model-store")
+    )
+    # One fresh directory per training run (exported data, reports, log).
+    training_dir: Path = field(
+        default_factory=lambda: _path("OPS_TRAINING_DIR", ROOT / "var" / "training")
+    )
+    rasa_bin: Path = field(
+        default_factory=lambda: _path("RASA_BIN", ROOT / ".venv-rasa" / "bin" / "rasa")
+    )
+    heldout_file: Path = field(
+        default_factory=lambda: _path("OPS_HELDOUT_FILE", ROOT / "tests" / "nlu" / "heldout.yml")
+    )
+    # Where `make train` installs its model: registered as the first live model.
+    installed_models: Path = field(
+        default_factory=lambda: _path("INSTALLED_MODELS_DIR", ROOT / "models")
+    )
+    # Rasa's component cache, shared with `make train`: a retraining reuses every component
+    # whose inputs did not change (annotations only change the NLU; the dialogue policies are
+    # taken from the cache).
+    rasa_cache: Path = field(
+        default_factory=lambda: _path("RASA_CACHE_DIRECTORY", ROOT / ".rasa" / "cache")
+    )
+    training_timeout_seconds: int = field(
+        default_factory=lambda: int(os.environ.get("OPS_TRAINING_TIMEOUT", "3600"))
+    )
+
+
+@dataclass(frozen=True)
+class BenefitSettings:
+    """Benefits section: how notices are pushed (template, rate limits, quiet hours, validity,
+    schedule). ``from_env`` documents the variables and names a bad one."""
+
+    rules_dir: Path = ROOT / "rules"
+    # Mini-program subscribe-message template (registered in the WeChat console); its
+    # fields: thing1 policy title, thing2 amount, thing3 hint.
+    template_id: str = "benefit-notice"
+    notice_page: str = "pages/notices/detail"
+    pushes_per_minute: int = 600  # across the service (WeChat's API quota is per app)
+    pushes_per_resident_per_day: int = 2  # more notices wait for the next day
+    quiet_start: int = 21  # no pushes from 21:00 ...
+    quiet_end: int = 8  # ... to 08:00, local time
+    timezone: str = "Asia/Shanghai"
+    notice_valid_days: int = 90  # an unanswered notice expires after this
+    # Batch matching, crontab in UTC (RQ's clock): 18:30 UTC is 02:30 in Beijing.
+    nightly_cron: str = "30 18 * * *"
+    rules_check_seconds: int = 300  # how often rule files are checked for a new version
+
+    def __post_init__(self) -> None:
+        if self.pushes_per_minute < 1 or self.pushes_per_resident_per_day < 1:
+            raise ValueError("BENEFIT_PUSHES_PER_MINUTE and _PER_RESIDENT_PER_DAY must be >= 1")
+        if not (0 <= self.quiet_start <= 23 and 0 <= self.quiet_end <= 23):
+            raise ValueError("BENEFIT_QUIET_HOURS must be two hours 0-23, e.g. 21-8")
+        if self.notice_valid_days < 1:
+            raise ValueError("BENEFIT_NOTICE_VALID_DAYS must be >= 1")
+
+    def quiet(self, hour: int) -> bool:
+        """Is this local hour inside the quiet period (which may wrap past midnight)?"""
+        if self.quiet_start == self.quiet_end:
+            return False
+        if self.quiet_start < self.quiet_end:
+            return self.quiet_start <= hour < self.quiet_end
+        return hour >= self.quiet_start or hour < self.quiet_end
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BenefitSettings:
+        """RULES_DIR (default rules/), BENEFIT_TEMPLATE_ID, BENEFIT_NOTICE_PAGE,
+        BENEFIT_PUSHES_PER_MINUTE (600), BENEFIT_PUSHES_PER_RESIDENT_PER_DAY (2),
+        BENEFIT_QUIET_HOURS ("21-8"; "0-0" for none), BENEFIT_TIMEZONE (Asia/Shanghai),
+        BENEFIT_NOTICE_VALID_DAYS (90), BENEFIT_NIGHTLY_CRON ("30 18 * * *", UTC),
+        BENEFIT_RULES_CHECK_SECONDS (300)."""
+        env = os.environ if environ is None else environ
+        d = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name, "").strip()
+            try:
+                return int(raw) if raw else default
+            except ValueError:
+                raise ValueError(f"{name}: expected a whole number, got {raw!r}") from None
+
+        quiet = text("BENEFIT_QUIET_HOURS", f"{d.quiet_start}-{d.quiet_end}")
+        match = _HOURS.match(quiet)
+        if not match:
+            raise ValueError(f"BENEFIT_QUIET_HOURS: expected e.g. 21-8, got {quiet!r}")
+        return cls(
+            rules_dir=Path(text("RULES_DIR", str(d.rules_dir))),
+            template_id=text("BENEFIT_TEMPLATE_ID", d.template_id),
+            notice_page=text("BENEFIT_NOTICE_PAGE", d.notice_page),
+            pushes_per_minute=number("BENEFIT_PUSHES_PER_MINUTE", d.pushes_per_minute),
+            pushes_per_resident_per_day=number(
+                "BENEFIT_PUSHES_PER_RESIDENT_PER_DAY", d.pushes_per_resident_per_day
+            ),
+            quiet_start=int(match.group(1)),
+            quiet_end=int(match.group(2)),
+            timezone=text("BENEFIT_TIMEZONE", d.timezone),
+            notice_valid_days=number("BENEFIT_NOTICE_VALID_DAYS", d.notice_valid_days),
+            nightly_cron=text("BENEFIT_NIGHTLY_CRON", d.nightly_cron),
+            rules_check_seconds=number("BENEFIT_RULES_CHECK_SECONDS", d.rules_check_seconds),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = field(default_factory=lambda: _env("HUIMIN_ENV", "development"))
+    secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", "dev-only-change-me"))
+    database_url: str = field(
+        default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'huimin.db'}")
+    )
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    # Rasa is reached over HTTP only (narrow boundary: the NLU engine is replaceable).
+    rasa_url: str = field(default_factory=lambda: _env("RASA_URL", "http://127.0.0.1:5005"))
+    rasa_token: str = field(default_factory=lambda: _env("RASA_TOKEN", "dev-rasa-token"))
+    action_server_url: str = field(
+        default_factory=lambda: _env("ACTION_SERVER_URL", "http://127.0.0.1:5055")
+    )
+    # WeChat: production points WECHAT_API_BASE at https://api.weixin.qq.com.
+    wechat_api_base: str = field(
+        default_factory=lambda: _env("WECHAT_API_BASE", "http://127.0.0.1:8081")
+    )
+    wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID", "wx0000000000demo"))
+    wechat_secret: str = field(default_factory=lambda: _env("WECHAT_SECRET", "demo-secret"))
+    wechat_token: str = field(default_factory=lambda: _env("WECHAT_TOKEN", "demo-token"))
+    wechat_aes_key: str = field(
+        default_factory=lambda: _env(
+            "WECHAT_ENCODING_AES_KEY", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+        )
+    )
+    wechat_aes_key_previous: str = field(
+        default_factory=lambda: _env("WECHAT_ENCODING_AES_KEY_PREVIOUS", "")
+    )
+    # plain | compatible | safe
+    wechat_message_mode: str = field(default_factory=lambda: _env("WECHAT_MESSAGE_MODE", "safe"))
+    miniapp_appid: str = field(default_factory=lambda: _env("MINIAPP_APPID", "wx0000000000mini"))
+    miniapp_secret: str = field(default_factory=lambda: _env("MINIAPP_SECRET", "mini-secret"))
+    reply_budget_seconds: float = field(default_factory=lambda: _float("REPLY_BUDGET_SECONDS", 4.0))
+    user_rate_limit_per_minute: int = field(
+        default_factory=lambda: _int("USER_RATE_LIMIT_PER_MINUTE", 20)
+    )
+    simulator_enabled: bool = field(default_factory=lambda: _bool("SIMULATOR_ENABLED", True))
+    # Personal-data protection: base64 32-byte keys, newest first; the first encrypts.
+    pii_keys: str = field(default_factory=lambda: _env("PII_KEYS", ""))
+    pii_hash_key: str = field(default_factory=lambda: _env("PII_HASH_KEY", ""))
+    policies_dir: Path = field(
+        default_factory=lambda: Path(_env("POLICIES_DIR", str(ROOT / "policies")))
+    )
+    guides_dir: Path = field(default_factory=lambda: Path(_env("GUIDES_DIR", str(ROOT / "guides"))))
+    hotline: str = "12333"
+    # Mini-program API sign-in (issue 3). Empty API_TOKEN_KEY: derived from SECRET_KEY.
+    api_token_key: str = field(default_factory=lambda: _env("API_TOKEN_KEY", ""))
+    api_access_token_ttl: int = field(default_factory=lambda: _int("API_ACCESS_TOKEN_TTL", 900))
+    api_refresh_token_ttl: int = field(
+        default_factory=lambda: _int("API_REFRESH_TOKEN_TTL", 30 * 86400)
+    )
+    api_staff_refresh_token_ttl: int = field(
+        default_factory=lambda: _int("API_STAFF_REFRESH_TOKEN_TTL", 8 * 3600)
+    )
+    # Flask-Limiter strings, applied per client IP and per user/username.
+    api_rate_limit_login: str = field(
+        default_factory=lambda: _env("API_RATE_LIMIT_LOGIN", "10/minute,100/hour")
+    )
+    api_rate_limit_expensive: str = field(
+        default_factory=lambda: _env("API_RATE_LIMIT_EXPENSIVE", "5/minute,30/hour")
+    )
+    audit_retention_days: int = field(default_factory=lambda: _int("AUDIT_RETENTION_DAYS", 183))
+    ops: OpsSettings = field(default_factory=OpsSettings)
+    benefits: BenefitSettings = field(default_factory=BenefitSettings.from_env)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def load_settings() -> Settings:
+    return Settings()
