@@ -1,5 +1,9 @@
 """The eight rules of issue 6, as shipped in rules/*.yml, at their boundaries (Python side).
 
+The tabular cases (age bands, durations, amounts by level, date edges) are YAML beside the
+rules, in rules/tests/, run by test_rules_cases.py; what stays here needs more than a table
+(reasons in order, three-valued logic, several calls per case).
+
 The SQL side is checked against these same answers in test_rules_sql.py.
 """
 
@@ -55,30 +59,6 @@ def test_not_in_force_before_effective_date(book: RuleBook):
 # --- elderly_allowance -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("born", "on", "status", "amount"),
-    [
-        ("1944-06-15", "2024-06-15", "eligible", 100),  # 80th birthday exactly
-        ("1944-06-15", "2024-06-14", "not_eligible", None),  # the day before
-        ("1944-02-29", "2024-02-28", "not_eligible", None),  # 29 Feb, leap year
-        ("1944-02-29", "2024-02-29", "eligible", 100),
-        ("1934-06-15", "2024-06-14", "eligible", 100),  # 89
-        ("1934-06-15", "2024-06-15", "eligible", 300),  # 90
-        ("1936-02-29", "2026-02-28", "eligible", 300),  # 90 on 28 Feb of a common year
-        ("1936-02-29", "2026-02-27", "eligible", 100),
-        ("1924-06-15", "2024-06-14", "eligible", 300),  # 99
-        ("1924-06-15", "2024-06-15", "eligible", 600),  # 100
-        ("1928-02-29", "2028-02-28", "eligible", 300),
-        ("1928-02-29", "2028-02-29", "eligible", 600),
-    ],
-)
-def test_elderly_allowance_age_bands(book, born, on, status, amount):
-    r = check(book, "elderly_allowance", on, local_hukou=True, birth_date=born)
-    assert (r.status, r.amount) == (status, amount)
-    if status == "eligible":
-        assert r.amount_unit == "元/月"
-
-
 def test_elderly_allowance_reasons(book):
     r = check(book, "elderly_allowance", "2024-06-15", local_hukou=True, birth_date="1944-06-15")
     assert r.reasons == ("本市户籍：是", "年龄满80周岁：是", "补贴金额：100元/月")
@@ -111,22 +91,6 @@ FLEX = {
     "hard_to_employ": False,
     "graduation_date": "2000-07-01",
 }
-
-
-@pytest.mark.parametrize(
-    ("gender", "born", "on", "status"),
-    [
-        ("female", "1984-03-10", "2024-03-10", "eligible"),  # woman, 40 today
-        ("female", "1984-03-10", "2024-03-09", "not_eligible"),
-        ("male", "1974-03-10", "2024-03-10", "eligible"),  # man, 50 today
-        ("male", "1974-03-10", "2024-03-09", "not_eligible"),
-        ("male", "1980-03-10", "2024-03-10", "not_eligible"),  # man of 44: not 4050
-        ("male", "1976-02-29", "2026-02-28", "eligible"),  # 50 on 28 Feb, common year
-    ],
-)
-def test_flexible_employment_4050(book, gender, born, on, status):
-    r = check(book, "flexible_employment_subsidy", on, **FLEX, gender=gender, birth_date=born)
-    assert r.status == status
 
 
 def test_flexible_employment_recent_graduate_edges(book):
@@ -170,27 +134,6 @@ def test_flexible_employment_pensioner_excluded(book):
 UI = {"involuntary_separation": True, "registered_unemployed": True, "receiving_pension": False}
 
 
-@pytest.mark.parametrize(
-    ("months", "status", "duration"),
-    [
-        (11, "not_eligible", None),
-        (12, "eligible", 12),
-        (59, "eligible", 12),
-        (60, "eligible", 18),
-        (119, "eligible", 18),
-        (120, "eligible", 24),
-        (400, "eligible", 24),
-    ],
-)
-def test_unemployment_insurance_duration(book, months, status, duration):
-    r = check(
-        book, "unemployment_insurance", "2024-06-01", **UI, unemployment_insurance_months=months
-    )
-    assert (r.status, r.duration) == (status, duration)
-    if duration:
-        assert r.duration_unit == "个月" and f"享受期限：{duration}个月" in r.reasons
-
-
 def test_unemployment_insurance_unknown_and_false(book):
     r = check(
         book,
@@ -207,22 +150,6 @@ def test_unemployment_insurance_unknown_and_false(book):
 # --- startup_subsidy ---------------------------------------------------------------------
 
 START = {"startup_subsidy_received": False, "registered_unemployed": True}
-
-
-@pytest.mark.parametrize(
-    ("registered", "status"),
-    [
-        ("2024-02-29", "eligible"),  # D - 6 months = 29 Feb (31 Aug clamps)
-        ("2024-03-01", "not_eligible"),  # less than 6 months before D
-        ("2021-08-31", "eligible"),  # D - 3 years: the first day within
-        ("2021-08-30", "not_eligible"),
-    ],
-)
-def test_startup_subsidy_business_date_edges(book, registered, status):
-    r = check(book, "startup_subsidy", "2024-08-31", **START, business_registered_date=registered)
-    assert r.status == status
-    if status == "eligible":
-        assert (r.amount, r.amount_unit) == (10000, "元")
 
 
 def test_startup_subsidy_month_end_in_common_year(book):
@@ -270,62 +197,9 @@ def test_graduate_job_search_subsidy(book):
     assert r.reasons == ("属于高校毕业年度学生：否", "属于低保或低收入家庭，或属于残疾人：未知")
 
 
-# --- residents_basic_pension -------------------------------------------------------------
-
-PENSION = {"local_hukou": True, "resident_pension_insured": True, "receiving_pension": False}
-
-
-@pytest.mark.parametrize(
-    ("born", "years", "status"),
-    [
-        ("1964-07-01", 15, "eligible"),  # 60 today
-        ("1964-07-02", 15, "not_eligible"),  # 60 tomorrow
-        ("1950-01-01", 14, "not_eligible"),
-        ("1950-01-01", 30, "eligible"),
-    ],
-)
-def test_residents_basic_pension(book, born, years, status):
-    r = check(
-        book,
-        "residents_basic_pension",
-        "2024-07-01",
-        **PENSION,
-        birth_date=born,
-        pension_contribution_years=years,
-    )
-    assert r.status == status
-    assert r.amount is None  # the rule carries no amount
-
-
 # --- vocational_training_subsidy and skill_upgrade_subsidy -------------------------------
 
 TRAIN = {"birth_date": "1990-05-05", "receiving_pension": False, "registered_unemployed": True}
-
-
-@pytest.mark.parametrize(
-    ("level", "amount"), [(5, 1000), (4, 1500), (3, 2000), (2, 2000), (1, 2000)]
-)
-def test_training_amount_by_certificate_level(book, level, amount):
-    for policy, facts in (
-        ("vocational_training_subsidy", TRAIN),
-        (
-            "skill_upgrade_subsidy",
-            {
-                "employment_status": "employed",
-                "unemployment_insurance_months": 12,
-                "receiving_pension": False,
-            },
-        ),
-    ):
-        r = check(
-            book,
-            policy,
-            "2024-06-01",
-            **facts,
-            certificate_date="2024-01-15",
-            certificate_level=level,
-        )
-        assert (r.status, r.amount, r.amount_unit) == ("eligible", amount, "元"), policy
 
 
 def test_training_certificate_within_last_12_months_edges(book):
