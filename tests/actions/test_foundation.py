@@ -1,6 +1,12 @@
-"""Custom actions with a real rasa_sdk Tracker and CollectingDispatcher, on a real database."""
+"""Custom actions with a real rasa_sdk Tracker and CollectingDispatcher, on a real database.
+
+Trackers are recorded JSON (tests/actions/data/), as the Rasa server posts them to the action
+server, loaded with ``Tracker.from_dict`` (the style of Rasa's financial-demo)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from rasa_sdk import Tracker
@@ -30,41 +36,35 @@ def action_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Database:
     context.database.cache_clear()
 
 
-def tracker(sender: str = "u-test", slots: dict | None = None, events: list | None = None,
-            intent: str = "ask_office", text: str = "") -> Tracker:
-    return Tracker(
-        sender_id=sender, slots=slots or {}, latest_message={
-            "intent": {"name": intent, "confidence": 0.99}, "entities": [], "text": text},
-        events=events or [], paused=False, followup_action=None,
-        active_loop={}, latest_action_name="action_listen",
-    )
+DATA = Path(__file__).parent / "data"
+
+
+def recorded(name: str) -> Tracker:
+    """The tracker recorded in tests/actions/data/<name>.json."""
+    return Tracker.from_dict(json.loads((DATA / f"{name}.json").read_text(encoding="utf-8")))
 
 
 def test_office_lookup_reads_the_database(action_db):
     dispatcher = CollectingDispatcher()
-    ActionOfficeLookup().run(dispatcher, tracker(slots={"district": "南湖区"}), {})
+    ActionOfficeLookup().run(dispatcher, recorded("office_district_given"), {})
     text = dispatcher.messages[0]["text"]
     assert "湖滨路201号" in text and "周六" in text
 
 
 def test_office_form_rejects_unknown_district_listing_choices(action_db):
     dispatcher = CollectingDispatcher()
-    result = ValidateOfficeForm().validate_district("火星", dispatcher, tracker(), {})
+    asked = recorded("office_asked")
+    result = ValidateOfficeForm().validate_district("火星", dispatcher, asked, {})
     assert result == {"district": None}
     assert "东城区" in dispatcher.messages[0]["text"]
     assert ValidateOfficeForm().validate_district(
-        "高新区", CollectingDispatcher(), tracker(), {}) == {"district": "高新区"}
+        "高新区", CollectingDispatcher(), recorded("office_asked"), {}) == {"district": "高新区"}
 
 
 def test_handoff_opens_one_ticket_with_masked_transcript(action_db):
-    events = [
-        {"event": "user", "text": "我的身份证是11010519491231002X，电话13812345678"},
-        {"event": "bot", "text": "抱歉，我没听明白。"},
-        {"event": "user", "text": "转人工"},
-    ]
     for _ in range(2):
         dispatcher = CollectingDispatcher()
-        ActionHandoff().run(dispatcher, tracker("u-42", events=events, intent="human_handoff"), {})
+        ActionHandoff().run(dispatcher, recorded("handoff_requested"), {})
         assert "12333" in dispatcher.messages[0]["text"]
     with action_db.session() as s:
         tickets = list(s.scalars(select(HandoffTicket).where(HandoffTicket.sender_id == "u-42")))

@@ -1,0 +1,1 @@
+"""Rasa custom-action tests on recorded trackers (tests/actions/data/*.json)."""
