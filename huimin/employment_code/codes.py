@@ -28,12 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 
-from huimin.platform.settings import ROOT
+from huimin.platform.settings import ROOT, whole_number
 
 from .keys import ALG, KeyConfigError, KeyRing, NoSigningKeyError, epoch
 from .qr import QR_MAX_BYTES
@@ -85,18 +86,12 @@ class EmploymentCodeSettings:
         env = os.environ if environ is None else environ
         defaults = cls()
 
-        def number(name: str, default: int) -> int:
-            raw = env.get(name, "").strip()
-            try:
-                return int(raw) if raw else default
-            except ValueError:
-                raise ValueError(f"{name}: expected whole seconds, got {raw!r}") from None
-
+        seconds = partial(whole_number, env, what="whole seconds")
         return cls(
             issuer=env.get("EMPLOYMENT_CODE_ISSUER", "").strip() or defaults.issuer,
-            ttl_seconds=number("EMPLOYMENT_CODE_TTL_SECONDS", defaults.ttl_seconds),
-            max_ttl_seconds=number("EMPLOYMENT_CODE_MAX_TTL_SECONDS", defaults.max_ttl_seconds),
-            leeway_seconds=number("EMPLOYMENT_CODE_LEEWAY_SECONDS", defaults.leeway_seconds),
+            ttl_seconds=seconds("EMPLOYMENT_CODE_TTL_SECONDS", defaults.ttl_seconds),
+            max_ttl_seconds=seconds("EMPLOYMENT_CODE_MAX_TTL_SECONDS", defaults.max_ttl_seconds),
+            leeway_seconds=seconds("EMPLOYMENT_CODE_LEEWAY_SECONDS", defaults.leeway_seconds),
             key_dir=Path(env.get("EMPLOYMENT_CODE_KEY_DIR", "").strip() or defaults.key_dir),
             keys_json=env.get("EMPLOYMENT_CODE_KEYS", "").strip(),
         )

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,17 @@ def _float(name: str, default: float) -> float:
 
 def _bool(name: str, default: bool) -> bool:
     return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+def whole_number(
+    env: Mapping[str, str], name: str, default: int, what: str = "a whole number"
+) -> int:
+    """``name`` from ``env`` as an int (blank: ``default``); a bad value names the variable."""
+    raw = env.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name}: expected {what}, got {raw!r}") from None
 
 
 def _path(name: str, default: Path) -> Path:
@@ -125,15 +137,10 @@ class BenefitSettings:
         env = os.environ if environ is None else environ
         d = cls()
 
+        number = partial(whole_number, env)
+
         def text(name: str, default: str) -> str:
             return env.get(name, "").strip() or default
-
-        def number(name: str, default: int) -> int:
-            raw = env.get(name, "").strip()
-            try:
-                return int(raw) if raw else default
-            except ValueError:
-                raise ValueError(f"{name}: expected a whole number, got {raw!r}") from None
 
         quiet = text("BENEFIT_QUIET_HOURS", f"{d.quiet_start}-{d.quiet_end}")
         match = _HOURS.match(quiet)
