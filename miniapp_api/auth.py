@@ -27,6 +27,7 @@ from flask import g, request
 from sqlalchemy.orm import Session
 
 from huimin.identity import accounts
+from huimin.identity import models as identity_models
 from huimin.identity.tokens import CITIZEN, STAFF, TokenError
 from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
@@ -35,8 +36,8 @@ from miniapp_api.errors import ApiError
 from webapp.extensions import services
 
 PUBLIC = "public"
-ROLES = accounts.ROLES
-STAFF_ROLES = accounts.STAFF_ROLES
+ROLES = identity_models.ROLES
+STAFF_ROLES = identity_models.STAFF_ROLES
 ALL_SIGNED_IN = ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,7 +87,7 @@ def _load_principal(kind: str, subject_id: int, session_id: str) -> Principal | 
             if citizen is None or not citizen.active:
                 return None
             return Principal(
-                kind=CITIZEN, id=citizen.id, roles=frozenset({accounts.CITIZEN}),
+                kind=CITIZEN, id=citizen.id, roles=frozenset({identity_models.CITIZEN}),
                 resident_id=citizen.resident_id, openid=citizen.openid, session_id=session_id,
             )
         staff = session.get(accounts.StaffAccount, subject_id)
@@ -199,7 +200,7 @@ def authorize_resident_access(
     if principal.roles & set(staff_roles_without_consent):
         audit.record(session, principal.actor, action, target, audit.OK, client_ip())
         return resident
-    if accounts.GRID_WORKER not in principal.roles:
+    if identity_models.GRID_WORKER not in principal.roles:
         raise deny(403, "forbidden", "您没有权限进行此操作")
     if resident.grid_id is None or resident.grid_id not in principal.grid_ids:
         raise deny(403, "not_your_grid", "该居民不在您负责的网格内")

@@ -19,6 +19,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from huimin.identity import accounts
+from huimin.identity import models as identity_models
 from huimin.identity.accounts import StaffError
 from huimin.identity.models import CitizenAccount, StaffAccount
 from huimin.privacy import audit
@@ -49,7 +50,7 @@ def _cli_actor() -> str:
 @staff_cli.command("create")
 @click.option("--username", required=True)
 @click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(accounts.STAFF_ROLES), help="Repeat for several roles.")
+              type=click.Choice(identity_models.STAFF_ROLES), help="Repeat for several roles.")
 @click.option("--grid", "grids", multiple=True, help="Grid id (grid workers); repeatable.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def staff_create(username: str, roles: tuple[str, ...], grids: tuple[str, ...],

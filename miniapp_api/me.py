@@ -14,6 +14,7 @@ from apiflask import APIBlueprint
 from wechatpy.exceptions import WeChatException
 
 from huimin.identity import accounts
+from huimin.identity import models as identity_models
 from huimin.identity.accounts import RealNameError
 from huimin.identity.models import CitizenAccount
 from huimin.platform.db import utcnow
@@ -191,7 +192,7 @@ def grant_consent(body: dict) -> dict:
         if grantee is not None:
             staff = s.get(accounts.StaffAccount, grantee)
             if (staff is None or not staff.active
-                    or accounts.GRID_WORKER not in staff.role_set
+                    or identity_models.GRID_WORKER not in staff.role_set
                     or resident.grid_id not in staff.grid_ids):
                 raise ApiError(422, "invalid_input", "填写的内容有误，请检查",
                                fields={"granted_to": "不是您所在网格的网格员"})

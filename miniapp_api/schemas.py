@@ -10,7 +10,8 @@ from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, Stri
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import ValidationError, validates
 
-from huimin.identity.accounts import STAFF_ROLES, USERNAME_MAX, validate_name
+from huimin.identity.accounts import validate_name
+from huimin.identity.models import STAFF_ROLES, USERNAME_MAX
 from huimin.privacy import consent
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from huimin.identity import accounts
+from huimin.identity import models as identity_models
 from huimin.identity.models import CitizenAccount, StaffAccount, StaffGrid
 from huimin.identity.passwords import hash_password
 from huimin.privacy import consent
@@ -68,7 +68,7 @@ def token_for(app, role: str) -> str:
     n = next(_counter)
     with app.app_context():
         with services().db.session() as s:  # noqa: SIM117 - the token needs the committed id
-            if role == accounts.CITIZEN:
+            if role == identity_models.CITIZEN:
                 account = CitizenAccount(openid=f"o-matrix-{n}")
                 s.add(account)
                 s.flush()

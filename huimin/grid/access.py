@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huimin.identity.accounts import GRID_WORKER
-from huimin.identity.models import StaffAccount
+from huimin.identity.models import GRID_WORKER, StaffAccount
 from huimin.platform.db import utcnow
 from huimin.privacy import consent
 from huimin.privacy.models import Consent

@@ -15,8 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from huimin.identity.accounts import GRID_WORKER
-from huimin.identity.models import StaffAccount, StaffGrid
+from huimin.identity.models import GRID_WORKER, StaffAccount, StaffGrid
 from huimin.residents.models import Resident
 
 MAX_GRID_ID = 64

@@ -31,8 +31,7 @@ from huimin.grid.models import (
     WECHAT,
     GridConsentRequest,
 )
-from huimin.identity.accounts import ADMIN, GRID_WORKER, VERIFIER
-from huimin.identity.models import StaffAccount
+from huimin.identity.models import ADMIN, GRID_WORKER, VERIFIER, StaffAccount
 from huimin.platform.db import utcnow
 from huimin.privacy import consent
 from huimin.residents.models import Resident

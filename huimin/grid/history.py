@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huimin.grid.models import VISIT_OUTCOMES
-from huimin.identity.accounts import ADMIN, GRID_WORKER, OPS, VERIFIER
-from huimin.identity.models import StaffAccount
+from huimin.identity.models import ADMIN, GRID_WORKER, OPS, VERIFIER, StaffAccount
 from huimin.privacy import audit
 from huimin.privacy.models import AuditEntry
 

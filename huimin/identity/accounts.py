@@ -23,16 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huimin.identity.idcard import birth_date_of, gender_of, validate_id_number
-from huimin.identity.models import (  # noqa: F401 - roles are part of this module's API
-    ADMIN,
-    CITIZEN,
+from huimin.identity.models import (
     GRID_WORKER,
-    OPS,
-    ROLES,
     STAFF_ROLES,
-    TOTP_ROLES,
     USERNAME_MAX,
-    VERIFIER,
     CitizenAccount,
     StaffAccount,
     StaffGrid,
