@@ -36,6 +36,7 @@ from wechatpy.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import load_settings  # noqa: E402
 from huimin.wechat import users as wechat_users  # noqa: E402
 from huimin.wechat.channel import RATE_LIMITED  # noqa: E402
@@ -220,7 +221,7 @@ def late_answers(env: dict[str, str], openids: list[str], expected: int, passive
     staff (or after `settle` s); also (recorded for staff, items still queued)."""
     conn = redis.Redis.from_url(env["REDIS_URL"])
     engine = create_engine(env["DATABASE_URL"])
-    secret = load_settings().secret_key
+    secret = pseudonym_secret(load_settings())
     outboxes = [f"huimin:wechat:outbox:{wechat_users.pseudonym(o, secret)}" for o in openids]
     emulator = f"http://127.0.0.1:{env['EMULATOR_PORT']}"
 

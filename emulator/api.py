@@ -89,6 +89,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/wxa/business/getuserphonenumber": Endpoint(
         "POST", lambda state, appid: state.phone_number(appid or "", json_body()), "mini"
     ),
+    "/cityservice/face/identify/getverifyid": Endpoint(
+        "POST", lambda state, appid: state.face_verify_id(appid or "", json_body()), "mini"
+    ),
+    "/cityservice/face/identify/queryverifyinfo": Endpoint(
+        "POST", lambda state, appid: state.face_verify_info(appid or "", json_body()), "mini"
+    ),
     "/wxa/msg_sec_check": Endpoint(
         "POST", lambda state, appid: state.msg_sec_check(appid or "", json_body()), "mini"
     ),
@@ -126,6 +132,8 @@ def _body_summary() -> object:
         return {"raw": raw[:1000].decode("utf-8", "replace")}
     if isinstance(data, dict) and "secret" in data:
         data["secret"] = "***"
+    if isinstance(data, dict) and isinstance(data.get("cert_info"), dict):
+        data["cert_info"] = {**data["cert_info"], "cert_name": "***", "cert_no": "***"}
     return data
 
 

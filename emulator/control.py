@@ -8,6 +8,7 @@ the project sent. Errors are HTTP 400 `{"error": "..."}`; they are not recorded 
     POST reset                       forget all tokens, users, codes, media, calls, messages
     POST login {openid?, unionid?}   one-time wx.login code (random openid if none)
     POST phone-code {phone, country_code?, openid?}   code for getuserphonenumber
+    POST face {verify_id, verify_ret?}   the user's wx.requestFacialVerify (10000: holder)
     POST users/<openid> {appid?, unionid?, subscribed?, blocked?, rate_limited?,
          last_interaction?, accept?: [template_id], subscriptions?: {template_id: n}}
     GET  users/<openid>              what the emulator knows about a user
@@ -98,6 +99,13 @@ def phone_code() -> Response:
         data.get("phone"), data.get("country_code", "86"), _optional_str(data, "appid"),
         data.get("openid"),
     ))
+
+
+@bp.post("/face")
+def face() -> Response:
+    data = _body()
+    return jsonify(current_state().face_performed(data.get("verify_id"),
+                                                  data.get("verify_ret", 10000)))
 
 
 @bp.post("/users/<openid>")

@@ -7,6 +7,8 @@ One `EmulatorState` per app; every public method takes the lock, so a threaded s
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import secrets
 import threading
 from collections import deque
@@ -78,6 +80,37 @@ class OneTimeCode:
     used: bool = False
 
 
+FACE_VERIFY_TTL = 3600
+# queryverifyinfo before the user went through wx.requestFacialVerify: "user cancelled".
+FACE_NOT_DONE = 90002
+_SEQ_NO = re.compile(r"[0-9A-Za-z_-]{5,32}")
+_CERT_FIELDS = ("cert_type", "cert_name", "cert_no")
+
+
+@dataclass
+class FaceSession:
+    """One face verification (人脸核身 2.0): getverifyid, then the user's
+    wx.requestFacialVerify, then queryverifyinfo."""
+
+    verify_id: str
+    appid: str
+    openid: str
+    out_seq_no: str
+    cert_hash: str
+    expires_at: float
+    # None until the user went through wx.requestFacialVerify
+    verify_ret: int | None = None
+
+
+def face_cert_hash(cert_type: str, cert_name: str, cert_no: str) -> str:
+    """WeChat's cert_hash: standard base64 of each field, joined as
+    ``cert_type=..&cert_name=..&cert_no=..``, SHA-256, lower-case hex."""
+    parts = [f"{k}={base64.b64encode(v.encode()).decode()}"
+             for k, v in (("cert_type", cert_type), ("cert_name", cert_name),
+                          ("cert_no", cert_no))]
+    return hashlib.sha256("&".join(parts).encode()).hexdigest()
+
+
 @dataclass
 class Media:
     media_id: str
@@ -119,6 +152,8 @@ class EmulatorState:
             self._users: dict[str, User] = {}
             self._login_codes: dict[str, OneTimeCode] = {}
             self._phone_codes: dict[str, OneTimeCode] = {}
+            self._faces: dict[str, FaceSession] = {}
+            self._face_seq_nos: set[str] = set()
             self._media: dict[str, Media] = {}
             self._faults: dict[str, Fault] = {}
             self._calls: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
@@ -378,6 +413,68 @@ class EmulatorState:
                 "watermark": {"timestamp": int(code.issued_at), "appid": appid},
             },
         }
+
+    # ---- face verification (人脸核身 2.0) ------------------------------------------------
+
+    def face_verify_id(self, appid: str, body: Mapping[str, Any]) -> dict:
+        """/cityservice/face/identify/getverifyid."""
+        out_seq_no, cert, openid = body.get("out_seq_no"), body.get("cert_info"), body.get(
+            "openid")
+        if not isinstance(out_seq_no, str) or not _SEQ_NO.fullmatch(out_seq_no):
+            raise WeChatError(47003, "out_seq_no must be 5-32 of [0-9A-Za-z_-]")
+        if not isinstance(cert, dict) or not all(
+            isinstance(cert.get(k), str) and cert.get(k) for k in _CERT_FIELDS
+        ):
+            raise WeChatError(47001, "cert_info needs cert_type, cert_name, cert_no")
+        if cert["cert_type"] != "IDENTITY_CARD":
+            raise WeChatError(47003, "cert_type must be IDENTITY_CARD")
+        with self._lock:
+            user = self._user_for(appid, openid)
+            if out_seq_no in self._face_seq_nos:
+                raise WeChatError(47003, "out_seq_no already used")
+            self._face_seq_nos.add(out_seq_no)
+            session = FaceSession(
+                verify_id=secrets.token_urlsafe(48), appid=appid, openid=user.openid,
+                out_seq_no=out_seq_no,
+                cert_hash=face_cert_hash(*(cert[k] for k in _CERT_FIELDS)),
+                expires_at=self.now() + FACE_VERIFY_TTL,
+            )
+            self._faces[session.verify_id] = session
+        return {"errcode": 0, "errmsg": "ok", "verify_id": session.verify_id,
+                "expires_in": FACE_VERIFY_TTL}
+
+    def face_performed(self, verify_id: object, verify_ret: object) -> dict:
+        """What wx.requestFacialVerify does on the phone: the user shows their face; WeChat
+        compares it with the national identity database (10000: the holder; 10004 ...: not)."""
+        if not isinstance(verify_ret, int) or isinstance(verify_ret, bool):
+            raise ControlError("verify_ret must be an integer (10000: the ID's holder)")
+        with self._lock:
+            session = self._faces.get(verify_id) if isinstance(verify_id, str) else None
+            if session is None:
+                raise ControlError("unknown verify_id")
+            if self.now() > session.expires_at:
+                raise ControlError("verify_id expired")
+            session.verify_ret = verify_ret
+        return {"errcode": 0}
+
+    def face_verify_info(self, appid: str, body: Mapping[str, Any]) -> dict:
+        """/cityservice/face/identify/queryverifyinfo: the result, only to the caller that
+        names the same verify_id, out_seq_no, cert_hash and openid (else an errcode, never
+        a verify_ret, as WeChat does against tampered identity data)."""
+        fields = [body.get(k) for k in ("verify_id", "out_seq_no", "cert_hash", "openid")]
+        if not all(isinstance(f, str) and f for f in fields):
+            raise WeChatError(47001, "verify_id, out_seq_no, cert_hash and openid are required")
+        verify_id, out_seq_no, cert_hash, openid = fields
+        with self._lock:
+            session = self._faces.get(verify_id)
+            if session is None or session.appid != appid:
+                raise WeChatError(47003, "invalid verify_id")
+            if session.openid != openid:
+                raise WeChatError(40003)
+            if session.out_seq_no != out_seq_no or session.cert_hash != cert_hash:
+                raise WeChatError(47003, "out_seq_no or cert_hash does not match")
+            verify_ret = session.verify_ret if session.verify_ret is not None else FACE_NOT_DONE
+        return {"errcode": 0, "errmsg": "ok", "verify_ret": verify_ret}
 
     # ---- content security --------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import time
 import redis
 
 from huimin.grid import notify
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.runtime import Runtime
 from huimin.wechat.api import WeChatApi
 from jobs.queues import EVER, PUSH, enqueue
@@ -21,7 +22,7 @@ def notify_resident(rt: Runtime, resident_id: int) -> str:
     """Send the resident what was done for them in the last minute; raises (and is retried)
     while WeChat is unavailable."""
     outcome = notify.send_queued(rt.db, WeChatApi(rt.settings, rt.redis), rt.redis, resident_id,
-                                 rt.settings.secret_key)
+                                 pseudonym_secret(rt.settings))
     log.info("grid notification %s for resident %s", outcome, resident_id)
     return outcome
 

@@ -26,6 +26,7 @@ from miniapp_api import (
     guides,
     me,
     ops,
+    real_name,
     sign_in,
     staff,
 )
@@ -45,6 +46,7 @@ BLUEPRINTS: tuple[APIBlueprint, ...] = (
     guides.bp,
     me.bp,
     ops.bp,
+    real_name.bp,
     sign_in.bp,
     staff.bp,
 )

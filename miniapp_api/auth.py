@@ -9,7 +9,8 @@ caller gets 401/403 before the body is validated)::
     def list_benefits():
         me = current_principal()
 
-Roles: ``citizen``, ``grid_worker``, ``verifier``, ``ops``, ``admin``; ``public`` means no
+Roles: ``citizen``, ``grid_worker``, ``grid_supervisor`` (confirms paper consents in its
+grids), ``verifier`` (an employer's code scanner), ``ops``, ``admin``; ``public`` means no
 sign-in. The allowed set is kept on the view as ``_huimin_roles``; the authorisation matrix
 test (tests/test_authz_matrix.py) reads it for every /api/v1 endpoint, so an endpoint without
 ``require_roles`` fails that test. A role refusal is 403 with code ``forbidden``; data-level
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from huimin.identity import accounts
 from huimin.identity import models as identity_models
-from huimin.identity.tokens import CITIZEN, STAFF, TokenError
+from huimin.identity.tokens import CITIZEN, STAFF, AccessClaims, TokenError
 from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
 from miniapp_api.context import api_services, client_ip
@@ -80,7 +81,8 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def _load_principal(kind: str, subject_id: int, session_id: str) -> Principal | None:
+def _load_principal(claims: AccessClaims) -> Principal | None:
+    kind, subject_id, session_id = claims.kind, claims.subject_id, claims.session_id
     with services().db.session() as session:
         if kind == CITIZEN:
             citizen = session.get(accounts.CitizenAccount, subject_id)
@@ -88,13 +90,15 @@ def _load_principal(kind: str, subject_id: int, session_id: str) -> Principal | 
                 return None
             return Principal(
                 kind=CITIZEN, id=citizen.id, roles=frozenset({identity_models.CITIZEN}),
-                resident_id=citizen.resident_id, openid=citizen.openid, session_id=session_id,
+                resident_id=citizen.bound_resident_id, openid=citizen.openid,
+                session_id=session_id,
             )
         staff = session.get(accounts.StaffAccount, subject_id)
         if staff is None or not staff.active:
             return None
+        # Roles taken away since sign-in are gone at once; roles added need a new sign-in.
         return Principal(
-            kind=STAFF, id=staff.id, roles=staff.role_set, grid_ids=staff.grid_ids,
+            kind=STAFF, id=staff.id, roles=staff.role_set & claims.roles, grid_ids=staff.grid_ids,
             username=staff.username, session_id=session_id,
         )
 
@@ -109,7 +113,7 @@ def authenticate() -> Principal:
     except TokenError as exc:
         code, message = _TOKEN_MESSAGES.get(exc.reason, _TOKEN_MESSAGES["invalid"])
         raise ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"}) from None
-    principal = _load_principal(claims.kind, claims.subject_id, claims.session_id)
+    principal = _load_principal(claims)
     if principal is None:
         api_services().tokens.revoke_session(claims.session_id)
         raise ApiError(401, "account_inactive", "账号不可用，请重新登录")

@@ -22,6 +22,7 @@ from huimin.identity import accounts
 from huimin.identity import models as identity_models
 from huimin.identity.accounts import StaffError
 from huimin.identity.models import CitizenAccount, StaffAccount
+from huimin.identity.staff_lockout import PairLockout
 from huimin.privacy import audit
 from huimin.privacy.pii import (
     ID_NUMBER,
@@ -83,14 +84,15 @@ def staff_create(username: str, roles: tuple[str, ...], grids: tuple[str, ...],
 @staff_cli.command("unlock")
 @click.option("--username", required=True)
 def staff_unlock(username: str) -> None:
-    """Clear failed sign-ins and a lockout."""
+    """Lift the sign-in lockout of this username from every address (audited)."""
     with services().db.session() as session:
         account = accounts.staff_by_username(session, username)
         if account is None:
             raise click.ClickException(f"no staff account {username!r}")
-        accounts.unlock_staff(account)
-        audit.record(session, _cli_actor(), "cli.staff.unlock", f"staff:{account.id}", audit.OK)
-    click.echo(f"unlocked {username}")
+        lifted = PairLockout(services().redis).unlock(account.username)
+        audit.record(session, _cli_actor(), "cli.staff.unlock", f"staff:{account.id}", audit.OK,
+                     detail={"addresses_unlocked": lifted})
+    click.echo(f"unlocked {username} ({lifted} locked address(es))")
 
 
 @audit_cli.command("verify")

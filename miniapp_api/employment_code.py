@@ -27,7 +27,7 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
 from apiflask.validators import Length
-from flask import Response, current_app, url_for
+from flask import Response, url_for
 from flask.blueprints import BlueprintSetupState
 from marshmallow.fields import AwareDateTime
 from sqlalchemy import select
@@ -41,10 +41,16 @@ from huimin.employment_code import (
     qr_svg,
     store,
 )
-from huimin.employment_code.disclosure import job_seeking_summary, masked_name
+from huimin.employment_code.disclosure import (
+    clean_purpose,
+    job_seeking_summary,
+    masked_name,
+    status_visible,
+)
 from huimin.employment_code.runtime import CodesProvider
 from huimin.identity.tokens import CITIZEN
 from huimin.platform.db import utcnow
+from huimin.platform.keys import Purpose, purpose_key
 from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
 from miniapp_api import well_known
@@ -100,6 +106,8 @@ class QrQuery(Schema):
 
 class VerifyIn(Schema):
     code = String(required=True, metadata={"description": "the scanned QR content"})
+    purpose = String(validate=Length(max=200), metadata={
+        "description": "核验员须说明用途才能看到敏感状态（如重点帮扶），会被记录"})
 
 
 class JobSeekingOut(Schema):
@@ -127,6 +135,9 @@ class VerifyOut(Schema):
     services = List(Nested(ServiceOut), allow_none=True)
     holder = Nested(HolderOut, allow_none=True, metadata={
         "description": "signed-in verifiers only, when the holder consented to share"})
+    status_withheld = Boolean(required=True, metadata={
+        "description": "a sensitive status is not shown: sign in as a verifier and give a "
+                       "purpose"})
 
 
 class RevokeOut(Schema):
@@ -169,7 +180,7 @@ def provider() -> CodesProvider:
 
 def _qr_token(jti: str) -> str:
     """Capability for one code's QR images (the mini-program's <image> sends no token)."""
-    key = current_app.config["SECRET_KEY"].encode()
+    key = purpose_key(services().settings, Purpose.QR_LINK)
     digest = hmac.new(key, b"employment-code-qr\x00" + jti.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
@@ -306,9 +317,10 @@ def scans(query: dict[str, Any]) -> dict[str, Any]:
 @require_roles(PUBLIC)
 @bp.input(VerifyIn, arg_name="body")
 @bp.output(VerifyOut)
-@bp.doc(summary="核验就业码", description="任何人可核验；已登录的用人单位核验员（verifier）在"
-        "持码人授权“向用人单位展示就业信息”时，还可看到打码姓名和求职概况。每次核验都会记录，"
-        "持码人可查看。", responses={429: "太频繁"})
+@bp.doc(summary="核验就业码", description="任何人可核验，只看到是否有效（有效、已作废、已过期）；"
+        "已登录的用人单位核验员（verifier）还可看到就业状态，其中重点帮扶等敏感状态须填写用途"
+        "（purpose，会被记录）；持码人授权“向用人单位展示就业信息”时，核验员还可看到打码姓名和"
+        "求职概况。每次核验都会记录，持码人可查看。", responses={429: "太频繁"})
 def verify(body: dict[str, Any]) -> dict[str, Any]:
     principal = optional_principal()
     kind = _verifier_kind(principal)
@@ -321,9 +333,16 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
     with services().db.session() as session:
         outcome = store.verify_code(session, codes, body["code"], verifier)
         result = outcome.verification
-        response: dict[str, Any] = {**result.public_dict(), "label": None, "services": None,
-                                    "holder": None}
-        if result.valid and result.status is not None:
+        purpose = clean_purpose(body.get("purpose"))
+        shown = result.valid and status_visible(
+            result.status, verifier=kind == store.VERIFIER, purpose=purpose)
+        response: dict[str, Any] = {
+            "valid": result.valid, "reason": result.reason.value, "status": None,
+            "colour": None, "label": None, "services": None, "holder": None,
+            "status_withheld": bool(result.valid and result.status is not None and not shown),
+        }
+        if shown and result.status is not None:
+            response.update(result.public_dict())
             response["label"] = definition(result.status).label
             response["services"] = _services(result.status)
         record = outcome.record
@@ -348,7 +367,8 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
                 f"resident:{record.resident_id}" if record is not None else "employment_code",
                 audit.OK if result.valid else audit.FAILED, client_ip(),
                 {"reason": result.reason.value, "detail": outcome.scan.detail,
-                 "disclosed": outcome.scan.disclosed, "scan_id": outcome.scan.id},
+                 "disclosed": outcome.scan.disclosed, "scan_id": outcome.scan.id,
+                 "status_shown": shown, "purpose": purpose},
             )
     return response
 

@@ -13,9 +13,8 @@ import requests
 from apiflask import APIBlueprint
 from wechatpy.exceptions import WeChatException
 
-from huimin.identity import accounts
+from huimin.identity import accounts, real_name
 from huimin.identity import models as identity_models
-from huimin.identity.accounts import RealNameError
 from huimin.identity.models import CitizenAccount
 from huimin.platform.db import utcnow
 from huimin.privacy import audit, consent
@@ -36,7 +35,6 @@ from miniapp_api.schemas import (
     ConsentOut,
     ExportOut,
     ProfileOut,
-    RealNameIn,
     WithdrawOut,
 )
 from miniapp_api.sign_in import session_key_redis_key
@@ -45,8 +43,6 @@ from webapp.extensions import services
 log = logging.getLogger(__name__)
 
 bp = APIBlueprint("api_me", __name__, tag="我的")
-
-REAL_NAME_CONFLICTS = {"id_number_bound", "already_bound"}
 
 
 def _account(session: Any) -> CitizenAccount:
@@ -63,7 +59,8 @@ def _decrypt(cipher: PiiCipher, value: bytes | str | None, field: str) -> str | 
 
 
 def _profile(session: Any, account: CitizenAccount, cipher: PiiCipher) -> dict[str, Any]:
-    resident = account.resident
+    status, notice = real_name.status_of(session, account)
+    resident = account.resident if account.bound_resident_id is not None else None
     phone = _decrypt(cipher, account.phone_enc, PHONE)
     name = id_number = None
     scopes: list[str] = []
@@ -80,6 +77,8 @@ def _profile(session: Any, account: CitizenAccount, cipher: PiiCipher) -> dict[s
         "grid_id": resident.grid_id if resident is not None else None,
         "consents": scopes,
         "created_at": account.created_at,
+        "real_name_status": status,
+        "real_name_notice": notice,
     }
 
 
@@ -129,36 +128,6 @@ def bind_phone(body: dict) -> dict:
         return _profile(s, account, cipher)
 
 
-@bp.post("/me/real-name")
-@require_roles("citizen")
-@bp.input(RealNameIn, arg_name="body")
-@bp.output(ProfileOut)
-@bp.doc(summary="实名认证", description="姓名和18位身份证号；须单独同意（consent: true）。"
-        "身份证号加密保存。", responses={409: "身份证号已被其他账号绑定"})
-def bind_real_name(body: dict) -> dict:
-    cipher = api_services().cipher
-    me = current_principal()
-    failure: RealNameError | None = None
-    with services().db.session() as s:
-        account = _account(s)
-        try:
-            resident = accounts.bind_real_name(s, account, body["name"], body["id_number"], cipher)
-        except RealNameError as exc:
-            failure = exc
-        else:
-            audit.record(s, me.actor, "citizen.real_name.bind", f"resident:{resident.id}",
-                         audit.OK, client_ip())
-            return _profile(s, account, cipher)
-    # Refused: nothing was written; note the attempt (binding someone else's ID is suspicious).
-    assert failure is not None
-    with services().db.session() as s:
-        audit.record(s, me.actor, "citizen.real_name.bind", me.actor, audit.DENIED,
-                     client_ip(), {"reason": failure.code})
-    status = 409 if failure.code in REAL_NAME_CONFLICTS else 422
-    raise ApiError(status, failure.code, failure.citizen_message,
-                   fields={failure.field: failure.citizen_message})
-
-
 @bp.get("/me/consents")
 @require_roles("citizen")
 @bp.input(ConsentListQuery, location="query", arg_name="query")
@@ -168,10 +137,10 @@ def list_consents(query: dict) -> dict:
     now = utcnow()
     with services().db.session() as s:
         account = _account(s)
-        if account.resident_id is None:
+        if account.bound_resident_id is None:
             return paginate_list([], query)
-        rows = (consent.history(s, account.resident_id) if query["include_history"]
-                else consent.active_consents(s, account.resident_id, now))
+        rows = (consent.history(s, account.bound_resident_id) if query["include_history"]
+                else consent.active_consents(s, account.bound_resident_id, now))
         return paginate_list([_consent_row(c, now) for c in rows], query)
 
 
@@ -185,7 +154,7 @@ def grant_consent(body: dict) -> dict:
     me = current_principal()
     with services().db.session() as s:
         account = _account(s)
-        resident = account.resident
+        resident = account.resident if account.bound_resident_id is not None else None
         if resident is None:
             raise ApiError(409, "real_name_required", "请先完成实名认证")
         grantee = body.get("granted_to")
@@ -217,9 +186,9 @@ def withdraw_consent(scope: str) -> dict:
     me = current_principal()
     with services().db.session() as s:
         account = _account(s)
-        if account.resident_id is None:
+        if account.bound_resident_id is None:
             return {"scope": scope, "withdrawn": 0}
-        resident_id = account.resident_id
+        resident_id = account.bound_resident_id
         if scope == consent.REAL_NAME:
             count = len([c for c in consent.active_consents(s, resident_id)
                          if c.scope == consent.REAL_NAME])
@@ -253,7 +222,8 @@ def export() -> dict:
     now = utcnow()
     with services().db.session() as s:
         account = _account(s)
-        resident: Resident | None = account.resident
+        resident: Resident | None = (account.resident if account.bound_resident_id is not None
+                                     else None)
         targets = [f"citizen:{account.id}"]
         resident_doc = None
         consents: list[dict] = []
@@ -300,7 +270,7 @@ def delete_account() -> str:
     me = current_principal()
     with services().db.session() as s:
         account = _account(s)
-        resident_id = account.resident_id
+        resident_id = account.bound_resident_id
         accounts.erase_citizen(s, account)
         audit.record(s, me.actor, "citizen.delete",
                      f"resident:{resident_id}" if resident_id else me.actor, audit.OK, client_ip())

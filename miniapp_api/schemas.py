@@ -58,6 +58,9 @@ class RealNameIn(Schema):
     id_number = String(required=True, validate=Length(min=1, max=32))
     consent = Boolean(required=True, metadata={
         "description": "单独同意处理身份证号等敏感个人信息，必须为 true"})
+    verify_id = String(validate=Length(min=1, max=256), metadata={
+        "description": "刷脸验证（POST /me/real-name/face，再 wx.requestFacialVerify）的 "
+                       "verify_id；不填时须已绑定与社保记录一致的微信手机号"})
 
     @validates("name")
     def _name(self, value: str, **_: object) -> None:
@@ -80,6 +83,11 @@ class ProfileOut(Schema):
     grid_id = String(allow_none=True)
     consents = List(String(), required=True, metadata={"description": "scopes in force"})
     created_at = UtcDateTime(required=True)
+    real_name_status = String(required=True, metadata={
+        "description": "none | verified | suspended (another person's appeal is being checked) "
+                       "| appeal_pending (your appeal is being checked)"})
+    real_name_notice = String(allow_none=True, metadata={
+        "description": "the latest real-name notice for this account, in Chinese"})
 
 
 class ConsentIn(Schema):

@@ -14,7 +14,8 @@ from wechatpy.exceptions import WeChatException
 
 from huimin.identity import accounts
 from huimin.identity.accounts import LoginOutcome
-from huimin.identity.tokens import CITIZEN, STAFF, TokenError
+from huimin.identity.staff_lockout import PairLockout
+from huimin.identity.tokens import CITIZEN, TokenError
 from huimin.privacy import audit
 from huimin.wechat.api import WeChatError
 from miniapp_api.auth import ALL_SIGNED_IN, PUBLIC, audit_now, current_principal, require_roles
@@ -40,7 +41,7 @@ LOGIN_ERRORS: dict[int, tuple[int, str, str]] = {
 }
 STAFF_LOGIN_ERRORS: dict[LoginOutcome, tuple[int, str, str]] = {
     LoginOutcome.INVALID: (401, "invalid_credentials", "用户名或密码错误"),
-    LoginOutcome.LOCKED: (423, "account_locked", "登录失败次数过多，账号已锁定，请15分钟后再试"),
+    LoginOutcome.LOCKED: (423, "account_locked", "登录失败次数过多，请15分钟后再试"),
     LoginOutcome.TOTP_REQUIRED: (401, "totp_required", "请输入动态验证码"),
     LoginOutcome.TOTP_INVALID: (401, "totp_invalid", "动态验证码不正确"),
     LoginOutcome.TOTP_REPLAYED: (401, "totp_replayed", "该动态验证码已用过，请等待下一个"),
@@ -143,17 +144,20 @@ def logout() -> str:
 def staff_login(body: dict) -> dict:
     api = api_services()
     with services().db.session() as s:
+        username = body["username"].strip()
         result = accounts.authenticate_staff(
-            s, body["username"].strip(), body["password"], body.get("totp"), api.cipher
+            s, username, body["password"], body.get("totp"), api.cipher,
+            lock=PairLockout(services().redis).pair(username, client_ip()),
         )
         actor = f"staff:{result.account.id}" if result.account else "anonymous"
         audit.record(s, actor, "staff.login", actor, audit.OK if result.outcome is LoginOutcome.OK
                      else audit.DENIED, client_ip(), {"outcome": result.outcome.value})
         account_id = result.account.id if result.account else None
+        roles = result.account.role_set if result.account else frozenset()
     # The session above has committed failure counters and the audit entry.
     if result.outcome is not LoginOutcome.OK or account_id is None:
         status, code, message = STAFF_LOGIN_ERRORS[result.outcome]
         headers = {"Retry-After": str(result.retry_after)} if result.retry_after else None
         fields = {"totp": "必填"} if result.outcome is LoginOutcome.TOTP_REQUIRED else None
         raise ApiError(status, code, message, fields=fields, headers=headers)
-    return api.tokens.issue(STAFF, account_id).as_response()
+    return api.tokens.issue_staff(account_id, roles).as_response()

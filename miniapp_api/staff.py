@@ -14,6 +14,7 @@ from sqlalchemy import select
 from huimin.identity import accounts
 from huimin.identity.accounts import StaffError
 from huimin.identity.models import StaffAccount
+from huimin.identity.staff_lockout import PairLockout
 from huimin.ops.models import HandoffTicket
 from huimin.privacy import audit, consent
 from huimin.privacy.masking import mask_id_number, mask_name, mask_phone, mask_text, mask_value
@@ -48,7 +49,8 @@ def _staff_row(account: StaffAccount) -> dict[str, Any]:
     return {
         "id": account.id, "username": account.username, "roles": sorted(account.role_set),
         "grid_ids": sorted(account.grid_ids), "active": account.active,
-        "locked": accounts.is_locked(account), "last_login_at": account.last_login_at,
+        "locked": PairLockout(services().redis).locked_addresses(account.username) > 0,
+        "last_login_at": account.last_login_at,
     }
 
 
@@ -122,9 +124,9 @@ def unlock_staff(staff_id: int) -> dict:
     me = current_principal()
     with services().db.session() as s:
         account = _staff_or_404(s, staff_id)
-        accounts.unlock_staff(account)
+        lifted = PairLockout(services().redis).unlock(account.username)
         audit.record(s, me.actor, "admin.staff.unlock", f"staff:{staff_id}", audit.OK,
-                     client_ip())
+                     client_ip(), {"addresses_unlocked": lifted})
         return _staff_row(account)
 
 

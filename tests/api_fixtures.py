@@ -42,6 +42,33 @@ def make_api_app(database_url: str, redis_url: str, emulator_url: str, **overrid
     return app
 
 
+def production_overrides(**changes: Any) -> dict[str, Any]:
+    """Settings that pass the production start-up checks (fresh random secrets, no simulator,
+    WeChat's real API base); a test changes one of them to see the start refused."""
+    import base64
+    import os
+    import secrets
+
+    from huimin.privacy.pii import generate_hash_key, generate_key_entry
+
+    return {
+        "env": "production",
+        "secret_key": secrets.token_urlsafe(32),
+        "api_token_key": secrets.token_urlsafe(32),
+        "qr_link_key": secrets.token_urlsafe(32),
+        "pseudonym_key": secrets.token_hex(32),
+        "rasa_token": secrets.token_urlsafe(32),
+        "wechat_token": "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+                                               "23456789") for _ in range(32)),
+        "wechat_aes_key": base64.b64encode(os.urandom(32)).decode().rstrip("="),
+        "pii_keys": generate_key_entry("p1"),
+        "pii_hash_key": generate_hash_key(),
+        "simulator_enabled": False,
+        "wechat_api_base": "https://api.weixin.qq.com",
+        **changes,
+    }
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -80,6 +107,34 @@ def citizen_login(client: FlaskClient, emulator_url: str, openid: str | None = N
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
     return Citizen(issued["openid"], body["access_token"], body["refresh_token"])
+
+
+def face_verify(client: FlaskClient, headers: dict[str, str], name: str, id_number: str,
+                verify_ret: int = 10000) -> str | None:
+    """The mini-program's face verification: our server starts it (getverifyid), the user
+    shows their face in wx.requestFacialVerify (the emulator's control call; 10000: the
+    ID's holder, 10004: someone else). The verify_id, or None if the start was refused."""
+    resp = client.post("/api/v1/me/real-name/face", headers=headers,
+                       json={"name": name, "id_number": id_number})
+    if resp.status_code != 200:
+        return None
+    verify_id = resp.get_json()["verify_id"]
+    with client.application.app_context():
+        emulator_url = services().settings.wechat_api_base
+    requests.post(f"{emulator_url}/_emulator/face",
+                  json={"verify_id": verify_id, "verify_ret": verify_ret},
+                  timeout=5).raise_for_status()
+    return verify_id
+
+
+def bind_real_name(client: FlaskClient, headers: dict[str, str], name: str, id_number: str,
+                   agree: bool = True, verify_ret: int = 10000):
+    """Real-name binding as the mini-program does it: face verification, then the binding."""
+    body: dict[str, Any] = {"name": name, "id_number": id_number, "consent": agree}
+    verify_id = face_verify(client, headers, name, id_number, verify_ret)
+    if verify_id:
+        body["verify_id"] = verify_id
+    return client.post("/api/v1/me/real-name", headers=headers, json=body)
 
 
 @dataclass

@@ -411,3 +411,191 @@ def test_redis_outage_is_503_json(sqlite_url, redis_url, redis_conn, emulator):
     assert resp.status_code == 503 and error_of(resp)["code"] == "unavailable"
     resp = client.post("/api/v1/auth/login", json={"code": wx_login_code(emulator)["code"]})
     assert resp.status_code == 503 and error_of(resp)["code"] == "unavailable"
+
+
+# ---- forged tokens (issue 15, High 1) -----------------------------------------------------------
+
+
+def forge(app, real_token: str, **changes) -> str:
+    """What someone who learned the signing key can mint: a real token of their own session
+    with other claims (another subject, more roles)."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    from huimin.identity.tokens import signing_key
+
+    with app.app_context():
+        key = OctKey.import_key(signing_key(services().settings))
+    claims = {**jwt.decode(real_token, key, algorithms=["HS256"]).claims, **changes}
+    return jwt.encode({"alg": "HS256"}, claims, key, algorithms=["HS256"])
+
+
+def test_forged_token_for_another_citizen_on_own_session_is_refused(api_client, api_app,
+                                                                   emulator):
+    mallory = citizen_login(api_client, emulator)
+    alice = citizen_login(api_client, emulator)
+    alice_id = api_client.get("/api/v1/me", headers=alice.headers).get_json()["account_id"]
+    forged = forge(api_app, mallory.access_token, sub=f"citizen:{alice_id}")
+    resp = api_client.get("/api/v1/me", headers=bearer(forged))
+    assert resp.status_code == 401 and error_of(resp)["code"] == "token_invalid"
+    # Re-signing Mallory's own claims is what a real token looks like: still accepted.
+    assert api_client.get("/api/v1/me",
+                          headers=bearer(forge(api_app, mallory.access_token))).status_code == 200
+
+
+@pytest.mark.parametrize("aud", [None, "huimin-api:staff"])
+def test_forged_staff_token_on_a_citizen_session_is_refused(api_app, api_client, emulator, aud):
+    admin = create_staff(api_app, "root.forged", ["admin"])
+    mallory = citizen_login(api_client, emulator)
+    changes = {"sub": f"staff:{admin.id}", "roles": ["admin"]}
+    forged = forge(api_app, mallory.access_token, **changes, **({"aud": aud} if aud else {}))
+    resp = api_client.get("/api/v1/admin/staff", headers=bearer(forged))
+    assert resp.status_code == 401 and error_of(resp)["code"] == "token_invalid"
+
+
+def test_forged_roles_on_a_staff_session_are_refused(api_app, api_client):
+    worker = create_staff(api_app, "w.forged", ["grid_worker"], grids=["G1"])
+    token = staff_login(api_client, worker)
+    forged = forge(api_app, token, roles=["admin", "grid_worker"])
+    resp = api_client.get("/api/v1/admin/staff", headers=bearer(forged))
+    assert resp.status_code == 401 and error_of(resp)["code"] == "token_invalid"
+    assert api_client.get("/api/v1/staff/me", headers=bearer(token)).status_code == 200
+
+
+def test_staff_sessions_only_come_from_the_staff_sign_in(api_app):
+    with api_app.app_context():
+        tokens = api_app.extensions["huimin_api"].tokens
+        with pytest.raises(ValueError, match="staff sign-in"):
+            tokens.issue("staff", 1)
+        with pytest.raises(ValueError, match="staff roles"):
+            tokens.issue_staff(1, ["citizen"])
+
+
+def test_roles_removed_after_sign_in_are_gone_at_once(api_app, api_client):
+    staff = create_staff(api_app, "two.roles", ["grid_worker", "ops"], grids=["G1"])
+    token = staff_login(api_client, staff)
+    assert api_client.get("/api/v1/ops/undelivered", headers=bearer(token)).status_code == 200
+    with api_app.app_context(), services().db.session() as s:
+        s.get(StaffAccount, staff.id).roles = "grid_worker"
+    resp = api_client.get("/api/v1/ops/undelivered", headers=bearer(token))
+    assert resp.status_code == 403 and error_of(resp)["code"] == "forbidden"
+
+
+def test_wrong_secret_for_a_known_session_does_not_end_it(api_client, emulator):
+    """Session ids can be seen (logs, a shoulder): a guessed secret must not log anyone out."""
+    citizen = citizen_login(api_client, emulator)
+    session_id, generation, _ = citizen.refresh_token.split(".")
+    for forged in (f"{session_id}.{generation}.guessed", f"{session_id}.0.guessed",
+                   f"{session_id}.{int(generation) + 1}.guessed"):
+        resp = api_client.post("/api/v1/auth/refresh", json={"refresh_token": forged})
+        assert resp.status_code == 401 and error_of(resp)["code"] == "refresh_invalid"
+    assert api_client.get("/api/v1/me", headers=citizen.headers).status_code == 200
+    resp = api_client.post("/api/v1/auth/refresh", json={"refresh_token": citizen.refresh_token})
+    assert resp.status_code == 200
+    # A wrong secret for the now older generation is still just refused...
+    resp = api_client.post("/api/v1/auth/refresh",
+                           json={"refresh_token": f"{session_id}.{generation}.guessed"})
+    assert resp.status_code == 401
+    assert api_client.get("/api/v1/me", headers=citizen.headers).status_code == 200
+    # ...while the genuine spent token (a copy) ends the session.
+    resp = api_client.post("/api/v1/auth/refresh", json={"refresh_token": citizen.refresh_token})
+    assert resp.status_code == 401
+    assert api_client.get("/api/v1/me", headers=citizen.headers).status_code == 401
+
+
+# ---- forwarded headers (issue 15, Medium 4) ------------------------------------------------------
+
+
+def refresh_from(client, peer: str, forwarded: str | None):
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": "0" * 32 + ".1.x"},
+                       headers=headers, environ_base={"REMOTE_ADDR": peer})
+
+
+def test_behind_a_trusted_proxy_each_citizen_has_their_own_bucket(sqlite_url, redis_url,
+                                                                  redis_conn, emulator):
+    app = make_api_app(sqlite_url, redis_url, emulator, api_rate_limit_login="2/minute",
+                       trusted_proxy_count=1, trusted_proxies="127.0.0.1")
+    client = app.test_client()
+    for _ in range(2):
+        assert refresh_from(client, "127.0.0.1", "203.0.113.7").status_code == 401
+    assert refresh_from(client, "127.0.0.1", "203.0.113.7").status_code == 429
+    # Another citizen behind the same proxy is not locked out.
+    assert refresh_from(client, "127.0.0.1", "203.0.113.8").status_code == 401
+    # A client that is not our proxy cannot pick its address by sending the header.
+    for _ in range(2):
+        assert refresh_from(client, "198.51.100.1", f"192.0.2.{_}").status_code == 401
+    assert refresh_from(client, "198.51.100.1", "192.0.2.99").status_code == 429
+
+
+def test_without_configured_proxies_forwarded_headers_are_ignored(sqlite_url, redis_url,
+                                                                  redis_conn, emulator):
+    app = make_api_app(sqlite_url, redis_url, emulator, api_rate_limit_login="2/minute")
+    client = app.test_client()
+    for n in range(2):
+        assert refresh_from(client, "198.51.100.2", f"192.0.2.{n}").status_code == 401
+    assert refresh_from(client, "198.51.100.2", "192.0.2.50").status_code == 429
+
+
+def test_bad_trusted_proxies_setting_names_itself(sqlite_url, redis_url, emulator):
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES: 'not-an-ip'"):
+        make_api_app(sqlite_url, redis_url, emulator, trusted_proxy_count=1,
+                     trusted_proxies="not-an-ip")
+
+
+# ---- staff lockout per (username, address) (issue 15, Low 8) ------------------------------------
+
+
+def test_lockout_is_per_username_and_address(api_app, api_client):
+    """Anyone who knows a username could lock that person out; now only their own address."""
+    staff = create_staff(api_app, "lock.pair", ["grid_worker"], grids=["G1"])
+    bad = {"username": "lock.pair", "password": "wrong-password-1"}
+    attacker = {"REMOTE_ADDR": "198.51.100.66"}
+    for _ in range(5):
+        api_client.post("/api/v1/staff/login", json=bad, environ_base=attacker)
+    resp = api_client.post("/api/v1/staff/login", json={**bad, "password": staff.password},
+                           environ_base=attacker)
+    assert resp.status_code == 423
+    # The staff member, from their own address, is not locked out.
+    assert staff_login(api_client, staff)
+    # An unknown username locks the same way (a lockout says nothing about existence).
+    for _ in range(5):
+        last = api_client.post("/api/v1/staff/login", environ_base=attacker,
+                               json={"username": "nobody.here", "password": "x"})
+    assert last.status_code == 423
+    # The admin sees the lockout and lifts it over the API, audited.
+    admin = create_staff(api_app, "lock.admin", ["admin"])
+    headers = bearer(staff_login(api_client, admin))
+    listed = {s["username"]: s["locked"] for s in api_client.get(
+        "/api/v1/admin/staff", headers=headers).get_json()["items"]}
+    assert listed["lock.pair"] is True and listed["lock.admin"] is False
+    resp = api_client.post(f"/api/v1/admin/staff/{staff.id}/unlock", headers=headers)
+    assert resp.status_code == 200 and resp.get_json()["locked"] is False
+    resp = api_client.post("/api/v1/staff/login", environ_base=attacker,
+                           json={"username": "lock.pair", "password": staff.password})
+    assert resp.status_code == 200
+    from huimin.privacy import audit
+
+    with api_app.app_context(), services().db.session() as s:
+        [entry] = [e for e in audit.entries_for_target(s, f"staff:{staff.id}")
+                   if e.action == "admin.staff.unlock"]
+        assert entry.actor == f"staff:{admin.id}" and entry.detail == {"addresses_unlocked": 1}
+
+
+def test_cli_unlock_lifts_every_address_and_is_audited(api_app, api_client):
+    staff = create_staff(api_app, "lock.cli", ["grid_worker"], grids=["G1"])
+    bad = {"username": "lock.cli", "password": "wrong-password-1"}
+    for address in ("198.51.100.7", "198.51.100.8"):
+        for _ in range(5):
+            api_client.post("/api/v1/staff/login", json=bad, environ_base={"REMOTE_ADDR": address})
+    result = api_app.test_cli_runner().invoke(args=["staff", "unlock", "--username", "lock.cli"])
+    assert result.exit_code == 0 and "2 locked" in result.output
+    for address in ("198.51.100.7", "198.51.100.8"):
+        resp = api_client.post("/api/v1/staff/login", environ_base={"REMOTE_ADDR": address},
+                               json={**bad, "password": staff.password})
+        assert resp.status_code == 200
+    from huimin.privacy import audit
+
+    with api_app.app_context(), services().db.session() as s:
+        assert [e.action for e in audit.entries_for_target(s, f"staff:{staff.id}")
+                if e.action.endswith("unlock")] == ["cli.staff.unlock"]

@@ -72,14 +72,14 @@ def token_for(app, role: str) -> str:
                 account = CitizenAccount(openid=f"o-matrix-{n}")
                 s.add(account)
                 s.flush()
-                kind, subject = "citizen", account.id
-            else:
-                staff = StaffAccount(username=f"matrix-{role}-{n}", password_hash=_HASH,
-                                     roles=role, grids=[StaffGrid(grid_id="G-matrix")])
-                s.add(staff)
-                s.flush()
-                kind, subject = "staff", staff.id
-        return app.extensions["huimin_api"].tokens.issue(kind, subject).access_token
+                return app.extensions["huimin_api"].tokens.issue(
+                    "citizen", account.id).access_token
+            staff = StaffAccount(username=f"matrix-{role}-{n}", password_hash=_HASH,
+                                 roles=role, grids=[StaffGrid(grid_id="G-matrix")])
+            s.add(staff)
+            s.flush()
+            staff_id = staff.id
+        return app.extensions["huimin_api"].tokens.issue_staff(staff_id, {role}).access_token
 
 
 def call(client, method: str, path: str, token: str | None):
@@ -176,7 +176,8 @@ def staff_token(app, role: str, grids: list[str]) -> tuple[int, str]:
             s.add(staff)
             s.flush()
             staff_id = staff.id
-        return staff_id, app.extensions["huimin_api"].tokens.issue("staff", staff_id).access_token
+        tokens = app.extensions["huimin_api"].tokens
+        return staff_id, tokens.issue_staff(staff_id, {role}).access_token
 
 
 def test_grid_worker_sees_only_own_grid_and_only_with_consent(app, grid_setup):
@@ -220,3 +221,121 @@ def test_citizen_cannot_reach_staff_resident_lookup(app, grid_setup):
     resp = app.test_client().get(f"/api/v1/staff/residents/{grid_setup[0]}",
                                  headers=bearer(token))
     assert (resp.status_code, error_code(resp)) == (403, "forbidden")
+
+
+# ---- grid scope of every grid endpoint (issue 15, Medium 3) ------------------------------------
+
+GRID_ROLES = ("grid_worker", "grid_supervisor")
+
+
+def placeholder_body(spec: dict, path: str, method: str) -> dict[str, Any]:
+    """A body that passes validation: every required field with a value of its type."""
+    operation = spec["paths"][path][method.lower()]
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if not content:
+        return {}
+    schema = content["schema"]
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+
+    def value(prop: dict) -> Any:
+        if prop.get("enum"):
+            return prop["enum"][0]
+        kind = prop.get("type")
+        if kind == "array":
+            return [value(prop.get("items", {}))]
+        return {"integer": 1, "number": 1, "boolean": True}.get(kind, "photo-1")
+
+    return {name: value(schema["properties"][name]) for name in schema.get("required", [])}
+
+
+@pytest.fixture
+def grid_world(app):
+    """Resident R in G1 with every grid consent in force, a paper consent recorded in G1 and
+    a notice for R; grid staff of G1 are allowed to act for R, those of G2 never."""
+    from datetime import timedelta
+
+    from huimin.benefits.models import BenefitNotice
+    from huimin.grid import consents as grid_consents
+    from huimin.platform.db import utcnow
+
+    with app.app_context(), services().db.session() as s:
+        resident = Resident(external_id="R-grid", grid_id="G1")
+        s.add(resident)
+        s.flush()
+        for scope in (consent.GRID_WORKER_ASSIST, *consent.GRID_SCOPES):
+            consent.grant(s, resident.id, scope, "grid_worker")
+        recorder = StaffAccount(username=f"recorder-{next(_counter)}", password_hash=_HASH,
+                                roles="grid_worker", grids=[StaffGrid(grid_id="G1")])
+        s.add(recorder)
+        s.flush()
+        paper, _ = grid_consents.record_paper(s, recorder.id, resident.id, [consent.GUIDE],
+                                              "photo-1")
+        notice = BenefitNotice(resident_id=resident.id, policy="elderly_allowance",
+                               rule_version=1, as_of=utcnow().date(), status="notified",
+                               delivery="grid_worker", expires_at=utcnow() + timedelta(days=9))
+        s.add(notice)
+        s.flush()
+        return {"resident_id": resident.id, "request_id": paper.id, "notice_id": notice.id,
+                "key": "employment_code"}
+
+
+def grid_path(rule, ids: dict[str, Any]) -> str:
+    return _VARIABLE.sub(lambda m: str(ids.get(m.group(1), 999999)), rule.rule)
+
+
+def test_every_grid_endpoint_is_scoped_to_the_callers_grids(app, grid_world):
+    """For each /grid endpoint and each grid role it allows: staff of another grid are refused
+    (403 not_your_grid / forbidden, or 404) and see none of R's data; staff of R's grid are
+    never refused for the grid."""
+    client = app.test_client()
+    spec = client.get("/api/v1/openapi.json").get_json()
+    failures: list[str] = []
+    checked = 0
+    for rule in api_rules(app):
+        allowed = roles_of_rule(app, rule)
+        roles = [r for r in GRID_ROLES if r in allowed]
+        if not rule.rule.startswith(f"{API}/grid/") or not roles:
+            continue
+        path = grid_path(rule, grid_world)
+        spec_path = _VARIABLE.sub(r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - IGNORED_METHODS):
+            body = placeholder_body(spec, spec_path, method)
+            for role in roles:
+                where = f"{method} {rule.rule} as {role}"
+                _, outside = staff_token(app, role, ["G2"])
+                resp = client.open(path, method=method, headers=bearer(outside),
+                                   json=body if method != "GET" else None)
+                checked += 1
+                text = resp.get_data(as_text=True)
+                if resp.status_code < 400:
+                    items = (resp.get_json() or {}).get("items")
+                    if items or f'"resident_id": {grid_world["resident_id"]}' in text:
+                        failures.append(f"{where} from G2: {resp.status_code} shows G1 data")
+                elif resp.status_code == 403 and error_code(resp) not in (
+                        "not_your_grid", "forbidden"):
+                    failures.append(f"{where} from G2: 403 {error_code(resp)}")
+                elif resp.status_code not in (403, 404):
+                    failures.append(f"{where} from G2: {resp.status_code} {error_code(resp)}")
+                _, inside = staff_token(app, role, ["G1"])
+                resp = client.open(path, method=method, headers=bearer(inside),
+                                   json=body if method != "GET" else None)
+                if error_code(resp) in ("not_your_grid", "forbidden") or resp.status_code >= 500:
+                    failures.append(f"{where} from G1: {resp.status_code} {error_code(resp)}")
+    assert checked >= 15
+    assert failures == [], "\n".join(failures)
+
+
+def roles_of_rule(app, rule) -> frozenset[str]:
+    return getattr(app.view_functions[rule.endpoint], "_huimin_roles", None) or frozenset()
+
+
+def test_a_verifier_cannot_confirm_paper_consent_anywhere(app, grid_world):
+    """An employer's code scanner has nothing to do with consent (issue 15)."""
+    client = app.test_client()
+    _, token = staff_token(app, "verifier", [])
+    request_id = grid_world["request_id"]
+    for method, path in (("GET", "/api/v1/grid/consents/pending"),
+                         ("POST", f"/api/v1/grid/consents/{request_id}/confirm")):
+        resp = client.open(path, method=method, headers=bearer(token))
+        assert (resp.status_code, error_code(resp)) == (403, "forbidden")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from huimin.assistant.client import AssistantClient, AssistantUnavailable
 from huimin.platform.db import Database
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
@@ -176,7 +177,7 @@ def test_transient_failure_keeps_the_item_for_the_retry(emulator, courier, redis
 def test_unsubscribed_users_get_no_pushes(emulator, courier, redis_conn, db, settings):
     interact(emulator, "o-del-6")
     with db.session() as session:
-        wechat_users.touch(session, "o-del-6", settings.secret_key, subscribed=False)
+        wechat_users.touch(session, "o-del-6", pseudonym_secret(settings), subscribed=False)
     outbox = Outbox(redis_conn)
     outbox.push(SENDER, [send("o-del-6", "不该发出")], DRAINS)
     assert outbox.drain(SENDER, courier) == 0

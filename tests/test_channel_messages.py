@@ -13,6 +13,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
+from huimin.platform.keys import pseudonym_secret
 from huimin.wechat import channel as ch
 from huimin.wechat import users as wechat_users
 from huimin.wechat.conversation import FALLBACK_TEXT
@@ -36,7 +37,7 @@ class Citizen:
         self.app, self.openid = app, openid
         self.client = app.test_client()
         self.settings = app.extensions["huimin"].settings
-        self.sender = wechat_users.pseudonym(openid, self.settings.secret_key)
+        self.sender = wechat_users.pseudonym(openid, pseudonym_secret(self.settings))
 
     def send(self, xml: str) -> str:
         """Post one message; the passive reply's text ('' for "success")."""

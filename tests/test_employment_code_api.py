@@ -29,11 +29,12 @@ from huimin.employment_code import (
     store,
 )
 from huimin.identity import accounts
-from huimin.identity.tokens import CITIZEN, STAFF
+from huimin.identity.tokens import CITIZEN
 from huimin.privacy import audit, consent
-from huimin.privacy.pii import NAME, generate_hash_key, generate_key_entry
+from huimin.privacy.pii import NAME
 from huimin.residents.models import Resident
 from miniapp_api.context import api_services
+from tests.api_fixtures import production_overrides
 from webapp.extensions import services
 
 ISSUE = "/api/v1/me/employment-code"
@@ -87,7 +88,7 @@ def add_staff(app, username: str, roles: list[str]) -> dict[str, Any]:
         with services().db.session() as s:
             staff = accounts.create_staff(s, username, PASSWORD, roles, api_services().cipher)
             staff_id = staff.account.id
-        token = api_services().tokens.issue(STAFF, staff_id).access_token
+        token = api_services().tokens.issue_staff(staff_id, roles).access_token
     return {"headers": bearer(token), "id": staff_id}
 
 
@@ -182,9 +183,7 @@ def test_production_refuses_to_start_without_a_key(tmp_path, sqlite_url, redis_u
     from webapp import create_app
 
     monkeypatch.setenv("EMPLOYMENT_CODE_KEY_DIR", str(tmp_path / "empty"))
-    production = {"env": "production", "database_url": sqlite_url, "redis_url": redis_url,
-                  "pii_keys": generate_key_entry("p1"), "pii_hash_key": generate_hash_key(),
-                  "secret_key": "x" * 40, "simulator_enabled": False}
+    production = production_overrides(database_url=sqlite_url, redis_url=redis_url)
     with pytest.raises(NoSigningKeyError, match="keygen"):
         create_app(production)
     assert not (tmp_path / "empty").exists()
@@ -195,13 +194,48 @@ def test_production_refuses_to_start_without_a_key(tmp_path, sqlite_url, redis_u
 # ---- verification ----------------------------------------------------------------------------
 
 
-def test_anyone_can_verify_and_sees_only_status(client, app):
+def test_anyone_can_verify_and_sees_only_validity(client, app):
+    """An anonymous scanner learns valid / revoked / expired, never the holder's status
+    (issue 15: 重点帮扶 tells a stranger the holder needs assistance)."""
     citizen = add_citizen(app, employment_status="unemployed", hard_to_employ=True)
     grant_sharing(app, citizen["resident_id"])
-    body = verify(client, issue(client, citizen)["code"])
+    code = issue(client, citizen)["code"]
+    body = verify(client, code)
     assert body["valid"] is True and body["reason"] == "ok"
-    assert body["status"] == "priority" and body["colour"] == "orange"
-    assert body["label"] == "橙码 · 重点帮扶" and body["holder"] is None
+    assert body["status"] is None and body["colour"] is None and body["label"] is None
+    assert body["services"] is None and body["holder"] is None
+    assert body["status_withheld"] is True
+    assert "重点帮扶" not in json.dumps(body, ensure_ascii=False)
+    # Nor does a citizen or staff without the verifier role.
+    stranger = add_citizen(app, employment_status="employed")
+    grid = add_staff(app, "grid_scanner", ["grid_worker"])
+    for headers in (stranger["headers"], grid["headers"]):
+        assert verify(client, code, headers)["status"] is None
+    client.post(REVOKE, headers=citizen["headers"])
+    revoked = verify(client, code)
+    assert (revoked["valid"], revoked["reason"], revoked["status"]) == (False, "revoked", None)
+
+
+def test_sensitive_status_needs_a_verifier_and_a_purpose_which_is_logged(client, app):
+    citizen = add_citizen(app, employment_status="unemployed", hard_to_employ=True)
+    employer = add_staff(app, "hr_purpose", ["verifier"])
+    code = issue(client, citizen)["code"]
+    body = verify(client, code, employer["headers"])
+    assert body["valid"] is True and body["status"] is None and body["status_withheld"] is True
+    resp = client.post(VERIFY, json={"code": code, "purpose": "办理公益性岗位招聘"},
+                       headers=employer["headers"])
+    body = resp.get_json()
+    assert body["status"] == "priority" and body["label"] == "橙码 · 重点帮扶"
+    assert body["status_withheld"] is False
+    with app.app_context(), services().db.session() as s:
+        entries = audit.entries_for_target(s, f"resident:{citizen['resident_id']}")
+        shown = [e for e in entries if e.action == "employment_code.verify"
+                 and e.detail.get("status_shown")]
+        assert [e.detail["purpose"] for e in shown] == ["办理公益性岗位招聘"]
+    # A status that says nothing sensitive is shown to a verifier without a purpose.
+    worker = add_citizen(app, employment_status="employed")
+    body = verify(client, issue(client, worker)["code"], employer["headers"])
+    assert body["status"] == "employed" and body["status_withheld"] is False
 
 
 def test_consented_holder_shows_masked_name_and_summary_to_a_verifier(client, app):

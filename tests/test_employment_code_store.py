@@ -300,3 +300,23 @@ def test_a_rotated_key_is_picked_up_on_reload(key_dir):
     generate_key("k2", key_dir)
     assert provider.signer().keyring.signing_key().kid == "k2"
     assert {k["kid"] for k in provider.get().jwks()["keys"]} == {"k1", "k2"}
+
+
+def test_revocation_covers_codes_inside_the_leeway_after_expiry(db, codes):
+    """Verifiers accept a code until exp + leeway (clock skew): revoking in that window must
+    revoke it, else a screenshot keeps working after the holder said 'revoke' (issue 15)."""
+    rid = add_resident(db, "r-leeway", employment_status="unemployed")
+    code = issue(db, codes, rid)
+    after_expiry = code.expires_at + timedelta(seconds=codes.settings.leeway_seconds - 5)
+    assert verify(db, codes, code.code, at=after_expiry).verification.valid
+    with db.session() as s:
+        assert store.revoke_codes(s, rid, store.HOLDER_REQUEST, now=after_expiry) == 1
+    assert verify(db, codes, code.code, at=after_expiry).verification.reason is Reason.REVOKED
+    # Past the leeway nothing is left to revoke: every verifier refuses it as expired anyway.
+    later = code.expires_at + timedelta(seconds=codes.settings.leeway_seconds + 1)
+    other = issue(db, codes, rid)
+    with db.session() as s:
+        assert store.revoke_codes(
+            s, rid, store.HOLDER_REQUEST,
+            now=other.expires_at + timedelta(seconds=codes.settings.leeway_seconds + 1)) == 0
+    assert verify(db, codes, code.code, at=later).verification.reason is Reason.EXPIRED

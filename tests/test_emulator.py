@@ -895,3 +895,55 @@ def test_process_log_hides_credentials(server: tuple[str, Path]) -> None:
     assert "/cgi-bin/token" in written and "secret=***" in written
     assert OA_SECRET not in written and token not in written
     assert f"access_token={token[:6]}…" in written
+
+
+# ---- face verification (人脸核身 2.0, issue 15) ----------------------------------------------
+
+GET_VERIFY_ID = "/cityservice/face/identify/getverifyid"
+QUERY_VERIFY = "/cityservice/face/identify/queryverifyinfo"
+CERT = {"cert_type": "IDENTITY_CARD", "cert_name": "张三", "cert_no": "310101199801011234"}
+
+
+def test_cert_hash_matches_wechats_documented_example() -> None:
+    from emulator.state import face_cert_hash
+
+    assert face_cert_hash(*CERT.values()) == (
+        "3c241f7ff324977aeb91f173bb2a7b06569e6fd784d5573db34a636d8671108b")
+
+
+def test_face_verification_round_trip(client: FlaskClient) -> None:
+    from emulator.state import face_cert_hash
+
+    openid, token = mini_user(client), get_token(client, MINI_APPID, MINI_SECRET)
+    got = call(client, GET_VERIFY_ID, token, {"out_seq_no": "seq-00001", "cert_info": CERT,
+                                              "openid": openid})
+    assert got["errcode"] == 0 and got["expires_in"] == 3600 and len(got["verify_id"]) <= 256
+    query = {"verify_id": got["verify_id"], "out_seq_no": "seq-00001",
+             "cert_hash": face_cert_hash(*CERT.values()), "openid": openid}
+    # Before the user went through wx.requestFacialVerify: no success.
+    assert call(client, QUERY_VERIFY, token, query)["verify_ret"] != 10000
+    control(client, "face", {"verify_id": got["verify_id"], "verify_ret": 10000})
+    assert call(client, QUERY_VERIFY, token, query) == {"errcode": 0, "errmsg": "ok",
+                                                         "verify_ret": 10000}
+    # Tampered identity data or another user: an errcode, never a verify_ret.
+    forged = call(client, QUERY_VERIFY, token, {**query, "cert_hash": "0" * 64})
+    assert forged["errcode"] == 47003 and "verify_ret" not in forged
+    assert call(client, QUERY_VERIFY, token, {**query, "openid": mini_user(client)})[
+        "errcode"] == 40003
+    # The call log never holds the name or the ID number.
+    calls = client.get("/_emulator/calls", query_string={"path": GET_VERIFY_ID}).get_json()
+    assert "310101199801011234" not in json.dumps(calls, ensure_ascii=False)
+    assert "张三" not in json.dumps(calls, ensure_ascii=False)
+
+
+def test_face_verification_errors(client: FlaskClient) -> None:
+    openid, token = mini_user(client), get_token(client, MINI_APPID, MINI_SECRET)
+    body = {"out_seq_no": "seq-00002", "cert_info": CERT, "openid": openid}
+    assert call(client, GET_VERIFY_ID, token, {**body, "out_seq_no": "x"})["errcode"] == 47003
+    assert call(client, GET_VERIFY_ID, token, {**body, "cert_info": {}})["errcode"] == 47001
+    assert call(client, GET_VERIFY_ID, token, {**body, "openid": "o-nobody"})["errcode"] == 40003
+    assert call(client, GET_VERIFY_ID, token, body)["errcode"] == 0
+    assert call(client, GET_VERIFY_ID, token, body)["errcode"] == 47003  # out_seq_no reused
+    # Mini-program only: the official account's token is refused.
+    assert call(client, GET_VERIFY_ID, get_token(client), {**body, "out_seq_no": "seq-3"})[
+        "errcode"] == 48001

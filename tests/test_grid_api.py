@@ -20,13 +20,14 @@ from huimin.grid.models import GridConsentRequest, GridVisit
 from huimin.guides.models import CareModeChoice
 from huimin.identity.idcard import fake_id_number
 from huimin.platform.db import utcnow
+from huimin.platform.keys import pseudonym_secret
 from huimin.privacy import audit, consent
 from huimin.privacy.models import AuditEntry
 from huimin.residents.models import Resident
 from huimin.wechat.api import WeChatApi, WeChatError
 from huimin.wechat.models import UndeliveredMessage, WechatUser
 from jobs.queues import PUSH
-from tests.api_fixtures import bearer, citizen_login, create_staff, staff_login
+from tests.api_fixtures import bearer, bind_real_name, citizen_login, create_staff, staff_login
 from webapp.extensions import services
 
 BIRTH = date(1950, 6, 15)
@@ -44,8 +45,7 @@ class World:
     def __init__(self, app, client, emulator: str) -> None:
         self.app, self.client, self.emulator = app, client, emulator
         self.citizen = citizen_login(client, emulator)
-        resp = client.post("/api/v1/me/real-name", headers=self.citizen.headers,
-                           json={"name": "王秀英", "id_number": ID_NUMBER, "consent": True})
+        resp = bind_real_name(client, self.citizen.headers, "王秀英", ID_NUMBER)
         assert resp.status_code == 200, resp.get_json()
         with app.app_context(), services().db.session() as s:
             resident = s.scalars(select(Resident)).one()
@@ -68,10 +68,10 @@ class World:
                       json={"last_interaction": time.time()}, timeout=5).raise_for_status()
         self.worker = create_staff(app, "wang_grid", ["grid_worker"], ["G1"])
         self.outsider = create_staff(app, "li_grid", ["grid_worker"], ["G2"])
-        self.verifier = create_staff(app, "zhao_check", ["verifier"])
+        self.supervisor = create_staff(app, "zhao_check", ["grid_supervisor"], ["G1"])
         self.worker_headers = bearer(staff_login(client, self.worker))
         self.outsider_headers = bearer(staff_login(client, self.outsider))
-        self.verifier_headers = bearer(staff_login(client, self.verifier))
+        self.supervisor_headers = bearer(staff_login(client, self.supervisor))
 
     def grid(self, method: str, path: str, headers=None, **kwargs):
         url = f"/api/v1/grid/residents/{self.resident_id}{path}"
@@ -96,7 +96,7 @@ class World:
         with self.app.app_context():
             svc = services()
             return notify.send_queued(svc.db, WeChatApi(svc.settings, svc.redis), svc.redis,
-                                      self.resident_id, svc.settings.secret_key)
+                                      self.resident_id, pseudonym_secret(svc.settings))
 
     def wechat_messages(self) -> list[str]:
         resp = requests.get(f"{self.emulator}/_emulator/messages",
@@ -236,15 +236,15 @@ def test_withdrawal_stops_the_grid_worker_at_the_next_step(world):
     resp = world.grid("POST", "/consents", json={"scopes": ["guide"], "evidence": "photo-17"})
     assert resp.status_code == 201
     request_id = resp.get_json()["id"]
-    # Not in force until a second staff member confirms; the recorder cannot.
+    # Not in force until a grid supervisor confirms; the recorder cannot.
     assert world.grid("POST", "/guides/employment_code").status_code == 403
     own = world.client.post(f"/api/v1/grid/consents/{request_id}/confirm",
                             headers=world.worker_headers)
-    assert own.status_code == 403 and error_code(own) == "second_staff_required"
-    listed = world.client.get("/api/v1/grid/consents/pending", headers=world.verifier_headers)
+    assert own.status_code == 403 and error_code(own) == "forbidden"  # not a supervisor
+    listed = world.client.get("/api/v1/grid/consents/pending", headers=world.supervisor_headers)
     assert [r["id"] for r in listed.get_json()["items"]] == [request_id]
     ok = world.client.post(f"/api/v1/grid/consents/{request_id}/confirm",
-                           headers=world.verifier_headers)
+                           headers=world.supervisor_headers)
     assert ok.status_code == 200 and ok.get_json()["status"] == "granted"
 
     assert world.grid("POST", "/guides/employment_code").status_code == 200
@@ -331,7 +331,7 @@ def test_notification_is_sent_by_the_real_worker_code(world, monkeypatch):
                                                  "evidence": "photo-3"})
     request_id = resp.get_json()["id"]
     world.client.post(f"/api/v1/grid/consents/{request_id}/confirm",
-                      headers=world.verifier_headers)
+                      headers=world.supervisor_headers)
     world.grid("POST", "/visits", json={"outcome": "met"})
     world.grid("POST", "/visits", json={"outcome": "met"})
     (job_id,) = world.scheduled_sends()  # several actions, one send

@@ -118,47 +118,59 @@ def test_grid_reassignment_applies_at_once(db):
 # ---- paper consent -----------------------------------------------------------------------------
 
 
-def test_paper_consent_needs_a_second_staff_member(db):
+def test_paper_consent_is_confirmed_by_a_supervisor_of_the_grid(db):
     recorder = add_staff(db, "grid_worker", ("G1",))
     colleague = add_staff(db, "grid_worker", ("G1",))
     outsider = add_staff(db, "grid_worker", ("G9",))
-    verifier = add_staff(db, "verifier")
+    verifier = add_staff(db, "verifier")  # an employer's code scanner
+    admin = add_staff(db, "admin")
+    other_supervisor = add_staff(db, "grid_supervisor", ("G9",))
+    # Holding both roles does not let the recorder confirm their own form.
+    both = add_staff(db, "grid_supervisor,grid_worker", ("G1",))
+    supervisor = add_staff(db, "grid_supervisor", ("G1",))
     resident = add_resident(db, "G1")
     with db.session() as s:
         request, _ = grid_consents.record_paper(
             s, recorder, resident, [consent.GRID_WORKER_ASSIST], "photo/2026/0001.jpg")
-        request_id = request.id
+        own, _ = grid_consents.record_paper(s, both, resident, [consent.GUIDE], "photo/own.jpg")
+        request_id, own_id = request.id, own.id
     # Recorded is not in force.
     assert denied(db, recorder, resident) == "consent_required"
-    for who, code in ((recorder, "second_staff_required"), (outsider, "forbidden")):
+    for who, code in ((recorder, "second_staff_required"), (outsider, "forbidden"),
+                      (colleague, "forbidden"), (verifier, "forbidden"), (admin, "forbidden"),
+                      (other_supervisor, "forbidden")):
         with db.session() as s, pytest.raises(GridDenied) as caught:
             grid_consents.decide_paper(s, who, request_id, True)
         assert caught.value.code == code
+    with db.session() as s, pytest.raises(GridDenied) as caught:
+        grid_consents.decide_paper(s, both, own_id, True)
+    assert caught.value.code == "second_staff_required"
     with db.session() as s:
-        pending = grid_consents.paper_to_confirm(s, verifier)
-        assert [r.id for r in pending] == [request_id]
-        assert grid_consents.paper_to_confirm(s, recorder) == []  # never their own
-        assert [r.id for r in grid_consents.paper_to_confirm(s, colleague)] == [request_id]
-        request, done = grid_consents.decide_paper(s, verifier, request_id, True)
+        assert [r.id for r in grid_consents.paper_to_confirm(s, supervisor)] == [
+            request_id, own_id]
+        assert [r.id for r in grid_consents.paper_to_confirm(s, both)] == [request_id]
+        for nobody in (recorder, colleague, verifier, admin, other_supervisor):
+            assert grid_consents.paper_to_confirm(s, nobody) == []
+        request, done = grid_consents.decide_paper(s, supervisor, request_id, True)
         assert request.status == "granted" and done.notify
     assert allowed(db, recorder, resident) in request.consent_ids
     with db.session() as s:
         (row,) = s.scalars(select(Consent).where(Consent.resident_id == resident))
         assert row.channel == "grid_worker"
         assert row.evidence == "photo/2026/0001.jpg"
-        assert row.confirmed_by == verifier
+        assert row.confirmed_by == supervisor
         assert row.granted_to is None
         days = (aware(row.expires_at) - utcnow()).total_seconds() / 86400
         assert 29.9 < days <= 30
         # Decided once only.
         with pytest.raises(GridDenied) as caught:
-            grid_consents.decide_paper(s, colleague, request_id, True)
+            grid_consents.decide_paper(s, both, request_id, True)
         assert caught.value.code == "request_closed"
 
 
 def test_paper_consent_rejected_or_lapsed(db):
     recorder = add_staff(db, "grid_worker", ("G1",))
-    verifier = add_staff(db, "verifier")
+    verifier = add_staff(db, "grid_supervisor", ("G1",))
     resident = add_resident(db, "G1")
     with db.session() as s:
         first, _ = grid_consents.record_paper(s, recorder, resident, [consent.GUIDE], "p-1")
@@ -246,7 +258,7 @@ def test_one_tap_decline_and_requester_who_left_the_grid(db):
 
 def test_consent_actions_are_audited_and_in_the_residents_history(db):
     recorder = add_staff(db, "grid_worker", ("G1",))
-    verifier = add_staff(db, "verifier")
+    verifier = add_staff(db, "grid_supervisor", ("G1",))
     resident = add_resident(db, "G1")
     with db.session() as s:
         request, _ = grid_consents.record_paper(s, recorder, resident, [consent.GUIDE], "p-9")
@@ -257,6 +269,6 @@ def test_consent_actions_are_audited_and_in_the_residents_history(db):
         assert page["total"] == 2
         newest, oldest = page["items"]
         assert newest["action"] == "grid.consent.paper_confirm"
-        assert newest["who"].startswith("审核人员（") and "30 天有效" in newest["text"]
+        assert newest["who"].startswith("网格督导员（") and "30 天有效" in newest["text"]
         assert oldest["who"].startswith("网格员（") and oldest["text"] == "登记了您签字的纸质授权书"
         assert audit.verify_chain(s) == []

@@ -229,3 +229,33 @@ def test_logging_filter_keeps_structlog_event_dicts() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, {"event": PHONE}, None, None)
     assert PiiMaskingFilter().filter(record)
     assert record.msg == {"event": "138****5678"}
+
+
+# ---- names and addresses (issue 15, Low 8) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我叫张三丰，想问失业金", "我叫张**，想问失业金"),
+        ("姓名：李四", "姓名：李*"),
+        ("我妈王秀英今年82了", "我妈王**今年82了"),
+        ("住在幸福路12号3栋2单元501室", "住在**路**号*栋*单元***室"),
+        ("地址：合肥市包河区望湖小区5栋", "地址：**市**区**小区*栋"),
+        ("他在望湖小区3栋2单元501室", "他在望湖小区*栋*单元***室"),
+    ],
+)
+def test_names_and_addresses_are_masked(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+@pytest.mark.parametrize("text", ["我是来问补贴的", "我是网格员", "到窗口3号办理", "幸福路怎么走"])
+def test_ordinary_words_around_cues_stay(text: str) -> None:
+    assert mask_text(text) == text
+
+
+def test_names_on_record_are_masked_wherever_they_appear() -> None:
+    masked = mask_text("桂兰的补贴没到，周桂兰让我问问", names=["周桂兰"])
+    assert masked == "**的补贴没到，周**让我问问"
+    assert "桂兰" not in masked
+    assert mask_text(masked, names=["周桂兰"]) == masked  # idempotent

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from huimin.benefits.models import MINIAPP, OFFICIAL_ACCOUNT, QUEUED, UNREACHABLE, BenefitNotice
 from huimin.ops import handoff, registry
 from huimin.ops.review import LOCAL_TZ
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import OpsSettings
 from huimin.privacy import audit
 from huimin.residents.models import Resident
@@ -141,7 +142,7 @@ def test_review_inbox_detail_annotate_and_undo(api_app, api_client, ops_headers,
 def test_handoff_ticket_claim_reply_close(api_app, api_client, ops_headers, emulator):
     openid = "o-citizen-ticket"
     with api_app.app_context(), services().db.session() as s:
-        user = wechat_users.touch(s, openid, services().settings.secret_key)
+        user = wechat_users.touch(s, openid, pseudonym_secret(services().settings))
         ticket = handoff.open_ticket(s, user.pseudonym, "user_request", [
             {"who": "user", "text": "我要找人工，电话13812345678"},
             {"who": "bot", "text": "已为您转人工"}])

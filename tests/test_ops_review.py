@@ -259,3 +259,27 @@ def test_broker_drops_events_when_redis_is_down_without_raising():
         broker.publish(event)
     assert time.monotonic() - started < 0.1
     assert not broker.is_ready()
+
+
+def test_the_senders_names_on_record_are_masked_in_the_inbox(db, broker, redis_conn):
+    """Names typed in chat reach the ops inbox: the sender's name from their resident record
+    is hidden wherever it appears, a name introduced by pattern too (issue 15)."""
+    from huimin.platform.settings import Settings
+    from huimin.privacy.pii import NAME, cipher_from_settings
+    from huimin.residents.models import Resident
+    from huimin.wechat.users import WechatUser
+
+    cipher = cipher_from_settings(Settings(secret_key="test-ops-review-names"))
+    talk = Conversation(broker)
+    with db.session() as s:
+        resident = Resident(external_id="R-names",
+                            name_enc=cipher.encrypt("周桂兰", field=NAME).encode())
+        s.add(resident)
+        s.flush()
+        s.add(WechatUser(openid="o-names", pseudonym=talk.sender, resident_id=resident.id))
+    talk.turn("桂兰的养老金没到，周桂兰住在幸福路12号3栋", "ask_policy", 0.4)
+    talk.turn("我叫李建国", "greet", 0.9)
+    with db.session() as s:
+        conversation_log.ingest(s, redis_conn, cipher=cipher)
+    texts = [m.text for m in messages(db) if m.role == "user"]
+    assert texts == ["**的养老金没到，周**住在**路**号*栋", "我叫李**"]

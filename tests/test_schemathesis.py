@@ -62,14 +62,14 @@ def _token(app, role: str) -> str:
                 s.flush()
                 grant(s, resident.id, REAL_NAME, "miniapp")
                 grant(s, resident.id, BENEFIT_PUSH, "miniapp")
-                kind, subject = "citizen", account.id
-            else:
-                staff = StaffAccount(username=f"fuzz-{role}-{n}", password_hash=_HASH,
-                                     roles=role, grids=[StaffGrid(grid_id="G1")])
-                s.add(staff)
-                s.flush()
-                kind, subject = "staff", staff.id
-        return app.extensions["huimin_api"].tokens.issue(kind, subject).access_token
+                return app.extensions["huimin_api"].tokens.issue(
+                    "citizen", account.id).access_token
+            staff = StaffAccount(username=f"fuzz-{role}-{n}", password_hash=_HASH,
+                                 roles=role, grids=[StaffGrid(grid_id="G1")])
+            s.add(staff)
+            s.flush()
+            staff_id = staff.id
+        return app.extensions["huimin_api"].tokens.issue_staff(staff_id, {role}).access_token
 
 
 def _fuzz(app, operation, mode: GenerationMode, examples: int) -> str | None:

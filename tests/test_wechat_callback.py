@@ -225,3 +225,31 @@ def test_cdata_terminator_in_reply_cannot_inject():
     assert parsed["Content"] == evil and parsed["MsgType"] == "text"
     assert cdata("]]>") == "<![CDATA[]]]]><![CDATA[>]]>"
     assert xmltodict.parse(text_reply("o", "gh", "a\x00b\x1fc"))["xml"]["Content"] == "abc"
+
+
+# ---- non-ASCII digits (issue 15, Low 6) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٧٠٠٠٠٠٠٠٠", "１７００"])
+def test_non_ascii_digit_timestamp_is_4xx_on_get_and_post(client, settings, timestamp):
+    """'²'.isdigit() is true and int('²') fails: a validly signed request must still get 4xx."""
+    nonce = f"n{time.time_ns()}"
+    signed = {"timestamp": timestamp, "nonce": nonce,
+              "signature": sign(settings.wechat_token, timestamp, nonce)}
+    got = client.get("/wechat/callback", query_string={**signed, "echostr": "x"})
+    assert 400 <= got.status_code < 500
+    query, body = envelope(settings, text_xml("o-digit-1", "你好"))
+    nonce = query["nonce"]
+    query.update(timestamp=timestamp, signature=sign(settings.wechat_token, timestamp, nonce))
+    posted = post(client, query, body)
+    assert 400 <= posted.status_code < 500
+
+
+def test_non_ascii_digit_create_time_is_400(client, settings):
+    import re
+
+    xml = re.sub(r"<CreateTime>\d+</CreateTime>", "<CreateTime>²</CreateTime>",
+                 text_xml("o-digit-2", "你好"))
+    query, body = envelope(settings, xml)
+    resp = post(client, query, body)
+    assert resp.status_code == 400

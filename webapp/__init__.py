@@ -9,6 +9,7 @@ from apiflask import APIFlask
 from dotenv import load_dotenv
 
 from huimin.platform.logs import configure_logging
+from huimin.platform.production import check_production
 from huimin.platform.settings import load_settings
 
 
@@ -18,6 +19,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
     if overrides:
         settings = dataclasses.replace(settings, **overrides)
     configure_logging()
+    check_production(settings)  # before anything is served: weak or shipped secrets stop here
 
     app = APIFlask(
         __name__,
@@ -32,6 +34,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
+    from webapp import proxies
+
+    proxies.install(app, settings.trusted_proxy_count, settings.trusted_proxies)
 
     from webapp import extensions
 

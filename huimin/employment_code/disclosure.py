@@ -1,5 +1,10 @@
-"""What a signed-in verifier (employer, office) may learn about a holder who consented to
-share with employers: the masked name and a job-seeking summary, nothing more.
+"""What a scanner may learn from our verify answer.
+
+Anyone (not signed in, a citizen, staff without the verifier role): only whether the code is
+valid, revoked or expired. A signed-in verifier (employer, office): the status and colour too,
+but a sensitive status (``SENSITIVE_STATUSES``: 重点帮扶 says the holder needs assistance) only
+when they state why they need it (the purpose is logged). A holder who consented to share with
+employers also shows a verifier the masked name and a job-seeking summary, nothing more.
 
 Sensitive facts (hard-to-employ, disability, low income, pension, ID, phone) are never
 disclosed here; the colour already tells a verifier what it needs about assistance.
@@ -18,6 +23,22 @@ from huimin.residents.models import Resident
 from .status import Status, definition
 
 _NUMERALS = {1: "一", 2: "二", 3: "三", 4: "四", 5: "五"}
+
+SENSITIVE_STATUSES = frozenset({Status.PRIORITY})
+PURPOSE_MIN, PURPOSE_MAX = 2, 100
+
+
+def clean_purpose(purpose: str | None) -> str | None:
+    """The verifier's stated reason, or None when it is missing or too short to mean one."""
+    text = " ".join((purpose or "").split())
+    return text[:PURPOSE_MAX] if len(text) >= PURPOSE_MIN else None
+
+
+def status_visible(status: Status | None, *, verifier: bool, purpose: str | None) -> bool:
+    """May this scanner see the code's status (and colour, label, services)?"""
+    if status is None or not verifier:
+        return False
+    return status not in SENSITIVE_STATUSES or clean_purpose(purpose) is not None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,14 @@ from huimin.platform.db import utcnow
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
 
-from .codes import CodeClaims, EmploymentCodes, IssuedCode, Verification, new_subject_id
+from .codes import (
+    CodeClaims,
+    EmploymentCodes,
+    EmploymentCodeSettings,
+    IssuedCode,
+    Verification,
+    new_subject_id,
+)
 from .status import InsufficientFactsError, Status, derive_status
 
 STATUS_CHANGE = "status_change"
@@ -93,13 +100,19 @@ def revoke_codes(
     *,
     now: datetime | None = None,
     unless_status: Status | None = None,
+    leeway_seconds: int | None = None,
 ) -> int:
-    """Revoke the holder's live codes (all, or those whose status is not `unless_status`)."""
+    """Revoke the holder's codes that a verifier would still accept (all, or those whose
+    status is not `unless_status`): verifiers allow clock skew past `exp`, so a code that
+    expired less than the leeway ago is revoked too (default: EMPLOYMENT_CODE_LEEWAY_SECONDS,
+    the verifiers' own setting)."""
     now = now or utcnow()
+    if leeway_seconds is None:
+        leeway_seconds = EmploymentCodeSettings.from_env().leeway_seconds
     query = update(IssuedCodeRecord).where(
         IssuedCodeRecord.resident_id == resident_id,
         IssuedCodeRecord.revoked_at.is_(None),
-        IssuedCodeRecord.expires_at > now,
+        IssuedCodeRecord.expires_at > now - timedelta(seconds=leeway_seconds),
     )
     if unless_status is not None:
         query = query.where(IssuedCodeRecord.status != unless_status.value)

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from huimin.identity.models import GRID_WORKER, StaffAccount, StaffGrid
+from huimin.identity.models import GRID_ROLES, StaffAccount, StaffGrid
 from huimin.residents.models import Resident
 
 MAX_GRID_ID = 64
@@ -47,8 +47,9 @@ def set_grids(session: Session, staff_id: int, grid_ids: Iterable[str]) -> list[
     if staff is None:
         raise AssignmentError(f"no staff account {staff_id}", "staff_id")
     clean = clean_grid_ids(grid_ids)
-    if clean and GRID_WORKER not in staff.role_set:
-        raise AssignmentError("grid assignments are for grid_worker accounts")
+    if clean and not GRID_ROLES & staff.role_set:
+        raise AssignmentError("grid assignments are for grid_worker and grid_supervisor "
+                              "accounts")
     staff.grids = [StaffGrid(grid_id=g) for g in clean]
     session.flush()
     return clean

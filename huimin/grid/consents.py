@@ -3,8 +3,9 @@
 - In WeChat, one tap: a grid worker asks; the resident gets a message with a link that
   opens the mini-program's consent page, and one tap there grants it.
 - On paper: the grid worker records the signed form with a reference to its photo; it takes
-  effect only when a second staff member (a verifier, an admin, or another grid worker of the
-  same grid) has checked the photo and confirmed it.
+  effect only when a grid supervisor of the resident's grid (never the person who recorded
+  it) has checked the photo and confirmed it. An employer's code verifier or an admin cannot:
+  a grid worker and a friendly account outside the grid must not be able to make consent.
 
 Either way the consent runs for ``days`` (default 30) from when it is given and the resident
 can withdraw it at any time (DELETE /api/v1/me/consents/<scope>, huimin.privacy.consent.withdraw).
@@ -31,7 +32,7 @@ from huimin.grid.models import (
     WECHAT,
     GridConsentRequest,
 )
-from huimin.identity.models import ADMIN, GRID_WORKER, VERIFIER, StaffAccount
+from huimin.identity.models import GRID_SUPERVISOR, GRID_WORKER, StaffAccount
 from huimin.platform.db import utcnow
 from huimin.privacy import consent
 from huimin.residents.models import Resident
@@ -41,7 +42,7 @@ MAX_DAYS = 365
 # A one-tap request the resident has not answered lapses; so does an unconfirmed paper form.
 ANSWER_WITHIN = timedelta(days=7)
 GRANTABLE = (consent.GRID_WORKER_ASSIST, *consent.GRID_SCOPES)
-CONFIRMER_ROLES = frozenset({VERIFIER, ADMIN})
+CONFIRMER_ROLES = frozenset({GRID_SUPERVISOR})
 
 SCOPE_REQUIRED = (422, "invalid_input", "请选择授权范围")
 NO_WECHAT = (409, "no_wechat", "该居民没有可用的微信，请使用纸质授权")
@@ -240,10 +241,8 @@ def _confirmer(session: Session, staff_id: int, request: GridConsentRequest) -> 
         raise GridDenied(*NOT_CONFIRMER)
     if staff.id == request.requested_by:
         raise GridDenied(*SAME_PERSON)
-    if staff.role_set & CONFIRMER_ROLES:
-        return staff
     grid = _resident_grid(session, request.resident_id)
-    if GRID_WORKER in staff.role_set and grid is not None and grid in staff.grid_ids:
+    if staff.role_set & CONFIRMER_ROLES and grid is not None and grid in staff.grid_ids:
         return staff
     raise GridDenied(*NOT_CONFIRMER)
 
@@ -257,9 +256,15 @@ def decide_paper(
     reason: str = "",
     ip: str | None = None,
 ) -> tuple[GridConsentRequest, Done]:
-    """The second staff member's check of the photo: confirm puts the consent in force."""
+    """The grid supervisor's check of the photo: confirm puts the consent in force.
+
+    Who may decide is checked before the request's state, so staff outside the grid learn
+    nothing about it (not even that it was decided)."""
+    found = session.get(GridConsentRequest, request_id)
+    if found is None or found.kind != PAPER:
+        raise GridDenied(*REQUEST_GONE)
+    staff = _confirmer(session, staff_id, found)
     request = _open(session, request_id, PAPER)
-    staff = _confirmer(session, staff_id, request)
     request.decided_by = staff.id
     actor = f"staff:{staff.id}"
     if not confirm:
@@ -277,17 +282,16 @@ def decide_paper(
 
 
 def paper_to_confirm(session: Session, staff_id: int) -> list[GridConsentRequest]:
-    """Pending paper forms this staff member may confirm (never their own)."""
+    """Pending paper forms this grid supervisor may confirm: their grids, never their own."""
     staff = session.get(StaffAccount, staff_id)
-    if staff is None or not staff.active:
+    if staff is None or not staff.active or not staff.role_set & CONFIRMER_ROLES:
         return []
     query = select(GridConsentRequest).where(
         GridConsentRequest.kind == PAPER, GridConsentRequest.status == PENDING,
         or_(GridConsentRequest.requested_by.is_(None),
             GridConsentRequest.requested_by != staff.id),
     ).order_by(GridConsentRequest.requested_at)
-    if not staff.role_set & CONFIRMER_ROLES:
-        query = query.join(Resident, Resident.id == GridConsentRequest.resident_id).where(
-            Resident.grid_id.in_(sorted(staff.grid_ids)))
+    query = query.join(Resident, Resident.id == GridConsentRequest.resident_id).where(
+        Resident.grid_id.in_(sorted(staff.grid_ids)))
     now = utcnow()
     return [r for r in session.scalars(query) if not _lapsed(r, now)]

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huimin.grid.models import VISIT_OUTCOMES
-from huimin.identity.models import ADMIN, GRID_WORKER, OPS, VERIFIER, StaffAccount
+from huimin.identity.models import ADMIN, GRID_SUPERVISOR, GRID_WORKER, OPS, VERIFIER, StaffAccount
 from huimin.privacy import audit
 from huimin.privacy.models import AuditEntry
 
-ROLE_LABELS = ((GRID_WORKER, "网格员"), (VERIFIER, "审核人员"), (ADMIN, "管理员"),
-               (OPS, "运维人员"))
+ROLE_LABELS = ((GRID_WORKER, "网格员"), (GRID_SUPERVISOR, "网格督导员"), (VERIFIER, "核验人员"),
+               (ADMIN, "管理员"), (OPS, "运维人员"))
 
 
 def _title(detail: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ entries stay (they only hold pseudonymous ids).
 
 Staff: ``staff_accounts`` with argon2id password hashes, roles, grid assignments and, for
 ``ops`` and ``admin``, a TOTP secret (encrypted like personal data). Five failed sign-ins lock
-the account for fifteen minutes.
+that username out from that client address for fifteen minutes (huimin/identity/staff_lockout.py).
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huimin.identity.idcard import birth_date_of, gender_of, validate_id_number
 from huimin.identity.models import (
-    GRID_WORKER,
+    GRID_ROLES,
     STAFF_ROLES,
     USERNAME_MAX,
     CitizenAccount,
@@ -43,11 +44,11 @@ from huimin.privacy import consent
 from huimin.privacy.pii import ID_NUMBER, NAME, PHONE, PiiCipher, normalise_name, normalise_phone
 from huimin.residents.models import Resident
 
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 TOTP_FIELD = "staff_totp_secret"
 # Residents this service created (not imported from the bureau's records) carry this prefix.
 MINIAPP_RESIDENT_PREFIX = "mp-"
+NOT_VERIFIED = "real_name_not_verified"
+NOT_VERIFIED_MESSAGE = "实名核验未通过。请核对姓名和身份证号，并完成刷脸验证；如有疑问请拨打12333"
 
 
 # ---- citizens --------------------------------------------------------------------------------
@@ -82,11 +83,13 @@ def bind_phone(session: Session, account: CitizenAccount, phone: str, cipher: Pi
 class RealNameError(Exception):
     """Real-name binding refused; ``code`` is stable, ``field`` names the input at fault."""
 
-    def __init__(self, code: str, field: str, citizen_message: str) -> None:
+    def __init__(self, code: str, field: str, citizen_message: str, reason: str = "") -> None:
         super().__init__(code)
         self.code = code
         self.field = field
         self.citizen_message = citizen_message
+        # Why, for the audit log only: the citizen sees the same answer whatever it is.
+        self.reason = reason or code
 
 
 def validate_name(name: str) -> str | None:
@@ -101,19 +104,17 @@ def validate_name(name: str) -> str | None:
     return None
 
 
-def bind_real_name(
-    session: Session,
-    account: CitizenAccount,
-    name: str,
-    id_number: str,
-    cipher: PiiCipher,
-    channel: str = "miniapp",
-) -> Resident:
-    """Link the account to the resident with this ID number and record the separate consent.
+@dataclass(frozen=True)
+class RealNameInput:
+    """A name and ID number that passed the format checks (nothing looked up yet)."""
 
-    The name must match the bureau's record when the resident exists already, so a stranger's
-    ID number cannot be bound; an ID number bound to another account is refused.
-    """
+    name: str
+    id_number: str
+
+
+def check_real_name_input(name: str, id_number: str) -> RealNameInput:
+    """Format checks only: they depend on the input alone, so naming the field reveals
+    nothing about anyone's record (RealNameError otherwise)."""
     problem = validate_name(name)
     if problem:
         raise RealNameError("invalid_name", "name", problem)
@@ -121,30 +122,77 @@ def bind_real_name(
     if not check.ok:
         assert check.problem is not None
         raise RealNameError(check.problem.code, "id_number", check.problem.citizen_message)
-    clean_name = normalise_name(name)
-    id_hash = cipher.lookup_hash(check.number, field=ID_NUMBER)
-    resident = session.scalar(select(Resident).where(Resident.id_number_hash == id_hash))
+    return RealNameInput(normalise_name(name), check.number)
+
+
+def not_verified(reason: str) -> RealNameError:
+    """The one answer for every refusal that depends on someone's record (bound elsewhere,
+    other name, no proof of presence, face not matched, rate limit): no oracle. ``reason``
+    goes to the audit log only."""
+    return RealNameError(NOT_VERIFIED, "id_number", NOT_VERIFIED_MESSAGE, reason)
+
+
+def find_resident(session: Session, cipher: PiiCipher, id_number: str) -> Resident | None:
+    id_hash = cipher.lookup_hash(id_number, field=ID_NUMBER)
+    return session.scalar(select(Resident).where(Resident.id_number_hash == id_hash))
+
+
+def holder_of(session: Session, resident_id: int) -> CitizenAccount | None:
+    return session.scalar(select(CitizenAccount).where(CitizenAccount.resident_id == resident_id))
+
+
+def phone_confirms(account: CitizenAccount, resident: Resident | None) -> bool:
+    """The phone WeChat confirmed for this account (getuserphonenumber) is the one in the
+    bureau's record: proof enough that the record's owner holds this WeChat account."""
+    return (resident is not None and not resident.external_id.startswith(
+        MINIAPP_RESIDENT_PREFIX) and bool(resident.phone_hash)
+        and account.phone_hash == resident.phone_hash)
+
+
+def bind_real_name(
+    session: Session,
+    account: CitizenAccount,
+    name: str,
+    id_number: str,
+    cipher: PiiCipher,
+    channel: str = "miniapp",
+    *,
+    face_verified: bool = False,
+) -> Resident:
+    """Link the account to the resident with this ID number and record the separate consent.
+
+    Knowing a name and an ID number proves nothing (both leak), so the person must be shown
+    to be present: WeChat's face verification for exactly this name and ID number
+    (``face_verified``, checked by the caller with queryverifyinfo), or the WeChat-confirmed
+    phone of the account matching the phone in the bureau's record. The name must also
+    match the record, and a record bound to another account stays theirs (the real resident
+    appeals: real_name.py). Every such refusal is the same ``not_verified`` error.
+    """
+    given = check_real_name_input(name, id_number)
+    clean_name, number = given.name, given.id_number
+    id_hash = cipher.lookup_hash(number, field=ID_NUMBER)
+    if account.resident is not None and account.resident.id_number_hash != id_hash:
+        raise RealNameError("already_bound", "id_number", "您已完成实名认证，如需更换请先解除")
+    resident = find_resident(session, cipher, number)
     if resident is not None:
-        holder = session.scalar(
-            select(CitizenAccount).where(CitizenAccount.resident_id == resident.id)
-        )
+        holder = holder_of(session, resident.id)
         if holder is not None and holder.id != account.id:
-            raise RealNameError("id_number_bound", "id_number", "该身份证号已绑定其他微信账号")
+            raise not_verified("id_number_bound")
         if resident.name_enc is not None:
             stored = cipher.decrypt(resident.name_enc.decode(), field=NAME)
             if normalise_name(stored) != clean_name:
-                raise RealNameError("name_mismatch", "name", "姓名与身份证号不一致，请检查")
-    if account.resident is not None and account.resident is not resident:
-        raise RealNameError("already_bound", "id_number", "您已完成实名认证，如需更换请先解除")
+                raise not_verified("name_mismatch")
+    if not (face_verified or phone_confirms(account, resident)):
+        raise not_verified("no_proof_of_presence")
     if resident is None:
         resident = Resident(
             external_id=f"{MINIAPP_RESIDENT_PREFIX}{uuid.uuid4().hex}",
-            birth_date=birth_date_of(check.number),
-            gender=gender_of(check.number).value,
+            birth_date=birth_date_of(number),
+            gender=gender_of(number).value,
         )
         session.add(resident)
     resident.name_enc = cipher.encrypt(clean_name, field=NAME).encode()
-    resident.id_number_enc = cipher.encrypt(check.number, field=ID_NUMBER).encode()
+    resident.id_number_enc = cipher.encrypt(number, field=ID_NUMBER).encode()
     resident.id_number_hash = id_hash
     if account.phone_enc:
         phone = cipher.decrypt(account.phone_enc, field=PHONE)
@@ -267,8 +315,9 @@ def create_staff(
         raise StaffError(" ".join(problems), "password")
     role_text = parse_roles(roles)
     grid_ids = sorted({g.strip() for g in grids if g.strip()})
-    if grid_ids and GRID_WORKER not in role_text.split(","):
-        raise StaffError("grid assignments are for grid_worker accounts", "grids")
+    if grid_ids and not GRID_ROLES & set(role_text.split(",")):
+        raise StaffError("grid assignments are for grid_worker and grid_supervisor accounts",
+                         "grids")
     account = StaffAccount(
         username=username, password_hash=hash_password(password), roles=role_text,
         grids=[StaffGrid(grid_id=g) for g in grid_ids],
@@ -300,16 +349,21 @@ class StaffLogin:
     retry_after: int | None = None
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+class LoginLock(Protocol):
+    """Where failed sign-ins are counted (huimin.staff_lockout.PairLock: per username and
+    client address, so a stranger cannot lock a staff member out)."""
+
+    def retry_after(self) -> int | None: ...
+
+    def failed(self) -> int | None: ...
+
+    def succeeded(self) -> None: ...
 
 
-def _fail(account: StaffAccount, now: datetime, outcome: LoginOutcome) -> StaffLogin:
-    account.failed_logins += 1
-    if account.failed_logins >= MAX_FAILURES:
-        account.locked_until = now + LOCKOUT
-        account.failed_logins = 0
-        return StaffLogin(LoginOutcome.LOCKED, account, int(LOCKOUT.total_seconds()))
+def _fail(account: StaffAccount | None, lock: LoginLock, outcome: LoginOutcome) -> StaffLogin:
+    locked_for = lock.failed()
+    if locked_for is not None:
+        return StaffLogin(LoginOutcome.LOCKED, account, locked_for)
     return StaffLogin(outcome, account)
 
 
@@ -320,23 +374,27 @@ def authenticate_staff(
     totp_code: str | None,
     cipher: PiiCipher,
     now: datetime | None = None,
+    *,
+    lock: LoginLock,
 ) -> StaffLogin:
-    """Password, then (ops/admin) TOTP; counts failures and locks after ``MAX_FAILURES``.
+    """Password, then (ops/admin) TOTP; failures are counted on ``lock``, which refuses
+    further tries for a while after ``staff_lockout.MAX_FAILURES``.
 
     A missing TOTP code after a correct password is not a failure (the client asks for it);
-    a wrong or replayed one is.
+    a wrong or replayed one is. Unknown usernames count too, so a lockout says nothing about
+    whether the account exists.
     """
     now = now or utcnow()
+    retry = lock.retry_after()
     account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+    if retry is not None:
+        return StaffLogin(LoginOutcome.LOCKED, account, retry)
     if account is None:
         verify_unknown_user(password)
-        return StaffLogin(LoginOutcome.INVALID)
-    if account.locked_until is not None and _aware(account.locked_until) > now:
-        retry = int((_aware(account.locked_until) - now).total_seconds()) + 1
-        return StaffLogin(LoginOutcome.LOCKED, account, retry)
+        return _fail(None, lock, LoginOutcome.INVALID)
     check = verify_password(account.password_hash, password)
     if not check.ok:
-        return _fail(account, now, LoginOutcome.INVALID)
+        return _fail(account, lock, LoginOutcome.INVALID)
     if not account.active:
         return StaffLogin(LoginOutcome.INACTIVE, account)
     if check.new_hash:
@@ -352,23 +410,12 @@ def authenticate_staff(
         )
         if not result.ok:
             outcome = LoginOutcome.TOTP_REPLAYED if result.replayed else LoginOutcome.TOTP_INVALID
-            return _fail(account, now, outcome)
+            return _fail(account, lock, outcome)
         account.totp_last_counter = result.counter
-    account.failed_logins = 0
-    account.locked_until = None
+    lock.succeeded()
     account.last_login_at = now
     session.flush()
     return StaffLogin(LoginOutcome.OK, account)
-
-
-def is_locked(account: StaffAccount, now: datetime | None = None) -> bool:
-    until = account.locked_until
-    return until is not None and _aware(until) > (now or utcnow())
-
-
-def unlock_staff(account: StaffAccount) -> None:
-    account.failed_logins = 0
-    account.locked_until = None
 
 
 def staff_by_username(session: Session, username: str) -> StaffAccount | None:

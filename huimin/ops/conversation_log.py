@@ -19,9 +19,11 @@ Low confidence is not stored as a flag: the threshold is a setting, applied when
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +36,9 @@ from huimin.ops.models import ConversationMessage, IngestCursor
 from huimin.ops.rasa_events import STREAM
 from huimin.platform.db import utcnow
 from huimin.privacy.masking import mask_text, mask_value
+from huimin.privacy.pii import NAME, PiiCipher, PiiDecryptError
+from huimin.residents.models import Resident
+from huimin.wechat import users as wechat_users
 
 USER, BOT = "user", "bot"
 FALLBACK_INTENT = "nlu_fallback"
@@ -109,12 +114,36 @@ def _last_user(session: Session, sender_id: str, before_id: int | None = None,
     return session.scalars(query.order_by(ConversationMessage.id.desc()).limit(1)).first()
 
 
-def apply_event(session: Session, key: str, event: dict[str, Any]) -> ConversationMessage | None:
+NameLookup = Callable[[str], Sequence[str]]
+
+
+def resident_names(session: Session, cipher: PiiCipher) -> NameLookup:
+    """The names on record for a sender (pseudonym → WeChat user → resident), for masking
+    them wherever the citizen types them; cached per ingest run."""
+
+    @functools.cache
+    def lookup(sender_id: str) -> tuple[str, ...]:
+        user = wechat_users.by_pseudonym(session, sender_id)
+        resident = session.get(Resident, user.resident_id) if user and user.resident_id else None
+        if resident is None or resident.name_enc is None:
+            return ()
+        try:
+            return (cipher.decrypt(resident.name_enc.decode(), field=NAME),)
+        except PiiDecryptError:
+            return ()
+
+    return lookup
+
+
+def apply_event(
+    session: Session, key: str, event: dict[str, Any], names: NameLookup | None = None
+) -> ConversationMessage | None:
     """Store one (slimmed) Rasa event; returns the message row it created, if any."""
     sender = str(event.get("sender_id") or "")[:64]
     kind = event.get("event")
     if not sender:
         return None
+    known = names(sender) if names is not None else ()
     at = _at(event)
     if kind == USER:
         intent = event.get("intent") or {}
@@ -123,7 +152,7 @@ def apply_event(session: Session, key: str, event: dict[str, Any]) -> Conversati
             for r in event.get("intent_ranking") or [] if r.get("name")
         ]
         name = intent.get("name")
-        text = mask_text(str(event.get("text") or ""))
+        text = mask_text(str(event.get("text") or ""), known)
         previous = _last_user(session, sender)
         message = ConversationMessage(
             source_key=key, sender_id=sender, role=USER, text=text, intent=name,
@@ -149,7 +178,7 @@ def apply_event(session: Session, key: str, event: dict[str, Any]) -> Conversati
         session.flush()
         return message
     if kind == BOT:
-        text = mask_text(str(event.get("text") or ""))
+        text = mask_text(str(event.get("text") or ""), known)
         if not text:
             return None
         message = ConversationMessage(
@@ -183,9 +212,11 @@ class IngestResult:
 
 
 def ingest(
-    session: Session, conn: redis.Redis, stream: str = STREAM, max_events: int = 20_000
+    session: Session, conn: redis.Redis, stream: str = STREAM, max_events: int = 20_000,
+    *, cipher: PiiCipher | None = None,
 ) -> IngestResult:
-    """Copy new stream entries into the database (in the caller's transaction).
+    """Copy new stream entries into the database (in the caller's transaction); with
+    ``cipher`` the sender's names on record are masked too, not only name patterns.
 
     One process at a time (a short Redis lock); the others skip, since the one holding the
     lock is doing the same work. Cheap when there is nothing new: one XRANGE.
@@ -202,6 +233,7 @@ def ingest(
             cursor = IngestCursor(stream=stream, last_id="0-0")
             session.add(cursor)
         events = messages = 0
+        names = resident_names(session, cipher) if cipher is not None else None
         while events < max_events:
             try:
                 entries = conn.xrange(stream, min=f"({cursor.last_id}", count=INGEST_BATCH)
@@ -216,7 +248,8 @@ def ingest(
                     event = json.loads(payload) if payload else None
                 except ValueError:
                     event = None
-                if isinstance(event, dict) and apply_event(session, key, event) is not None:
+                if isinstance(event, dict) and apply_event(session, key, event,
+                                                           names) is not None:
                     messages += 1
                 cursor.last_id = key
                 events += 1

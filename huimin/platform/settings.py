@@ -211,6 +211,10 @@ class Settings:
     hotline: str = "12333"
     # Mini-program API sign-in (issue 3). Empty API_TOKEN_KEY: derived from SECRET_KEY.
     api_token_key: str = field(default_factory=lambda: _env("API_TOKEN_KEY", ""))
+    # Separate secrets for separate purposes (huimin/platform/keys.py); development derives
+    # unset ones.
+    qr_link_key: str = field(default_factory=lambda: _env("QR_LINK_KEY", ""))
+    pseudonym_key: str = field(default_factory=lambda: _env("PSEUDONYM_KEY", ""))
     api_access_token_ttl: int = field(default_factory=lambda: _int("API_ACCESS_TOKEN_TTL", 900))
     api_refresh_token_ttl: int = field(
         default_factory=lambda: _int("API_REFRESH_TOKEN_TTL", 30 * 86400)
@@ -224,6 +228,18 @@ class Settings:
     )
     api_rate_limit_expensive: str = field(
         default_factory=lambda: _env("API_RATE_LIMIT_EXPENSIVE", "5/minute,30/hour")
+    )
+    # Reverse proxies in front of the web app (webapp/proxies.py): how many hops of
+    # X-Forwarded-* to believe, and from which peers (empty: any peer; 0 hops: never).
+    trusted_proxy_count: int = field(default_factory=lambda: _int("TRUSTED_PROXY_COUNT", 0))
+    trusted_proxies: str = field(default_factory=lambda: _env("TRUSTED_PROXIES", ""))
+    # Real-name binding (huimin/identity/real_name.py): attempts per day per citizen and per
+    # ID number, and the mini-program subscribe template that tells both accounts of an appeal.
+    real_name_attempts_per_day: int = field(
+        default_factory=lambda: _int("REAL_NAME_ATTEMPTS_PER_DAY", 5)
+    )
+    real_name_template_id: str = field(
+        default_factory=lambda: _env("REAL_NAME_TEMPLATE_ID", "real-name-notice")
     )
     audit_retention_days: int = field(default_factory=lambda: _int("AUDIT_RETENTION_DAYS", 183))
     ops: OpsSettings = field(default_factory=OpsSettings)

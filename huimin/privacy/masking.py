@@ -7,13 +7,19 @@ Masking errs towards hiding too much: a run shaped like a mobile number (with or
 +86) or holding 15 or more digits (15/18-character IDs, bank cards, numbers typed together) is
 masked whether or not it is valid; inside a shorter run, groups forming a mobile number are.
 Masked digits become ``*``; separators are kept.
+
+Names and addresses typed in chat reach the ops inbox and the logs too. ``mask_text`` also
+hides, by pattern, a personal name introduced as one ("我叫张三丰", "姓名：李四", "我妈王秀英":
+the surname stays, ``张**``) and an address ("住在幸福路12号3栋" → the place name and the
+numbers go, the words 路/号/栋 stay); with ``names`` (the sender's names from their resident
+record) every occurrence of those names is hidden as well, introduced or not.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from itertools import accumulate
 from typing import Any
 
@@ -26,6 +32,34 @@ _FOLD = str.maketrans(
     {**{chr(0xFF10 + i): str(i) for i in range(10)}, "\uff38": "X", "\uff58": "x"}
 )
 _MOBILE = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
+
+# The most common Chinese surnames (together about 85% of people); a name is only masked by
+# pattern when it starts with one, so "我是来问补贴的" stays readable for the ops inbox.
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
+    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚"
+    "邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳"
+    "甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解"
+    "牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边"
+    "卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+)
+_CJK = "一-鿿"
+# Words that introduce a person's name: the speaker's own, or a family member's.
+_NAME_CUE = (r"(?:我叫|我是|我姓名是|本人是?|姓名(?:是|为)?|名字(?:是|叫)?|叫做|户主(?:是|叫)?"
+             r"|(?:我|俺)?(?:妈妈?|爸爸?|母亲|父亲|老伴|爱人|丈夫|妻子|儿子|女儿|奶奶|爷爷|外婆"
+             r"|外公|老公|老婆)(?:叫|是)?)")
+_NAME = re.compile(_NAME_CUE + rf"[：:\s]*([{_SURNAMES}])([{_CJK}]{{1,2}})")
+# An address: after a cue, a run of place words and numbers up to the next punctuation.
+_ADDRESS_CUE = r"(?:住在|住址(?:是|为)?|地址(?:是|为)?|家住|家在|住的是|户籍地?(?:是|在)?)"
+_ADDRESS = re.compile(_ADDRESS_CUE + rf"[：:\s]*([{_CJK}0-9０-９A-Za-z\-－#]{{2,40}})")
+# Address words kept readable; everything else in an address is hidden.
+_ADDRESS_WORDS = set("省市区县镇乡街道路巷弄号楼栋幢座单元室层户组村社区小苑园里")
+# A flat's numbers even without a cue: "12号3栋", "3栋2单元501室" (two parts at least, so
+# "窗口3号" stays as it is).
+_HOUSE_NUMBER = re.compile(
+    r"[0-9０-９]{1,5}(?:号楼|号院|号|栋|幢|座)[0-9０-９]{1,5}(?:单元|室|层|户|楼)"
+    r"(?:[0-9０-９]{1,5}(?:室|户|层))?")
+_DIGIT = re.compile(r"[0-9０-９]")
 _MIN_DIGITS = 11  # the shortest thing masked: a mobile number
 
 
@@ -84,8 +118,10 @@ def _hidden(groups: list[str]) -> range | set[int]:
     return hidden
 
 
-def mask_text(text: str) -> str:
-    """Mask ID numbers (18/15 characters), mainland mobile numbers and long digit runs."""
+def mask_text(text: str, names: Iterable[str] = ()) -> str:
+    """Mask ID numbers (18/15 characters), mainland mobile numbers, long digit runs,
+    personal names and addresses (by pattern, and ``names`` wherever they occur)."""
+    text = _mask_names_and_addresses(text, names)
     folded = text.translate(_FOLD)
     chars: list[str] | None = None
     for run in _RUN.finditer(folded):
@@ -101,6 +137,31 @@ def mask_text(text: str) -> str:
             chars = chars or list(text)
             chars[positions[index]] = "*"
     return text if chars is None else "".join(chars)
+
+
+def _mask_names_and_addresses(text: str, names: Iterable[str]) -> str:
+    chars = list(text)
+
+    def hide(start: int, end: int, keep: set[str] | None = None) -> None:
+        for i in range(start, end):
+            if keep is None or chars[i] not in keep:
+                chars[i] = "*"
+
+    for name in sorted({n.strip() for n in names if len(n.strip()) >= 2}, key=len, reverse=True):
+        for found in re.finditer(re.escape(name), text):
+            hide(found.start() + 1, found.end())  # the surname stays, as mask_name does
+        given = name[1:]
+        if len(given) >= 2:  # a given name alone ("秀英") is as telling as the full name
+            for found in re.finditer(re.escape(given), text):
+                hide(found.start(), found.end())
+    for found in _NAME.finditer(text):
+        hide(found.start(2), found.end(2))
+    for found in _ADDRESS.finditer(text):
+        hide(found.start(1), found.end(1), _ADDRESS_WORDS)
+    for found in _HOUSE_NUMBER.finditer(text):
+        for digit in _DIGIT.finditer(found.group()):
+            hide(found.start() + digit.start(), found.start() + digit.end())
+    return "".join(chars)
 
 
 def mask_value(value: Any) -> Any:

@@ -28,6 +28,7 @@ import structlog
 
 from huimin.assistant.client import AssistantClient, AssistantUnavailable
 from huimin.platform.db import Database
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import Settings
 from huimin.wechat import conversation, undelivered
 from huimin.wechat import users as wechat_users
@@ -114,7 +115,8 @@ class Inbound:
         """Raise ValueError when a field every message has is missing or malformed."""
         source, msg_type = fields.get("FromUserName", ""), fields.get("MsgType", "")
         created = fields.get("CreateTime", "")
-        if not source or not msg_type or not created.isdigit() or len(source) > 64:
+        if (not source or not msg_type or not (created.isascii() and created.isdigit())
+                or len(source) > 64):
             raise ValueError("message lacks FromUserName, MsgType or CreateTime")
         return cls(
             msg_type=msg_type, source=source, target=fields.get("ToUserName", ""),
@@ -191,7 +193,7 @@ class Channel:
         self.outbox = Outbox(conn)
 
     def sender_of(self, openid: str) -> str:
-        return wechat_users.pseudonym(openid, self.settings.secret_key)
+        return wechat_users.pseudonym(openid, pseudonym_secret(self.settings))
 
     def fresh_nonce(self, nonce: str) -> bool:
         return self.nonces.fresh(nonce)
@@ -354,6 +356,6 @@ class Channel:
                 return
         try:
             with self.db.session() as session:
-                wechat_users.touch(session, openid, self.settings.secret_key, subscribed)
+                wechat_users.touch(session, openid, pseudonym_secret(self.settings), subscribed)
         except Exception:  # noqa: BLE001 - logged; the citizen still gets an answer
             log.exception("wechat_user_not_saved", sender=sender)

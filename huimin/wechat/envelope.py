@@ -56,7 +56,10 @@ def check_query(settings: Settings, args: Mapping[str, str], now: float | None =
         raise EnvelopeError(403, "bad signature")
     if not nonce:
         raise EnvelopeError(403, "missing nonce")
-    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > MAX_CLOCK_SKEW:
+    # str.isdigit() is true for "²" and other non-ASCII digits that int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(
+        (now or time.time()) - int(timestamp)
+    ) > MAX_CLOCK_SKEW:
         raise EnvelopeError(403, "stale timestamp")
 
 

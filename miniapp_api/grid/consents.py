@@ -116,10 +116,10 @@ def request_consent(resident_id: int, body: dict) -> dict:
 
 
 @bp.get("/grid/consents/pending")
-@require_roles("grid_worker", "verifier", "admin")
+@require_roles("grid_supervisor")
 @bp.output(ConsentRequestListOut)
 @bp.doc(summary="待确认的纸质授权书",
-        description="不含本人登记的。网格员只看到本人网格的。")
+        description="网格督导员只看到本人负责网格的，不含本人登记的。")
 def pending_paper() -> dict:
     me = current_principal()
     with services().db.session() as s:
@@ -144,17 +144,18 @@ def _decide(request_id: int, confirm: bool, reason: str = "") -> dict:
 
 
 @bp.post("/grid/consents/<int:request_id>/confirm")
-@require_roles("grid_worker", "verifier", "admin")
+@require_roles("grid_supervisor")
 @bp.output(ConsentRequestOut)
-@bp.doc(summary="确认纸质授权书（第二名工作人员）",
-        description="核对照片后确认，授权立即生效（有效期从确认时算起）。登记人本人不能确认。",
+@bp.doc(summary="确认纸质授权书（网格督导员）",
+        description="本网格的督导员核对照片后确认，授权立即生效（有效期从确认时算起）。"
+                    "登记人本人不能确认。",
         responses={403: "本人登记的或无权确认", 409: "已处理或已过期"})
 def confirm_paper(request_id: int) -> dict:
     return _decide(request_id, True)
 
 
 @bp.post("/grid/consents/<int:request_id>/reject")
-@require_roles("grid_worker", "verifier", "admin")
+@require_roles("grid_supervisor")
 @bp.input(PaperRejectIn, arg_name="body")
 @bp.output(ConsentRequestOut)
 @bp.doc(summary="退回纸质授权书", responses={403: "本人登记的或无权确认", 409: "已处理或已过期"})

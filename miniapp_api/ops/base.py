@@ -12,6 +12,7 @@ from apiflask.validators import Range
 from huimin.ops import conversation_log
 from huimin.platform.settings import OpsSettings, load_settings
 from miniapp_api.auth import current_principal
+from miniapp_api.context import api_services
 from miniapp_api.pagination import MAX_PER_PAGE
 from webapp.extensions import services
 
@@ -31,7 +32,7 @@ def acting_staff() -> tuple[str, str | None]:
 
 def ingest(session: Any) -> None:
     """Bring the conversation log up to date with the assistant's event stream."""
-    result = conversation_log.ingest(session, services().redis)
+    result = conversation_log.ingest(session, services().redis, cipher=api_services().cipher)
     if result.events:
         log.info("conversations_ingested", events=result.events, messages=result.messages)
 

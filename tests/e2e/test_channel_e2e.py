@@ -17,6 +17,7 @@ import redis
 import requests
 from rq import Queue
 
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.conversation import FALLBACK_TEXT
@@ -35,7 +36,7 @@ class WeChatUser:
     def __init__(self, stack) -> None:
         self.stack, self.openid = stack, new_openid()
         self.emulator, self.web = stack.url("emulator"), stack.url("web")
-        self.sender = wechat_users.pseudonym(self.openid, load_settings().secret_key)
+        self.sender = wechat_users.pseudonym(self.openid, pseudonym_secret(load_settings()))
 
     def send(self, msg_type: str = "text", timeout: float = 10, **fields) -> tuple[str, float]:
         """Deliver one message to the callback; (passive reply text or '', seconds taken)."""

@@ -12,6 +12,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.conversation import FALLBACK_TEXT
@@ -45,7 +46,7 @@ class Resident:
 
     def aged(self, birth: date) -> None:
         """Link this WeChat user to a resident with this birth date (as an import would)."""
-        sender = wechat_users.pseudonym(self.openid, load_settings().secret_key)
+        sender = wechat_users.pseudonym(self.openid, pseudonym_secret(load_settings()))
         engine = create_engine(self.stack.env["DATABASE_URL"])
         with engine.begin() as conn:
             conn.execute(text(

@@ -21,6 +21,7 @@ from flask import Response, abort, request, send_file
 
 from huimin.ops import conversation_log, registry
 from huimin.platform.settings import load_settings
+from huimin.privacy.pii import cipher_from_settings
 from webapp.extensions import services
 
 log = structlog.get_logger("model_server")
@@ -34,7 +35,8 @@ def live_model() -> Response:
         abort(401)
     try:
         with svc.db.session() as session:
-            conversation_log.ingest(session, svc.redis)
+            conversation_log.ingest(session, svc.redis,
+                                    cipher=cipher_from_settings(svc.settings))
     except Exception:  # noqa: BLE001 - never stands in the way of serving the model
         log.exception("conversation_ingest_failed")
     ops = load_settings().ops
