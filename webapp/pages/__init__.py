@@ -34,7 +34,7 @@ _STATE_KEY = "huimin_wechat_oauth"
 
 # WeChat's code-exchange refusals, in words a citizen understands.
 OAUTH_ERRORS = {
-    40029: "登录链接已失效，请回到公众号重新打开",
+    40029: "登录凭证无效或已过期，请回到公众号重新打开",
     40163: "这个登录链接已经用过了，请回到公众号重新打开",
 }
 

@@ -58,6 +58,7 @@
   async function flushOutbox() {
     if (flushing || !navigator.onLine || !api.tokens()) return;
     flushing = true;
+    let sent = 0;
     try {
       for (const item of outbox()) {
         let r;
@@ -65,11 +66,13 @@
         catch (e) { break; }  // still offline: try again later, in the same order
         if (r.status === 401) break;  // signed out: keep it for after sign-in
         saveOutbox(outbox().filter(function (i) { return i.key !== item.key; }));
+        sent += 1;
         if (r.ok) flash("已发送：" + item.label);
         else flash("没能发送“" + item.label + "”：" + errorText(r), true);
       }
     } finally { flushing = false; }
-    if (residentId && !outbox().length && !document.querySelector("#visit-form textarea:focus")) showResident(residentId, true);
+    // Show what was just stored (unless the worker is typing the next note).
+    if (sent && residentId && !document.querySelector("#visit-form textarea:focus")) showResident(residentId, true);
   }
   setInterval(flushOutbox, 5000);
 
@@ -229,13 +232,19 @@
     const t = r.data;
     const lines = t.messages.map(function (m) { return h("p", { class: "step" }, m.lines.join(" ")); });
     const options = t.messages.flatMap(function (m) { return m.options; }).filter(function (o) { return ["answer", "resume", "restart"].indexOf(o.command) >= 0; });
-    const controls = t.finished ? [h("p", { class: "ok", id: "guide-done" }, "已结束")] : [
+    const over = t.finished || t.event === "stopped" || t.event === "handoff";
+    const controls = over ? [h("p", { class: "ok", id: "guide-done" }, t.finished ? "办完了" : "已停止")] : [
       ...options.map(function (o) { return h("button", { type: "button", onclick: function () { guideCall(id, key, "answer", box, { choice: o.number }); } }, o.label); }),
       h("button", { type: "button", class: "primary", id: "guide-next", onclick: function () { guideCall(id, key, "next", box); } }, "下一步"),
       h("button", { type: "button", id: "guide-repeat", onclick: function () { guideCall(id, key, "repeat", box); } }, "再说一遍"),
       h("button", { type: "button", id: "guide-back", onclick: function () { guideCall(id, key, "back", box); } }, "上一步"),
       h("button", { type: "button", class: "danger", id: "guide-stop", onclick: function () { guideCall(id, key, "stop", box); } }, "不办了")];
+    box.dataset.turn = String(Number(box.dataset.turn || 0) + 1);  // one more answer shown
     box.replaceChildren(h("p", { class: "muted", id: "guide-progress" }, t.step ? "第 " + t.step + " 步，共 " + t.steps + " 步" : t.guide.title), ...lines, ...controls);
+  }
+
+  function pendingItem(v) {
+    return h("li", { class: "pending", "data-key": v.key }, "等待发送：" + OUTCOMES[v.body.outcome] + " " + (v.body.note || ""));
   }
 
   function visitSection(id, visits) {
@@ -252,14 +261,19 @@
       if (form.next_visit_on.value) body.next_visit_on = form.next_visit_on.value;
       const item = { method: "POST", path: "/grid/residents/" + id + "/visits", body: body, label: "走访记录", resident: id, kind: "visit" };
       const r = await sendOrKeep(item);
-      if (r === null) { flash("没有网络：走访记录已存在手机里，有网后自动发送"); form.reset(); showResident(id, true); return; }
+      if (r === null) {
+        flash("没有网络：走访记录已存在手机里，有网后自动发送");
+        form.reset();
+        document.getElementById("visit-list").prepend(pendingItem(item));
+        return;
+      }
       if (!r.ok) { if (!showFieldErrors(form, r)) flash(errorText(r), true); return; }
       flash("走访记录已保存");
       showResident(id, true);
     });
     return h("section", { class: "card", id: "visits" }, h("h2", {}, "走访记录"), form,
       h("ul", { class: "plain", id: "visit-list" },
-        ...pending.map(function (v) { return h("li", { class: "pending", "data-key": v.key }, "等待发送：" + OUTCOMES[v.body.outcome] + " " + (v.body.note || "")); }),
+        ...pending.map(pendingItem),
         ...visits.map(function (v) {
           return h("li", { "data-visit": v.id }, fmtTime(v.visited_at) + " " + v.outcome_label + (v.note ? "：" + v.note : "") + (v.next_visit_on ? "（下次 " + v.next_visit_on + "）" : ""));
         })));

@@ -83,7 +83,7 @@
       h("p", { class: "muted" }, "请在 " + fmtTime(x.expires_at).slice(0, 10) + " 前确认"));
     if (x.status === "matched" || x.status === "notified") {
       card.appendChild(h("button", { type: "button", class: "primary wide", "data-confirm": x.id, onclick: function () { answer(x, "confirm"); } }, "确认领取"));
-      card.appendChild(h("button", { type: "button", class: "wide secondary-in-care", "data-decline": x.id, onclick: function () { answer(x, "decline"); } }, "不需要"));
+      card.appendChild(h("button", { type: "button", class: "wide", "data-decline": x.id, onclick: function () { answer(x, "decline"); } }, "不需要"));
     } else {
       const by = x.response_channel === "grid_worker" ? "（网格员代您确认）" : "";
       card.appendChild(h("p", { class: "ok next" }, (NEXT[x.status] || "状态：" + x.status) + by));
