@@ -129,7 +129,7 @@ def test_bad_reused_or_forged_codes_are_refused(world):
     with client.session_transaction() as session:
         state = session["huimin_wechat_oauth"]["state"]
     made_up = client.get(f"/my/oauth?code=not-a-code&state={state}")
-    assert made_up.status_code == 400 and "已失效" in made_up.get_data(as_text=True)
+    assert made_up.status_code == 400 and "凭证无效" in made_up.get_data(as_text=True)
     assert "access_token" not in made_up.get_data(as_text=True)
     # A code without the state this browser was given (another site's link): refused.
     forged = client.get(f"/my/oauth?code={oauth_code(world.emulator, OA_OPENID)}&state=x")
@@ -222,3 +222,26 @@ def test_pushed_messages_and_the_menu_link_to_the_pages(world):
     world.grid("POST", "/consent-requests", json={"scopes": ["grid_worker_assist"]})
     world.deliver_notifications()
     assert any(f'{PUBLIC}/my/assist?request=' in m for m in world.wechat_messages())
+
+
+def test_an_unknown_fact_is_answered_in_place(world):
+    first = world.me("GET", "/benefits/question").get_json()
+    assert first["fact"] and first["text"]
+    value = "1" if first["choices"] else "3"  # the first choice, as in the chat
+    saved = world.me("POST", "/benefits/answers", json={"fact": first["fact"], "answer": value})
+    assert saved.status_code == 200 and saved.get_json()["saved"] is True
+    after = world.me("GET", "/benefits/question").get_json()
+    assert after["fact"] != first["fact"]
+    skipped = world.me("POST", "/benefits/answers",
+                       json={"fact": after["fact"], "answer": "不清楚"}).get_json()
+    assert skipped == {"fact": after["fact"], "saved": False}
+    nxt = world.me("GET", f"/benefits/question?skip={after['fact']}").get_json()
+    assert nxt["fact"] not in (first["fact"], after["fact"])
+    bad = world.me("POST", "/benefits/answers",
+                   json={"fact": "pension_contribution_years", "answer": "很多年"})
+    assert bad.status_code == 400 and "answer" in bad.get_json()["error"]["fields"]
+    with world.app.app_context(), services().db.session() as s:
+        from huimin.residents.models import Resident
+        resident = s.get(Resident, world.resident_id)
+        assert resident.facts_version > 1
+        assert getattr(resident, first["fact"]) is not None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from datetime import date
 from urllib.parse import parse_qs, urlsplit
@@ -217,6 +218,13 @@ def test_every_page_in_normal_and_care_mode(stack, world, browser):
         screenshot(page, f"my-{name}")
     expect(page.locator("#profile")).to_contain_text("王**")
     assert "王秀英" not in page.locator("#profile").inner_text()
+    # 我的补贴 asks what it still needs, one question at a time, the chat's questions.
+    page.goto(web(stack, "/my/benefits"))
+    form = page.locator("#question-form")
+    fact = form.get_attribute("data-fact")
+    form.locator("button").first.click()
+    expect(page.locator("#flash")).to_contain_text(re.compile("已保存|先跳过"))
+    expect(page.locator(f"#question-form[data-fact='{fact}']")).to_have_count(0)
     assert ID_NUMBER not in page.content()
     other = phone(browser).new_page()
     other.goto(as_citizen(stack, OPENID, "/my/benefits"))

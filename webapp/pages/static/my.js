@@ -54,6 +54,37 @@
   }
 
   // ---- 我的补贴 --------------------------------------------------------------------------------
+  const skipped = [];
+
+  // One question at a time, the same as in the chat: the answer is saved to my records and
+  // the matching runs again.
+  async function questionCard() {
+    const r = await get("/me/benefits/question?skip=" + encodeURIComponent(skipped.join(",")));
+    if (!r.ok || !r.data.fact) return null;
+    const q = r.data;
+    const form = h("form", { id: "question-form", class: "card", "data-fact": q.fact, novalidate: true },
+      h("h2", {}, "回答一个问题，帮您判断"),
+      q.choices.length ? h("p", { id: "question-text" }, q.text) : h("label", { for: "answer" }, q.text));
+    async function send(answer) {
+      const res = await api.call("POST", "/me/benefits/answers", { fact: q.fact, answer: answer });
+      if (!res.ok) { if (!showFieldErrors(form, res)) flash(errorText(res), true); return; }
+      if (!res.data.saved) skipped.push(q.fact);
+      flash(res.data.saved ? "已保存，正在重新为您查找" : "好的，先跳过这个问题");
+      benefits();
+    }
+    if (q.choices.length) {
+      form.appendChild(h("div", { role: "group", "aria-labelledby": "question-text" }, ...q.choices.map(function (c, i) {
+        return h("button", { type: "button", class: "wide", "data-answer": c.value, onclick: function () { send(String(i + 1)); } }, c.label);
+      })));
+    } else {
+      form.appendChild(h("input", { id: "answer", name: "answer", autocomplete: "off" }));
+      form.appendChild(h("button", { type: "submit", class: "primary wide" }, "保存"));
+      form.addEventListener("submit", function (e) { e.preventDefault(); send(form.answer.value); });
+      form.appendChild(h("button", { type: "button", class: "wide", onclick: function () { send("不清楚"); } }, "不清楚"));
+    }
+    return form;
+  }
+
   async function benefits() {
     const [b, n] = await Promise.all([get("/me/benefits"), get("/me/notices?per_page=50")]);
     if (b.status === 409) { render(realNameForm(benefits)); return; }
@@ -65,6 +96,8 @@
     const sections = [h("h2", {}, "待您确认")];
     if (!open.length) sections.push(h("p", { class: "muted", id: "no-open" }, "没有需要您确认的提醒。"));
     open.forEach(function (x) { sections.push(noticeCard(x, x.id === focus)); });
+    const question = await questionCard();
+    if (question) sections.push(question);
     sections.push(h("h2", {}, "您可能享受的政策"));
     b.data.results.filter(function (r) { return r.status !== "not_eligible"; }).forEach(function (r) { sections.push(benefitCard(r)); });
     if (done.length) {
@@ -105,7 +138,7 @@
       r.amount ? h("p", {}, "金额：" + r.amount.text) : null,
       h("p", { class: "muted" }, "理由："),
       h("ul", { class: "plain reasons" }, ...r.reasons.map(function (t) { return h("li", {}, t); })),
-      r.missing_labels.length ? h("p", { class: "missing" }, "还需要了解：" + r.missing_labels.join("、") + "（在公众号对话里回答“查补贴”即可补充）") : null);
+      r.missing_labels.length ? h("p", { class: "missing" }, "还需要了解：" + r.missing_labels.join("、")) : null);
   }
 
   // ---- 我的就业码 ------------------------------------------------------------------------------
