@@ -3,7 +3,7 @@ real stack (web, worker, WeChat emulator):
 
 - sign-in (password; TOTP shown when the role requires it), worklist in words, search
   within my grids, a resident's page refused until she consents (paper form, confirmed by
-  a second grid worker), her benefits with reasons, a notice confirmed for her, an assisted
+  the grid's supervisor), her benefits with reasons, a notice confirmed for her, an assisted
   guide with next / repeat / back / stop, a visit note; all of it in her own history;
 - refused for a resident of another grid, and at once after the consent is withdrawn;
 - a visit note written offline waits on the phone ("等待发送") and is stored exactly once
@@ -60,7 +60,7 @@ def world(stack, tmp_path_factory):
         {"external_id": "b", "grid_id": "G2", "name": "赵德明", "id_number": ID_B,
          "local_hukou": "yes"}])
     create_staff(stack, "wang_grid", "grid_worker", ("G1",), PASSWORD)
-    create_staff(stack, "zhao_grid", "grid_worker", ("G1",), PASSWORD)
+    create_staff(stack, "zhao_super", "grid_supervisor", ("G1",), PASSWORD)
     flask(stack, "benefits", "match", "--policy", "elderly_allowance")  # no WeChat: worklist
     return {"a": ids["a"], "b": ids["b"]}
 
@@ -139,8 +139,8 @@ def test_a_grid_workers_visit(stack, world, browser):
     page.click("#paper-form button[type=submit]")
     expect(page.locator("#flash")).to_contain_text("另一位工作人员核对照片后生效")
     check_page(page, care=False)
-    # A second grid worker of the grid checks the signed form.
-    other = api(stack, "zhao_grid")
+    # The grid's supervisor checks the signed form.
+    other = api(stack, "zhao_super")
     pending = requests.get(web(stack, "/api/v1/grid/consents/pending"), headers=other,
                            timeout=10).json()["items"]
     confirmed = requests.post(web(stack, f"/api/v1/grid/consents/{pending[0]['id']}/confirm"),

@@ -2,8 +2,8 @@
 with through WeChat web authorisation; a visit note's next visit date and the client's
 idempotency key (a note made offline is sent once however often the phone retries).
 
-Revision ID: 0012_i17_pages
-Revises: 0011_undelivered
+Revision ID: 0013_i17_pages
+Revises: 0012_i15_binding
 Create Date: 2026-12-02 14:30:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0012_i17_pages'
-down_revision: str | None = '0011_undelivered'
+revision: str = '0013_i17_pages'
+down_revision: str | None = '0012_i15_binding'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
