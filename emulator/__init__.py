@@ -46,6 +46,7 @@ from emulator.api import bp as api_bp
 from emulator.config import EmulatorConfig
 from emulator.control import bp as control_bp
 from emulator.state import EmulatorState
+from emulator.web_auth import bp as web_auth_bp
 
 __all__ = ["create_app"]
 
@@ -60,6 +61,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["wechat_emulator"] = EmulatorState(settings)
+    app.register_blueprint(web_auth_bp)  # before control's /_emulator/<path> catch-all
     app.register_blueprint(control_bp)
     app.register_blueprint(api_bp)
     return app

@@ -80,6 +80,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/sns/jscode2session": Endpoint(
         "GET", lambda state, appid: state.code_to_session(request.args), "none"
     ),
+    "/sns/oauth2/access_token": Endpoint(
+        "GET", lambda state, appid: state.oauth_access_token(request.args), "none"
+    ),
     "/cgi-bin/message/custom/send": Endpoint(
         "POST", lambda state, appid: state.send_custom(appid or "", json_body()), "any"
     ),

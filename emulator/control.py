@@ -7,6 +7,8 @@ the project sent. Errors are HTTP 400 `{"error": "..."}`; they are not recorded 
     GET  health                      ids and default message mode
     POST reset                       forget all tokens, users, codes, media, calls, messages
     POST login {openid?, unionid?}   one-time wx.login code (random openid if none)
+    POST oauth-code {openid?}        web-authorisation code for an official-account user
+    GET  as?openid=&next=            open a link in "WeChat" as this user (emulator/web_auth.py)
     POST phone-code {phone, country_code?, openid?}   code for getuserphonenumber
     POST face {verify_id, verify_ret?}   the user's wx.requestFacialVerify (10000: holder)
     POST users/<openid> {appid?, unionid?, subscribed?, blocked?, rate_limited?,
@@ -90,6 +92,11 @@ def login() -> Response:
     return jsonify(current_state().login_code(
         _optional_str(data, "openid"), _optional_str(data, "appid"), _optional_str(data, "unionid")
     ))
+
+
+@bp.post("/oauth-code")
+def oauth_code() -> Response:
+    return jsonify(current_state().oauth_code(_optional_str(_body(), "openid")))
 
 
 @bp.post("/phone-code")

@@ -154,6 +154,7 @@ class EmulatorState:
             self._phone_codes: dict[str, OneTimeCode] = {}
             self._faces: dict[str, FaceSession] = {}
             self._face_seq_nos: set[str] = set()
+            self._oauth_codes: dict[str, OneTimeCode] = {}
             self._media: dict[str, Media] = {}
             self._faults: dict[str, Fault] = {}
             self._calls: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
@@ -367,6 +368,45 @@ class EmulatorState:
             user.session_key = base64.b64encode(secrets.token_bytes(16)).decode()
             return {"session_key": user.session_key, "openid": user.openid,
                     "unionid": user.unionid}
+
+    # ---- official-account web authorisation (网页授权, snsapi_base) ---------------------
+
+    def oauth_code(self, openid: str | None) -> dict:
+        """What WeChat's authorize page hands the redirect_uri: a one-time code for an
+        official-account user (a follower or not), valid 5 minutes."""
+        with self._lock:
+            user = self._get_or_create_user(openid, self.config.wechat_appid, None)
+            code = OneTimeCode(code=secrets.token_urlsafe(24), appid=user.appid,
+                               issued_at=self.now(), openid=user.openid)
+            self._oauth_codes[code.code] = code
+            return {"code": code.code, "openid": user.openid, "appid": user.appid}
+
+    def oauth_access_token(self, args: Mapping[str, str]) -> dict:
+        """/sns/oauth2/access_token: each code once; snsapi_base gives the openid only
+        (WeChat returns unionid for snsapi_userinfo alone)."""
+        appid, secret, code_value = args.get("appid"), args.get("secret"), args.get("code")
+        if not appid:
+            raise WeChatError(41002)
+        if not secret:
+            raise WeChatError(41004)
+        if not code_value:
+            raise WeChatError(41008)
+        if appid != self.config.wechat_appid:
+            raise WeChatError(40013)
+        if not _same_secret(self.config.wechat_secret, secret):
+            raise WeChatError(40125)
+        if args.get("grant_type") != "authorization_code":
+            raise WeChatError(40002)
+        with self._lock:
+            code = self._oauth_codes.get(code_value)
+            if code is None or code.appid != appid or self._expired(code):
+                raise WeChatError(40029)
+            if code.used:
+                raise WeChatError(40163)
+            code.used = True
+            return {"access_token": secrets.token_urlsafe(48), "expires_in": 7200,
+                    "refresh_token": secrets.token_urlsafe(48), "openid": code.openid,
+                    "scope": "snsapi_base"}
 
     def _expired(self, code: OneTimeCode) -> bool:
         return self.now() - code.issued_at > self.config.code_ttl

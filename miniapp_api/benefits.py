@@ -3,30 +3,39 @@ confirmation (免申即享). The rules and titles come from data (rules/, polici
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import redis
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Integer, List, Nested, Raw, String
-from apiflask.validators import OneOf, Range
+from apiflask.fields import Boolean, Integer, List, Nested, Raw, String
+from apiflask.validators import Length, OneOf, Range
 from marshmallow import INCLUDE
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huimin.benefits import notices as lifecycle
+from huimin.benefits import questions
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.models import MINIAPP, OFFICIAL_ACCOUNT, OPEN, STATUSES, BenefitNotice
 from huimin.benefits.sources import catalogue, rule_store, titles
 from huimin.platform.settings import BenefitSettings, load_settings
-from huimin.residents import Facts, ProfileError, parse_profile
+from huimin.privacy import audit
+from huimin.residents import FACT_NAMES, Facts, ProfileError, parse_profile
+from huimin.residents.importer import apply_facts
 from huimin.residents.models import Resident
+from jobs.benefits import enqueue_resident_match
 from miniapp_api.auth import PUBLIC, current_principal, require_roles
+from miniapp_api.context import client_ip
 from miniapp_api.errors import ApiError
 from miniapp_api.pagination import page_schema, paginate
 from miniapp_api.schemas import UtcDateTime
 from webapp.extensions import services
+
+log = logging.getLogger(__name__)
 
 bp = APIBlueprint("api_benefits", __name__, tag="政策找人")
 
@@ -259,3 +268,93 @@ def confirm_notice(notice_id: int) -> dict[str, Any]:
         responses={404: "没有这条提醒", 409: "已确认领取或已过期"})
 def decline_notice(notice_id: int) -> dict[str, Any]:
     return _answer(notice_id, confirm=False)
+
+
+# ---- answering an unknown fact in place (the same questions as the chat) --------------------
+
+
+class ChoiceOut(Schema):
+    value = String(required=True)
+    label = String(required=True)
+
+
+class QuestionQuery(Schema):
+    skip = String(load_default="", validate=Length(max=500), metadata={
+        "description": "已选“不清楚”的事项，逗号分隔"})
+
+
+class QuestionOut(Schema):
+    fact = String(allow_none=True, metadata={"description": "要问的事项；null：没有要问的"})
+    text = String(allow_none=True)
+    choices = List(Nested(ChoiceOut), required=True)
+
+
+class AnswerIn(Schema):
+    fact = String(required=True, validate=OneOf(FACT_NAMES))
+    answer = String(required=True, validate=Length(min=1, max=50), metadata={
+        "description": "选项的编号（从 1 起，与对话里回复数字相同），或填写的内容"
+                       "（数字、日期 1960-05-01）；“不清楚”表示跳过"})
+
+
+class AnswerOut(Schema):
+    fact = String(required=True)
+    saved = Boolean(required=True, metadata={"description": "false：回答了“不清楚”"})
+
+
+@bp.get("/me/benefits/question")
+@require_roles("citizen")
+@bp.input(QuestionQuery, location="query", arg_name="query")
+@bp.output(QuestionOut)
+@bp.doc(summary="下一个要问的问题",
+        description="还不能判断的政策最需要的一项信息，与对话里问的相同。",
+        responses={409: "需要先完成实名认证"})
+def next_question(query: dict[str, Any]) -> dict[str, Any]:
+    me = current_principal()
+    if me.resident_id is None:
+        raise ApiError(409, "real_name_required", "请先完成实名认证")
+    with services().db.session() as s:
+        resident = s.get(Resident, me.resident_id)
+        if resident is None:
+            raise ApiError(409, "real_name_required", "请先完成实名认证")
+        facts = resident_facts(resident)
+    skipped = {f for f in query["skip"].split(",") if f}
+    fact = questions.next_fact(_answers(facts, date.today()), skipped)
+    if fact is None:
+        return {"fact": None, "text": None, "choices": []}
+    q = questions.question(fact)
+    return {"fact": fact, "text": q.text,
+            "choices": [{"value": v, "label": label} for v, label in q.choices]}
+
+
+@bp.post("/me/benefits/answers")
+@require_roles("citizen")
+@bp.input(AnswerIn, arg_name="body")
+@bp.output(AnswerOut)
+@bp.doc(summary="回答一个问题", description="保存到您的资料里（与对话里回答相同），并重新查找"
+        "您能享受的政策。", responses={400: "回答看不懂（fields.answer 说明）",
+                                   409: "需要先完成实名认证"})
+def answer_question(body: dict[str, Any]) -> dict[str, Any]:
+    me = current_principal()
+    if me.resident_id is None:
+        raise ApiError(409, "real_name_required", "请先完成实名认证")
+    reading = questions.read(questions.question(body["fact"]), body["answer"])
+    if reading.kind == "unclear":
+        raise _bad("answer", reading.hint)
+    if reading.kind != "value":
+        return {"fact": body["fact"], "saved": False}
+    with services().db.session() as s:
+        resident = s.get(Resident, me.resident_id)
+        if resident is None:
+            raise ApiError(409, "real_name_required", "请先完成实名认证")
+        changed = apply_facts(resident, {body["fact"]: reading.value})
+        if changed:
+            audit.record(s, me.actor, "resident.facts_update", f"resident:{resident.id}",
+                         audit.OK, client_ip(), {"facts": [body["fact"]], "channel": "web"})
+        version = resident.facts_version
+    if changed:
+        try:
+            enqueue_resident_match(services().redis, me.resident_id, version)
+        except redis.RedisError:
+            log.warning("matching not queued for resident %s; the nightly run will",
+                        me.resident_id)
+    return {"fact": body["fact"], "saved": True}

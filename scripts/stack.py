@@ -52,6 +52,8 @@ def stack_env(
         ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}",
         ACTION_ENDPOINT_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
         WECHAT_API_BASE=f"http://127.0.0.1:{ports['emulator']}",
+        WECHAT_OAUTH_BASE=f"http://127.0.0.1:{ports['emulator']}",
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['web']}",
         # Rasa pulls the live model from the web app (ops console's model registry).
         MODEL_SERVER_URL=f"http://127.0.0.1:{ports['web']}/ops/model-server/model",
         RASA_REDIS_HOST=redis.hostname or "127.0.0.1",

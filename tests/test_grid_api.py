@@ -130,7 +130,7 @@ def test_grid_worker_helps_a_resident_end_to_end(world):
     request_id = resp.get_json()["id"]
     assert world.deliver_notifications() == "sent"
     (message,) = world.wechat_messages()
-    assert "wang_grid" in message and "data-miniprogram-path" in message
+    assert "wang_grid" in message and "/my/assist?request=" in message
     assert f"request={request_id}" in message
     pending = world.me("GET", "/grid-consent-requests").get_json()["items"]
     assert [p["id"] for p in pending] == [request_id]
@@ -217,7 +217,7 @@ def test_grid_worker_helps_a_resident_end_to_end(world):
         "2. 网格员（wang_grid）已帮您确认领取“高龄津贴”。有疑问请打 12333。\n"
         "3. 网格员（wang_grid）正在一步一步帮您办“养老金领取资格认证”。\n"
         "4. 网格员（wang_grid）记录了一次上门走访：已协助办理。\n"
-        "不想再让网格员帮忙，可在小程序“我的授权”里撤回。"
+        "不想再让网格员帮忙，可在公众号菜单“网格员帮办”里撤回。"
     )
     assert len(world.wechat_messages()) == 2
 

@@ -47,12 +47,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
     from webapp.health import bp as health_bp
     from webapp.metrics import bp as metrics_bp
     from webapp.ops import bp as ops_console_bp
+    from webapp.pages import bp as pages_bp
     from webapp.simulator import bp as simulator_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(wechat_bp)
     app.register_blueprint(ops_console_bp)  # /ops/: console and Rasa's model server
+    app.register_blueprint(pages_bp)  # /my/ (citizens in WeChat) and /grid/ (grid workers)
     import miniapp_api
 
     miniapp_api.register(app)

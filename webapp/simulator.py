@@ -11,6 +11,7 @@ import requests
 from apiflask import APIBlueprint
 from flask import jsonify, render_template, request
 
+from huimin.wechat.menu import menu
 from webapp.extensions import services
 
 bp = APIBlueprint("simulator", __name__, enable_openapi=False)
@@ -28,7 +29,10 @@ def _emulator(method: str, path: str, **kwargs):
 
 @bp.get("/")
 def page():
-    return render_template("simulator.html", mode=services().settings.wechat_message_mode)
+    settings = services().settings
+    return render_template("simulator.html", mode=settings.wechat_message_mode,
+                           menu=menu(settings)["button"],
+                           emulator=settings.wechat_api_base.rstrip("/"))
 
 
 @bp.post("/simulator/api/envelope")

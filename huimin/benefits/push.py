@@ -98,10 +98,15 @@ class Message:
             "thing3": {"value": "点击查看，一键确认领取"},
         }
 
-    def text(self) -> str:
+    def text(self, pages_url: str | None = None) -> str:
+        """The official-account message; with ``pages_url`` it links to the notice on the
+        citizen's own page (/my/benefits), where one tap confirms it."""
         amount = f"（{self.amount_text}）" if self.amount_text else ""
-        return (f"【政策提醒】根据您的资料，您可能符合“{self.title}”的条件{amount}。"
-                "请打开小程序“我的提醒”，一键确认即可，不用再填表。")
+        head = f"【政策提醒】根据您的资料，您可能符合“{self.title}”的条件{amount}。"
+        if pages_url:
+            link = f"{pages_url.rstrip('/')}/my/benefits?notice={self.notice_id}"
+            return f'{head}<a href="{link}">点这里一键确认</a>，不用再填表。'
+        return head + "请打开小程序“我的提醒”，一键确认即可，不用再填表。"
 
 
 def amount_text(notice: BenefitNotice) -> str | None:
@@ -211,7 +216,8 @@ class Pusher:
             MINIAPP: lambda openid, m: miniapp.send_subscribe(
                 openid, settings.template_id, m.subscribe_data(),
                 f"{settings.notice_page}?id={m.notice_id}"),
-            OFFICIAL_ACCOUNT: lambda openid, m: official_account.send_text(openid, m.text()),
+            OFFICIAL_ACCOUNT: lambda openid, m: official_account.send_text(
+                openid, m.text(settings.pages_url)),
         }
         self.title = title
 

@@ -295,3 +295,19 @@ def paper_to_confirm(session: Session, staff_id: int) -> list[GridConsentRequest
         Resident.grid_id.in_(sorted(staff.grid_ids)))
     now = utcnow()
     return [r for r in session.scalars(query) if not _lapsed(r, now)]
+
+
+def withdraw_in_person(
+    session: Session, staff_id: int, resident_id: int, scopes: Iterable[str], *,
+    ip: str | None = None,
+) -> tuple[list[int], Done]:
+    """The resident tells their grid worker face to face to stop: the grid consents end at
+    once (``grid_worker_assist`` ends all three), audited and told to the resident. Only the
+    grid check applies: withdrawing never needs the consent it ends."""
+    auth = authorize(session, staff_id, resident_id)
+    chosen = clean_scopes(scopes)
+    ended = [c.id for scope in chosen for c in consent.withdraw(session, resident_id, scope)]
+    done = record(session, auth.actor, "grid.consent.withdraw", resident_id,
+                  {"scopes": chosen, "consent_ids": ended}, ip=ip,
+                  notify=notify.consent_withdrawn(auth.staff.username))
+    return ended, done

@@ -38,6 +38,7 @@ _TEXT: dict[str, Callable[[dict[str, Any]], str]] = {
     + VISIT_OUTCOMES.get(str(d.get("outcome")), "已记录"),
     "grid.visit.list": lambda d: "查看了给您的走访记录",
     "grid.consent.request": lambda d: "请您授权网格员协助办理",
+    "grid.consent.withdraw": lambda d: "按您的要求撤回了授权",
     "grid.consent.paper_record": lambda d: "登记了您签字的纸质授权书",
     "grid.consent.paper_confirm": lambda d: f"审核通过了您的纸质授权书（{d.get('days')} 天有效）",
     "grid.consent.paper_reject": lambda d: "您的纸质授权书没有通过审核",

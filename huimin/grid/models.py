@@ -7,9 +7,9 @@ and waiting for a second staff member to confirm it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, update
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from huimin.identity import accounts
@@ -33,6 +33,9 @@ VISIT_OUTCOMES: dict[str, str] = {
 
 class GridVisit(Base):
     __tablename__ = "grid_visits"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "client_key", name="uq_grid_visits_staff_client_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     resident_id: Mapped[int] = mapped_column(
@@ -48,6 +51,10 @@ class GridVisit(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     # ID and phone numbers masked before storing.
     note: Mapped[str] = mapped_column(Text, default="")
+    next_visit_on: Mapped[date | None] = mapped_column()
+    # The phone's idempotency key: a note written offline is stored once however often
+    # the workbench sends it (one staff member's keys are unique).
+    client_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -25,7 +25,7 @@ from huimin.wechat.models import WechatUser
 # WeChat codes worth retrying (system busy, frequency limits); None is a network failure.
 TRANSIENT = frozenset({None, -1, 45009, 45011})
 SENT, NO_WECHAT, REFUSED, NOTHING = "sent", "no_wechat", "refused", "nothing"
-WITHDRAW_HINT = "不想再让网格员帮忙，可在小程序“我的授权”里撤回。"
+WITHDRAW_HINT = "不想再让网格员帮忙，可在公众号菜单“网格员帮办”里撤回。"
 # Actions taken for a resident within this time go out as one message: a grid worker's visit
 # is several actions, WeChat allows only a few customer-service messages per user message,
 # and an older resident is better served by one clear message than by five.
@@ -51,6 +51,10 @@ def guide_started(username: str, title: str) -> str:
 
 def visit_recorded(username: str, outcome: str) -> str:
     return f"{who(username)}记录了一次上门走访：{outcome}。"
+
+
+def consent_withdrawn(username: str) -> str:
+    return f"{who(username)}按您的要求撤回了您给网格员的授权，网格员不能再替您办事。"
 
 
 def paper_consent_confirmed(days: int) -> str:
@@ -93,11 +97,10 @@ def _put_back(conn: redis.Redis, resident_id: int, lines: list[str]) -> None:
         conn.lpush(f"{_PREFIX}:lines:{resident_id}", *reversed(lines))
 
 
-def miniapp_link(settings: Settings, path: str, label: str) -> str:
-    """A text-message link that opens a mini-program page in one tap (WeChat renders
-    ``<a data-miniprogram-appid ...>`` in customer-service text messages)."""
-    return (f'<a href="https://mp.weixin.qq.com" data-miniprogram-appid="{settings.miniapp_appid}"'
-            f' data-miniprogram-path="{path}">{label}</a>')
+def page_link(settings: Settings, path: str, label: str) -> str:
+    """A text-message link to one of the citizen's own pages (/my/...), opened inside
+    WeChat, which signs the citizen in (web authorisation)."""
+    return f'<a href="{settings.public_base_url.rstrip("/")}{path}">{label}</a>'
 
 
 def wechat_openid(session: Session, resident_id: int) -> str | None:

@@ -1,9 +1,10 @@
 """A grid worker's worklist: who in their grids needs a visit, most urgent first.
 
 A resident is on it when they have benefit notices they have not answered, an open hand-off
-ticket (they asked for a person in the chat), or no WeChat channel at all (nobody can reach
-them but the grid worker). One SQL query ranks and pages it, so a grid of thousands of
-residents costs one round trip.
+ticket (they asked for a person in the chat), no WeChat channel at all (nobody can reach
+them but the grid worker), a follow-up visit that is due (the next visit date of their latest
+visit note), or a grid consent that runs out within a week. One SQL query ranks and pages
+it, so a grid of thousands of residents costs one round trip.
 
 Urgency (higher first; ties: whoever has waited longest):
 
@@ -14,6 +15,8 @@ Urgency (higher first; ties: whoever has waited longest):
 | another unanswered notice | 100 |
 | a notice that lapses within 14 days | 150 |
 | each further unanswered notice (up to 4) | 10 |
+| a follow-up visit due today or earlier | 120 |
+| the grid consent runs out within 7 days | 60 |
 | no WeChat channel | 50 |
 | aged 80+ / 60-79 | 30 / 15 |
 """
@@ -41,18 +44,25 @@ from sqlalchemy.orm import Session
 
 from huimin.benefits.models import GRID_WORKER as DELIVERED_BY_GRID
 from huimin.benefits.models import OPEN, BenefitNotice
+from huimin.grid.models import GridVisit
 from huimin.identity.models import CitizenAccount
 from huimin.ops.models import CLOSED, HandoffTicket
 from huimin.platform.db import utcnow
+from huimin.privacy import consent
+from huimin.privacy.models import Consent
 from huimin.residents.models import Resident
 from huimin.rules.dates import age_on, latest_birth_date
 from huimin.wechat.models import WechatUser
 
 OPEN_TICKET, PENDING_NOTICE, NO_WECHAT = "open_ticket", "pending_notice", "no_wechat"
-REASONS = (OPEN_TICKET, PENDING_NOTICE, NO_WECHAT)
+FOLLOW_UP, CONSENT_EXPIRING = "follow_up", "consent_expiring"
+REASONS = (OPEN_TICKET, PENDING_NOTICE, FOLLOW_UP, CONSENT_EXPIRING, NO_WECHAT)
 REASON_LABELS = {OPEN_TICKET: "在线求助未处理", PENDING_NOTICE: "有政策提醒未确认",
+                 FOLLOW_UP: "约好的回访到期了", CONSENT_EXPIRING: "授权快到期了",
                  NO_WECHAT: "没有微信"}
 SOON = timedelta(days=14)
+CONSENT_SOON = timedelta(days=7)
+_GRID_CONSENTS = (consent.GRID_WORKER_ASSIST, *consent.GRID_SCOPES)
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,9 @@ class Filters:
     reason: str | None = None  # one of REASONS
     grid_id: str | None = None  # one of the worker's grids
     older: bool = False  # aged 60+ only
+    # A search: these residents (already limited to the worker's grids), whether or not
+    # they need a visit.
+    resident_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,8 @@ class Item:
     open_tickets: int
     has_wechat: bool
     waiting_since: datetime | None
+    follow_up_on: date | None = None
+    consent_expires: datetime | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -80,6 +95,10 @@ class Item:
             found.append(OPEN_TICKET)
         if self.open_notices:
             found.append(PENDING_NOTICE)
+        if self.follow_up_on is not None:
+            found.append(FOLLOW_UP)
+        if self.consent_expires is not None:
+            found.append(CONSENT_EXPIRING)
         if not self.has_wechat:
             found.append(NO_WECHAT)
         return found
@@ -99,6 +118,8 @@ class Item:
             "open_tickets": self.open_tickets,
             "has_wechat": self.has_wechat,
             "waiting_since": self.waiting_since,
+            "follow_up_on": self.follow_up_on,
+            "consent_expires": self.consent_expires,
         }
 
 
@@ -135,6 +156,26 @@ def query(grid_ids: Collection[str], filters: Filters, now: datetime, today: dat
         .group_by(WechatUser.resident_id)
         .subquery()
     )
+    latest = (
+        select(GridVisit.resident_id.label("rid"), func.max(GridVisit.id).label("vid"))
+        .group_by(GridVisit.resident_id).subquery()
+    )
+    follow = (
+        select(latest.c.rid, GridVisit.next_visit_on.label("due"))
+        .join(GridVisit, GridVisit.id == latest.c.vid)
+        .where(GridVisit.next_visit_on.is_not(None), GridVisit.next_visit_on <= today)
+        .subquery()
+    )
+    # Residents whose grid consents in force all end within a week (none is open-ended).
+    consents = (
+        select(Consent.resident_id.label("rid"), func.max(Consent.expires_at).label("ends"))
+        .where(Consent.scope.in_(_GRID_CONSENTS), Consent.withdrawn_at.is_(None),
+               or_(Consent.expires_at.is_(None), Consent.expires_at > now))
+        .group_by(Consent.resident_id)
+        .having(func.sum(case((Consent.expires_at.is_(None), 1), else_=0)) == 0)
+        .having(func.max(Consent.expires_at) <= now + CONSENT_SOON)
+        .subquery()
+    )
     n_notices = func.coalesce(notices.c.n, 0)
     n_grid = func.coalesce(notices.c.g, 0)
     n_tickets = func.coalesce(tickets.c.n, 0)
@@ -146,6 +187,8 @@ def query(grid_ids: Collection[str], filters: Filters, now: datetime, today: dat
         + case((n_grid > 0, 200), (n_notices > 0, 100), else_=0)
         + case((notices.c.soonest <= now + SOON, 150), else_=0)
         + case((n_notices > 5, 40), (n_notices > 1, (n_notices - 1) * 10), else_=0)
+        + case((follow.c.due.is_not(None), 120), else_=0)
+        + case((consents.c.ends.is_not(None), 60), else_=0)
         + case((wechat, 0), else_=50)
         + case((Resident.birth_date <= at_80, 30), (Resident.birth_date <= at_60, 15), else_=0)
     ).label("urgency")
@@ -161,13 +204,21 @@ def query(grid_ids: Collection[str], filters: Filters, now: datetime, today: dat
         grids = [g for g in grids if g == filters.grid_id]
     stmt = (
         select(Resident, urgency, n_notices, n_grid, notices.c.soonest, n_tickets,
-               wechat.label("has_wechat"), since)
+               wechat.label("has_wechat"), since, follow.c.due, consents.c.ends)
         .outerjoin(notices, notices.c.rid == Resident.id)
         .outerjoin(tickets, tickets.c.rid == Resident.id)
+        .outerjoin(follow, follow.c.rid == Resident.id)
+        .outerjoin(consents, consents.c.rid == Resident.id)
         .where(Resident.grid_id.in_(grids))
     )
-    needs = {OPEN_TICKET: n_tickets > 0, PENDING_NOTICE: n_notices > 0, NO_WECHAT: ~wechat}
-    if filters.reason is not None:
+    needs = {OPEN_TICKET: n_tickets > 0, PENDING_NOTICE: n_notices > 0,
+             FOLLOW_UP: follow.c.due.is_not(None), CONSENT_EXPIRING: consents.c.ends.is_not(None),
+             NO_WECHAT: ~wechat}
+    if filters.resident_ids is not None:
+        stmt = stmt.where(Resident.id.in_(filters.resident_ids))
+        if filters.reason is not None:
+            stmt = stmt.where(needs[filters.reason])
+    elif filters.reason is not None:
         stmt = stmt.where(needs[filters.reason])
     else:
         stmt = stmt.where(or_(*needs.values()))
@@ -195,7 +246,7 @@ def worklist(
     items = [
         Item(resident=r[0], urgency=int(r[1]), open_notices=int(r[2]), grid_notices=int(r[3]),
              soonest_expiry=r[4], open_tickets=int(r[5]), has_wechat=bool(r[6]),
-             waiting_since=r[7])
+             waiting_since=r[7], follow_up_on=r[8], consent_expires=r[9])
         for r in rows
     ]
     return items, int(total or 0)

@@ -258,6 +258,7 @@ def erase_citizen(session: Session, account: CitizenAccount) -> None:
     account.resident_id = None
     account.resident = None
     account.openid = None
+    account.oa_openid = None
     account.unionid = None
     account.phone_enc = None
     account.phone_hash = None

@@ -37,6 +37,9 @@ class CitizenAccount(Base):
     # Mini-program openid; cleared when the account is deleted.
     openid: Mapped[str | None] = mapped_column(String(128), unique=True)
     unionid: Mapped[str | None] = mapped_column(String(128))
+    # Official-account openid from WeChat web authorisation (the /my/ pages), the same
+    # openid the chat sees; cleared when the account is deleted.
+    oa_openid: Mapped[str | None] = mapped_column(String(128), unique=True)
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("residents.id", ondelete="SET NULL"), unique=True
     )

@@ -101,6 +101,8 @@ class BenefitSettings:
     # fields: thing1 policy title, thing2 amount, thing3 hint.
     template_id: str = "benefit-notice"
     notice_page: str = "pages/notices/detail"
+    # The citizens' pages (/my/) that official-account messages link to.
+    pages_url: str = "http://127.0.0.1:8000"
     pushes_per_minute: int = 600  # across the service (WeChat's API quota is per app)
     pushes_per_resident_per_day: int = 2  # more notices wait for the next day
     quiet_start: int = 21  # no pushes from 21:00 ...
@@ -133,7 +135,7 @@ class BenefitSettings:
         BENEFIT_PUSHES_PER_MINUTE (600), BENEFIT_PUSHES_PER_RESIDENT_PER_DAY (2),
         BENEFIT_QUIET_HOURS ("21-8"; "0-0" for none), BENEFIT_TIMEZONE (Asia/Shanghai),
         BENEFIT_NOTICE_VALID_DAYS (90), BENEFIT_NIGHTLY_CRON ("30 18 * * *", UTC),
-        BENEFIT_RULES_CHECK_SECONDS (300)."""
+        BENEFIT_RULES_CHECK_SECONDS (300), PUBLIC_BASE_URL (the pages' address)."""
         env = os.environ if environ is None else environ
         d = cls()
 
@@ -150,6 +152,7 @@ class BenefitSettings:
             rules_dir=Path(text("RULES_DIR", str(d.rules_dir))),
             template_id=text("BENEFIT_TEMPLATE_ID", d.template_id),
             notice_page=text("BENEFIT_NOTICE_PAGE", d.notice_page),
+            pages_url=text("PUBLIC_BASE_URL", d.pages_url).rstrip("/"),
             pushes_per_minute=number("BENEFIT_PUSHES_PER_MINUTE", d.pushes_per_minute),
             pushes_per_resident_per_day=number(
                 "BENEFIT_PUSHES_PER_RESIDENT_PER_DAY", d.pushes_per_resident_per_day
@@ -180,6 +183,14 @@ class Settings:
     # WeChat: production points WECHAT_API_BASE at https://api.weixin.qq.com.
     wechat_api_base: str = field(
         default_factory=lambda: _env("WECHAT_API_BASE", "http://127.0.0.1:8081")
+    )
+    # WeChat web authorisation (the /my/ pages): production https://open.weixin.qq.com.
+    wechat_oauth_base: str = field(
+        default_factory=lambda: _env("WECHAT_OAUTH_BASE", "http://127.0.0.1:8081")
+    )
+    # Where citizens and grid workers reach the pages: links in pushed messages.
+    public_base_url: str = field(
+        default_factory=lambda: _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     )
     wechat_appid: str = field(default_factory=lambda: _env("WECHAT_APPID", "wx0000000000demo"))
     wechat_secret: str = field(default_factory=lambda: _env("WECHAT_SECRET", "demo-secret"))

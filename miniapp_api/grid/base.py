@@ -31,7 +31,6 @@ log = logging.getLogger("miniapp_api.grid")
 bp = APIBlueprint("api_grid", __name__, tag="网格员")
 
 GRANTABLE = grid_consents.GRANTABLE
-CONSENT_PAGE = "pages/grid-consent/index"
 
 
 

@@ -13,7 +13,6 @@ from huimin.privacy import audit
 from miniapp_api.auth import current_principal, require_roles
 from miniapp_api.context import client_ip
 from miniapp_api.grid.base import (
-    CONSENT_PAGE,
     GRANTABLE,
     acting,
     bp,
@@ -91,20 +90,47 @@ def record_paper_consent(resident_id: int, body: dict) -> dict:
         return request_row(row)
 
 
+class WithdrawIn(Schema):
+    scopes = List(String(validate=OneOf(GRANTABLE)), required=True,
+                  validate=Length(min=1, max=4), metadata={
+                      "description": "要撤回的范围；grid_worker_assist 撤回全部三项"})
+
+
+class WithdrawnOut(Schema):
+    resident_id = Integer(required=True)
+    withdrawn = List(Integer(), required=True, metadata={"description": "结束的授权编号"})
+
+
+@bp.post("/grid/residents/<int:resident_id>/consents/withdraw")
+@require_roles("grid_worker")
+@bp.input(WithdrawIn, arg_name="body")
+@bp.output(WithdrawnOut)
+@bp.doc(summary="按居民当面要求撤回授权",
+        description="立即生效；居民会收到微信通知，并可在“为我办过的事”里看到。",
+        responses={403: "不在本网格"})
+def withdraw_in_person(resident_id: int, body: dict) -> dict:
+    me = current_principal()
+    with services().db.session() as s, acting("grid.consent.withdraw", resident_id):
+        ended, done = grid_consents.withdraw_in_person(s, me.id, resident_id, body["scopes"],
+                                                       ip=client_ip())
+    tell_resident(done)
+    return {"resident_id": resident_id, "withdrawn": ended}
+
+
 @bp.post("/grid/residents/<int:resident_id>/consent-requests")
 @require_roles("grid_worker")
 @bp.input(ConsentRequestIn, arg_name="body")
 @bp.output(ConsentRequestOut, status_code=201)
 @bp.doc(summary="请居民在微信里授权",
-        description="给居民发一条微信消息，点链接打开小程序，一点即可同意。7 天内未回复作废。",
+        description="给居民发一条微信消息，点链接打开“网格员帮办”页面，一点即可同意。"
+                    "7 天内未回复作废。",
         responses={403: "不在本网格", 409: "居民没有微信"})
 def request_consent(resident_id: int, body: dict) -> dict:
     me = current_principal()
     settings = services().settings
 
     def link(request_id: int) -> str:
-        return notify.miniapp_link(settings, f"{CONSENT_PAGE}?request={request_id}",
-                                   "点这里同意或拒绝")
+        return notify.page_link(settings, f"/my/assist?request={request_id}", "点这里同意或拒绝")
 
     with services().db.session() as s, acting("grid.consent.request", resident_id):
         row, done = grid_consents.request_in_wechat(

@@ -6,8 +6,9 @@ from datetime import date
 from typing import Any
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
+from apiflask.fields import Boolean, Date, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
+from flask import request
 
 from huimin.benefits.sources import rule_store
 from huimin.grid import assist, visits
@@ -103,6 +104,7 @@ class VisitIn(Schema):
     note = String(load_default="", validate=Length(max=visits.MAX_NOTE), metadata={
         "description": "走访记录；身份证号、手机号会被打码"})
     visited_at = DateTime(metadata={"description": "默认现在"})
+    next_visit_on = Date(metadata={"description": "下次走访日期（出现在工作清单上）"})
 
 
 class VisitOut(Schema):
@@ -114,6 +116,7 @@ class VisitOut(Schema):
     outcome = String(required=True)
     outcome_label = String(required=True)
     note = String(required=True)
+    next_visit_on = Date(allow_none=True)
 
 
 class VisitListOut(Schema):
@@ -231,20 +234,25 @@ def assisted_answer(resident_id: int, key: str, body: dict) -> dict:
 def _visit(row: Any) -> dict[str, Any]:
     return {"id": row.id, "resident_id": row.resident_id, "staff_id": row.staff_id,
             "consent_id": row.consent_id, "visited_at": row.visited_at, "outcome": row.outcome,
-            "outcome_label": VISIT_OUTCOMES[row.outcome], "note": row.note}
+            "outcome_label": VISIT_OUTCOMES[row.outcome], "note": row.note,
+            "next_visit_on": row.next_visit_on}
 
 
 @bp.post("/grid/residents/<int:resident_id>/visits")
 @require_roles("grid_worker")
 @bp.input(VisitIn, arg_name="body")
 @bp.output(VisitOut, status_code=201)
-@bp.doc(summary="记录上门走访", description="须居民的任一项网格员授权。居民会收到微信通知。",
+@bp.doc(summary="记录上门走访", description="须居民的任一项网格员授权。居民会收到微信通知。"
+        "请求头 Idempotency-Key（离线时在手机上生成）：同一个键重发只记一次，返回第一次的记录。",
         responses={403: "不在本网格或未授权"})
 def record_visit(resident_id: int, body: dict) -> dict:
     me = current_principal()
+    key = request.headers.get("Idempotency-Key")
     with services().db.session() as s, acting("grid.visit.record", resident_id):
         visit, done = visits.record_visit(s, me.id, resident_id, body["outcome"], body["note"],
-                                          visited_at=body.get("visited_at"), ip=client_ip())
+                                          visited_at=body.get("visited_at"),
+                                          next_visit_on=body.get("next_visit_on"),
+                                          client_key=key, ip=client_ip())
         result = _visit(visit)
     tell_resident(done)
     return result

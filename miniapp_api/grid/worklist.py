@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Integer, List, String
+from apiflask.fields import Boolean, Date, Integer, List, String
 from apiflask.validators import Length, OneOf
 
+from huimin.grid import search
 from huimin.grid.access import GridDenied, consent_in_force, grid_worker
 from huimin.grid.worklist import REASONS, Filters, worklist
 from huimin.privacy import audit, consent
 from miniapp_api.auth import current_principal, require_roles
-from miniapp_api.context import client_ip
+from miniapp_api.context import api_services, client_ip
 from miniapp_api.grid.base import (
     acting,
     bp,
@@ -26,9 +28,12 @@ from webapp.extensions import services
 class WorklistQuery(PageQuery):
     reason = String(validate=OneOf(REASONS), metadata={
         "description": "open_ticket 在线求助未处理 | pending_notice 有政策提醒未确认 | "
+                       "follow_up 约好的回访到期 | consent_expiring 授权快到期 | "
                        "no_wechat 没有微信"})
     grid_id = String(validate=Length(min=1, max=64), metadata={"description": "只看这个网格"})
     older = Boolean(load_default=False, metadata={"description": "只看60岁及以上"})
+    q = String(validate=Length(min=1, max=search.MAX_QUERY), metadata={
+        "description": "在我的网格里找人：姓名中的字，或身份证号后4位（找到的人都列出）"})
 
 
 class WorkItemOut(Schema):
@@ -45,6 +50,9 @@ class WorkItemOut(Schema):
     open_tickets = Integer(required=True)
     has_wechat = Boolean(required=True)
     waiting_since = UtcDateTime(allow_none=True)
+    follow_up_on = Date(allow_none=True, metadata={"description": "约好的回访日期（已到期）"})
+    consent_expires = UtcDateTime(allow_none=True, metadata={
+        "description": "授权到期时间（一周内）"})
     consent_scopes = List(String(), required=True, metadata={
         "description": "该居民给您的有效授权范围；为空须先取得授权"})
 
@@ -67,6 +75,9 @@ def get_worklist(query: dict) -> dict:
         staff_grids = grid_worker(s, me.id).grid_ids
         if filters.grid_id is not None and filters.grid_id not in staff_grids:
             raise GridDenied(403, "not_your_grid", "这个网格不归您负责")
+        if query.get("q"):
+            found = search.find(s, staff_grids, query["q"], api_services().cipher)
+            filters = dataclasses.replace(filters, resident_ids=found)
         items, total = worklist(s, staff_grids, filters, query["page"], query["per_page"],
                                 today=today)
         rows = []
@@ -78,5 +89,6 @@ def get_worklist(query: dict) -> dict:
         audit.record(s, me.actor, "grid.worklist.view", "grid_worklist", audit.OK, client_ip(),
                      {"page": query["page"], "count": len(rows), "filters": {
                          "reason": filters.reason, "grid_id": filters.grid_id,
+                         "search": bool(query.get("q")),
                          "older": filters.older}})
     return {"items": rows, "page": query["page"], "per_page": query["per_page"], "total": total}

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from huimin.platform.settings import load_settings
+from tests.e2e.pages_support import browser  # noqa: F401 - the page tests' Chromium
 from tests.wechat import envelope, open_reply, text_xml
 
 pytestmark = pytest.mark.e2e

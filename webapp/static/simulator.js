@@ -10,12 +10,34 @@
   }
   let sinceId = 0;
 
+  // WeChat opens a link inside its own browser, signed in as this user: here the emulator
+  // remembers who "this user" is before going on to the page.
+  const emulator = document.getElementById("menu").dataset.emulator;
+  function asMe(url) {
+    return emulator + "/_emulator/as?openid=" + encodeURIComponent(openid) + "&next=" + encodeURIComponent(url);
+  }
+  const LINK = /<a href="(https?:\/\/[^"]+)"[^>]*>([^<]*)<\/a>/g;
+
+  // Text with WeChat's <a href> links made clickable; everything else stays text.
+  function fill(bubble, text) {
+    let last = 0;
+    for (const m of text.matchAll(LINK)) {
+      bubble.appendChild(document.createTextNode(text.slice(last, m.index)));
+      const a = document.createElement("a");
+      a.href = asMe(m[1]); a.target = "_blank"; a.rel = "noopener"; a.textContent = m[2];
+      a.dataset.url = m[1];
+      bubble.appendChild(a);
+      last = m.index + m[0].length;
+    }
+    bubble.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function show(who, text, extra) {
     const row = document.createElement("div");
     row.className = "msg " + who + (extra ? " " + extra : "");
     const bubble = document.createElement("div");
     bubble.className = "bubble";
-    bubble.textContent = text;
+    fill(bubble, text);
     row.appendChild(bubble);
     chat.appendChild(row);
     chat.scrollTop = chat.scrollHeight;
@@ -59,6 +81,15 @@
       }
     } catch (e) { /* emulator restarting: try again next tick */ }
   }
+
+  document.querySelectorAll("#menu .menu-item").forEach(function (item) {
+    if (item.dataset.url) {
+      item.href = asMe(item.dataset.url);
+      item.addEventListener("click", function () { deliver({ msg_type: "event", event: "VIEW", event_key: item.dataset.url }); });
+    } else {
+      item.addEventListener("click", function () { show("me", "【菜单】" + item.textContent); deliver({ msg_type: "event", event: "CLICK", event_key: item.dataset.key }); });
+    }
+  });
 
   document.getElementById("composer").addEventListener("submit", function (e) {
     e.preventDefault();

@@ -1,0 +1,290 @@
+"""The grid workers' workbench (/grid/), in Debian's Chromium at phone size (390x844), on a
+real stack (web, worker, WeChat emulator):
+
+- sign-in (password; TOTP shown when the role requires it), worklist in words, search
+  within my grids, a resident's page refused until she consents (paper form, confirmed by
+  the grid's supervisor), her benefits with reasons, a notice confirmed for her, an assisted
+  guide with next / repeat / back / stop, a visit note; all of it in her own history;
+- refused for a resident of another grid, and at once after the consent is withdrawn;
+- a visit note written offline waits on the phone ("等待发送") and is stored exactly once
+  when the connection returns, even when the first answer is lost on the way back;
+- axe-core and computed sizes on every screen in normal and care mode.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from datetime import date
+
+import pyotp
+import pytest
+import requests
+from sqlalchemy import text
+
+from huimin.benefits.sources import catalogue, titles
+from huimin.grid import history
+from huimin.identity.idcard import fake_id_number
+from huimin.platform.db import Database
+from huimin.platform.settings import load_settings
+from tests.e2e.pages_support import (
+    check_page,
+    create_staff,
+    db,
+    flask,
+    import_residents,
+    phone,
+    run_stack,
+    screenshot,
+)
+from tests.grid_fixtures import give_consent
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "Grid-Pass-2468"
+ID_A = fake_id_number(random.Random(21), birth=date(1941, 2, 3), region="340104")
+ID_B = fake_id_number(random.Random(22), birth=date(1942, 4, 5), region="340104")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    yield from run_stack(tmp_path_factory.mktemp("pages-grid"))
+
+
+@pytest.fixture(scope="module")
+def world(stack, tmp_path_factory):
+    ids = import_residents(stack, tmp_path_factory.mktemp("csv"), [
+        {"external_id": "a", "grid_id": "G1", "name": "李桂兰", "id_number": ID_A,
+         "local_hukou": "yes"},
+        {"external_id": "b", "grid_id": "G2", "name": "赵德明", "id_number": ID_B,
+         "local_hukou": "yes"}])
+    create_staff(stack, "wang_grid", "grid_worker", ("G1",), PASSWORD)
+    create_staff(stack, "zhao_super", "grid_supervisor", ("G1",), PASSWORD)
+    flask(stack, "benefits", "match", "--policy", "elderly_allowance")  # no WeChat: worklist
+    return {"a": ids["a"], "b": ids["b"]}
+
+
+def web(stack, path: str = "") -> str:
+    return stack.url("web") + path
+
+
+def sign_in(page, stack, username: str = "wang_grid") -> None:
+    page.goto(web(stack, "/grid/"))
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector(f"#me-name:has-text('{username}')")
+
+
+def api(stack, username: str) -> dict[str, str]:
+    resp = requests.post(web(stack, "/api/v1/staff/login"), timeout=10,
+                         json={"username": username, "password": PASSWORD})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": "Bearer " + resp.json()["access_token"]}
+
+
+def test_totp_is_asked_when_the_role_requires_it(stack, world, browser):
+    from playwright.sync_api import expect
+
+    out = flask(stack, "staff", "create", "--username", "ops_li", "--role", "ops",
+                "--password-stdin", stdin=PASSWORD + "\n")
+    secret = pyotp.parse_uri(re.search(r"otpauth://\S+", out).group(0)).secret
+    page = phone(browser).new_page()
+    page.goto(web(stack, "/grid/"))
+    check_page(page, care=False)
+    screenshot(page, "grid-sign-in")
+    page.fill("#username", "ops_li")
+    page.fill("#password", "wrong")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text("请输入动态验证码")
+    expect(page.locator("#totp")).to_be_visible()
+    page.fill("#totp", pyotp.TOTP(secret).now())
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#me-name")).to_have_text("ops_li")
+    # Signed in, but the worklist is for grid workers only.
+    expect(page.locator("#content .error")).to_have_text("您没有权限进行此操作")
+
+
+def test_a_grid_workers_visit(stack, world, browser):
+    from playwright.sync_api import expect
+
+    a, b = world["a"], world["b"]
+    page = phone(browser).new_page()
+    sign_in(page, stack)
+    row = page.locator(f"#worklist li[data-resident='{a}']")
+    expect(row).to_contain_text("有政策提醒未确认")
+    expect(row).to_contain_text("没有微信")
+    expect(row).to_contain_text("李**，85岁")
+    expect(page.locator(f"#worklist li[data-resident='{b}']")).to_have_count(0)
+    check_page(page, care=False)
+    screenshot(page, "grid-worklist")
+    # Search: my grids only (赵德明 lives in G2).
+    page.fill("#q", "德明")
+    page.click("#search button[type=submit]")
+    expect(page.locator("#worklist-empty")).to_have_text("我的网格里没有找到。")
+    page.fill("#q", ID_A[-4:])
+    page.click("#search button[type=submit]")
+    expect(page.locator("#worklist li")).to_have_count(1)
+
+    # Her page, before she consents: refused in words, with the ways to ask.
+    page.click(f"#worklist li[data-resident='{a}'] button")
+    expect(page.locator("#refusal")).to_have_text("该居民尚未授权您协助办理")
+    page.click("#ask-form button[type=submit]")
+    expect(page.locator("#flash")).to_have_text("该居民没有可用的微信，请使用纸质授权")
+    page.fill("#paper-evidence", "IMG-20261202-01")
+    page.click("#paper-form button[type=submit]")
+    expect(page.locator("#flash")).to_contain_text("另一位工作人员核对照片后生效")
+    check_page(page, care=False)
+    # The grid's supervisor checks the signed form.
+    other = api(stack, "zhao_super")
+    pending = requests.get(web(stack, "/api/v1/grid/consents/pending"), headers=other,
+                           timeout=10).json()["items"]
+    confirmed = requests.post(web(stack, f"/api/v1/grid/consents/{pending[0]['id']}/confirm"),
+                              headers=other, timeout=10)
+    assert confirmed.status_code == 200, confirmed.text
+
+    page.reload()
+    expect(page.locator("#identity")).to_contain_text("李**")
+    expect(page.locator("#identity")).to_contain_text(ID_A[:4])
+    assert ID_A not in page.content() and "李桂兰" not in page.content()
+    expect(page.locator("#consent-state")).to_contain_text("全部协助")
+    benefit = page.locator("#benefits .benefit[data-policy=elderly_allowance]")
+    expect(benefit).to_contain_text("年龄满80周岁：是")
+    check_page(page, care=False)
+    screenshot(page, "grid-resident")
+    benefit.locator("button[data-confirm]").click()
+    expect(page.locator("#flash")).to_have_text("已代居民确认领取，居民会收到微信消息")
+    expect(page.locator("#benefits .benefit[data-policy=elderly_allowance]")) \
+        .to_contain_text("提醒状态：已确认")
+
+    # An assisted guide, read out step by step.
+    page.select_option("#guide-key", "pension_certification")
+    page.click("#guide-start")
+    expect(page.locator("#guide-progress")).to_be_visible()
+    box, progress = page.locator("#guide-box"), page.locator("#guide-progress")
+
+    def press(button: str, turn: int) -> str:
+        page.click(button)
+        expect(box).to_have_attribute("data-turn", str(turn))
+        return page.locator("#guide-box .step").last.inner_text()
+
+    expect(box).to_have_attribute("data-turn", "1")
+    expect(progress).to_have_text(re.compile(r"第 1 步，共 \d+ 步"))
+    step2 = press("#guide-next", 2)
+    expect(progress).to_have_text(re.compile(r"第 2 步"))
+    assert press("#guide-repeat", 3) == step2
+    press("#guide-next", 4)
+    expect(progress).to_have_text(re.compile(r"第 3 步"))
+    assert press("#guide-back", 5) == step2
+    expect(progress).to_have_text(re.compile(r"第 2 步"))
+    screenshot(page, "grid-guide")
+    page.click("#guide-stop")
+    expect(page.locator("#guide-done")).to_have_text("已停止")
+
+    # A visit note with the next visit date.
+    page.select_option("#visit-outcome", "helped")
+    page.fill("#visit-note", "帮她确认了高龄津贴，电话 13812345678")
+    page.fill("#visit-next", date.today().isoformat())
+    page.click("#visit-form button[type=submit]")
+    expect(page.locator("#flash")).to_have_text("走访记录已保存")
+    expect(page.locator("#visit-list")).to_contain_text("138****5678")
+
+    # Care mode on the workbench (reading with an older resident beside you).
+    page.click("#care-toggle")
+    check_page(page, care=True)
+    screenshot(page, "grid-resident-care")
+    page.goto(web(stack, "/grid/"))
+    expect(page.locator(f"#worklist li[data-resident='{a}']")).to_contain_text("约好的回访到期了")
+    check_page(page, care=True)
+    screenshot(page, "grid-worklist-care")
+    page.click("#care-toggle")
+
+    # Everything done is in her own history (what /api/v1/me/history shows her).
+    database = Database(stack.env["DATABASE_URL"])
+    with database.session() as s:
+        names = titles(catalogue(load_settings().policies_dir))  # as /me/history does
+        texts = [i["text"] for i in history.history(s, a, 1, 500, names)["items"]]
+    database.engine.dispose()
+    assert "上门走访：已协助办理" in texts, texts
+    assert "帮您确认领取“高龄津贴”" in texts, sorted(set(texts))
+    assert any("养老金领取资格认证" in t for t in texts)
+
+    # Another grid's resident: refused, in words.
+    page.goto(web(stack, f"/grid/residents/{b}"))
+    expect(page.locator("#refusal")).to_have_text("该居民不在您负责的网格内")
+    # She withdraws face to face: refused at once.
+    page.goto(web(stack, f"/grid/residents/{a}"))
+    page.click("#withdraw")
+    expect(page.locator("#flash")).to_have_text("已按居民要求撤回授权")
+    page.reload()
+    expect(page.locator("#refusal")).to_have_text("该居民尚未授权您协助办理")
+    refused = requests.get(web(stack, f"/api/v1/grid/residents/{a}/benefits"),
+                           headers=api(stack, "wang_grid"), timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "consent_required"
+    with db(stack).connect() as conn:
+        denials = conn.execute(text("SELECT COUNT(*) FROM audit_log WHERE result = 'denied' "
+                                    "AND target = :t"), {"t": f"resident:{b}"}).scalar()
+    assert denials >= 1
+
+
+def test_offline_visit_note_is_sent_exactly_once(stack, world, browser):
+    from playwright.sync_api import expect
+
+    a = world["a"]
+    database = Database(stack.env["DATABASE_URL"])
+    give_consent(database, a)
+    context = phone(browser)
+    page = context.new_page()
+    sign_in(page, stack)
+    page.goto(web(stack, f"/grid/residents/{a}"))
+    expect(page.locator("#visits")).to_be_visible()
+
+    note = f"离线记录 {time.time():.0f}"
+    context.set_offline(True)
+    page.select_option("#visit-outcome", "met")
+    page.fill("#visit-note", note)
+    page.click("#visit-form button[type=submit]")
+    expect(page.locator("#net")).to_be_visible()
+    expect(page.locator("#outbox")).to_contain_text("等待发送：1 条")
+    expect(page.locator("#visit-list .pending")).to_contain_text(note)
+    screenshot(page, "grid-offline")
+
+    def stored() -> int:
+        with db(stack).connect() as conn:
+            return conn.execute(text("SELECT COUNT(*) FROM grid_visits WHERE note = :n"),
+                                {"n": note}).scalar()
+
+    assert stored() == 0
+    # The signal comes back, but the answer to the first send is lost on the way back:
+    # the server has stored it, the phone does not know and sends it again.
+    lost: list[int] = []
+
+    def lose_first_answer(route):
+        if route.request.method == "POST" and not lost:
+            route.fetch()
+            lost.append(1)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/api/v1/grid/residents/\d+/visits$"), lose_first_answer)
+    context.set_offline(False)
+    expect(page.locator("#flash")).to_have_text("已发送：走访记录", timeout=30_000)
+    expect(page.locator("#outbox")).to_be_hidden()
+    assert lost == [1] and stored() == 1
+    with db(stack).connect() as conn:
+        audited = conn.execute(text(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'grid.visit.record' AND target = :t"
+            " AND detail LIKE :v"), {"t": f"resident:{a}", "v": "%visit_id%"}).scalar()
+        visits = conn.execute(text("SELECT COUNT(*) FROM grid_visits WHERE resident_id = :r"),
+                              {"r": a}).scalar()
+    assert audited == visits  # one audit entry per stored note, none for the repeat
+    # The session outlived the lost signal.
+    page.reload()
+    expect(page.locator("#me-name")).to_have_text("wang_grid")
+    expect(page.locator("#visit-list")).to_contain_text(note)
+    database.engine.dispose()

@@ -1,0 +1,293 @@
+"""The citizens' pages inside WeChat (/my/), in Debian's Chromium at phone size (390x844),
+on a real stack (web, worker, WeChat emulator):
+
+- the whole "policy finds people" loop: the chat simulator shows the official account's
+  menu; matching runs; the push arrives in the simulator; its link opens 我的补贴 signed in
+  through WeChat web authorisation; one tap confirms; the grid worker's worklist no longer
+  lists the resident;
+- sign-in refused with a forged code, a used code and a replayed redirect;
+- every page in normal and care mode (axe-core, sizes from computed styles), care mode
+  remembered for the citizen on a new phone; 网格员帮办 accept and withdraw; export and
+  account deletion with a confirmation step.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from datetime import date
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from huimin.identity.idcard import fake_id_number
+from tests.e2e.pages_support import (
+    check_page,
+    create_staff,
+    db,
+    flask,
+    import_residents,
+    phone,
+    run_stack,
+    screenshot,
+)
+
+pytestmark = pytest.mark.e2e
+
+OPENID = "o-sim-wang-xiuying"
+PASSWORD = "Grid-Pass-2468"
+ID_NUMBER = fake_id_number(random.Random(17), birth=date(1944, 3, 8), region="340104")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    yield from run_stack(tmp_path_factory.mktemp("pages-my"))
+
+
+@pytest.fixture(scope="module")
+def world(stack, tmp_path_factory):
+    ids = import_residents(stack, tmp_path_factory.mktemp("csv"), [
+        {"external_id": "loop-1", "grid_id": "G1", "name": "王秀英", "id_number": ID_NUMBER,
+         "local_hukou": "yes", "employment_status": "unemployed",
+         "registered_unemployed": "yes"}])
+    create_staff(stack, "wang_grid", "grid_worker", ("G1",), PASSWORD)
+    return {"resident_id": ids["loop-1"]}
+
+
+def web(stack, path: str = "") -> str:
+    return stack.url("web") + path
+
+
+def as_citizen(stack, openid: str, path: str) -> str:
+    """What a tap on a link inside WeChat does: the emulator knows who is holding the phone."""
+    return (f"{stack.url('emulator')}/_emulator/as?openid={openid}"
+            f"&next={web(stack, path)}")
+
+
+def staff_headers(stack) -> dict[str, str]:
+    resp = requests.post(web(stack, "/api/v1/staff/login"), timeout=10,
+                         json={"username": "wang_grid", "password": PASSWORD})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": "Bearer " + resp.json()["access_token"]}
+
+
+def grid_sign_in(page, stack) -> None:
+    page.goto(web(stack, "/grid/"))
+    page.fill("#username", "wang_grid")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#me-name:has-text('wang_grid')")
+
+
+def wait_for(check, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_full_loop_from_matching_to_the_worklist(stack, world, browser):
+    from playwright.sync_api import expect
+
+    citizen = phone(browser)
+    citizen.add_init_script(f"localStorage.setItem('huimin-sim-openid', {json.dumps(OPENID)})")
+    chat = citizen.new_page()
+    chat.goto(web(stack, "/"))
+    expect(chat.locator(".msg.system").first).to_have_text("已关注“惠民人社”公众号")
+    # The official account's menu links to the citizens' pages.
+    expect(chat.locator("#menu a.menu-item").first).to_have_text("我的补贴")
+    engine = db(stack)
+    wait_for(lambda: engine.connect().execute(text(
+        "SELECT id FROM wechat_users WHERE openid = :o"), {"o": OPENID}).scalar(),
+        what="the chat user")
+    # The bureau's records link this WeChat user to the resident (issue 15's binding).
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE wechat_users SET resident_id = :r WHERE openid = :o"),
+                     {"r": world["resident_id"], "o": OPENID})
+
+    grid = phone(browser).new_page()
+    grid_sign_in(grid, stack)
+    expect(grid.locator("#worklist-empty")).to_be_visible()
+
+    out = flask(stack, "benefits", "match", "--policy", "elderly_allowance")
+    assert "elderly_allowance" in out or "1" in out, out
+    link = chat.locator(".msg.later a[data-url*='/my/benefits?notice=']")
+    expect(link).to_have_text("点这里一键确认", timeout=30_000)
+    notice_id = int(parse_qs(urlsplit(link.get_attribute("data-url")).query)["notice"][0])
+    screenshot(chat, "simulator-push")
+
+    grid.reload()
+    row = grid.locator(f"#worklist li[data-resident='{world['resident_id']}']")
+    expect(row).to_contain_text("有政策提醒未确认")
+    expect(row).to_contain_text("王*")
+    assert "王秀英" not in row.inner_text()
+
+    with citizen.expect_page() as opened:
+        link.click()
+    mine = opened.value
+    card = mine.locator(f"#notice-{notice_id}")
+    expect(card).to_have_class("card notice focus")
+    expect(card).to_contain_text("高龄津贴")
+    assert mine.url.startswith(web(stack, "/my/benefits?notice="))
+    check_page(mine, care=True)  # she is 82: care mode by age, as in the chat
+    screenshot(mine, "my-benefits-notice")
+    card.locator("button[data-confirm]").click()
+    expect(mine.locator("#flash")).to_contain_text("已确认领取")
+    expect(card.locator(".next")).to_contain_text("不用再填表")
+    with engine.connect() as conn:
+        status, channel = conn.execute(text(
+            "SELECT status, response_channel FROM benefit_notices WHERE id = :i"),
+            {"i": notice_id}).one()
+    assert (status, channel) == ("confirmed", "miniapp")
+
+    grid.reload()
+    expect(grid.locator("#worklist-empty")).to_be_visible()
+    expect(grid.locator(f"li[data-resident='{world['resident_id']}']")).to_have_count(0)
+    engine.dispose()
+
+
+def test_sign_in_refuses_forged_used_and_replayed_codes(stack, world, browser):
+    from playwright.sync_api import expect
+
+    context = phone(browser)
+    page = context.new_page()
+
+    def back_from_wechat_with(code: str) -> None:
+        """Start a sign-in in this browser (its session gets the state), then arrive at
+        /my/oauth the way WeChat's redirect would, carrying ``code``."""
+        started = context.request.get(web(stack, "/my/sign-in?next=/my/data"), max_redirects=0)
+        assert started.status == 302
+        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        page.goto(web(stack, f"/my/oauth?code={code}&state={state}"))
+
+    # WeChat never issued this code: 40029.
+    back_from_wechat_with("forged-code")
+    expect(page.locator("#page-error")).to_have_text("登录凭证无效或已过期，请回到公众号重新打开")
+    check_page(page, care=False)
+    screenshot(page, "my-sign-in-refused")
+
+    # A real sign-in, watching the redirect that carried the code.
+    redirects: list[str] = []
+    page.on("request", lambda r: redirects.append(r.url) if "/my/oauth?" in r.url else None)
+    page.goto(as_citizen(stack, "o-stranger-1", "/my/data"))
+    expect(page.locator("#profile")).to_contain_text("实名认证：未认证")
+    used = parse_qs(urlsplit(redirects[-1]).query)["code"][0]
+    # The same redirect again (the state is spent) ...
+    page.goto(redirects[-1])
+    expect(page.locator("#page-error")).to_have_text("登录链接已失效，请回到公众号重新打开")
+    # ... and the used code with a fresh state: WeChat says 40163.
+    back_from_wechat_with(used)
+    expect(page.locator("#page-error")).to_have_text("这个登录链接已经用过了，请回到公众号重新打开")
+    context.close()
+
+
+def test_every_page_in_normal_and_care_mode(stack, world, browser):
+    from playwright.sync_api import expect
+
+    # A grid worker asks for consent; the citizen answers on 网格员帮办.
+    resp = requests.post(web(stack, f"/api/v1/grid/residents/{world['resident_id']}"
+                                    "/consent-requests"), headers=staff_headers(stack),
+                         json={"scopes": ["grid_worker_assist"], "days": 30}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    context = phone(browser)
+    page = context.new_page()
+    page.goto(as_citizen(stack, OPENID, "/my/assist"))
+    request = page.locator(f"#request-{resp.json()['id']}")
+    expect(request).to_contain_text("网格员协助办理")
+    check_page(page, care=True)  # aged 82: on by default
+    screenshot(page, "my-assist-care")
+    request.locator("button[data-accept]").click()
+    expect(page.locator("#flash")).to_contain_text("已同意")
+    expect(page.locator(".consent[data-scope=grid_worker_assist]")).to_be_visible()
+    expect(page.locator("#history")).to_contain_text("请您授权网格员协助办理")
+
+    # She turns care mode off: every page in normal mode, and a new phone remembers it.
+    page.click("#care-toggle")
+    expect(page.locator("#flash")).to_contain_text("已关闭大字模式")
+    for name in ("benefits", "code", "assist", "data"):
+        page.goto(web(stack, f"/my/{name}"))
+        page.wait_for_selector("#content :is(h2, article, section)")
+        check_page(page, care=False)
+        screenshot(page, f"my-{name}")
+    expect(page.locator("#profile")).to_contain_text("王**")
+    assert "王秀英" not in page.locator("#profile").inner_text()
+    # 我的补贴 asks what it still needs, one question at a time, the chat's questions.
+    page.goto(web(stack, "/my/benefits"))
+    form = page.locator("#question-form")
+    fact = form.get_attribute("data-fact")
+    form.locator("button").first.click()
+    expect(page.locator("#flash")).to_contain_text(re.compile("已保存|先跳过"))
+    expect(page.locator(f"#question-form[data-fact='{fact}']")).to_have_count(0)
+    assert ID_NUMBER not in page.content()
+    other = phone(browser).new_page()
+    other.goto(as_citizen(stack, OPENID, "/my/benefits"))
+    other.wait_for_selector("#content h2")
+    expect(other.locator("html")).not_to_have_class("care")
+    with db(stack).connect() as conn:
+        enabled = conn.execute(text("SELECT enabled FROM care_mode_choices WHERE "
+                                    "resident_id = :r"), {"r": world["resident_id"]}).scalar()
+    assert enabled in (False, 0)  # the row the chat's guides read (huimin.guides.care)
+
+    # On again: every page in care mode.
+    page.click("#care-toggle")
+    expect(page.locator("#flash")).to_contain_text("已开启大字模式")
+    for name in ("benefits", "code", "data"):
+        page.goto(web(stack, f"/my/{name}"))
+        page.wait_for_selector("#content :is(h2, article, section)")
+        check_page(page, care=True)
+        screenshot(page, f"my-{name}-care")
+
+    # The employment code: a QR that loads, the holder's colour, revoke.
+    page.goto(web(stack, "/my/code"))
+    expect(page.locator("#code-label")).to_contain_text("码")
+    colour = page.locator("#code-card").get_attribute("data-colour")
+    expect(page.locator("#qr")).to_have_class(f"qr {colour}")
+    page.wait_for_function("() => { const i = document.getElementById('qr');"
+                           " return i.complete && i.naturalWidth > 0; }")  # the QR loads
+    page.click("#revoke")
+    expect(page.locator("#flash")).to_contain_text("就业码已作废")
+
+    # Withdraw the consent again on 网格员帮办.
+    page.goto(web(stack, "/my/assist"))
+    page.click("button[data-withdraw=grid_worker_assist]")
+    expect(page.locator("#no-consents")).to_be_visible()
+    context.close()
+
+
+def test_export_and_delete_with_a_confirmation_step(stack, world, browser):
+    from playwright.sync_api import expect
+
+    page = phone(browser).new_page()
+    # Not yet real-name verified: 我的补贴 asks for it; a mistake is named next to its field
+    # and nothing typed is lost.
+    page.goto(as_citizen(stack, "o-leaving", "/my/benefits"))
+    page.fill("#rn-name", "陈晓")
+    page.fill("#rn-id", "110101199001011234")
+    page.check("#rn-consent")
+    page.click("#real-name-form button[type=submit]")
+    expect(page.locator("#rn-id-error")).to_be_visible()
+    expect(page.locator("#rn-name")).to_have_value("陈晓")
+    check_page(page, care=False)
+    screenshot(page, "my-real-name")
+    page.goto(web(stack, "/my/data"))
+    expect(page.locator("#profile")).to_contain_text("实名认证：未认证")
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = json.loads(download.value.path().read_text(encoding="utf-8"))
+    assert exported["account"]["account_id"] and exported["resident"] is None
+    page.click("#delete")
+    expect(page.locator("#delete-confirm")).to_be_visible()
+    check_page(page, care=False)
+    page.click("#delete-yes")
+    expect(page.locator("#deleted")).to_contain_text("已注销")
+    with db(stack).connect() as conn:
+        deleted = conn.execute(text("SELECT COUNT(*) FROM citizen_accounts WHERE "
+                                    "deleted_at IS NOT NULL")).scalar()
+    assert deleted == 1
