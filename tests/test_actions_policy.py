@@ -17,7 +17,7 @@ from bot.actions import context
 from bot.actions.applications import ActionCheckApplication
 from bot.actions.fallback import ActionFallback, failures_in_a_row
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
-from bot.actions.policy import ActionAnswerPolicy
+from bot.actions.policy import ActionAnswerPolicy, ActionOutOfScope
 from huimin.catalogue import load_catalogue, offices
 from huimin.ops.models import HandoffTicket
 from huimin.platform.db import Database
@@ -30,10 +30,12 @@ POLICIES = ROOT / "policies"
 def fresh_handles(monkeypatch: pytest.MonkeyPatch):
     """Each test builds the action server's handles (settings, catalogue, database) anew."""
     monkeypatch.delenv("POLICIES_DIR", raising=False)
-    for handle in (context.settings, context.database, context.catalogue_store):
+    handles = (context.settings, context.database, context.catalogue_store,
+               context.referral_store)
+    for handle in handles:
         handle.cache_clear()
     yield
-    for handle in (context.settings, context.database, context.catalogue_store):
+    for handle in handles:
         handle.cache_clear()
 
 
@@ -65,6 +67,7 @@ def tracker(
         "intent_ranking": [{"name": n, "confidence": c} for n, c in (ranking or [])],
     }
     events = list(events or [])
+    events += [{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()]
     events.append({"event": "user", "text": text, "parse_data": latest})
     return Tracker(
         sender_id=sender, slots=slots or {}, latest_message=latest, events=events,
@@ -132,13 +135,61 @@ def test_follow_up_question_uses_the_policy_being_discussed() -> None:
     assert slots(events)["policy"] == "startup_subsidy"
 
 
-def test_unrecognised_policy_offers_numbered_candidates() -> None:
+def test_one_clear_candidate_is_answered_not_offered() -> None:
+    """Issue 14: the search's one clear candidate is the answer, not a one-item menu."""
     messages, events = run(ActionAnswerPolicy(), tracker("我想问问那个4050的补贴"))
+    assert messages[0]["text"].startswith("【灵活就业人员社会保险补贴】")
+    assert slots(events) == {"policy": "flexible_employment_subsidy", "aspect": None}
+
+
+def test_close_candidates_offer_numbered_choices_best_first() -> None:
+    messages, events = run(ActionAnswerPolicy(), tracker("老板不发工资怎么办"))
     assert messages[0]["text"] == "您问的是哪一项？"
     found = payloads(messages[0])
-    assert found[0] == ("ask_policy", {"policy": "flexible_employment_subsidy"})
+    ranked = [h.key for h in load_catalogue(POLICIES).search("老板不发工资怎么办", k=2)]
+    assert [e.get("policy") for _, e in found[:2]] == ranked
     assert found[-1] == ("deny", {})
+    assert slots(events) == {"policy": None, "aspect": "process"}
+
+
+def test_another_departments_matter_is_referred_not_answered() -> None:
+    messages, events = run(ActionAnswerPolicy(), tracker("住院费用医保怎么报销"))
+    text = messages[0]["text"]
+    assert "医保局" in text and "0551-6235 1234" in text
+    assert not [p.title for p in load_catalogue(POLICIES) if p.title in text]
     assert slots(events) == {"policy": None, "aspect": None}
+
+
+def test_out_of_scope_refers_when_the_department_is_known() -> None:
+    messages, events = run(ActionOutOfScope(), tracker("公积金怎么提取", intent="out_of_scope"))
+    assert "住房公积金管理中心" in messages[0]["text"] and "12329" in messages[0]["text"]
+    assert slots(events) == {"policy": None, "aspect": None}
+    messages, _ = run(ActionOutOfScope(), tracker("给我讲个笑话", intent="out_of_scope"))
+    assert len(messages) == 1 and messages[0]["response"] == "utter_out_of_scope"
+    assert not messages[0].get("text")
+
+
+def test_a_follow_up_keeps_the_policy_and_the_aspect_for_a_new_one() -> None:
+    messages, events = run(ActionAnswerPolicy(), tracker(
+        "那要钱吗", slots={"policy": "social_security_card", "aspect": None}))
+    card = load_catalogue(POLICIES)["social_security_card"]
+    assert messages[0]["text"].startswith(f"【{card.title}】收不收费\n{card.fee}")
+    assert slots(events) == {"policy": "social_security_card", "aspect": "fee"}
+    messages, events = run(ActionAnswerPolicy(), tracker(
+        "那创业补贴呢", slots={"policy": "social_security_card", "aspect": "fee"}))
+    assert messages[0]["text"].startswith("【一次性创业补贴】收不收费")
+    assert slots(events) == {"policy": "startup_subsidy", "aspect": "fee"}
+    # The NLU's stray spans ("那" as an aspect) overwrite the slots before the action runs;
+    # the previous answer's policy and aspect still count.
+    before = [{"event": "slot", "name": "policy", "value": "social_security_card"},
+              {"event": "slot", "name": "aspect", "value": "fee"}]
+    t = tracker("那创业补贴呢", entities=[entity("aspect", "那"), entity("policy", "创业补贴呢")],
+                events=before)
+    t.slots.update({"aspect": "那", "policy": "创业补贴呢"})
+    t.events.extend([{"event": "slot", "name": "aspect", "value": "那"},
+                     {"event": "slot", "name": "policy", "value": "创业补贴呢"}])
+    messages, events = run(ActionAnswerPolicy(), t)
+    assert messages[0]["text"].startswith("【一次性创业补贴】收不收费")
 
 
 # --- fallback and hand-off ---------------------------------------------------------------
@@ -182,9 +233,40 @@ def test_first_failure_asks_to_rephrase_with_guesses(action_db: Database) -> Non
         assert s.scalars(select(HandoffTicket)).first() is None
 
 
-def test_first_failure_offers_a_policy_named_in_the_text(action_db: Database) -> None:
-    messages, _ = run(ActionFallback(), tracker("失业金那个啥来着", intent="nlu_fallback"))
-    assert payloads(messages[0])[0] == ("ask_policy", {"policy": "unemployment_insurance"})
+def test_a_fallback_whose_words_name_a_policy_answers_it(action_db: Database) -> None:
+    """Issue 14: the NLU unsure of the intent, but the words name a policy (here misheard):
+    answered, not "please rephrase"; and it does not count towards a hand-off."""
+    messages, events = run(ActionFallback(), tracker("失叶金那个啥来着", intent="nlu_fallback"))
+    assert messages[0]["text"].startswith("【失业保险金】")
+    assert slots(events) == {"policy": "unemployment_insurance", "aspect": None,
+                             "fallback_resolved": True}
+    resolved = [
+        {"event": "user", "text": "失叶金那个啥来着",
+         "parse_data": {"intent": {"name": "nlu_fallback"}}},
+        {"event": "action", "name": "action_fallback"},
+        {"event": "slot", "name": "fallback_resolved", "value": True},
+        {"event": "bot", "text": "【失业保险金】"},
+    ]
+    assert failures_in_a_row([*resolved, *fallback_turn("嗯嗯")[:1]]) == 1
+    assert failures_in_a_row([*fallback_turn("那个"), *fallback_turn("嗯嗯")[:1]]) == 2
+
+
+def test_a_fallback_follow_up_uses_the_policy_being_discussed(action_db: Database) -> None:
+    messages, _ = run(ActionFallback(), tracker(
+        "那得带些啥", intent="nlu_fallback", slots={"policy": "startup_subsidy"}))
+    policy = load_catalogue(POLICIES)["startup_subsidy"]
+    assert messages[0]["text"].startswith(f"【{policy.title}】所需材料")
+
+
+def test_a_fallback_refers_another_departments_matter(action_db: Database) -> None:
+    messages, _ = run(ActionFallback(), tracker("身份证丢了咋整", intent="nlu_fallback"))
+    assert "公安局" in messages[0]["text"] and "派出所" in messages[0]["text"]
+
+
+def test_a_fallback_with_only_a_search_guess_still_asks_to_rephrase(action_db: Database) -> None:
+    messages, _ = run(ActionFallback(), tracker("我想问问那个4050的补贴", intent="nlu_fallback"))
+    assert "换个说法" in messages[0]["text"]
+    assert payloads(messages[0])[0] == ("ask_policy", {"policy": "flexible_employment_subsidy"})
 
 
 def test_second_failure_in_a_row_hands_off_with_a_ticket(action_db: Database) -> None:

@@ -273,6 +273,10 @@ def test_quality_dashboard(api_app, api_client, ops_headers, broker):
     today.turn("公积金 怎么取", "nlu_fallback", 0.2, action="action_fallback")
     today.turn("失业金怎么领", "ask_policy", 0.9)
     today.turn("转人工", "human_handoff", 0.99, action="action_handoff")
+    # Issue 14: a menu of policies yesterday, a referral to another department today.
+    yesterday.turn("老板不发工资怎么办", "ask_policy", 0.7, answer="您问的是哪一项？")
+    today.turn("低保怎么申请", "out_of_scope", 0.9,
+               answer="这件事由惠民市民政局负责，不属于人社部门的业务。")
     assert api_client.get("/api/v1/ops/dashboard", headers=ops_headers
                           ).get_json()["notices"] is None  # no notice matched yet
     with api_app.app_context(), services().db.session() as s:
@@ -296,11 +300,14 @@ def test_quality_dashboard(api_app, api_client, ops_headers, broker):
     assert len(data["days"]) == 7
     by_day = {d["day"]: d for d in data["days"]}
     y, t = by_day[(now - timedelta(days=1)).date().isoformat()], by_day[now.date().isoformat()]
-    assert (y["messages"], y["fallback"], y["fallback_rate"], y["handoffs"]) == (2, 1, 0.5, 0)
-    assert (t["messages"], t["fallback"], t["conversations"], t["handoffs"]) == (3, 1, 1, 1)
+    assert (y["messages"], y["fallback"], y["fallback_rate"], y["handoffs"]) == (3, 1, 0.3333, 0)
+    assert (t["messages"], t["fallback"], t["conversations"], t["handoffs"]) == (4, 1, 1, 1)
     assert t["handoff_rate"] == 1.0
-    assert data["totals"]["messages"] == 5 and data["totals"]["fallback_rate"] == 0.4
-    assert {"intent": "ask_policy", "count": 1} in data["intents"]
+    assert (y["menus"], y["menu_rate"], y["referrals"], y["referral_rate"]) == (1, 0.3333, 0, 0)
+    assert (t["menus"], t["menu_rate"], t["referrals"], t["referral_rate"]) == (0, 0, 1, 0.25)
+    assert data["totals"]["messages"] == 7 and data["totals"]["fallback_rate"] == 0.2857
+    assert (data["totals"]["menu_rate"], data["totals"]["referral_rate"]) == (0.1429, 0.1429)
+    assert {"intent": "ask_policy", "count": 2} in data["intents"]
     assert data["unrecognised"][0]["count"] == 2  # the same words, punctuation aside
     notices = data["notices"]["totals"]
     assert (notices["notices"], notices["pushed"], notices["delivered"], notices["reached"],

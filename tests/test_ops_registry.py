@@ -49,7 +49,7 @@ def audit_actions(db) -> list[tuple[str, str, str]]:
         return result
 
 
-def test_install_built_bootstraps_once_and_keeps_later_choices(db, ops, tmp_path):
+def test_install_built_bootstraps_only_when_nothing_is_live(db, ops, tmp_path):
     with db.session() as s:
         assert registry.install_built(s, ops, "cli:dev") is None  # nothing built yet
     fake_model(ops.installed_models / "huimin-aaaa.tar.gz", model_id="first")
@@ -65,14 +65,17 @@ def test_install_built_bootstraps_once_and_keeps_later_choices(db, ops, tmp_path
         # Restarting `make run` with the same build does not undo the activation ...
         registry.install_built(s, ops, "cli:dev")
         assert registry.active_model(s).id == trained
-    # ... but a new build (the repository's data changed) goes live.
+    # ... and a new build (the repository's data changed) is registered as a candidate for
+    # the gate, not made live behind its back (issue 14).
     (ops.installed_models / "huimin-aaaa.tar.gz").unlink()
     fake_model(ops.installed_models / "huimin-bbbb.tar.gz", model_id="second")
     with db.session() as s:
         second = registry.install_built(s, ops, "cli:dev")
         assert second.id not in (first_id, trained)
-        assert registry.active_model(s).id == second.id
-        assert [d.action for d in registry.history(s)] == ["bootstrap", "activate", "bootstrap"]
+        assert second.source == registry.INSTALLED
+        assert registry.active_model(s).id == trained
+        assert [d.action for d in registry.history(s)] == ["activate", "bootstrap"]  # newest first
+        assert registry.install_built(s, ops, "cli:dev").id == second.id  # registered once
 
 
 def test_ensure_active_registers_the_installed_model_on_a_fresh_database(db, ops):

@@ -9,11 +9,15 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from huimin.catalogue import load_catalogue
+from huimin.catalogue.answers import choose_policy
+from huimin.catalogue.referrals import load_referrals
 from huimin.ops import conversation_log, review
 from huimin.ops.models import ConversationMessage, IngestCursor
 from huimin.ops.rasa_events import STREAM
 from huimin.ops.review import LOCAL_TZ, InboxFilter, ReviewError, Verdict
 from huimin.platform.db import Database
+from huimin.platform.settings import ROOT
 from tests.ops_fixtures import Conversation, broker_for
 
 LOW = 0.6
@@ -139,6 +143,30 @@ def test_said_unhelpful_flags_the_message_it_answered(db, broker, redis_conn):
     with db.session() as s:
         inbox = s.scalars(review.inbox_query(InboxFilter(0.5, reason="unhelpful"))).all()
         assert {m.text for m in inbox} == flagged
+
+
+def test_menus_and_referrals_are_flagged_from_the_reply(db, broker, redis_conn):
+    """Issue 14: the reply a citizen saw says whether the assistant hesitated (a menu of
+    policies) or referred the matter to another department; menus reach the review inbox."""
+    catalogue = load_catalogue(ROOT / "policies")
+    menu = choose_policy([catalogue["minimum_wage"], catalogue["wage_arrears_complaint"]])
+    referred = load_referrals(ROOT / "referrals").match("低保怎么申请")
+    talk = Conversation(broker)
+    talk.turn("老板不发工资怎么办", "ask_policy", 0.9, answer=menu.text,
+              action="action_answer_policy")
+    talk.turn("低保怎么申请", "out_of_scope", 0.9, answer=referred.reply,
+              action="action_out_of_scope")
+    talk.turn("失业金怎么领", "ask_policy", 0.95, answer="【失业保险金】怎么办理",
+              action="action_answer_policy")
+    ingest(db, redis_conn)
+    by_text = {m.text: m for m in messages(db) if m.role == "user"}
+    assert by_text["老板不发工资怎么办"].menu and not by_text["老板不发工资怎么办"].referral
+    assert by_text["低保怎么申请"].referral and not by_text["低保怎么申请"].menu
+    assert not by_text["失业金怎么领"].menu and not by_text["失业金怎么领"].referral
+    assert inbox(db, reason="menu") == ["老板不发工资怎么办"]
+    assert "老板不发工资怎么办" in inbox(db)
+    assert review.reasons_of(by_text["老板不发工资怎么办"], LOW) == ["menu"]
+    assert review.REASON_LABELS["menu"] == "让用户选政策"
 
 
 def test_similarity():

@@ -160,13 +160,20 @@ def test_raw_entity_text_is_looked_up_by_name(catalogue: Catalogue) -> None:
     assert named_policies(catalogue, ["创业贷"], "") == [catalogue["startup_guarantee_loan"]]
 
 
-def test_two_named_policies_are_offered_as_choices(catalogue: Catalogue) -> None:
+def test_two_named_policies_are_answered_side_by_side(catalogue: Catalogue) -> None:
+    """Issue 14: a question naming two policies gets both, briefly, not a menu."""
     out = reply_to_question(catalogue, TODAY, "失业金和失业登记哪个先办",
                             ["unemployment_insurance", "unemployment_registration"])
-    assert out.policy is None
-    titles = [c.title for c in out.reply.choices]
-    assert titles == ["失业保险金", "失业登记", "都不是"]
-    assert parse_payload(out.reply.choices[-1].payload)[0] == "deny"
+    assert out.policy is None and out.decision == "answer"
+    first, second = catalogue["unemployment_insurance"], catalogue["unemployment_registration"]
+    assert out.reply.text.index(f"【{first.title}】") < out.reply.text.index(f"【{second.title}】")
+    assert first.summary in out.reply.text and second.summary in out.reply.text
+    assert [parse_payload(c.payload)[0] for c in out.reply.choices] == ["feedback_unhelpful"]
+    out = reply_to_question(catalogue, TODAY, "职业培训补贴和技能提升补贴哪个钱多")
+    for key in ("vocational_training_subsidy", "skill_upgrade_subsidy"):
+        policy = catalogue[key]
+        assert f"【{policy.title}】标准和金额" in out.reply.text
+        assert policy.amount in out.reply.text
 
 
 def test_follow_up_aspect_uses_the_policy_being_discussed(catalogue: Catalogue) -> None:
@@ -184,25 +191,32 @@ def test_a_new_topic_is_not_mistaken_for_a_follow_up(catalogue: Catalogue) -> No
     assert not is_follow_up(catalogue, "我爸八十多了有没有补贴")
     out = reply_to_question(catalogue, TODAY, "我爸八十多了有没有补贴 怎么申请", [], ["process"],
                             previous="startup_subsidy")
-    assert out.policy is None
-    assert out.reply.choices[0].title == "高龄津贴"
+    assert out.policy is not None and out.policy.key == "elderly_allowance"
+    assert out.aspect == "process"
 
 
-def test_unrecognised_policy_gives_search_candidates(catalogue: Catalogue) -> None:
+def test_one_clear_search_candidate_is_answered_not_offered(catalogue: Catalogue) -> None:
+    """Issue 14: one clear candidate is answered; never a one-item menu."""
     out = reply_to_question(catalogue, TODAY, "我想问问那个4050的补贴")
-    assert out.policy is None
-    assert out.reply.text == "您问的是哪一项？"
-    first = out.reply.choices[0]
-    assert first.title == "灵活就业人员社会保险补贴"
-    assert parse_payload(first.payload) == ("ask_policy", {"policy": "flexible_employment_subsidy"})
-    assert len(out.reply.choices) <= MAX_CHOICES + 1
-
-
-def test_candidates_keep_the_aspect_asked(catalogue: Catalogue) -> None:
+    assert out.policy is not None and out.policy.key == "flexible_employment_subsidy"
+    assert out.reply.text.startswith("【灵活就业人员社会保险补贴】")
+    assert "您问的是哪一项" not in out.reply.text
     out = reply_to_question(catalogue, TODAY, "八十多岁老人的补贴要什么材料")
-    assert out.reply.choices[0].title == "高龄津贴"
-    assert parse_payload(out.reply.choices[0].payload)[1] == {
-        "policy": "elderly_allowance", "aspect": "materials"}
+    assert out.policy is not None and out.policy.key == "elderly_allowance"
+    assert catalogue["elderly_allowance"].materials[0] in out.reply.text
+
+
+def test_close_candidates_are_offered_best_first_with_the_aspect(catalogue: Catalogue) -> None:
+    out = reply_to_question(catalogue, TODAY, "老板不发工资要什么材料")
+    assert out.policy is None and out.decision == "ask"
+    assert out.reply.text == "您问的是哪一项？"
+    offered = [parse_payload(c.payload) for c in out.reply.choices[:-1]]
+    ranked = [hit.key for hit in catalogue.search("老板不发工资要什么材料", k=MAX_CHOICES)]
+    assert len(offered) >= 2
+    assert [e["policy"] for _, e in offered] == ranked[: len(offered)]
+    assert {e["aspect"] for _, e in offered} == {"materials"}
+    assert "wage_arrears_complaint" in [e["policy"] for _, e in offered]
+    assert parse_payload(out.reply.choices[-1].payload)[0] == "deny"
 
 
 def test_nothing_found_asks_which_policy(catalogue: Catalogue) -> None:

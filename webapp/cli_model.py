@@ -102,14 +102,16 @@ def rollback(model_id: int | None) -> None:
 
 @group.command("install-built")
 def install_built() -> None:
-    """Register the model `make train` installed in models/ (live if new, or if none is)."""
+    """Register the model `make train` installed in models/ (live only if none is yet)."""
     with services().db.session() as session:
         record = registry.install_built(session, load_settings().ops, _actor())
         live = registry.active_model(session)
         if record is None:
             click.echo("no model in models/: run `make train`")
             return
-        state = "live" if live is not None and live.id == record.id else "registered, not live"
+        state = ("live" if live is not None and live.id == record.id
+                 else f"registered as a candidate; #{live.id if live else '-'} stays live until "
+                      "the model passes the gate (ops console 上线 or `flask model activate`)")
         click.echo(f"model #{record.id} ({record.name}) {state}")
 
 

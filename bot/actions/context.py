@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from dotenv import load_dotenv
 from rasa_sdk import Tracker
@@ -11,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from huimin.catalogue import Catalogue, CatalogueStore
 from huimin.catalogue.answers import Reply
+from huimin.catalogue.referrals import ReferralStore, ReferralTable
 from huimin.platform.db import Database
 from huimin.platform.settings import Settings, load_settings
 
@@ -29,6 +31,18 @@ def database() -> Database:
 @lru_cache(maxsize=1)
 def catalogue_store() -> CatalogueStore:
     return CatalogueStore(settings().policies_dir)
+
+
+@lru_cache(maxsize=1)
+def referral_store() -> ReferralStore:
+    return ReferralStore(settings().referrals_dir)
+
+
+def referrals() -> ReferralTable:
+    """The live referral table (other departments' matters), reloaded when edited."""
+    store = referral_store()
+    store.reload_if_changed()
+    return store.table
 
 
 def catalogue() -> Catalogue:
@@ -55,6 +69,18 @@ def entity_values(tracker: Tracker, entity: str) -> list[str]:
         if item.get("entity") == entity and isinstance(value, str) and value not in values:
             values.append(value)
     return values
+
+
+def previous_slot(tracker: Tracker, name: str) -> Any:
+    """The slot's value before the latest message: the NLU's entity mapping may already have
+    overwritten it with a stray span ("那创业补贴呢" tags "那" as an aspect), and follow-ups
+    must build on what the previous answer was about."""
+    events = list(tracker.events)
+    latest_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+    for event in reversed(events[: max(latest_user, 0)]):
+        if event.get("event") == "slot" and event.get("name") == name:
+            return event.get("value")
+    return tracker.get_slot(name)  # no history (values are checked against the catalogue)
 
 
 def transcript(tracker: Tracker, limit: int = 20) -> list[dict]:

@@ -1,8 +1,10 @@
 """When the assistant is unsure: ask once to rephrase with numbered guesses, then hand off.
 
 Runs for `nlu_fallback` (FallbackClassifier: low confidence or two intents too close) and as
-RulePolicy's core fallback. Failures are counted from the tracker's events, so a success in
-between starts the count again.
+RulePolicy's core fallback. The NLU being unsure of the intent does not mean the words are
+unclear: when they name a policy (verbatim, misheard or mistyped) or another department's
+matter, that is answered as a policy question would be. Failures are counted from the
+tracker's events, so a success in between starts the count again.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.context import catalogue, entity_values, utter
+from bot.actions.context import catalogue, entity_values, previous_slot, referrals, utter
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
-from huimin.catalogue.answers import candidates, named_policies, rephrase
+from bot.actions.policy import answer_question, slots
+from huimin.catalogue.answers import asks_about, candidates, named_policies, rephrase
+from huimin.catalogue.resolver import resolve_words
 
 NAME = "action_fallback"
 HAND_OFF_AFTER = 2  # failures in a row
 GUESSES = 2  # runner-up intents and policies offered each
 MIN_GUESS_CONFIDENCE = 0.1
+RESOLVED_SLOT = "fallback_resolved"
 
 
 def failures_in_a_row(events: Iterable[dict[str, Any]]) -> int:
@@ -31,9 +37,11 @@ def failures_in_a_row(events: Iterable[dict[str, Any]]) -> int:
         kind = event.get("event")
         if kind == "action":
             actions.add(event.get("name"))
+        elif kind == "slot" and event.get("name") == RESOLVED_SLOT and event.get("value"):
+            actions.add(RESOLVED_SLOT)
         elif kind == "user":
             if seen_current:
-                if NAME not in actions:
+                if NAME not in actions or RESOLVED_SLOT in actions:
                     break
                 count += 1
             seen_current = True
@@ -64,6 +72,10 @@ class ActionFallback(Action):
             return []
         text = tracker.latest_message.get("text") or ""
         cat = catalogue()
+        previous = previous_slot(tracker, "policy")
+        if resolve_words(cat, referrals(), text) is not None or asks_about(cat, text, previous):
+            outcome = answer_question(tracker, dispatcher)
+            return [*slots(outcome), SlotSet(RESOLVED_SLOT, True)]
         policies = named_policies(cat, entity_values(tracker, "policy"), text)
         if not policies and text:
             policies = candidates(cat, cat.search(text, k=GUESSES))

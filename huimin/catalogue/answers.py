@@ -25,12 +25,18 @@ from huimin.catalogue import (
     SearchHit,
     aspect_of,
 )
+from huimin.catalogue.referrals import Match, ReferralTable
+from huimin.catalogue.resolver import resolve
 
 # The numbered menu under an overview (the issue's "1 条件 2 标准 3 材料 4 怎么办").
 OVERVIEW_ASPECTS: tuple[str, ...] = ("eligibility", "amount", "materials", "process")
 # Offered after a focused answer: the same order, the one just shown left out.
 FOLLOW_UP_ASPECTS: tuple[str, ...] = ("eligibility", "amount", "materials", "process", "where")
 MAX_CHOICES = 4
+# How a menu of policies starts (the ops review counts menus by it).
+MENU_INTRO = "您问的是哪一项？"
+# Lines of each policy's answer when two are shown side by side.
+SIDE_BY_SIDE_LINES = 4
 
 # Intents we can offer as "did you mean…?" when the NLU is unsure, with plain labels.
 # Small talk is never offered: a citizen does not need a button to say hello.
@@ -139,7 +145,7 @@ def answer(policy: Policy, aspect: str | None, today: date) -> Reply:
 
 
 def choose_policy(
-    policies: Sequence[Policy], aspect: str | None = None, intro: str = "您问的是哪一项？"
+    policies: Sequence[Policy], aspect: str | None = None, intro: str = MENU_INTRO
 ) -> Reply:
     """Candidates as numbered choices (best first), plus "none of these"."""
     choices = [policy_choice(p, aspect) for p in policies[:MAX_CHOICES]]
@@ -161,20 +167,23 @@ def which_policy(catalogue: Catalogue, searched: bool = False) -> Reply:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The reply to a policy question, and the policy now being talked about (if one)."""
+    """The reply to a policy question, the policy now being talked about (if one), and what
+    was decided: answer, ask (a menu), refer (another department) or none."""
 
     reply: Reply
     policy: Policy | None = None
     aspect: str | None = None
+    decision: str = "answer"
+    referral: str | None = None  # the department key when referred
 
 
 # Words that say nothing about *which* policy: a message made only of these (and aspect words)
 # is a follow-up about the policy already being discussed ("那需要什么材料").
 _GENERIC_WORDS = frozenset(
     {"补贴", "补助", "政策", "待遇", "申请", "办理", "需要", "介绍", "了解", "这个", "那个"}
-    | {"这项", "那项", "可以", "能不能", "还有"}
+    | {"这项", "那项", "可以", "能不能", "还有", "不能", "我能", "是不是", "一下", "的话"}
 )
-_FILLER_CHARS = frozenset("那这要去哪能领办钱呢啊呀吧还得人在个项")
+_FILLER_CHARS = frozenset("那这要去哪能领办钱呢啊呀吧还得人在个项我他她你的呢嘛噻哦")
 
 
 def named_policies(catalogue: Catalogue, values: Iterable[str], text: str) -> list[Policy]:
@@ -196,16 +205,53 @@ def is_payload(text: str) -> bool:
 
 
 def is_follow_up(catalogue: Catalogue, text: str) -> bool:
-    """True when the text names no topic of its own, only an aspect and filler words."""
+    """True when the text names no topic of its own, only an aspect, policy names already
+    resolved and filler words ("那创业补贴呢", "要带啥")."""
     plain = text
-    for words in ASPECT_WORDS.values():
-        for word in sorted(words, key=len, reverse=True):
-            plain = plain.replace(word, " ")
+    names = [n for p in catalogue for n in p.names]
+    words = [w for ws in ASPECT_WORDS.values() for w in ws]
+    for word in sorted([*names, *words], key=len, reverse=True):
+        plain = plain.replace(word, " ")
     content = [
         w for w in catalogue.index().tokenizer.words(plain)
         if len(w) > 1 and w not in _GENERIC_WORDS and not set(w) <= _FILLER_CHARS
     ]  # fmt: skip
     return not content
+
+
+def asks_about(catalogue: Catalogue, text: str, previous: str | None) -> bool:
+    """A follow-up asking one aspect of the policy being discussed ("那要带啥")."""
+    if previous not in catalogue or not text or is_payload(text):
+        return False
+    return aspect_of(text) is not None and is_follow_up(catalogue, text)
+
+
+def side_by_side(policies: Sequence[Policy], aspect: str | None, today: date) -> Reply:
+    """Two policies named in one question: each one's answer, briefly, one after the other."""
+    parts = []
+    for policy in policies:
+        if aspect in ASPECTS:
+            body = policy.aspect_text(aspect).splitlines()[:SIDE_BY_SIDE_LINES]
+            head = f"【{policy.title}】{ASPECT_LABELS[aspect]}"
+        else:
+            body, head = [policy.summary], f"【{policy.title}】"
+        note = validity_note(policy, today)
+        parts.append("\n".join([head, *([note] if note else []), *body]))
+    return Reply("\n\n".join(parts), (intent_choice("feedback_unhelpful"),))
+
+
+def not_found() -> Reply:
+    """Nothing in the catalogue or the referrals fits: say so, and where else to ask."""
+    return Reply(
+        "没找到和这个有关的人社政策。您可以直接说政策名字，比如“失业金怎么领”；"
+        "其他部门的事可以打 12345 政务服务热线。",
+        (intent_choice("check_benefits"), intent_choice("human_handoff")),
+    )
+
+
+def refer(match: Match) -> Reply:
+    return Reply(match.reply)
+
 
 
 def reply_to_question(
@@ -215,33 +261,51 @@ def reply_to_question(
     policy_values: Sequence[str] = (),
     aspect_values: Sequence[str] = (),
     previous: str | None = None,
+    previous_aspect: str | None = None,
+    referrals: ReferralTable | None = None,
 ) -> Outcome:
     """Answer an `ask_policy` message.
 
-    `policy_values` and `aspect_values` are the NLU's entity values, `previous` the key of
-    the policy discussed before. Named policy -> answer; several -> choose; only an aspect ->
-    the previous policy; otherwise search the catalogue and offer the candidates.
+    `policy_values` and `aspect_values` are the NLU's entity values, `previous` and
+    `previous_aspect` what was discussed before. The resolver (huimin.catalogue.resolver)
+    decides answer / ask / refer; a follow-up with only an aspect keeps the previous policy,
+    and "那创业补贴呢" keeps the previous aspect for the newly named policy.
 
     The aspect of typed text is its longest aspect word ("能领多少钱" is the amount, though the
     NLU may tag "能领", an eligibility word); entity values decide only for button payloads.
     Entity values that are not catalogue names or aspects (stray spans) are ignored.
     """
     typed = "" if is_payload(text) else text
-    aspect = (aspect_of(typed) if typed else None) or next(
+    names = tuple(n for p in catalogue for n in p.names)
+    aspect = (aspect_of(typed, ignore=names) if typed else None) or next(
         (a for a in aspect_values if a in ASPECTS), None
     )
-    named = named_policies(catalogue, policy_values, typed)
-    if len(named) == 1:
-        return Outcome(answer(named[0], aspect, today), named[0], aspect)
-    if named:
-        return Outcome(choose_policy(named, aspect), None, aspect)
+    entity_named = [
+        p for p in (catalogue.get(v) or catalogue.find(v) for v in policy_values) if p is not None
+    ]
     earlier = catalogue.get(previous) if previous else None
-    if earlier is not None and aspect is not None and (not typed or is_follow_up(catalogue, typed)):
+    follow_up = bool(typed) and is_follow_up(catalogue, typed)
+    if aspect is None and follow_up and previous_aspect in ASPECTS:
+        aspect = previous_aspect
+    if not typed and entity_named:
+        return Outcome(answer(entity_named[0], aspect, today), entity_named[0], aspect)
+    if earlier is not None and aspect is not None and follow_up and not catalogue.mentions(typed):
         return Outcome(answer(earlier, aspect, today), earlier, aspect)
-    found = candidates(catalogue, catalogue.search(typed, k=MAX_CHOICES)) if typed else []
-    if found:
-        return Outcome(choose_policy(found, aspect), None, aspect)
-    return Outcome(which_policy(catalogue, searched=bool(typed)), None, aspect)
+    found = resolve(catalogue, referrals, typed, entity_named)
+    if found.decision == "answer" and len(found.policies) == 1:
+        policy = found.policies[0]
+        return Outcome(answer(policy, aspect, today), policy, aspect)
+    if found.decision == "answer":
+        return Outcome(side_by_side(found.policies, aspect, today), None, aspect)
+    if found.decision == "ask":
+        return Outcome(choose_policy(found.policies, aspect), None, aspect, decision="ask")
+    if found.decision == "refer" and found.referral is not None:
+        return Outcome(
+            refer(found.referral), None, None, "refer", found.referral.department.key
+        )
+    if not typed:
+        return Outcome(which_policy(catalogue), None, aspect, decision="none")
+    return Outcome(not_found(), None, aspect, decision="none")
 
 
 def candidates(catalogue: Catalogue, hits: Iterable[SearchHit]) -> list[Policy]:

@@ -79,6 +79,8 @@ class Policy(_Strict):
     process: Process
     where: Where
     time_limit: Paragraph
+    # Whether it costs the citizen money, plain words ("免费，不收任何费用。").
+    fee: Line
     legal_basis: list[Line] = Field(min_length=1)
     hotline: Phone
     effective_from: date
@@ -150,6 +152,8 @@ class Policy(_Strict):
             return "\n".join(lines)
         if aspect == "deadline":
             return self.time_limit
+        if aspect == "fee":
+            return self.fee
         raise ValueError(f"unknown aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
 
 

@@ -6,73 +6,83 @@ user dictionary beside the catalogue's titles and aliases so they stay whole tok
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from pathlib import Path
+from typing import Annotated, Final, Literal, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-Aspect = Literal["eligibility", "amount", "materials", "process", "where", "deadline"]
+Aspect = Literal[
+    "eligibility", "amount", "fee", "materials", "process", "where", "deadline"
+]  # fmt: skip
 ASPECTS: Final[tuple[str, ...]] = get_args(Aspect)
 
-# Short citizen-facing labels, in the order of the numbered follow-up menu.
-ASPECT_LABELS: Final[dict[str, str]] = {
-    "eligibility": "申请条件",
-    "amount": "标准和金额",
-    "materials": "所需材料",
-    "process": "怎么办理",
-    "where": "在哪办理",
-    "deadline": "办理时限",
-}
+# The aspect vocabulary is data that ops staff edit, beside the policy files.
+ASPECTS_FILE: Final[Path] = Path(__file__).resolve().parents[2] / "policies" / "_aspects.yml"
 
-# The words people use for each aspect; every `aspect` annotation in nlu_data must be one of
-# these (checked by tests), so the generated synonyms cover the training data.
-ASPECT_WORDS: Final[dict[str, tuple[str, ...]]] = {
-    "eligibility": _words(
-        """
-        条件 申请条件 什么条件 啥条件 要求 资格 什么人 哪些人 谁能 谁可以 符合 够不够条件
-        能不能领 能不能申请 能不能办 能领吗 能不能享受 有没有资格 门槛
-        能领 符合条件 够条件 谁能领
-        """
-    ),
-    "amount": _words(
-        """
-        多少钱 多少 标准 补贴标准 金额 补多少 给多少 发多少 能领多少 能拿多少 领多少 每月多少
-        一个月多少 几个月 多少个月 额度 贷多少 能贷多少 利息 待遇 多少钱一个月
-        交多少 要钱吗 收费吗 收不收费 几多钱 多少钱一年
-        """
-    ),
-    "materials": _words(
-        """
-        材料 什么材料 啥材料 哪些材料 资料 证件 带什么 带啥 要带什么 要带啥 需要带什么 准备什么
-        要准备什么 手续材料 身份证 证明
-        需要什么材料 要什么材料 要哪些材料 要啥证件
-        """
-    ),
-    "process": _words(
-        """
-        流程 怎么办 怎么办理 怎么申请 怎么领 怎么领取 如何申请 如何办理 咋办 咋申请 咋领 办理流程
-        申请流程 步骤 手续 网上办 网上怎么办 手机上办 线上办 网上申请 怎么报名 怎么去办 怎么投诉
-        怎么交
-        怎么评 办理步骤
-        """
-    ),
-    "where": _words(
-        """
-        在哪 在哪里 在哪办 在哪儿办 去哪 去哪办 去哪里 哪里办 到哪办 地址 地点 窗口 哪个窗口
-        办公时间 几点上班 几点 电话 哪个部门
-        在那办 在那里办 哪里申请 在哪申请 去哪申请 哪儿办 去哪报名
-        """
-    ),
-    "deadline": _words(
-        """
-        期限 时限 多久 多长时间 多久到账 什么时候 啥时候 截止 截止时间 几天 有效期 过期 时间限制
-        多久之内 什么时候发 最晚 逾期
-        要多久 多少天 几号发 多久能办好
-        """
-    ),
-}
+
+class _AspectEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=8)]
+    words: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _AspectFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aspects: dict[Aspect, _AspectEntry]
+
+    @field_validator("aspects")
+    @classmethod
+    def _complete_and_unambiguous(cls, value: dict[str, _AspectEntry]) -> dict:
+        missing = [a for a in ASPECTS if a not in value]
+        if missing:
+            raise ValueError(f"every aspect needs an entry; missing: {', '.join(missing)}")
+        owner: dict[str, str] = {}
+        for aspect, entry in value.items():
+            for word in entry.words.split():
+                if owner.setdefault(word, aspect) != aspect:
+                    raise ValueError(f"'{word}' is listed under both {owner[word]} and {aspect}")
+        return value
+
+
+def load_aspects(path: Path = ASPECTS_FILE) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Labels and words per aspect from the vocabulary file, in ASPECTS order; raises
+    ValueError naming the file and field when the file is wrong."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        parsed = _AspectFile.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path.name}: cannot read the aspect vocabulary: {exc}") from exc
+    except ValidationError as exc:
+        problems = [
+            f"{path.name}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ValueError("\n".join(problems)) from exc
+    labels = {a: parsed.aspects[a].label for a in ASPECTS}
+    words = {a: _words(parsed.aspects[a].words) for a in ASPECTS}
+    return labels, words
+
+
+# Short citizen-facing labels, and the words people use for each aspect; every `aspect`
+# annotation in nlu_data must be one of these (checked by tests), so the generated synonyms
+# cover the training data.
+_LABELS, _WORDS = load_aspects()
+ASPECT_LABELS: Final[dict[str, str]] = _LABELS
+ASPECT_WORDS: Final[dict[str, tuple[str, ...]]] = _WORDS
 
 # Domain words kept whole by Jieba besides the catalogue's titles and aliases.
 DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
@@ -88,16 +98,20 @@ DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
     """
 )
 
-_BY_LENGTH = sorted(
-    ((word, aspect) for aspect, words in ASPECT_WORDS.items() for word in words),
-    key=lambda pair: -len(pair[0]),
-)
+_ALL_WORDS = [(word, aspect) for aspect, words in ASPECT_WORDS.items() for word in words]
 
 
-def aspect_of(text: str) -> str | None:
-    """The aspect named by the longest aspect word in `text`, if any: a fallback for when the
-    NLU did not tag an aspect entity."""
-    for word, aspect in _BY_LENGTH:
-        if word in text:
-            return aspect
-    return None
+def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
+    """The aspect named in `text`, if any: its longest aspect word, and among equally long
+    ones the last (the closing words of a rambling question carry what is asked).
+    `ignore` are names to blank out first ("养老金资格认证" holds 资格 but asks nothing)."""
+    for name in sorted(ignore, key=len, reverse=True):
+        text = text.replace(name, " " * len(name))
+    best: tuple[int, int, str] | None = None
+    for word, aspect in _ALL_WORDS:
+        end = text.rfind(word)
+        if end >= 0:
+            rank = (len(word), end + len(word), aspect)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+    return best[2] if best else None

@@ -11,7 +11,9 @@ console's views. It marks the user messages worth a second look:
   the assistant gave up on it);
 - ``repeated_after``: the citizen's next message, soon after, says nearly the same thing;
 - ``unhelpful``: the citizen said the answer to it did not help (the ``feedback_unhelpful``
-  intent: the "没帮到我" button under every policy answer, or those words typed).
+  intent: the "没帮到我" button under every policy answer, or those words typed);
+- ``menu``: the assistant answered with a menu of policies to choose from (it hesitated);
+- ``referral``: the assistant referred it to another department (``referrals/``).
 
 Low confidence is not stored as a flag: the threshold is a setting, applied when querying.
 """
@@ -32,6 +34,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huimin.catalogue.answers import MENU_INTRO
+from huimin.catalogue.referrals import REFERRAL_MARK
 from huimin.ops.models import ConversationMessage, IngestCursor
 from huimin.ops.rasa_events import STREAM
 from huimin.platform.db import utcnow
@@ -185,6 +189,10 @@ def apply_event(
             source_key=key, sender_id=sender, role=BOT, text=text,
             model_id=event.get("model_id"), at=at,
         )
+        asked = _last_user(session, sender)
+        if asked is not None:
+            asked.menu = asked.menu or text.startswith(MENU_INTRO)
+            asked.referral = asked.referral or REFERRAL_MARK in text
         session.add(message)
         session.flush()
         return message

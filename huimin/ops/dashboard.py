@@ -1,4 +1,6 @@
-"""Quality figures for the ops dashboard: volume, fallback and hand-off rates, intents, the most
+"""Quality figures for the ops dashboard: volume, fallback, hand-off, menu and referral rates
+(a menu: the assistant asked the citizen to choose a policy; a referral: it named another
+department), intents, the most
 common phrases the assistant did not understand, and benefit-notice push delivery and
 confirmation. Days are the city's calendar days (Asia/Shanghai)."""
 
@@ -46,7 +48,7 @@ def quality(session: Session, days: int = 30, today: date | None = None) -> dict
     since = datetime.combine(first, datetime.min.time(), LOCAL_TZ)
     per_day: dict[date, dict[str, Any]] = {
         first + timedelta(days=i): {"messages": 0, "fallback": 0, "senders": set(),
-                                    "handoffs": 0, "low_confidence": 0}
+                                    "handoffs": 0, "menus": 0, "referrals": 0}
         for i in range(days)
     }
     intents: Counter[str] = Counter()
@@ -54,16 +56,18 @@ def quality(session: Session, days: int = 30, today: date | None = None) -> dict
     examples: dict[str, str] = {}
     m = ConversationMessage
     rows = session.execute(
-        select(m.at, m.sender_id, m.intent, m.fallback, m.text)
+        select(m.at, m.sender_id, m.intent, m.fallback, m.text, m.menu, m.referral)
         .where(m.role == USER, m.at >= since)
         .execution_options(yield_per=5000)
     )
-    for at, sender, intent, fallback, text in rows:
+    for at, sender, intent, fallback, text, menu, referral in rows:
         bucket = per_day.get(_local_day(at))
         if bucket is None:
             continue
         bucket["messages"] += 1
         bucket["senders"].add(sender)
+        bucket["menus"] += bool(menu)
+        bucket["referrals"] += bool(referral)
         if fallback:
             bucket["fallback"] += 1
             if not text.startswith("/"):
@@ -86,17 +90,23 @@ def quality(session: Session, days: int = 30, today: date | None = None) -> dict
             "day": day.isoformat(), "messages": b["messages"], "conversations": conversations,
             "fallback": b["fallback"], "fallback_rate": _rate(b["fallback"], b["messages"]),
             "handoffs": b["handoffs"], "handoff_rate": _rate(b["handoffs"], conversations),
+            "menus": b["menus"], "menu_rate": _rate(b["menus"], b["messages"]),
+            "referrals": b["referrals"], "referral_rate": _rate(b["referrals"], b["messages"]),
         })
     messages = sum(d["messages"] for d in series)
     fallbacks = sum(d["fallback"] for d in series)
     handoffs = sum(d["handoffs"] for d in series)
     conversations = sum(d["conversations"] for d in series)
+    menus = sum(d["menus"] for d in series)
+    referrals = sum(d["referrals"] for d in series)
     return {
         "days": series,
         "totals": {
             "messages": messages, "fallback": fallbacks, "handoffs": handoffs,
             "conversations": conversations, "fallback_rate": _rate(fallbacks, messages),
             "handoff_rate": _rate(handoffs, conversations),
+            "menus": menus, "menu_rate": _rate(menus, messages),
+            "referrals": referrals, "referral_rate": _rate(referrals, messages),
         },
         "intents": [{"intent": k, "count": v} for k, v in intents.most_common(TOP_INTENTS)],
         "unrecognised": [

@@ -44,6 +44,10 @@ class ConversationMessage(Base):
     handoff_after: Mapped[bool] = mapped_column(Boolean, default=False)
     repeated_after: Mapped[bool] = mapped_column(Boolean, default=False)
     unhelpful: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The assistant's reply: a menu of policies to choose from (it hesitated), or a referral
+    # to another department.
+    menu: Mapped[bool] = mapped_column(Boolean, default=False)
+    referral: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @property
     def is_payload(self) -> bool:

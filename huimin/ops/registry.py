@@ -265,25 +265,24 @@ def installed_model_file(settings: OpsSettings) -> Path | None:
 
 
 def install_built(session: Session, settings: OpsSettings, actor: str) -> ModelRecord | None:
-    """Register the model `make train` built and make it live when it is new or nothing is.
+    """Register the model `make train` built; make it live only when no model is live yet.
 
-    A model already in the registry is left alone, so an activation or rollback done in the
-    console survives restarts; a newly built one (the repository's data changed) goes live.
+    Once a model is live, a newly built one (the repository's data changed) stays a candidate
+    for the gate: ops staff activate it in the console (上线, gated) like any trained model, so
+    a build never bypasses the gate, and an activation or rollback survives restarts.
     """
     path = installed_model_file(settings)
     if path is None:
         return None
     sha = file_sha256(path)
     record = session.scalar(select(ModelRecord).where(ModelRecord.sha256 == sha))
-    is_new = record is None
     if record is None:
         record = register(
             session, settings, path, name=path.name.removesuffix(".tar.gz"), origin=INSTALLED,
             started_by=actor, data_fingerprint=path.name.removesuffix(".tar.gz").split("-")[-1],
             started_at=datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
         )
-    live = active_model(session)
-    if (is_new or live is None) and (live is None or live.id != record.id):
+    if active_model(session) is None:
         _deploy(session, record, BOOTSTRAP, actor, None)
         audit.record(session, actor, "ops.model.bootstrap", f"model:{record.id}", audit.OK,
                      None, {"file": path.name, "sha256": record.sha256})

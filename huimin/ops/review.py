@@ -1,7 +1,8 @@
 """The review inbox and its annotations.
 
 Inbox: citizens' messages worth a look (fallback, low confidence, followed by a hand-off or by
-the citizen repeating themselves, marked unhelpful), newest first, filtered by intent, date,
+the citizen repeating themselves, marked unhelpful, answered with a menu of policies), newest
+first, filtered by intent, date,
 confidence, reason and text, with or without those already reviewed.
 
 Annotations: the reviewer's verdict on one message, stored in the database with who and when
@@ -38,10 +39,10 @@ from huimin.platform.settings import ROOT
 
 ACTIONS = (CORRECT, RELABEL, OUT_OF_SCOPE, IGNORE)
 OUT_OF_SCOPE_INTENT = "out_of_scope"
-REASONS = ("fallback", "low_confidence", "handoff", "repeated", "unhelpful")
+REASONS = ("fallback", "low_confidence", "handoff", "repeated", "unhelpful", "menu")
 REASON_LABELS = {
     "fallback": "未识别", "low_confidence": "置信度低", "handoff": "随后转人工",
-    "repeated": "用户重复提问", "unhelpful": "用户说没帮到",
+    "repeated": "用户重复提问", "unhelpful": "用户说没帮到", "menu": "让用户选政策",
 }
 PENDING, REVIEWED, ALL = "pending", "reviewed", "all"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the city's day boundaries for date filters
@@ -107,6 +108,7 @@ def _reason_condition(reason: str, low: float):
         "handoff": m.handoff_after.is_(True),
         "repeated": m.repeated_after.is_(True),
         "unhelpful": m.unhelpful.is_(True),
+        "menu": m.menu.is_(True),
     }[reason]
 
 
@@ -160,6 +162,8 @@ def reasons_of(message: ConversationMessage, low_confidence: float) -> list[str]
         out.append("repeated")
     if message.unhelpful:
         out.append("unhelpful")
+    if message.menu:
+        out.append("menu")
     return out
 
 

@@ -219,6 +219,9 @@ class Settings:
         default_factory=lambda: Path(_env("POLICIES_DIR", str(ROOT / "policies")))
     )
     guides_dir: Path = field(default_factory=lambda: Path(_env("GUIDES_DIR", str(ROOT / "guides"))))
+    referrals_dir: Path = field(
+        default_factory=lambda: Path(_env("REFERRALS_DIR", str(ROOT / "referrals")))
+    )
     hotline: str = "12333"
     # Mini-program API sign-in (issue 3). Empty API_TOKEN_KEY: derived from SECRET_KEY.
     api_token_key: str = field(default_factory=lambda: _env("API_TOKEN_KEY", ""))

@@ -70,8 +70,8 @@ def status() -> dict:
 @require_roles(*OPS_ROLES)
 @bp.input(DashboardQuery, location="query", arg_name="query")
 @bp.output(DashboardOut)
-@bp.doc(summary="质量看板", description="每日消息量、未识别率、转人工率、意图分布、最常见的未识别"
-        "说法、福利通知送达率和确认率。")
+@bp.doc(summary="质量看板", description="每日消息量、未识别率、转人工率、让用户选政策的比例"
+        "（菜单率）、转其他部门的比例（转介率）、意图分布、最常见的未识别说法、福利通知送达率和确认率。")
 def quality(query: dict) -> dict:
     with services().db.session() as s:
         ingest(s)

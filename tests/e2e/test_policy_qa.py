@@ -103,12 +103,49 @@ def test_unhelpful_answer_reaches_the_review_inbox(citizen, stack) -> None:
     assert question in flagged
 
 
-def test_unrecognised_policy_offers_candidates_and_a_choice_answers(citizen) -> None:
+def test_one_clear_candidate_is_answered_and_close_ones_are_offered(citizen) -> None:
+    """Issue 14: a clear question is answered at once (never a one-item menu); a menu only
+    when candidates are close, best first, and a choice answers."""
     answer = citizen.say("我想问问那个4050的补贴")
-    assert "您问的是哪一项？" in answer
-    assert "回复 1：灵活就业人员社会保险补贴" in answer
-    chosen = citizen.say('/ask_policy{"policy":"flexible_employment_subsidy"}')
-    assert chosen.startswith("【灵活就业人员社会保险补贴】")
+    assert answer.startswith("【灵活就业人员社会保险补贴】") and "您问的是哪一项" not in answer
+    menu = citizen.say("老板不发工资怎么办")
+    first, second = [CATALOGUE[h.key] for h in CATALOGUE.search("老板不发工资怎么办", k=2)]
+    assert menu.startswith("您问的是哪一项？")
+    assert f"回复 1：{first.title}" in menu and f"回复 2：{second.title}" in menu
+    chosen = citizen.say("2")
+    assert chosen.startswith(f"【{second.title}】")
+
+
+def test_misheard_name_and_fee_question_are_answered(citizen) -> None:
+    policy = CATALOGUE["social_security_card"]
+    fee = citizen.say("社宝卡补办收费吗")
+    assert fee.startswith(f"【{policy.title}】收不收费") and policy.fee in fee
+
+
+def test_follow_ups_keep_the_policy_and_switch_to_a_new_one(citizen) -> None:
+    insurance, startup = CATALOGUE["unemployment_insurance"], CATALOGUE["startup_subsidy"]
+    where = citizen.say("失业金在哪办")
+    assert where.startswith(f"【{insurance.title}】在哪办理") and insurance.where.address in where
+    materials = citizen.say("那要带什么材料")
+    assert materials.startswith(f"【{insurance.title}】所需材料")
+    assert insurance.materials[0] in materials
+    switched = citizen.say("那创业补贴呢")
+    assert switched.startswith(f"【{startup.title}】所需材料")
+    assert startup.materials[0] in switched
+
+
+def test_two_policies_in_one_question_are_answered_side_by_side(citizen) -> None:
+    answer = citizen.say("职业培训补贴和技能提升补贴哪个钱多")
+    assert "您问的是哪一项" not in answer
+    for key in ("vocational_training_subsidy", "skill_upgrade_subsidy"):
+        policy = CATALOGUE[key]
+        assert f"【{policy.title}】标准和金额" in answer and policy.amount in answer
+
+
+def test_another_departments_matter_is_referred_there(citizen) -> None:
+    answer = citizen.say("公积金怎么提取出来")
+    assert "住房公积金管理中心" in answer and "12329" in answer
+    assert not [p.title for p in CATALOGUE if p.title in answer]
 
 
 def test_two_failures_in_a_row_hand_off_with_a_ticket(citizen, stack) -> None:
@@ -131,7 +168,7 @@ def _turns(transcript) -> list[dict]:
 
 def test_out_of_scope_says_what_the_assistant_can_do(citizen) -> None:
     answer = citizen.say("今天天气怎么样")
-    assert "答不了" in answer and "12333" in answer and "回复 1：查政策" in answer
+    assert "答不了" in answer and "12345" in answer and "回复 1：查政策" in answer
 
 
 def test_guide_commands_outside_a_guide_answer_honestly(citizen) -> None:

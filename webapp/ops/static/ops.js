@@ -657,13 +657,17 @@ async function dashboardView(days = 30) {
       h("div", { class: "kpi" }, "对话人次", h("b", {}, t.conversations)),
       h("div", { class: "kpi" }, "未识别率", h("b", {}, pct(t.fallback_rate))),
       h("div", { class: "kpi" }, "转人工率", h("b", {}, pct(t.handoff_rate))),
+      h("div", { class: "kpi" }, "菜单率", h("b", { id: "kpi-menu-rate" }, pct(t.menu_rate))),
+      h("div", { class: "kpi" }, "转介率", h("b", { id: "kpi-referral-rate" }, pct(t.referral_rate))),
       notices ? h("div", { class: "kpi" }, "通知送达率", h("b", {}, pct(notices.totals.delivery_rate))) : "",
       notices ? h("div", { class: "kpi" }, "通知确认率", h("b", {}, pct(notices.totals.confirmation_rate))) : ""),
     h("div", { class: "grid2" },
       card("每日消息量", barChart(labels, d.days.map((x) => x.messages))),
-      card("未识别率与转人工率", lineChart(labels, [
+      card("未识别率、转人工率、菜单率与转介率", lineChart(labels, [
         { name: "未识别率", values: d.days.map((x) => x.fallback_rate) },
-        { name: "转人工率", values: d.days.map((x) => x.handoff_rate) }])),
+        { name: "转人工率", values: d.days.map((x) => x.handoff_rate) },
+        { name: "菜单率", values: d.days.map((x) => x.menu_rate) },
+        { name: "转介率", values: d.days.map((x) => x.referral_rate) }])),
       card("意图分布", d.intents.length ? hbarChart(d.intents.map((x) => ({ label: x.intent, value: x.count }))) : h("p", { class: "muted" }, "暂无数据")),
       card("最常见的未识别说法", d.unrecognised.length ? hbarChart(d.unrecognised.map((x) => ({ label: x.text, value: x.count })), { color: COLORS[1] }) : h("p", { class: "muted" }, "暂无数据")),
       card("福利通知推送送达率与确认率", notices && notices.days.length

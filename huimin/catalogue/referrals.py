@@ -1,0 +1,208 @@
+"""Referrals: matters citizens bring to the 人社 assistant that another department handles.
+
+`referrals/<key>.yml`, one file per department, is data ops staff edit (see
+referrals/README.md). A referral is never a 人社 policy: its reply names the department and
+how to reach it, nothing more.
+
+    table = load_referrals("referrals")
+    found = table.match("低保怎么申请")   # -> Match(department=..., matter=...)
+    found.reply                           # "这件事由惠民市民政局负责：..."
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Final, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from huimin.catalogue.text import normalise
+
+# Department key -> the short name every reply for it must contain (the citizen recognises
+# the department by it).
+SHORT_NAMES: Final[dict[str, str]] = {
+    "civil_affairs": "民政",
+    "medical_insurance": "医保",
+    "housing_fund": "公积金",
+    "tax": "税务",
+    "public_security": "公安",
+    "disabled_federation": "残联",
+    "health": "卫健",
+    "education": "教育",
+    "market_regulation": "市场监管",
+    "housing": "住建",
+    "hotline_12345": "12345",
+}
+# Every referral reply says so; the conversation log counts referrals by it.
+REFERRAL_MARK: Final[str] = "不属于人社部门的业务"
+DepartmentKey = Literal[
+    "civil_affairs", "medical_insurance", "housing_fund", "tax", "public_security",
+    "disabled_federation", "health", "education", "market_regulation", "housing",
+    "hotline_12345",
+]  # fmt: skip
+
+_Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+_Word = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12, pattern=r"^\S+$")
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Matter(_Strict):
+    topic: _Line
+    words: list[_Word] = Field(min_length=1)
+    answer: _Line
+
+
+class Department(_Strict):
+    key: DepartmentKey
+    department: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=30)
+    ]
+    contact: _Line
+    matters: list[Matter] = Field(min_length=1)
+
+    @field_validator("department")
+    @classmethod
+    def _names_the_department(cls, value: str, info: ValidationInfo) -> str:
+        short = SHORT_NAMES.get(info.data.get("key", ""), "")
+        if short not in value:
+            raise ValueError(f"must contain '{short}' so citizens recognise the department")
+        return value
+
+
+@dataclass(frozen=True)
+class Match:
+    department: Department
+    matter: Matter
+
+    @property
+    def reply(self) -> str:
+        """One short reply: who handles it and how to reach them; never a 人社 policy."""
+        return (
+            f"这件事由{self.department.department}负责，{REFERRAL_MARK}。\n"
+            f"{self.matter.answer}\n联系方式：{self.department.contact}"
+        )
+
+
+class ReferralTable:
+    """Every referral word, longest first, so the most specific matter wins."""
+
+    def __init__(self, departments: list[Department]) -> None:
+        self.departments = {d.key: d for d in departments}
+        pairs = [(normalise(w), d, m) for d in departments for m in d.matters for w in m.words]
+        self._words = sorted(pairs, key=lambda p: -len(p[0]))
+
+    def __len__(self) -> int:
+        return len(self.departments)
+
+    def words(self) -> list[str]:
+        return [word for word, _, _ in self._words]
+
+    def match(self, text: str) -> Match | None:
+        """The matter of the longest word found; a named department beats the 12345
+        catch-all ("养老院找哪个部门" is 民政's)."""
+        plain = normalise(text)
+        found = [Match(d, m) for word, d, m in self._words if word and word in plain]
+        named = [m for m in found if m.department.key != "hotline_12345"]
+        return (named or found or [None])[0]
+
+    def general(self) -> Department | None:
+        """The catch-all (the 12345 hotline), for questions no department claims."""
+        return self.departments.get("hotline_12345")
+
+
+class ReferralError(ValueError):
+    """Invalid referral files; `problems` has one line per problem naming file and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid referrals:\n" + "\n".join(problems))
+
+
+def load_referrals(directory: str | Path) -> ReferralTable:
+    """Read and check every `referrals/*.yml`; raise ReferralError listing every problem."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ReferralError([f"{directory}: referral folder not found"])
+    problems: list[str] = []
+    departments: list[Department] = []
+    owner: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yml")):
+        label = f"{directory.name}/{path.name}"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            department = Department.model_validate(data)
+        except yaml.YAMLError as exc:
+            problems.append(f"{label}: not valid YAML: {getattr(exc, 'problem', exc)}")
+            continue
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "(whole file)"
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                problems.append(f"{label}: field '{field}': {msg}")
+            continue
+        if department.key != path.stem:
+            problems.append(f"{label}: field 'key': '{department.key}' must match the file name")
+            continue
+        for matter in department.matters:
+            for word in matter.words:
+                norm = normalise(word)
+                if owner.setdefault(norm, label) != label:
+                    problems.append(f"{label}: field 'words': '{word}' is also in {owner[norm]}")
+        departments.append(department)
+    if not departments and not problems:
+        problems.append(f"{directory.name}: no referral files (*.yml) found")
+    if problems:
+        raise ReferralError(problems)
+    return ReferralTable(departments)
+
+
+class ReferralStore:
+    """Keeps the referral table live while ops staff edit it; a bad edit keeps the last good
+    table serving (like CatalogueStore). The first load must succeed."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self.table = load_referrals(self.directory)
+        self._signature = self._scan()
+        self.last_errors: list[str] = []
+
+    def reload_if_changed(self) -> list[str]:
+        signature = self._scan()
+        if signature == self._signature:
+            return []
+        try:
+            fresh = load_referrals(self.directory)
+        except ReferralError as exc:
+            with self._lock:
+                self._signature, self.last_errors = signature, list(exc.problems)
+            return list(exc.problems)
+        with self._lock:
+            self.table, self._signature, self.last_errors = fresh, signature, []
+        return []
+
+    def _scan(self) -> tuple[tuple[str, int, int], ...]:
+        if not self.directory.is_dir():
+            return ()
+        return tuple(
+            sorted(
+                (f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                for f in self.directory.glob("*.yml")
+            )
+        )

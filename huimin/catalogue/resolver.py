@@ -1,0 +1,216 @@
+"""Which policy a citizen's question is about: answer, ask, or refer elsewhere.
+
+Evidence, strongest first:
+1. a policy the NLU tagged, or a title/alias contained verbatim in the text;
+2. a matter of another department (`referrals/`), which is never answered with a policy;
+3. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
+   or one character off in a name of four or more (劳动冲裁);
+4. BM25 retrieval over the catalogue's text.
+Retrieval answers only when its best candidate stands clear of the next (the margin); when
+two or more are close it asks, best first; when nothing is close enough it says so. A wrong
+policy stated as the answer is the worst failure, so doubt means asking, never guessing.
+The thresholds were chosen on the development set (tests/dev/, `scripts/dev_eval.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from pypinyin import Style, pinyin
+
+from huimin.catalogue.catalogue import Catalogue
+from huimin.catalogue.referrals import Match, ReferralTable
+from huimin.catalogue.schema import Policy
+from huimin.catalogue.text import normalise
+
+Decision = Literal["answer", "ask", "refer", "none"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Retrieval decision settings (chosen on tests/dev; see the module docstring)."""
+
+    # BM25 score the best candidate needs before retrieval may answer.
+    answer_score: float = 4.0
+    # ... and before it may ask (below it: "not found").
+    ask_score: float = 3.5
+    # Answer when the runner-up scores at most this share of the best; else ask.
+    clear_ratio: float = 0.7
+    # Candidates within this share of the best are offered when asking (at least two).
+    close_ratio: float = 0.5
+    max_choices: int = 3
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    decision: Decision
+    policies: tuple[Policy, ...] = ()  # answer: 1 or 2 (two named); ask: best first
+    referral: Match | None = None
+    evidence: str = ""  # entity | name | fuzzy | search: how the policy was found
+    scores: tuple[float, ...] = field(default=(), compare=False)
+
+
+def resolve(
+    catalogue: Catalogue,
+    referrals: ReferralTable | None,
+    text: str,
+    named: Sequence[Policy] = (),
+    thresholds: Thresholds = THRESHOLDS,
+) -> Resolution:
+    """Decide from the typed text; `named` are the policies the NLU tagged (catalogue keys)."""
+    mentioned = _in_text_order(catalogue.mentions(text), text) if text else []
+    found = list({p.key: p for p in [*mentioned, *named]}.values())
+    if len(found) >= 2 and len(mentioned) >= 2:
+        return Resolution("answer", tuple(found[:2]), evidence="name")
+    if found:
+        return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
+    if not text:
+        return Resolution("none")
+    match = referrals.match(text) if referrals is not None else None
+    if match is not None:
+        return Resolution("refer", referral=match)
+    heard = fuzzy_names(catalogue, text)
+    if len(heard) == 1:
+        return Resolution("answer", (heard[0],), evidence="fuzzy")
+    if heard:
+        return Resolution("ask", tuple(heard[: thresholds.max_choices]), evidence="fuzzy")
+    return _by_retrieval(catalogue, text, thresholds)
+
+
+def resolve_words(
+    catalogue: Catalogue, referrals: ReferralTable | None, text: str
+) -> Resolution | None:
+    """The resolution when the words alone settle it (a policy named, misheard or mistyped,
+    or another department's matter), else None. Retrieval alone is not enough here: this is
+    for messages whose intent the NLU could not tell, where a guess would be a wrong answer."""
+    if not text or text.lstrip().startswith("/"):
+        return None
+    found = resolve(catalogue, referrals, text)
+    if found.decision == "refer" or (
+        found.decision == "answer" and found.evidence in {"name", "fuzzy"}
+    ):
+        return found
+    return None
+
+
+def _by_retrieval(catalogue: Catalogue, text: str, t: Thresholds) -> Resolution:
+    hits = [h for h in catalogue.search(text, k=t.max_choices + 1) if h.key in catalogue]
+    if not hits or hits[0].score < t.ask_score:
+        return Resolution("none")
+    best = hits[0].score
+    scores = tuple(h.score for h in hits)
+    runner_up = hits[1].score if len(hits) > 1 else 0.0
+    top = catalogue[hits[0].key]
+    if best >= t.answer_score and runner_up <= best * t.clear_ratio and _names_share(
+        catalogue, top, text
+    ):
+        return Resolution("answer", (catalogue[hits[0].key],), evidence="search", scores=scores)
+    close = [catalogue[h.key] for h in hits if h.score >= best * t.close_ratio]
+    if len(close) < 2:
+        close = [catalogue[h.key] for h in hits[:2]]
+    if len(close) < 2:  # one weak candidate: never a one-item menu, and never a guess
+        return Resolution("none", scores=scores)
+    return Resolution("ask", tuple(close[: t.max_choices]), evidence="search", scores=scores)
+
+
+def _names_share(catalogue: Catalogue, policy: Policy, text: str) -> bool:
+    """The question shares a specific word with one of the policy's names (not only with its
+    summary: "被裁员" matches the summary of 稳岗返还, "不裁员…的企业", but asks something else)."""
+    terms = catalogue.index().tokenizer.terms
+    asked = {w for w in terms(text) if len(w) >= 2 and w not in _GENERIC_PARTS}
+    return any(asked & set(terms(name)) for name in policy.names)
+
+
+def _in_text_order(policies: list[Policy], text: str) -> list[Policy]:
+    plain = normalise(text)
+
+    def first(policy: Policy) -> int:
+        spots = [plain.find(normalise(n)) for n in policy.names]
+        return min((s for s in spots if s >= 0), default=len(plain))
+
+    return sorted(policies, key=first)
+
+
+# --- Names heard or typed wrongly ---------------------------------------------------------
+
+# Sounds people (and voice input) confuse: retroflex and flat initials, front and back nasals.
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
+
+
+@lru_cache(maxsize=4096)
+def _sounds(char: str) -> frozenset[str]:
+    """Every reading of one character, loosened for commonly confused sounds."""
+    readings = pinyin(char, style=Style.NORMAL, heteronym=True)[0]
+    out = set()
+    for reading in readings:
+        for a, b in _INITIALS:
+            if reading.startswith(a):
+                reading = b + reading[len(a) :]
+        for a, b in _FINALS:
+            if reading.endswith(a):
+                reading = reading[: -len(a)] + b
+        out.add(reading)
+    return frozenset(out)
+
+
+# Endings many policy names share; a name matched only on these says nothing about which
+# policy ("人的补贴" is not "人才补贴"), so fuzzy matches must agree on the rest.
+_GENERIC_PARTS = ("补贴", "补助", "津贴", "登记", "认定", "申请", "保险", "待遇", "办理", "岗位")
+
+
+def _specific(name: str) -> list[bool]:
+    """Per character of `name`: True unless it is part of a generic ending."""
+    mask = [True] * len(name)
+    for part in _GENERIC_PARTS:
+        start = name.find(part)
+        while start >= 0:
+            for i in range(start, start + len(part)):
+                mask[i] = False
+            start = name.find(part, start + 1)
+    return mask
+
+
+def _near(name: str, window: str) -> bool:
+    """Same length, the same characters on the policy-specific part at least once (twice when
+    one is off), and every character sounding alike, or (names of 4+) all but one equal."""
+    pairs = list(zip(name, window, strict=True))
+    same = [a == b for a, b in pairs]
+    if all(same):
+        return False  # verbatim: catalogue.mentions already found it
+    specific = _specific(name)
+    same_specific = sum(s and k for s, k in zip(same, specific, strict=True))
+    sound_off = [not (_sounds(a) & _sounds(b)) for a, b in pairs]
+    if not any(sound_off):
+        return same_specific >= 1 or not any(specific)
+    if len(name) < 4 or sum(sound_off) != 1 or sum(same) != len(name) - 1:
+        return False
+    return same_specific >= 2 and specific[sound_off.index(True)]
+
+
+def fuzzy_names(catalogue: Catalogue, text: str) -> list[Policy]:
+    """Policies one of whose names (3+ characters) appears in the text misheard or mistyped;
+    the longest name found first."""
+    plain = normalise(text)
+    found: dict[str, tuple[int, Policy]] = {}
+    for policy in catalogue:
+        for name in map(normalise, policy.names):
+            n = len(name)
+            if n < 3 or not all("\u4e00" <= ch <= "\u9fff" for ch in name):
+                continue
+            for start in range(len(plain) - n + 1):
+                if _near(name, plain[start : start + n]):
+                    if n > found.get(policy.key, (0, policy))[0]:
+                        found[policy.key] = (n, policy)
+                    break
+    ranked = sorted(found.values(), key=lambda item: -item[0])
+    if not ranked:
+        return []
+    longest = ranked[0][0]
+    return [policy for n, policy in ranked if n == longest]

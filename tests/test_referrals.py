@@ -1,0 +1,89 @@
+"""The referral data folder (referrals/): schema, messages that name file and field, reload."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from huimin.catalogue import load_catalogue, normalise
+from huimin.catalogue.referrals import (
+    SHORT_NAMES,
+    ReferralError,
+    ReferralStore,
+    load_referrals,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_department_of_the_contract_has_a_file() -> None:
+    table = load_referrals(ROOT / "referrals")
+    assert set(table.departments) == set(SHORT_NAMES)
+    for key, department in table.departments.items():
+        assert SHORT_NAMES[key] in department.department
+        assert department.matters
+
+
+def test_referral_words_are_no_policy_names() -> None:
+    """A policy's name always wins, so a referral word equal to one would be dead data."""
+    names = {normalise(n) for p in load_catalogue(ROOT / "policies") for n in p.names}
+    assert [w for w in load_referrals(ROOT / "referrals").words() if w in names] == []
+
+
+def test_the_reply_names_the_department_and_how_to_reach_it() -> None:
+    found = load_referrals(ROOT / "referrals").match("医保卡里的钱怎么查")
+    assert found is not None and found.department.key == "medical_insurance"
+    assert "医保" in found.reply and found.department.contact in found.reply
+    assert "不属于人社部门的业务" in found.reply
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    target = tmp_path / "referrals"
+    shutil.copytree(ROOT / "referrals", target)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("tax.yml", "department: 惠民市税务局", "department: 惠民市局",
+         "tax.yml: field 'department': must contain '税务'"),
+        ("tax.yml", "key: tax", "key: taxes", "tax.yml: field 'key'"),
+        ("tax.yml", "contact:", "contakt:", "tax.yml: field 'contakt'"),
+        ("tax.yml", "words: [个人所得税,", "words: [低保, 个人所得税,",
+         "tax.yml: field 'words': '低保' is also in referrals/civil_affairs.yml"),
+        ("housing.yml", "    answer: 公租房", "    anser: 公租房",
+         "housing.yml: field 'matters.0.answer'"),
+    ],
+)
+def test_a_mistake_names_file_and_field(
+    folder: Path, file: str, old: str, new: str, message: str
+) -> None:
+    path = folder / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ReferralError) as caught:
+        load_referrals(folder)
+    assert any(message in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_a_bad_edit_keeps_the_last_good_table_serving(folder: Path) -> None:
+    store = ReferralStore(folder)
+    assert store.table.match("低保怎么申请") is not None
+    path = folder / "civil_affairs.yml"
+    path.write_text("key: [", encoding="utf-8")
+    os.utime(path, ns=(1, 1))
+    problems = store.reload_if_changed()
+    assert problems and problems[0].startswith("referrals/civil_affairs.yml: not valid YAML")
+    assert store.table.match("低保怎么申请") is not None
+    shutil.copy(ROOT / "referrals" / "civil_affairs.yml", path)
+    text = path.read_text(encoding="utf-8").replace("[低保,", "[低保, 吃不上饭,")
+    path.write_text(text, encoding="utf-8")
+    assert store.reload_if_changed() == []
+    found = store.table.match("家里吃不上饭了")
+    assert found is not None and found.department.key == "civil_affairs"

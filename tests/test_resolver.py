@@ -1,0 +1,216 @@
+"""The policy resolver and aspect detection on the real catalogue and referrals (issue 14)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from huimin.catalogue import Catalogue, aspect_of, load_catalogue
+from huimin.catalogue.answers import reply_to_question
+from huimin.catalogue.referrals import ReferralTable, load_referrals
+from huimin.catalogue.resolver import fuzzy_names, resolve, resolve_words
+from huimin.catalogue.vocabulary import load_aspects
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue(ROOT / "policies")
+
+
+@pytest.fixture(scope="module")
+def referrals() -> ReferralTable:
+    return load_referrals(ROOT / "referrals")
+
+
+def keys(resolution) -> list[str]:
+    return [p.key for p in resolution.policies]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("失业金去哪里办", "unemployment_insurance"),
+        ("我被公司辞退了能领失业金不", "unemployment_insurance"),
+        ("补办社保卡收费不", "social_security_card"),
+        ("上班摔伤了工伤认定要在多少天内申请", "work_injury_recognition"),
+        ("我妈85了高龄补贴去哪申请", "elderly_allowance"),
+    ],
+)
+def test_a_clear_question_is_answered(catalogue, referrals, text: str, key: str) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == [key]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("失叶金怎么领", "unemployment_insurance"),  # homophone 叶/业
+        ("社宝卡在哪办", "social_security_card"),  # homophone 宝/保
+        ("工商认定要什么材料", "work_injury_recognition"),  # 商/伤, same sound
+        ("高林津贴多少钱", "elderly_allowance"),  # lin/ling, front and back nasal
+        ("劳动冲裁在哪里", "labor_arbitration"),  # one character mistyped
+        ("创业单保贷款利息多少", "startup_guarantee_loan"),
+    ],
+)
+def test_typos_and_homophones_find_the_policy(catalogue, referrals, text: str, key: str) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == [key], found
+    assert found.evidence == "fuzzy"
+
+
+def test_fuzzy_names_need_the_specific_part_not_only_a_shared_ending(catalogue) -> None:
+    """"人的补贴" sounds one character away from 人才补贴; only "补贴" agrees, so no match."""
+    assert fuzzy_names(catalogue, "八十多岁老人的补贴要什么材料") == []
+    assert fuzzy_names(catalogue, "今天天气怎么样") == []
+
+
+def test_two_close_candidates_make_a_menu_best_first(catalogue, referrals) -> None:
+    text = "老板不发工资怎么办"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "ask" and len(found.policies) >= 2
+    ranked = [h.key for h in catalogue.search(text, k=len(found.policies))]
+    assert keys(found) == ranked
+    assert "wage_arrears_complaint" in keys(found)
+
+
+def test_a_summary_only_match_is_never_answered(catalogue, referrals) -> None:
+    """"被裁员" matches 稳岗返还's summary ("不裁员…的企业") but names nothing: not an answer."""
+    found = resolve(catalogue, referrals, "被裁员了有补偿吗")
+    assert found.decision != "answer"
+
+
+def test_two_named_policies_are_both_answered_in_text_order(catalogue, referrals) -> None:
+    found = resolve(catalogue, referrals, "创业补贴跟创业担保贷款都要什么材料")
+    assert found.decision == "answer"
+    assert keys(found) == ["startup_subsidy", "startup_guarantee_loan"]
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("低保怎么申请", "civil_affairs"),
+        ("想把老人送养老院有补贴吗找哪个部门", "civil_affairs"),  # named beats 12345
+        ("住院费用医保怎么报销", "medical_insurance"),
+        ("公积金怎么提取出来", "housing_fund"),
+        ("个人所得税怎么退税", "tax"),
+        ("身份证丢了怎么补办", "public_security"),
+        ("残疾证怎么办理", "disabled_federation"),
+        ("打新冠疫苗在哪打", "health"),
+        ("小孩上小学怎么报名", "education"),
+        ("营业执照怎么办", "market_regulation"),
+        ("公租房怎么申请", "housing"),
+        ("小区停水了找谁", "hotline_12345"),
+    ],
+)
+def test_other_departments_matters_are_referred(
+    catalogue, referrals, text: str, department: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer" and found.referral is not None
+    assert found.referral.department.key == department
+    out = reply_to_question(catalogue, TODAY, text, referrals=referrals)
+    assert out.decision == "refer" and out.referral == department and out.policy is None
+    assert not [p.title for p in catalogue if p.title in out.reply.text]
+    assert found.referral.department.department in out.reply.text
+    assert found.referral.department.contact in out.reply.text
+
+
+def test_a_named_policy_wins_over_a_referral_word(catalogue, referrals) -> None:
+    found = resolve(catalogue, referrals, "外地户口能领失业金吗")
+    assert found.decision == "answer" and keys(found) == ["unemployment_insurance"]
+
+
+def test_nothing_close_is_said_plainly_not_guessed(catalogue, referrals) -> None:
+    out = reply_to_question(catalogue, TODAY, "手机内存满了怎么清理", referrals=referrals)
+    assert out.decision == "none" and out.policy is None
+    assert "12345" in out.reply.text
+    assert not [p for p in catalogue if p.title in out.reply.text]
+    assert all(not c.payload.startswith("/ask_policy{") for c in out.reply.choices)
+
+
+def test_words_alone_settle_only_names_and_referrals(catalogue, referrals) -> None:
+    """For a message the NLU could not place, retrieval alone is not enough to answer."""
+    assert resolve_words(catalogue, referrals, "失叶金怎么领") is not None
+    assert resolve_words(catalogue, referrals, "低保怎么申请") is not None
+    assert resolve_words(catalogue, referrals, "我想问问那个4050的补贴") is None
+    assert resolve_words(catalogue, referrals, "/ask_policy") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("失业金在哪办", "where"),
+        ("失业金去哪里", "where"),
+        ("社保卡在哪个窗口办", "where"),
+        ("领失业金要交钱吗", "fee"),
+        ("补办社保卡收费不", "fee"),
+        ("劳动仲裁花钱不", "fee"),
+        ("失业保险金多久能到账", "deadline"),
+        ("办社保卡几天能拿到", "deadline"),
+        ("失业金啥时候到账", "deadline"),
+        ("申请失业金得带些什么东西", "materials"),
+        ("创业贷款要什么材料", "materials"),
+        ("我能领失业金吗够不够条件", "eligibility"),
+        ("高龄津贴多少钱一个月", "amount"),
+        ("养老金认证咋整", "process"),
+        ("新型学徒制补贴是怎么回事", None),
+    ],
+)
+def test_aspects_are_understood_in_many_wordings(catalogue, text: str, aspect) -> None:
+    names = tuple(n for p in catalogue for n in p.names)
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_aspect_words_inside_a_policy_name_do_not_count(catalogue) -> None:
+    """养老金资格认证 holds 资格 (an eligibility word); the question asks how often."""
+    names = tuple(n for p in catalogue for n in p.names)
+    assert aspect_of("养老金资格认证多久认证一次", ignore=names) == "deadline"
+
+
+def test_the_answer_to_an_aspect_leads_with_it_and_the_title(catalogue, referrals) -> None:
+    out = reply_to_question(catalogue, TODAY, "社保卡在哪个窗口办", referrals=referrals)
+    policy = catalogue["social_security_card"]
+    assert out.reply.text.startswith(f"【{policy.title}】在哪办理\n{policy.where.office}")
+    assert policy.where.address in out.reply.text
+    out = reply_to_question(catalogue, TODAY, "劳动仲裁要不要花钱", referrals=referrals)
+    assert out.reply.text.startswith("【劳动人事争议仲裁】收不收费\n")
+    assert catalogue["labor_arbitration"].fee in out.reply.text
+
+
+def test_every_policy_says_whether_it_costs_money(catalogue) -> None:
+    for policy in catalogue:
+        assert policy.fee and policy.aspect_text("fee") == policy.fee
+        assert "免费" in policy.fee or "收费" in policy.fee, policy.key
+
+
+def test_follow_ups_keep_the_policy_and_switch_when_a_new_one_is_named(
+    catalogue, referrals
+) -> None:
+    first = reply_to_question(catalogue, TODAY, "失业金在哪办", referrals=referrals)
+    assert first.policy.key == "unemployment_insurance" and first.aspect == "where"
+    same = reply_to_question(catalogue, TODAY, "那要带什么材料", previous=first.policy.key,
+                             previous_aspect=first.aspect, referrals=referrals)
+    assert same.policy.key == "unemployment_insurance" and same.aspect == "materials"
+    switched = reply_to_question(catalogue, TODAY, "那创业补贴呢", previous=same.policy.key,
+                                 previous_aspect=same.aspect, referrals=referrals)
+    assert switched.policy.key == "startup_subsidy" and switched.aspect == "materials"
+    assert catalogue["startup_subsidy"].materials[0] in switched.reply.text
+
+
+def test_the_aspect_vocabulary_file_is_checked(tmp_path) -> None:
+    good = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
+    bad = tmp_path / "_aspects.yml"
+    bad.write_text(good.replace("    label: 收不收费\n", ""), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"_aspects.yml: field 'aspects.fee.label'"):
+        load_aspects(bad)
+    bad.write_text(good.replace("  fee:\n", "  fees:\n"), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"aspects.fees"):
+        load_aspects(bad)
+    bad.write_text(good.replace("要钱吗 收费吗", "要钱吗 在哪 收费吗"), encoding="utf-8")
+    with pytest.raises(ValueError, match="'在哪' is listed under both"):
+        load_aspects(bad)
