@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huimin.catalogue import load_catalogue, parse_example, read_nlu, write_training
-from huimin.ops import registry
+from huimin.ops import near_duplicates, registry
 from huimin.ops.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Annotation, TrainingRun
 from huimin.ops.review import training_annotations
 from huimin.platform.db import Database, utcnow
@@ -240,6 +240,9 @@ def export(
     repo_intent = {e.text: e.intent for e in repo_examples}
     heldout = {e.text for e in read_nlu([ops.heldout_file])[0]} if ops.heldout_file.exists() \
         else set()
+    evaluation = near_duplicates.Index(
+        near_duplicates.Source(t.text, t.case_id) for t in near_duplicates.eval_texts(ops.eval_dir)
+    ) if ops.eval_dir.is_dir() else near_duplicates.Index([])
     chosen: dict[str, tuple[Annotation, str]] = {}
     result = Export(directory=directory, fingerprint="")
     for annotation in training_annotations(session):
@@ -251,6 +254,11 @@ def export(
             result.skipped.append(
                 f"#{annotation.id} 与测试集中的句子相同，不用于训练（避免评估失真）"
             )
+            continue
+        twin = evaluation.first_clash(f"#{annotation.id}", plain)
+        if twin is not None:
+            result.skipped.append(f"#{annotation.id} 与评估集问题 {twin.source.origin} "
+                                  "几乎相同，不用于训练（避免评估失真）")
             continue
         if repo_intent.get(plain) not in (None, annotation.intent):
             result.skipped.append(
