@@ -131,6 +131,12 @@ def test_out_of_scope_is_handled_by_a_polite_answer_without_policies() -> None:
     assert label(expect, "您问的是哪一项？\n回复 1：失业保险金\n回复 2：失业登记") == "menu"
     assert label(expect, f"【失业保险金】\n{UI['summary']}") == "wrong"
     assert label(expect, "") == "other"
+    # "Please rephrase" offering one policy as an option presents no answer: not wrong, and
+    # not cleanly handled either.
+    offer = ("抱歉，我没太明白。您可以换个说法，或者选一项：\n回复 1：了解社保缴费记录查询\n"
+             "回复 2：转人工")
+    assert label(expect, offer) == "other"
+    assert label(Expect(referral="medical_insurance"), offer) == "fallback"
 
 
 def test_figures_are_over_the_right_denominators(tmp_path: Path) -> None:

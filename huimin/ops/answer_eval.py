@@ -263,16 +263,17 @@ class Judge:
             return Verdict("menu", first if expect.policies else None, presented)
         only_busy = _BUSY in text and not presented and not _FALLBACK.search(text)
         if expect.kind != "policy":
-            named = tuple(dict.fromkeys([*presented, *self._titles_in(text)]))
-            if named:
-                return Verdict("wrong", None, named)
+            if presented:
+                return Verdict("wrong", None, presented)
+            # A policy offered as a numbered option is not an answer, but not a clean one.
+            offers = bool(self._titles_in(text))
             if only_busy:
                 return Verdict("other")
             if expect.kind == "referral":
-                if DEPARTMENTS[expect.referral or ""] in text:
+                if DEPARTMENTS[expect.referral or ""] in text and not offers:
                     return Verdict("referral_right")
                 return Verdict("fallback" if _FALLBACK.search(text) else "other")
-            return Verdict("oos_handled")
+            return Verdict("other" if offers else "oos_handled")
         titles = {k: self.policies[k]["title"] in text for k in expect.policies}
         if all(titles.values()):
             if all(self.answers(k, expect.aspect or "overview", text) for k in expect.policies):
