@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from huimin.config import ROOT
 from huimin.ops.answer_eval import (
     DEPARTMENTS,
     CaseError,
@@ -19,6 +18,7 @@ from huimin.ops.answer_eval import (
     result_of,
     worst,
 )
+from huimin.platform.config import ROOT
 
 POLICIES = load_policies(ROOT / "policies")
 JUDGE = Judge(POLICIES)

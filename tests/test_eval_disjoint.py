@@ -4,7 +4,6 @@ exported for training. Rule and normalisation: huimin/ops/near_duplicates.py."""
 
 from __future__ import annotations
 
-from huimin.config import ROOT
 from huimin.ops.near_duplicates import (
     Index,
     Source,
@@ -15,6 +14,7 @@ from huimin.ops.near_duplicates import (
     training_sources,
 )
 from huimin.ops.settings import load_ops_settings
+from huimin.platform.config import ROOT
 
 EVAL_DIR = ROOT / "tests" / "eval"
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from bench.answer_eval import GATE, evaluate, gate_failures
-from huimin.config import ROOT
+from huimin.platform.config import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -37,10 +37,10 @@ def test_a_candidate_model_is_judged_on_its_answers_in_its_own_rasa(stack, tmp_p
     server, replies rendered as WeChat shows them and judged by the same judge."""
     import dataclasses
 
-    from huimin.config import load_settings
     from huimin.ops import candidate_answers
     from huimin.ops.settings import OpsSettings
     from huimin.ops.training import rasa_env
+    from huimin.platform.config import load_settings
 
     cases = tmp_path / "cases"
     cases.mkdir()
