@@ -16,6 +16,8 @@ from huimin.platform.config import ROOT
 pytestmark = pytest.mark.e2e
 
 
+# The stack's start counts against the timeout too; the cases take 2-3 minutes on two cores.
+@pytest.mark.timeout(1500)
 def test_answers_to_the_evaluation_set_pass_the_gate(stack) -> None:
     urls = {"web": stack.url("web"), "emulator": stack.url("emulator")}
     summary, results = evaluate(ROOT / "tests" / "eval", urls, concurrency=4, limit=None,
@@ -31,6 +33,7 @@ def test_answers_to_the_evaluation_set_pass_the_gate(stack) -> None:
                           "(worst cases in reports/answer-eval.md)")
 
 
+@pytest.mark.timeout(1200)  # the stack's start and a second Rasa loading a model
 def test_a_candidate_model_is_judged_on_its_answers_in_its_own_rasa(stack, tmp_path,
                                                                     monkeypatch) -> None:
     """The ops gate's measure: the model in a Rasa process of its own, with the live action
