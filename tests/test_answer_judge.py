@@ -18,7 +18,7 @@ from huimin.ops.answer_eval import (
     result_of,
     worst,
 )
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 
 POLICIES = load_policies(ROOT / "policies")
 JUDGE = Judge(POLICIES)

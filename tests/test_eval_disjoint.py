@@ -13,8 +13,7 @@ from huimin.ops.near_duplicates import (
     normalise,
     training_sources,
 )
-from huimin.ops.settings import load_ops_settings
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT, OpsSettings
 
 EVAL_DIR = ROOT / "tests" / "eval"
 
@@ -49,7 +48,7 @@ def test_index_reports_every_offending_pair() -> None:
 def test_evaluation_set_is_disjoint_from_every_training_source() -> None:
     texts = eval_texts(EVAL_DIR)
     assert len({t.case_id for t in texts}) >= 420
-    annotations = exported_annotation_files(load_ops_settings().training_dir)
+    annotations = exported_annotation_files(OpsSettings().training_dir)
     index = Index(training_sources(ROOT / "nlu_data", ROOT / "policies", annotations))
     assert len(index) > 500  # the NLU data and catalogue were really read
     offending = [str(c) for t in texts for c in index.clashes(t.case_id, t.text)]

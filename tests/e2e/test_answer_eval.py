@@ -11,7 +11,7 @@ import json
 import pytest
 
 from bench.answer_eval import GATE, evaluate, gate_failures
-from huimin.platform.config import ROOT
+from huimin.platform.settings import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,8 @@ def test_a_candidate_model_is_judged_on_its_answers_in_its_own_rasa(stack, tmp_p
     import dataclasses
 
     from huimin.ops import candidate_answers
-    from huimin.ops.settings import OpsSettings
     from huimin.ops.training import rasa_env
-    from huimin.platform.config import load_settings
+    from huimin.platform.settings import OpsSettings, load_settings
 
     cases = tmp_path / "cases"
     cases.mkdir()
