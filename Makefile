@@ -10,7 +10,7 @@ RASA_VENV := .venv-rasa
 PIP_QUIET := --quiet --disable-pip-version-check
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test train nlu-eval lint bench clean
+.PHONY: setup run test train nlu-eval eval lint bench clean
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -41,6 +41,12 @@ test: setup train
 
 nlu-eval: setup train
 	@$(VENV)/bin/python scripts/nlu_eval.py --cross-validation
+
+# End-to-end answer evaluation through the WeChat callback (reports/answer-eval.md);
+# `make eval SET=tests/dev` runs another case set.
+SET ?= tests/eval
+eval: setup train
+	@$(VENV)/bin/python bench/answer_eval.py --set $(SET)
 
 lint: setup
 	@$(VENV)/bin/ruff check .

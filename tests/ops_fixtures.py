@@ -79,8 +79,17 @@ def fake_model(path: Path, model_id: str | None = None) -> Path:
 
 
 def evaluation(macro: float, per_intent: dict[str, float] | None = None,
-               heldout_sha: str = "h1") -> dict[str, Any]:
+               heldout_sha: str = "h1", answers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A model's evaluation as the training job records it (intent F1 and, by default, an
+    end-to-end answer evaluation that passes the shipped gate)."""
     per_intent = per_intent or {}
     return {"accuracy": macro, "macro_f1": macro, "weighted_f1": macro,
             "per_intent_f1": per_intent, "support": {k: 10 for k in per_intent},
-            "examples": 10 * len(per_intent), "heldout_sha": heldout_sha}
+            "examples": 10 * len(per_intent), "heldout_sha": heldout_sha,
+            "answers": answers or answer_figures()}
+
+
+def answer_figures(direct_right: float = 0.95, wrong: float = 0.0,
+                   eval_sha: str = "e1") -> dict[str, Any]:
+    return {"cases": 400, "direct_right": direct_right, "wrong": wrong, "menu": 0.02,
+            "eval_sha": eval_sha}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from huimin.ops.gate import GateConfig, GateConfigError, judge, load_gate_config
+from huimin.ops.gate import AnswerGate, GateConfig, GateConfigError, judge, load_gate_config
 from huimin.platform.settings import OpsSettings
-from tests.ops_fixtures import evaluation
+from tests.ops_fixtures import answer_figures, evaluation
 
 CONFIG = GateConfig(macro_f1_tolerance=0.02, floors={"human_handoff": 0.85, "greet": 0.75})
 GOOD = {"human_handoff": 0.95, "greet": 0.9, "ask_policy": 0.9}
@@ -74,3 +74,48 @@ def test_gate_file_errors_name_the_file_and_field(tmp_path: Path, monkeypatch):
     good.write_text("macro_f1_tolerance: 0.02\nfloors: {greet: 0.7}\n")
     monkeypatch.setenv("OPS_GATE_TOLERANCE", "0.05")
     assert load_gate_config(good).macro_f1_tolerance == 0.05
+
+
+ANSWERS = GateConfig(macro_f1_tolerance=0.02, answers=AnswerGate(
+    direct_right_tolerance=0.02, wrong_tolerance=0.01, min_direct_right=0.5, max_wrong=0.05))
+
+
+def test_answers_within_tolerance_of_the_live_model_pass():
+    live = evaluation(0.9, answers=answer_figures(0.80, 0.010))
+    verdict = judge(evaluation(0.9, answers=answer_figures(0.78, 0.020)), live, ANSWERS)
+    assert verdict.ok, verdict.reasons
+    assert any("直接答对率 78.0%，当前模型 80.0%" in c.message for c in verdict.checks)
+
+
+def test_fewer_direct_answers_or_more_wrong_answers_than_the_live_model_are_refused():
+    live = evaluation(0.9, answers=answer_figures(0.80, 0.010))
+    fewer = judge(evaluation(0.9, answers=answer_figures(0.7799, 0.010)), live, ANSWERS)
+    assert not fewer.ok
+    assert fewer.reasons == [
+        "评估集直接答对率 78.0%，当前模型 80.0%，允许下降 2.0%：低于下限 78.0%。"]
+    wronger = judge(evaluation(0.9, answers=answer_figures(0.80, 0.021)), live, ANSWERS)
+    assert not wronger.ok and "答错率 2.1%" in wronger.reasons[0]
+
+
+def test_answer_floor_and_ceiling_hold_even_without_a_live_model():
+    assert judge(evaluation(0.9, answers=answer_figures(0.6, 0.0)), None, ANSWERS).ok
+    verdict = judge(evaluation(0.9, answers=answer_figures(0.49, 0.06)), None, ANSWERS)
+    assert not verdict.ok and len(verdict.reasons) == 2
+    assert "低于下限" in verdict.reasons[0] and "高于上限" in verdict.reasons[1]
+
+
+def test_no_answer_evaluation_or_another_evaluation_set_is_refused():
+    missing = evaluation(0.9)
+    missing.pop("answers")
+    verdict = judge(missing, evaluation(0.9), ANSWERS)
+    assert not verdict.ok and "还没有做端到端答题评估" in verdict.reasons[0]
+    other_set = evaluation(0.9, answers=answer_figures(eval_sha="e2"))
+    assert "无法比较" in judge(other_set, evaluation(0.9), ANSWERS).reasons[0]
+    # A gate file without an `answers:` section judges intent F1 only.
+    assert judge(missing, evaluation(0.9), GateConfig(macro_f1_tolerance=0.02)).ok
+
+
+def test_the_shipped_gate_file_judges_answers():
+    config = load_gate_config(OpsSettings().gate_file)
+    assert config.answers is not None
+    assert 0 < config.answers.direct_right_tolerance <= 0.05

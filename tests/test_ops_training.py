@@ -192,3 +192,26 @@ def test_worker_job_runs_the_pipeline(db, ops, monkeypatch, redis_conn: redis.Re
     assert train_model(run_id) == "failed"
     with db.session() as s:
         assert s.get(training.TrainingRun, run_id).status == "failed"
+
+
+def test_export_skips_annotations_that_nearly_repeat_an_evaluation_case(
+    db, ops, redis_url, redis_conn
+):
+    """Not only identical texts: the CI disjointness rule (distance 2, containment)."""
+    from huimin.ops.near_duplicates import eval_texts
+
+    case = next(t for t in eval_texts(ops.eval_dir) if len(t.text) >= 8)
+    near = case.text[:-1] + "呀呀"  # one character changed, one added: distance 2
+    contained = "我想再问一下，" + case.text
+    annotated(db, redis_url, redis_conn, [
+        (near, "relabel", "ask_policy", []),
+        (contained, "relabel", "ask_policy", []),
+        ("这句话和评估集没有关系吧", "relabel", "greet", []),
+    ])
+    lines: list[str] = []
+    with db.session() as s:
+        result = training.export(s, load_settings(), ops, ops.training_dir / "run-1", lines.append)
+    assert len(result.annotations_used) == 1 and len(result.skipped) == 2
+    assert sum(f"评估集问题 {case.case_id}" in line for line in lines) == 2
+    examples = read_nlu([ops.training_dir / "run-1" / "data" / "nlu" / "annotations.yml"])[0]
+    assert [e.text for e in examples] == ["这句话和评估集没有关系吧"]

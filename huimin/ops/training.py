@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huimin.catalogue import load_catalogue, parse_example, read_nlu, write_training
-from huimin.ops import registry
+from huimin.ops import candidate_answers, near_duplicates, registry
 from huimin.ops.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Annotation, TrainingRun
 from huimin.ops.review import training_annotations
 from huimin.platform.db import Database, utcnow
@@ -240,6 +240,9 @@ def export(
     repo_intent = {e.text: e.intent for e in repo_examples}
     heldout = {e.text for e in read_nlu([ops.heldout_file])[0]} if ops.heldout_file.exists() \
         else set()
+    evaluation = near_duplicates.Index(
+        near_duplicates.Source(t.text, t.case_id) for t in near_duplicates.eval_texts(ops.eval_dir)
+    ) if ops.eval_dir.is_dir() else near_duplicates.Index([])
     chosen: dict[str, tuple[Annotation, str]] = {}
     result = Export(directory=directory, fingerprint="")
     for annotation in training_annotations(session):
@@ -251,6 +254,11 @@ def export(
             result.skipped.append(
                 f"#{annotation.id} 与测试集中的句子相同，不用于训练（避免评估失真）"
             )
+            continue
+        twin = evaluation.first_clash(f"#{annotation.id}", plain)
+        if twin is not None:
+            result.skipped.append(f"#{annotation.id} 与评估集问题 {twin.source.origin} "
+                                  "几乎相同，不用于训练（避免评估失真）")
             continue
         if repo_intent.get(plain) not in (None, annotation.intent):
             result.skipped.append(
@@ -490,6 +498,11 @@ def _pipeline(
         reporter.line(f"评估：{_scores(evaluation)}")
         live.result()
 
+    reporter.set(stage="evaluate", progress=90)
+    reporter.line("端到端答题评估（评估集 " + str(ops.eval_dir.name) + "，按市民看到的回复判分）")
+    evaluation["answers"] = _answers(ops, settings, model_file, workdir / "answers", reporter)
+    _answers_of_live_model_if_needed(db, ops, settings, workdir, reporter)
+
     reporter.set(stage="register", progress=96)
     started_by, started_by_name, created_at = who
     with db.session() as session:
@@ -507,6 +520,40 @@ def _pipeline(
     model_file.unlink(missing_ok=True)  # the store has it now
     reporter.line(f"已登记为模型 #{model_id}")
     return model_id
+
+
+def _answers(ops: OpsSettings, settings: Settings, model: Path, workdir: Path,
+             reporter: RunReporter, who: str = "") -> dict[str, Any]:
+    try:
+        answers = candidate_answers.evaluate_answers(ops, settings, model, workdir,
+                                                     reporter.line, rasa_env(ops))
+    except candidate_answers.AnswerEvaluationFailed as exc:
+        raise TrainingFailed(str(exc)) from exc
+    reporter.line(f"{who}答题评估：直接答对 {answers['direct_right']:.1%}，"
+                  f"答错 {answers['wrong']:.1%}，菜单 {answers['menu']:.1%}"
+                  f"（{answers['cases']} 条）")
+    return answers
+
+
+def _answers_of_live_model_if_needed(
+    db: Database, ops: OpsSettings, settings: Settings, workdir: Path, reporter: RunReporter
+) -> None:
+    """The gate compares answers with the live model's on the same cases and catalogue."""
+    sha = candidate_answers.eval_sha(ops, settings)
+    with db.session() as session:
+        live = registry.active_model(session)
+        if live is None or ((live.evaluation or {}).get("answers") or {}).get("eval_sha") == sha:
+            return
+        live_id, path = live.id, registry.stored_path(ops, live.sha256)
+    if not path.exists():
+        reporter.line(f"当前模型 #{live_id} 的文件不在模型库中，无法评估它")
+        return
+    answers = _answers(ops, settings, path, workdir / "answers-live", reporter,
+                       f"当前模型 #{live_id} ")
+    with db.session() as session:
+        live = session.get(registry.ModelRecord, live_id)
+        if live is not None:
+            live.evaluation = {**(live.evaluation or {}), "answers": answers}
 
 
 def _evaluate_live_model_if_needed(
@@ -527,8 +574,8 @@ def _evaluate_live_model_if_needed(
                           lambda line: reporter.line(f"[当前模型] {line}"))
     with db.session() as session:
         live = session.get(registry.ModelRecord, live_id)
-        if live is not None:
-            live.evaluation = evaluation
+        if live is not None:  # keeps the answer evaluation, which does not depend on it
+            live.evaluation = {**(live.evaluation or {}), **evaluation}
     reporter.line(f"当前模型：{_scores(evaluation)}")
 
 

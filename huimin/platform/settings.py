@@ -76,6 +76,11 @@ class OpsSettings:
     heldout_file: Path = field(
         default_factory=lambda: _path("OPS_HELDOUT_FILE", ROOT / "tests" / "nlu" / "heldout.yml")
     )
+    # The end-to-end answer-evaluation set: the training export skips annotated messages that
+    # are near-duplicates of its cases, and the gate judges candidates on it.
+    eval_dir: Path = field(
+        default_factory=lambda: _path("OPS_EVAL_DIR", ROOT / "tests" / "eval")
+    )
     # Where `make train` installs its model: registered as the first live model.
     installed_models: Path = field(
         default_factory=lambda: _path("INSTALLED_MODELS_DIR", ROOT / "models")
