@@ -466,3 +466,28 @@ def _seconds_until_ready(stack: FaultStack, since: float, limit: float = 180) ->
             return time.monotonic() - since
         time.sleep(0.5)
     return float("inf")
+
+
+def kill_worker_mid_drain(stack: FaultStack, wait: float = 40) -> bool:
+    """Freeze Rasa until a drain job is asking it (questions queued behind the apology), then
+    SIGKILL the worker in the middle of that job and start a new one; Rasa thaws afterwards.
+    True when a job was really in progress at the kill."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    from jobs.queues import PUSH
+
+    conn = redis.Redis.from_url(stack.redis_url)
+    registry = StartedJobRegistry(queue=Queue(PUSH, connection=conn))
+    stack.signal("rasa", signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + wait
+        while not registry.get_job_ids() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        mid_job = bool(registry.get_job_ids())
+        stack.kill("worker")
+        stack.start("worker")
+        return mid_job
+    finally:
+        stack.signal("rasa", signal.SIGCONT)
+        conn.close()

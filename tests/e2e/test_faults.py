@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from tests.faults import Outcome, fault_stack, scenario
+from tests.faults import Outcome, fault_stack, kill_worker_mid_drain, scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -89,17 +89,14 @@ def test_wechat_api_failing_loses_no_answer(faults):
 
 
 def test_worker_killed_mid_drain_loses_and_repeats_nothing(faults):
-    """SIGKILL while drain jobs wait on a frozen assistant: RQ finds the job abandoned and
+    """SIGKILL while a drain job asks a frozen assistant: RQ finds the job abandoned and
     retries it; the outbox still holds every question, so each is answered once."""
     stack, _ = faults
+    killed_mid_job: list[bool] = []
 
-    def kill_worker() -> None:
-        stack.signal("rasa", signal.SIGSTOP)
-        try:
-            time.sleep(6)  # questions queued, a drain job asking the frozen assistant
-            stack.kill("worker")
-            stack.start("worker")
-        finally:
-            stack.signal("rasa", signal.SIGCONT)
-
-    check(scenario(stack, "worker SIGKILL mid-job", kill_worker, duration=8, settle=150))
+    outcome = scenario(stack, "worker SIGKILL mid-job",
+                       lambda: killed_mid_job.append(kill_worker_mid_drain(stack)),
+                       duration=20, start_after=0, settle=180)
+    assert killed_mid_job == [True]
+    check(outcome)
+    assert outcome.tally.apology_then_answered > 0
