@@ -104,7 +104,7 @@ def faults(stack: FaultStack, redis: PrivateRedis, pg: PrivatePostgres
 
 def print_table(outcomes: list[Outcome]) -> None:
     columns = ["asked", "answered once", "apology, then answered", "recorded for staff",
-               "lost", "duplicated", "replies over 5 s", "5xx"]
+               "still queued", "lost", "duplicated", "replies over 5 s", "5xx"]
     print("| fault | " + " | ".join(columns) + " | /readyz green after |")
     print("|---" * (len(columns) + 2) + "|")
     for o in outcomes:

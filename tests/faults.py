@@ -347,6 +347,16 @@ class Traffic:
                             timeout=10).json()["messages"]
         return [m["body"]["text"]["content"] for m in msgs if m["body"].get("text")]
 
+    def queued(self, sender: str) -> bool:
+        """Whether the citizen's outbox still holds something (waiting, not lost)."""
+        conn = redis.Redis.from_url(self.stack.redis_url, socket_timeout=2)
+        try:
+            return bool(conn.llen(f"huimin:wechat:outbox:{sender}"))
+        except redis.RedisError:
+            return False
+        finally:
+            conn.close()
+
     def recorded(self) -> set[str]:
         """Pseudonyms of the citizens with something recorded for staff."""
         engine = create_engine(self.stack.database_url)
@@ -357,12 +367,20 @@ class Traffic:
             engine.dispose()
         return {row[0] for row in rows}
 
-    def tally(self, settle: float = 90) -> Tally:
-        """Wait (up to `settle` s) until every question is accounted for, then count."""
-        deadline = time.monotonic() + settle
+    def tally(self, settle: float = 90, cap: float = 900) -> Tally:
+        """Wait until every question is accounted for, then count. The wait lasts `settle` s
+        after /readyz is green (a restarted Rasa may take minutes to load its model on a busy
+        machine), and never more than `cap` s."""
+        started = time.monotonic()
+        deadline = started + settle
         while True:
             tally = self._count()
-            if tally.lost == 0 or time.monotonic() > deadline:
+            now = time.monotonic()
+            if tally.lost == 0 or now > started + cap:
+                return tally
+            if not self.stack.ready():
+                deadline = max(deadline, now + settle)
+            elif now > deadline:
                 return tally
             time.sleep(1)
 
@@ -386,6 +404,8 @@ class Traffic:
                 outcome = "recorded"
             if outcome == "answered" and not answered_passively:
                 tally.late += 1
+            if outcome == "lost" and self.queued(sender):
+                outcome = "queued"
             if outcome == "lost":
                 tally.lost_openids.append(q.openid)
             setattr(tally, outcome, getattr(tally, outcome) + 1)
@@ -403,6 +423,7 @@ class Tally:
     apology_then_answered: int = 0
     late: int = 0  # of `answered`: "success" at once, the answer as a customer-service message
     recorded: int = 0
+    queued: int = 0  # still in the citizen's outbox when counted: not lost, not yet answered
     lost: int = 0
     duplicated: int = 0
     slow: int = 0  # deliveries over 5 s
@@ -412,7 +433,8 @@ class Tally:
     def row(self) -> dict[str, int]:
         return {"asked": self.asked, "answered once": self.answered,
                 "apology, then answered": self.apology_then_answered,
-                "recorded for staff": self.recorded, "lost": self.lost,
+                "recorded for staff": self.recorded, "still queued": self.queued,
+                "lost": self.lost,
                 "duplicated": self.duplicated, "replies over 5 s": self.slow,
                 "5xx": self.errors}
 
@@ -459,7 +481,7 @@ def scenario(stack: FaultStack, name: str, fault: Callable[[], None], *, duratio
     return Outcome(name, traffic.tally(settle), ready_after[0], "".join(waiting))
 
 
-def _seconds_until_ready(stack: FaultStack, since: float, limit: float = 180) -> float:
+def _seconds_until_ready(stack: FaultStack, since: float, limit: float = 600) -> float:
     """Seconds from `since` until /readyz first answers 200 (inf if not within `limit`)."""
     while time.monotonic() < since + limit:
         if stack.ready():

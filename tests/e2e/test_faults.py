@@ -27,7 +27,7 @@ def check(outcome: Outcome) -> None:
     detail = (f"{outcome.fault}: {t.row()} lost={t.lost_openids} "
               f"not ready: {outcome.not_ready}")
     assert t.asked > 0, detail
-    assert t.lost == 0 and t.duplicated == 0, detail
+    assert t.lost == 0 and t.queued == 0 and t.duplicated == 0, detail
     assert t.slow == 0 and t.errors == 0, detail
     assert t.answered + t.apology_then_answered + t.recorded == t.asked, detail
     assert outcome.ready_after < 30, detail

@@ -39,6 +39,7 @@ class Console:
         return "".join(self.lines[-40:])
 
 
+@pytest.mark.timeout(900)  # a whole stack's start, twice a process restart, on a shared machine
 def test_run_starts_its_own_redis_and_announces_the_simulator(tmp_path):
     redis_port = free_port()
     ports = {k: free_port() for k in ("WEB_PORT", "RASA_PORT", "ACTION_PORT", "EMULATOR_PORT")}
@@ -50,7 +51,7 @@ def test_run_starts_its_own_redis_and_announces_the_simulator(tmp_path):
                             start_new_session=True)
     console = Console(proc)
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 600
         while "Open the chat simulator" not in console.text():
             assert proc.poll() is None, console.tail()
             assert time.monotonic() < deadline, "no simulator URL printed:\n" + console.tail()
