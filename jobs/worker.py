@@ -40,16 +40,16 @@ def main(argv: list[str]) -> None:
                                 health_check_interval=30)
     failures = 0
     while True:
-        worker = Worker(list(WORKERS[role]), connection=conn,
-                        job_monitoring_interval=JOB_MONITORING_INTERVAL,
-                        maintenance_interval=MAINTENANCE_INTERVAL)
-        started = time.monotonic()
+        started, worker = time.monotonic(), None
         try:
+            worker = Worker(list(WORKERS[role]), connection=conn,
+                            job_monitoring_interval=JOB_MONITORING_INTERVAL,
+                            maintenance_interval=MAINTENANCE_INTERVAL)
             worker.work(with_scheduler=True)
-        except redis.RedisError as exc:  # raised while starting (bootstrap, registering)
+        except redis.RedisError as exc:  # raised while starting (naming, bootstrap, registering)
             log.warning("worker_redis_unavailable", error=type(exc).__name__)
-        if worker._shutdown_requested_date is not None:  # SIGTERM/SIGINT: asked to stop
-            return
+        if worker is not None and worker._shutdown_requested_date is not None:
+            return  # SIGTERM/SIGINT: asked to stop
         failures = 0 if time.monotonic() - started > 60 else failures + 1
         wait = BACKOFF[min(failures, len(BACKOFF) - 1)]
         log.warning("worker_restarting", role=role, after_seconds=wait)

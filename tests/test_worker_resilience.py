@@ -1,6 +1,7 @@
-"""The RQ worker process (jobs.worker) against a private redis-server: Redis going away for
-longer than redis-py's own retries makes RQ's worker quit; the process starts a new one with
-backoff, serves its queues again when Redis is back, and stops only when asked (SIGTERM)."""
+"""The RQ worker process (jobs.worker) against a private redis-server: it outlives Redis going
+away for longer than redis-py's own retries, takes jobs again when Redis is back, and stops
+only when asked (SIGTERM). (Should RQ's worker quit on a Redis timeout, jobs.worker starts a
+new one with backoff.)"""
 
 from __future__ import annotations
 
@@ -48,14 +49,12 @@ def test_worker_outlives_a_redis_outage_and_works_after_it(private_redis, tmp_pa
         time.sleep(25)
         assert proc.poll() is None, log.read_text()[-3000:]
         private_redis.start()
-        conn.delete(*conn.keys("rq:worker*") or ["none"])  # only a live worker re-registers
-        wait_until(lambda: serving(conn), 60, "worker serving again")
         job = Queue(DEFAULT, connection=conn).enqueue("builtins.len", "abc")
-        wait_until(lambda: job.get_status(refresh=True) == "finished", 30, "job done")
+        wait_until(lambda: job.get_status(refresh=True) == "finished", 60, "job done")
         assert job.return_value() == 3
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
     assert proc.returncode == 0
-    assert "worker_restarting" in log.read_text()
+    assert "could not connect to Redis" in log.read_text()  # the outage was felt
