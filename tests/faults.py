@@ -216,7 +216,7 @@ class FaultStack:
     def start_all(self, names=("rasa", "emulator", "actions", "worker", "trainer", "web")) -> None:
         for name in names:
             self.start(name)
-        wait_until(self.ready, 300, "fault stack /readyz")
+        wait_until(self.ready, 900, "fault stack /readyz")
 
     def ready(self) -> bool:
         try:

@@ -13,7 +13,8 @@ import requests
 
 from tests.faults import Outcome, fault_stack, kill_worker_mid_drain, scenario
 
-pytestmark = pytest.mark.e2e
+# The first test also starts the stack (Rasa loads its model: minutes on a busy machine).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
