@@ -376,7 +376,7 @@ class Traffic:
         while True:
             tally = self._count()
             now = time.monotonic()
-            if tally.lost == 0 or now > started + cap:
+            if tally.lost + tally.queued == 0 or now > started + cap:
                 return tally
             if not self.stack.ready():
                 deadline = max(deadline, now + settle)
