@@ -10,7 +10,7 @@ RASA_VENV := .venv-rasa
 PIP_QUIET := --quiet --disable-pip-version-check
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test train nlu-eval eval lint bench clean
+.PHONY: setup run test train nlu-eval eval lint bench chaos clean
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -53,6 +53,9 @@ lint: setup
 
 bench: setup train
 	@for f in bench/bench_*.py; do echo "==> $$f"; $(VENV)/bin/python $$f || exit 1; done
+
+chaos: setup train
+	@$(VENV)/bin/python bench/chaos.py
 
 clean:
 	rm -rf build models var reports

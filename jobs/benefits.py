@@ -10,8 +10,8 @@ queueing in the first place:
     benefit-push-<notice id>[-<epoch>]             a push (or its deferred retry)
 (RQ allows letters, digits, _ and - in job ids.)
 
-Schedules (jobs/cron.py, run by `rq cron`): `nightly` every night and `watch_rules` every few
-minutes.
+Schedules (jobs/cron.py, run by jobs/cron_runner.py): `nightly` every night and `watch_rules`
+every few minutes.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Periodic jobs, for RQ's cron scheduler (the `cron` line of the Procfile):
-
-    rq cron jobs.cron --url "$REDIS_URL"
-
-The scheduler only enqueues; the worker runs the jobs. Add other periodic jobs here.
+"""Periodic jobs, for RQ's cron scheduler as run by jobs.cron_runner (the `cron` line of the
+Procfile). The scheduler only enqueues; the worker runs the jobs. Add other periodic jobs here.
 """
 
 from __future__ import annotations

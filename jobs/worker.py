@@ -1,17 +1,32 @@
 """Worker entry point: `python -m jobs.worker [worker|trainer]` serves that process's queues
-(jobs.queues.WORKERS), most urgent first."""
+(jobs.queues.WORKERS), most urgent first.
+
+RQ's worker quits when Redis times out or its loop meets an error it does not expect; a Redis
+stall or restart is ordinary in production, so this process starts a fresh worker after a
+backoff instead of exiting. It stops only when asked to (SIGTERM, SIGINT)."""
 
 from __future__ import annotations
 
+import signal
 import sys
+import time
 
 import redis
+import structlog
 from dotenv import load_dotenv
 from rq import Worker
 
 from huimin.platform.logs import configure_logging
 from huimin.platform.settings import load_settings
 from jobs.queues import WORKERS
+
+log = structlog.get_logger("worker")
+
+# A killed worker's job is found abandoned (and retried, see RQ's StartedJobRegistry) once its
+# heartbeat expires: about a minute with these, instead of RQ's defaults of up to 10 minutes.
+JOB_MONITORING_INTERVAL = 5
+MAINTENANCE_INTERVAL = 15
+BACKOFF = (1, 2, 5, 10, 20, 30)
 
 
 def main(argv: list[str]) -> None:
@@ -21,8 +36,31 @@ def main(argv: list[str]) -> None:
     load_dotenv()
     configure_logging()
     settings = load_settings()
-    conn = redis.Redis.from_url(settings.redis_url)
-    Worker(list(WORKERS[role]), connection=conn).work(with_scheduler=True)
+    conn = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5,
+                                health_check_interval=30)
+    failures = 0
+    while True:
+        started, worker = time.monotonic(), None
+        try:
+            worker = Worker(list(WORKERS[role]), connection=conn,
+                            job_monitoring_interval=JOB_MONITORING_INTERVAL,
+                            maintenance_interval=MAINTENANCE_INTERVAL)
+            worker.work(with_scheduler=True)
+        except redis.RedisError as exc:  # raised while starting (naming, bootstrap, registering)
+            log.warning("worker_redis_unavailable", error=type(exc).__name__)
+        if worker is not None and worker._shutdown_requested_date is not None:
+            return  # SIGTERM/SIGINT: asked to stop
+        failures = 0 if time.monotonic() - started > 60 else failures + 1
+        wait = BACKOFF[min(failures, len(BACKOFF) - 1)]
+        log.warning("worker_restarting", role=role, after_seconds=wait)
+        _sleep_unless_stopped(wait)
+
+
+def _sleep_unless_stopped(seconds: float) -> None:
+    """RQ's handlers are gone between two workers: a signal now ends the process at once."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    time.sleep(seconds)
 
 
 if __name__ == "__main__":

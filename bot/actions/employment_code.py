@@ -17,6 +17,7 @@ from huimin.employment_code import InsufficientFactsError, NoSigningKeyError, qr
 from huimin.employment_code.runtime import CodesProvider
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
+from huimin.wechat.safe_redis import fast_client
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,7 @@ def codes_provider() -> CodesProvider:
 
 @lru_cache(maxsize=1)
 def redis_conn() -> redis.Redis:
-    return redis.Redis.from_url(
-        settings().redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
-    )
+    return fast_client(settings().redis_url, timeout=1.0)
 
 
 class ActionShowEmploymentCode(Action):

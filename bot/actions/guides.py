@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import redis
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -29,6 +28,7 @@ from huimin.guides.chat import (
 )
 from huimin.guides.service import GuideService, guide_store
 from huimin.guides.storage import GuideStorageError, SessionStore
+from huimin.wechat.safe_redis import fast_client
 
 GUIDE_ACTIVE = "guide_active"
 NO_GUIDE = Reply(
@@ -44,8 +44,7 @@ USUAL_RESPONSE = {"affirm": "utter_affirm", "deny": "utter_deny",
 @lru_cache(maxsize=1)
 def chat() -> GuideChat:
     s = settings()
-    sessions = SessionStore(redis.Redis.from_url(s.redis_url, socket_timeout=2.0,
-                                                 socket_connect_timeout=2.0))
+    sessions = SessionStore(fast_client(s.redis_url, timeout=2.0))
     return GuideChat(GuideService(guide_store(s.guides_dir), sessions), database())
 
 

@@ -29,10 +29,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+PG_CONNECT_TIMEOUT = 3  # seconds
+PG_POOL_TIMEOUT = 5  # seconds to wait for a free pooled connection
+
+
 def make_engine(url: str) -> Engine:
     kwargs: dict = {"future": True, "pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif url.startswith("postgresql"):
+        # A database that is down or unreachable fails fast instead of hanging each caller;
+        # pool_pre_ping replaces connections the server terminated (a restart, a failover).
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT}
+        kwargs["pool_timeout"] = PG_POOL_TIMEOUT
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)

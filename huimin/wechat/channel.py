@@ -16,11 +16,13 @@ Nothing here knows about Flask; the handler passes in an `Inbound` and the time 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 
 import redis
@@ -46,7 +48,7 @@ from huimin.wechat.delivery import (
     split_text,
 )
 from huimin.wechat.ratelimit import RateLimiter
-from huimin.wechat.safe_redis import RedisUnavailable, SafeRedis
+from huimin.wechat.safe_redis import FAST_TIMEOUT, RedisUnavailable, SafeRedis
 
 log = structlog.get_logger("wechat")
 
@@ -87,6 +89,7 @@ SORRY = "抱歉，系统出了点问题，请稍后再试。着急可拨打 1233
 
 POLL_SECONDS = 0.05
 SEEN_SECONDS = 60  # how often a chatting user's last_seen_at is written to the database
+USER_SAVE_WAIT = 1.0  # seconds an answer waits for the user's record to be saved
 
 
 def menu_text(lead: str) -> str:
@@ -201,8 +204,11 @@ class Channel:
     # ---- the request side ------------------------------------------------------------------
 
     def handle(self, msg: Inbound, started: float) -> str | None:
-        """The passive reply text for `msg`, or None for "success" (nothing, or later)."""
-        deadline = started + self.settings.reply_budget_seconds
+        """The passive reply text for `msg`, or None for "success" (nothing, or later).
+
+        The wait ends one Redis timeout before the budget: the ledger call made after it may
+        stall that long, and the reply must still leave within the budget."""
+        deadline = started + self.settings.reply_budget_seconds - FAST_TIMEOUT
         if self.ledger.claim(msg.key) is not None:
             return self._await_first_delivery(msg, deadline)
         turn = _Turn()
@@ -340,16 +346,25 @@ class Channel:
             return Result([conversation.FALLBACK_TEXT], ask_later=later)
         try:
             rendered = conversation.ask(self.assistant, sender, text, ASK_TIMEOUT)
-        except AssistantUnavailable:
-            log.warning("assistant_unavailable", sender=sender, message=msg.key)
+        except AssistantUnavailable as exc:
+            log.warning("assistant_unavailable", sender=sender, message=msg.key,
+                        error=str(exc)[:200])
             self.health.failed()
             return Result([conversation.FALLBACK_TEXT], ask_later=later)
         self.choices.remember(sender, rendered.payloads)
         return Result(split_text(rendered.text))
 
     def _touch(self, openid: str, sender: str, subscribed: bool | None = None) -> None:
-        """Keep the user's record (subscription, last seen) current; a chatting user is
-        written at most once a minute. A database problem never stops the answer."""
+        """Keep the user's record (subscription, last seen) current before answering, so a late
+        answer finds the user subscribed; but on a thread of its own, waited for at most
+        USER_SAVE_WAIT: a stalled database (which no client timeout cuts short) never holds up
+        the answer."""
+        future = _executor().submit(self._save_user, openid, sender, subscribed)
+        with contextlib.suppress(FuturesTimeout):
+            future.result(timeout=USER_SAVE_WAIT)
+
+    def _save_user(self, openid: str, sender: str, subscribed: bool | None) -> None:
+        """A chatting user is written at most once a minute. A database problem is logged."""
         if subscribed is None:
             key = f"huimin:wechat:seen:{sender}"
             if not self.redis.get(lambda c: c.set(key, 1, nx=True, ex=SEEN_SECONDS), True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from huimin.assistant.client import AssistantClient, BotMessage
+from huimin.assistant.client import AssistantClient, AssistantUnavailable, BotMessage
 from huimin.wechat.safe_redis import SafeRedis
 
 FALLBACK_TEXT = (
@@ -42,8 +42,16 @@ def render(messages: list[BotMessage] | tuple[BotMessage, ...]) -> Rendered:
 
 
 def ask(client: AssistantClient, sender_id: str, text: str, timeout: float) -> Rendered:
-    """Ask the assistant; raises AssistantUnavailable when it does not answer in `timeout`."""
-    return render(client.ask(sender_id, text, timeout=timeout))
+    """Ask the assistant; raises AssistantUnavailable when it does not answer in `timeout`,
+    and when it answers with nothing to say.
+
+    Every question deserves an answer, so an empty one is a failure, not a silence: Rasa's REST
+    channel answers an empty list when its lock store (Redis) times out, when the action server
+    fails, or on any other error while handling the message."""
+    rendered = render(client.ask(sender_id, text, timeout=timeout))
+    if not rendered.text.strip():
+        raise AssistantUnavailable("the assistant answered with no message")
+    return rendered
 
 
 class AssistantHealth:

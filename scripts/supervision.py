@@ -1,0 +1,62 @@
+"""`make run`'s process supervision: supervisord (the `supervisor` package) runs each Procfile
+process and restarts one that exits, with backoff, instead of stopping the whole stack as
+honcho does. The same policy is what production's per-role supervisor (systemd) applies.
+
+Policy: a process that exits is restarted at once if it had run for STARTSECS, otherwise after
+a growing delay (supervisord waits 1 s, 2 s, 3 s ... between attempts) without ever giving up;
+each exit and restart is reported on the console by supervisord.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STARTSECS = 5  # a process that lives this long counts as started (its next failure: no delay)
+START_RETRIES = 1_000_000  # never give up on a process: a dependency may take long to return
+
+
+def _program(name: str, command: str, root: Path, *, restart: bool) -> str:
+    if "'" in command:
+        raise ValueError(f"Procfile command for {name} must not contain single quotes")
+    command = command.replace("%", "%%")  # supervisord expands %(...)s in its values
+    lines = [
+        f"[program:{name}]",
+        f"command=bash -c 'exec {command}'",  # bash expands $VARS from the environment
+        f"directory={root}",
+        "stdout_logfile=/dev/stdout",
+        "stdout_logfile_maxbytes=0",
+        "redirect_stderr=true",
+        "stopasgroup=true",
+        "killasgroup=true",
+        "stopwaitsecs=15",
+    ]
+    if restart:
+        lines += ["autorestart=true", f"startsecs={STARTSECS}", f"startretries={START_RETRIES}"]
+    else:  # a one-shot (the readiness announcer): run once, never restarted
+        lines += ["autorestart=false", "startsecs=0", "exitcodes=0,1"]
+    return "\n".join(lines)
+
+
+def supervisord_conf(programs: dict[str, str], once: dict[str, str], root: Path,
+                     var: Path) -> str:
+    """The supervisord configuration for `programs` (kept running) and `once` (run once)."""
+    head = f"""[supervisord]
+nodaemon=true
+logfile=/dev/stdout
+logfile_maxbytes=0
+loglevel=info
+pidfile={var / 'supervisord.pid'}
+
+[unix_http_server]
+file={var / 'supervisor.sock'}
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{var / 'supervisor.sock'}
+"""
+    blocks = [_program(name, cmd, root, restart=True) for name, cmd in programs.items()]
+    blocks += [_program(name, cmd, root, restart=False) for name, cmd in once.items()]
+    return head + "\n" + "\n\n".join(blocks) + "\n"
