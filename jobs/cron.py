@@ -7,12 +7,13 @@ from __future__ import annotations
 from dotenv import load_dotenv
 from rq import cron
 
-from huimin.platform.settings import load_settings
+from huimin.platform.runtime import build_runtime
 from jobs import benefits
 from jobs.queues import DEFAULT
 
 load_dotenv()
-_settings = load_settings().benefits
+# The scheduler builds its runtime like every process (production checks included).
+_settings = build_runtime().settings.benefits
 
 # Batch matching of every resident against every rule in force, and overdue notices closed.
 cron.register(benefits.nightly, DEFAULT, cron=_settings.nightly_cron,

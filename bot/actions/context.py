@@ -14,6 +14,7 @@ from huimin.catalogue import Catalogue, CatalogueStore
 from huimin.catalogue.answers import Reply
 from huimin.catalogue.referrals import ReferralStore, ReferralTable
 from huimin.platform.db import Database
+from huimin.platform.runtime import build_runtime
 from huimin.platform.settings import Settings, load_settings
 
 
@@ -25,7 +26,8 @@ def settings() -> Settings:
 
 @lru_cache(maxsize=1)
 def database() -> Database:
-    return Database(settings().database_url)
+    """Built by the one runtime builder, which refuses development secrets in production."""
+    return build_runtime(settings()).db
 
 
 @lru_cache(maxsize=1)
