@@ -3,8 +3,9 @@
 In the style of OpenFisca's YAML tests: the staff who edit ``rules/*.yml`` add a case
 without writing Python. A case names the day the rule is applied (``as_of``), the facts
 (added to the file's common ``facts``), the expected ``status`` and, where given, the
-``missing`` facts, ``amount``, ``duration`` and ``reasons_include``; the file's ``eligible``
-mapping must hold for every eligible case.
+``missing`` facts, ``amount``, ``duration``, ``reasons`` (all of them, in order),
+``reasons_include`` and ``reasons_exclude`` (text no reason may contain); the file's
+``eligible`` mapping must hold for every eligible case. A fact given as null is unknown.
 """
 
 from __future__ import annotations
@@ -67,5 +68,9 @@ def test_rule_case(
     for key in _CHECKED:
         if key in expected:
             assert getattr(r, key) == expected[key], key
+    if "reasons" in case:
+        assert list(r.reasons) == case["reasons"]
     for reason in case.get("reasons_include", ()):
         assert reason in r.reasons
+    for text in case.get("reasons_exclude", ()):
+        assert text not in "".join(r.reasons)
