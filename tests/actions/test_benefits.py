@@ -23,6 +23,7 @@ from huimin.residents.models import Resident
 from huimin.rules import load_rules
 from huimin.wechat.models import WechatUser
 from jobs.queues import DEFAULT
+from tests.actions.recorded import recorded
 from tests.benefits_fixtures import ELDER, add_resident
 
 SENDER = "u-benefits-test"
@@ -54,12 +55,8 @@ class Conversation:
         self.said: list[dict] = []
 
     def tracker(self, text: str = "") -> Tracker:
-        return Tracker(
-            sender_id=SENDER, slots=dict(self.slots),
-            latest_message={"intent": {"name": "check_benefits"}, "entities": [], "text": text},
-            events=[], paused=False, followup_action=None, active_loop=self.active_loop,
-            latest_action_name="action_listen",
-        )
+        return recorded("benefits_asked", text=text, sender_id=SENDER, slots=dict(self.slots),
+                        active_loop=self.active_loop)
 
     def apply(self, events: list[dict], dispatcher: CollectingDispatcher) -> list[dict]:
         for e in events:

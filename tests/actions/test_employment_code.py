@@ -27,6 +27,7 @@ from huimin.employment_code import EmploymentCodes, Reason, generate_key, store
 from huimin.platform.db import Database, utcnow
 from huimin.residents.models import Resident
 from huimin.wechat.models import WechatUser
+from tests.actions.recorded import recorded
 
 
 @pytest.fixture
@@ -52,13 +53,7 @@ def env(
 
 
 def tracker(sender: str) -> Tracker:
-    return Tracker(
-        sender_id=sender, slots={}, latest_message={
-            "intent": {"name": "show_employment_code", "confidence": 0.99}, "entities": [],
-            "text": "我的就业码"},
-        events=[], paused=False, followup_action=None, active_loop={},
-        latest_action_name="action_listen",
-    )
+    return recorded("employment_code_asked", sender_id=sender)
 
 
 def add_user(db: Database, emulator: str, openid: str, pseudonym: str,

@@ -10,7 +10,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -23,6 +22,7 @@ from huimin.platform.db import Database
 from huimin.platform.settings import ROOT
 from huimin.residents.models import Resident
 from huimin.wechat.models import WechatUser
+from tests.actions.recorded import recorded
 
 STORE = GuideStore(ROOT / "guides")
 KEYS = sorted(STORE.guides)
@@ -56,11 +56,8 @@ class Chat:
         latest = {"text": text, "intent": {"name": intent, "confidence": 0.9},
                   "entities": entities or []}
         self.events.append({"event": "user", "text": text, "parse_data": latest})
-        tracker = Tracker(
-            sender_id=self.sender, slots=dict(self.slots), latest_message=latest,
-            events=list(self.events), paused=False, followup_action=None, active_loop={},
-            latest_action_name="action_listen",
-        )
+        tracker = recorded("guide_started", sender_id=self.sender, slots=dict(self.slots),
+                           latest_message=latest, events=list(self.events))
         action = ActionStartGuide() if intent == "start_guide" else ActionGuideCommand()
         dispatcher = CollectingDispatcher()
         events = action.run(dispatcher, tracker, {})
