@@ -4,14 +4,12 @@ Procfile). The scheduler only enqueues; the worker runs the jobs. Add other peri
 
 from __future__ import annotations
 
-from dotenv import load_dotenv
 from rq import cron
 
 from huimin.platform.runtime import build_runtime
 from jobs import benefits
 from jobs.queues import DEFAULT
 
-load_dotenv()
 # The scheduler builds its runtime like every process (production checks included).
 _settings = build_runtime().settings.benefits
 

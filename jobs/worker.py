@@ -13,7 +13,6 @@ import time
 
 import redis
 import structlog
-from dotenv import load_dotenv
 from rq import Worker
 
 from huimin.platform.logs import configure_logging
@@ -33,7 +32,6 @@ def main(argv: list[str]) -> None:
     role = argv[0] if argv else "worker"
     if role not in WORKERS:
         sys.exit(f"unknown worker role {role!r}; expected one of {', '.join(WORKERS)}")
-    load_dotenv()
     configure_logging()
     # Refuses development secrets with HUIMIN_ENV=production, before any connection.
     conn = build_runtime(socket_connect_timeout=5, health_check_interval=30).redis

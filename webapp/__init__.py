@@ -6,14 +6,12 @@ import dataclasses
 from typing import Any
 
 from apiflask import APIFlask
-from dotenv import load_dotenv
 
 from huimin.platform.logs import configure_logging
 from huimin.platform.settings import load_settings
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
-    load_dotenv()
     settings = load_settings()
     if overrides:
         settings = dataclasses.replace(settings, **overrides)

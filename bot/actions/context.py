@@ -6,7 +6,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from dotenv import load_dotenv
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -20,7 +19,6 @@ from huimin.platform.settings import Settings, load_settings
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    load_dotenv()
     return load_settings()
 
 

@@ -1,4 +1,4 @@
-"""The one settings object, read from environment variables (a `.env` file is loaded by the edges).
+"""The one settings object, read from environment variables (and a `.env` file, by `load_settings`).
 
 Every process (web, worker, action server, CLI) builds the same Settings, so a value
 is defined once here and documented in `.env.example`. Capabilities with many settings have
@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parents[2]
 _HOURS = re.compile(r"^(\d{1,2})-(\d{1,2})$")
@@ -183,6 +185,8 @@ class EmploymentCodeSettings:
     leeway_seconds: int = 30
     key_dir: Path = ROOT / "keys" / "employment_code"
     keys_json: str = ""
+    # Flask-Limiter string for the public verify endpoint, per client IP.
+    verify_rate_limit: str = "120/minute,3000/hour"
 
     def __post_init__(self) -> None:
         if not 0 < self.ttl_seconds <= self.max_ttl_seconds:
@@ -198,7 +202,8 @@ class EmploymentCodeSettings:
         EMPLOYMENT_CODE_MAX_TTL_SECONDS (3600: longest lifetime accepted, and how long a
         replaced key stays published), EMPLOYMENT_CODE_LEEWAY_SECONDS (30: clock skew),
         EMPLOYMENT_CODE_KEYS (JSON: JWK Set, list or one private JWK; wins over the
-        directory), EMPLOYMENT_CODE_KEY_DIR (*.jwk files, default keys/employment_code).
+        directory), EMPLOYMENT_CODE_KEY_DIR (*.jwk files, default keys/employment_code),
+        EMPLOYMENT_CODE_VERIFY_RATE_LIMIT ("120/minute,3000/hour", per client IP).
         """
         env = os.environ if environ is None else environ
         defaults = cls()
@@ -211,6 +216,8 @@ class EmploymentCodeSettings:
             leeway_seconds=seconds("EMPLOYMENT_CODE_LEEWAY_SECONDS", defaults.leeway_seconds),
             key_dir=Path(env.get("EMPLOYMENT_CODE_KEY_DIR", "").strip() or defaults.key_dir),
             keys_json=env.get("EMPLOYMENT_CODE_KEYS", "").strip(),
+            verify_rate_limit=env.get("EMPLOYMENT_CODE_VERIFY_RATE_LIMIT", "").strip()
+            or defaults.verify_rate_limit,
         )
 
     @property
@@ -321,4 +328,7 @@ class Settings:
 
 
 def load_settings() -> Settings:
+    """This process's settings. A `.env` file at the repository root (development) is read
+    first, here and nowhere else; variables already set in the environment win."""
+    load_dotenv(ROOT / ".env")
     return Settings()
