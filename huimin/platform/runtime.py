@@ -20,7 +20,7 @@ from huimin.platform.production import check_production
 from huimin.platform.settings import Settings, load_settings
 
 
-@dataclass
+@dataclass(eq=False)  # one runtime is one set of connections: hashed by identity, a cache key
 class Runtime:
     settings: Settings
     db: Database

@@ -33,11 +33,11 @@ SENDER = "u-benefits-test"
 def db(sqlite_url, redis_url, monkeypatch) -> Database:
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
-    for cached in (context.settings, context.database, chat._redis):
+    for cached in (context.settings, context.database):
         cached.cache_clear()
     database = context.database()
     yield database
-    for cached in (context.settings, context.database, chat._redis):
+    for cached in (context.settings, context.database):
         cached.cache_clear()
 
 

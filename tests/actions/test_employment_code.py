@@ -16,7 +16,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import context
-from bot.actions import employment_code as action_module
 from bot.actions.employment_code import (
     MISSING_FACTS,
     NOT_BOUND,
@@ -42,8 +41,7 @@ def env(
               "EMPLOYMENT_CODE_KEY_DIR": str(key_dir)}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    caches = (context.settings, context.database, action_module.codes_provider,
-              action_module.redis_conn)
+    caches = (context.settings, context.database)
     for cache in caches:
         cache.cache_clear()
     yield values

@@ -14,7 +14,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from bot.actions import context
-from bot.actions import guides as guide_actions
 from bot.actions.guides import GUIDE_ACTIVE, ActionGuideCommand, ActionStartGuide
 from huimin.guides import END, GuideStore
 from huimin.ops.models import HandoffTicket
@@ -34,7 +33,7 @@ def handles(sqlite_url: str, redis_url: str, redis_conn, monkeypatch: pytest.Mon
     """The action server's handles pointed at this test's database and Redis."""
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
-    caches = (context.settings, context.database, guide_actions.chat)
+    caches = (context.settings, context.database)
     for handle in caches:
         handle.cache_clear()
     yield context.database()
@@ -243,12 +242,12 @@ def test_outside_a_guide_repeat_sends_the_last_answer_again(handles):
 def test_the_guide_goes_on_when_the_database_is_down(redis_url, redis_conn, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     monkeypatch.setenv("REDIS_URL", redis_url)
-    for handle in (context.settings, context.database, guide_actions.chat):
+    for handle in (context.settings, context.database):
         handle.cache_clear()
     try:
         chat = Chat("u-no-db")
         assert "第 1 步（共" in text_of(start(chat, "contribution_record"))
         assert "第 2 步（共" in text_of(chat.press(1))
     finally:
-        for handle in (context.settings, context.database, guide_actions.chat):
+        for handle in (context.settings, context.database):
             handle.cache_clear()
