@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from rq import cron
 
-from huimin.platform.runtime import build_runtime
+from huimin.platform.settings import load_settings
 from jobs import benefits
 from jobs.queues import DEFAULT
 
-# The scheduler builds its runtime like every process (production checks included).
-_settings = build_runtime().settings.benefits
+_settings = load_settings().benefits  # jobs.cron_runner built the runtime (and checked) first
 
 # Batch matching of every resident against every rule in force, and overdue notices closed.
 cron.register(benefits.nightly, DEFAULT, cron=_settings.nightly_cron,

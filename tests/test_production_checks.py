@@ -146,7 +146,7 @@ def production_with_development_secrets(redis_url: str, sqlite_url: str) -> dict
     ["-m", "jobs.worker", "worker"],
     ["-m", "jobs.worker", "trainer"],
     ["-m", "rasa_sdk", "--actions", "bot.actions", "--port", "{port}"],
-    ["-c", "import jobs.cron"],  # what `rq cron jobs.cron` loads first
+    ["-m", "jobs.cron_runner"],
 ], ids=["worker", "trainer", "action-server", "cron"])
 def test_every_process_that_builds_a_runtime_refuses_development_secrets(
     process, redis_url, sqlite_url
