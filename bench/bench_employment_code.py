@@ -20,13 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from huimin.employment_code import (  # noqa: E402
     EmploymentCodes,
-    EmploymentCodeSettings,
     Status,
     generate_key,
+    load_keyring,
     new_subject_id,
     qr_png,
     qr_svg,
 )
+from huimin.platform.settings import EmploymentCodeSettings  # noqa: E402
 
 ISSUE_P99_TARGET_MS = 50.0
 VERIFY_TARGET_PER_S = 2000.0
@@ -74,7 +75,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         generate_key("bench-1", tmp)
         settings = EmploymentCodeSettings(key_dir=Path(tmp))
-        codes = EmploymentCodes(settings.load_keyring(), settings)
+        codes = EmploymentCodes(load_keyring(settings), settings)
         subjects = [new_subject_id() for _ in range(64)]
         statuses = list(Status)
         issued = [codes.issue(s, statuses[i % 4]).code for i, s in enumerate(subjects)]

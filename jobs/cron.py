@@ -4,15 +4,13 @@ Procfile). The scheduler only enqueues; the worker runs the jobs. Add other peri
 
 from __future__ import annotations
 
-from dotenv import load_dotenv
 from rq import cron
 
 from huimin.platform.settings import load_settings
 from jobs import benefits
 from jobs.queues import DEFAULT
 
-load_dotenv()
-_settings = load_settings().benefits
+_settings = load_settings().benefits  # jobs.cron_runner built the runtime (and checked) first
 
 # Batch matching of every resident against every rule in force, and overdue notices closed.
 cron.register(benefits.nightly, DEFAULT, cron=_settings.nightly_cron,

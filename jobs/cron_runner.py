@@ -16,13 +16,12 @@ from datetime import datetime
 
 import redis
 import structlog
-from dotenv import load_dotenv
 from rq.cron import CronJob, CronScheduler
 from rq.exceptions import StopRequested
 from rq.utils import now
 
 from huimin.platform.logs import configure_logging
-from huimin.platform.settings import load_settings
+from huimin.platform.runtime import build_runtime
 
 log = structlog.get_logger("cron")
 
@@ -92,10 +91,10 @@ class OncePerPeriodScheduler(CronScheduler):
 
 
 def main() -> None:
-    load_dotenv()
     configure_logging()
-    conn = redis.Redis.from_url(load_settings().redis_url, socket_timeout=10,
-                                socket_connect_timeout=5, health_check_interval=30)
+    # The one runtime builder: production checks first, then the scheduler's Redis client.
+    conn = build_runtime(socket_timeout=10, socket_connect_timeout=5,
+                         health_check_interval=30).redis
     scheduler = OncePerPeriodScheduler(connection=conn)
     scheduler.load_config_from_file("jobs.cron")
     scheduler.run()

@@ -13,11 +13,10 @@ import time
 
 import redis
 import structlog
-from dotenv import load_dotenv
 from rq import Worker
 
 from huimin.platform.logs import configure_logging
-from huimin.platform.settings import load_settings
+from huimin.platform.runtime import build_runtime
 from jobs.queues import WORKERS
 
 log = structlog.get_logger("worker")
@@ -33,11 +32,9 @@ def main(argv: list[str]) -> None:
     role = argv[0] if argv else "worker"
     if role not in WORKERS:
         sys.exit(f"unknown worker role {role!r}; expected one of {', '.join(WORKERS)}")
-    load_dotenv()
     configure_logging()
-    settings = load_settings()
-    conn = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5,
-                                health_check_interval=30)
+    # Refuses development secrets with HUIMIN_ENV=production, before any connection.
+    conn = build_runtime(socket_connect_timeout=5, health_check_interval=30).redis
     failures = 0
     while True:
         started, worker = time.monotonic(), None

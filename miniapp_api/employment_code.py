@@ -20,7 +20,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -70,8 +69,6 @@ log = logging.getLogger(__name__)
 
 bp = APIBlueprint("api_employment_code", __name__, tag="就业码")
 
-VERIFY_RATE_LIMIT_ENV = "EMPLOYMENT_CODE_VERIFY_RATE_LIMIT"
-VERIFY_RATE_LIMIT_DEFAULT = "120/minute,3000/hour"
 """Per client IP: generous for a job-fair booth behind one NAT, a brake on log flooding."""
 FEED_OVERLAP_SECONDS = 60
 """`next_since` steps back this far, so revocations committed late are not missed."""
@@ -410,12 +407,12 @@ def _setup(state: BlueprintSetupState) -> None:
     app = state.app
     with app.app_context():
         production = services().settings.is_production
+        limit = services().settings.employment_code.verify_rate_limit
     codes_provider = CodesProvider(production=production)
     if production:
         codes_provider.check()
     app.extensions[well_known.EXTENSION] = codes_provider
     app.register_blueprint(well_known.root_bp)
-    limit = os.environ.get(VERIFY_RATE_LIMIT_ENV, "").strip() or VERIFY_RATE_LIMIT_DEFAULT
     endpoint = f"{bp.name}.verify"
     limiter = app.extensions["huimin_api"].limiter
     app.view_functions[endpoint] = limiter.limit(

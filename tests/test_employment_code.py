@@ -19,7 +19,6 @@ from huimin.employment_code import (
     MAX_CODE_LENGTH,
     CodeClaims,
     EmploymentCodes,
-    EmploymentCodeSettings,
     KeyConfigError,
     KeyRing,
     NoSigningKeyError,
@@ -28,6 +27,7 @@ from huimin.employment_code import (
     generate_key,
     new_subject_id,
 )
+from huimin.platform.settings import EmploymentCodeSettings
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 SETTINGS = EmploymentCodeSettings()

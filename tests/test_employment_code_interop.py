@@ -12,12 +12,12 @@ from jwcrypto import jwk, jws, jwt
 
 from huimin.employment_code import (
     EmploymentCodes,
-    EmploymentCodeSettings,
     KeyRing,
     Status,
     generate_key,
     new_subject_id,
 )
+from huimin.platform.settings import EmploymentCodeSettings
 
 SETTINGS = EmploymentCodeSettings()
 

@@ -22,7 +22,6 @@ from huimin.employment_code import (
     MAX_QR_VERSION,
     Colour,
     EmploymentCodes,
-    EmploymentCodeSettings,
     KeyRing,
     QRTooLargeError,
     Status,
@@ -33,6 +32,7 @@ from huimin.employment_code import (
     qr_png,
     qr_svg,
 )
+from huimin.platform.settings import EmploymentCodeSettings
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 SCALE = 4

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from huimin.platform.production import ProductionConfigError, shipped_values
-from huimin.platform.settings import ROOT
+from huimin.platform.runtime import build_runtime
+from huimin.platform.settings import ROOT, Settings
+from scripts.stack import free_port
 from tests.api_fixtures import production_overrides
 
 SECRET_FIELDS = {
@@ -124,3 +130,43 @@ def test_development_starts_with_the_shipped_defaults(sqlite_url, redis_url):
 
     app = create_app({"env": "development", "database_url": sqlite_url, "redis_url": redis_url})
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def production_with_development_secrets(redis_url: str, sqlite_url: str) -> dict[str, str]:
+    """A process environment that says production but keeps the shipped development secrets
+    (the secret variables unset, so the code defaults apply, as on a machine set up wrong)."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in {*SECRET_FIELDS, "PII_KEYS", "PII_HASH_KEY"}}
+    env.update(HUIMIN_ENV="production", REDIS_URL=redis_url, DATABASE_URL=sqlite_url,
+               PYTHONPATH=str(ROOT))
+    return env
+
+
+@pytest.mark.parametrize("process", [
+    ["-m", "jobs.worker", "worker"],
+    ["-m", "jobs.worker", "trainer"],
+    ["-m", "rasa_sdk", "--actions", "bot.actions", "--port", "{port}"],
+    ["-m", "jobs.cron_runner"],
+], ids=["worker", "trainer", "action-server", "cron"])
+def test_every_process_that_builds_a_runtime_refuses_development_secrets(
+    process, redis_url, sqlite_url
+):
+    """Each would serve (or block waiting for jobs) if it started: it must exit at once."""
+    argv = [sys.executable, *(arg.format(port=free_port()) for arg in process)]
+    done = subprocess.run(argv, env=production_with_development_secrets(redis_url, sqlite_url),
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "ProductionConfigError" in done.stderr
+    assert "refusing to start with HUIMIN_ENV=production" in done.stderr
+    assert "SECRET_KEY" in done.stderr and "dev-only-change-me" not in done.stderr
+
+
+def test_the_runtime_builder_checks_and_a_sound_configuration_passes(sqlite_url, redis_url):
+    sound = Settings(**production_overrides(database_url=sqlite_url, redis_url=redis_url))
+    rt = build_runtime(sound)
+    try:
+        assert rt.redis.ping()
+    finally:
+        rt.close()
+    with pytest.raises(ProductionConfigError, match="RASA_TOKEN"):
+        build_runtime(dataclasses.replace(sound, rasa_token="dev-rasa-token"))

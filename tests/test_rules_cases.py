@@ -3,8 +3,10 @@
 In the style of OpenFisca's YAML tests: the staff who edit ``rules/*.yml`` add a case
 without writing Python. A case names the day the rule is applied (``as_of``), the facts
 (added to the file's common ``facts``), the expected ``status`` and, where given, the
-``missing`` facts, ``amount``, ``duration`` and ``reasons_include``; the file's ``eligible``
-mapping must hold for every eligible case.
+``missing`` facts, ``amount``, ``duration`` (by reference to the rule: ``value`` or
+``{band: N}``, so each figure is stated once, in the rule), ``reasons`` (all of them, in order),
+``reasons_include`` and ``reasons_exclude`` (text no reason may contain); the file's
+``eligible`` mapping must hold for every eligible case. A fact given as null is unknown.
 """
 
 from __future__ import annotations
@@ -18,10 +20,36 @@ import yaml
 
 from huimin.platform.settings import ROOT
 from huimin.residents import parse_profile
-from huimin.rules import RuleBook, evaluate, load_rules
+from huimin.rules import Rule, RuleBook, evaluate, load_rules
 
 CASES_DIR = ROOT / "rules" / "tests"
 _CHECKED = ("amount", "amount_unit", "duration", "duration_unit")
+_CASE_KEYS = {"name", "as_of", "facts", "status", "missing", "reasons", "reasons_include",
+              "reasons_exclude", *_CHECKED}
+_STATUSES = {"eligible", "not_eligible", "unknown"}
+
+
+def _check_case(path: Path, case: dict[str, Any]) -> None:
+    """The case file's schema: a misspelt key would silently check nothing, so it fails."""
+    where = f"{path.name}: case {case.get('name')!r}"
+    unknown = set(case) - _CASE_KEYS
+    assert not unknown, f"{where}: unknown keys {sorted(unknown)}; expected {sorted(_CASE_KEYS)}"
+    assert isinstance(case.get("as_of"), date), f"{where}: as_of must be a date (YYYY-MM-DD)"
+    assert case.get("status") in _STATUSES, f"{where}: status must be one of {sorted(_STATUSES)}"
+
+
+def _stated(rule: Rule, key: str, expected: Any) -> Any:
+    """An amount or duration is stated once, in the rule: a case names the rule's fixed
+    ``value`` or a row of its table (``{band: N}``, counted from 1 in file order)."""
+    quantity = getattr(rule, key.removesuffix("_unit"), None)
+    if expected == "value":
+        assert quantity is not None and quantity.value is not None, f"{key}: the rule has no value"
+        return quantity.value
+    if isinstance(expected, dict):
+        assert set(expected) == {"band"}, f"{key}: expected {{band: N}}, got {expected}"
+        assert quantity is not None and quantity.bands, f"{key}: the rule has no bands"
+        return quantity.bands[expected["band"] - 1].value
+    return expected
 
 
 def _plain(facts: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +62,7 @@ def _cases() -> list[Any]:
     for path in sorted(CASES_DIR.glob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         for case in doc["cases"]:
+            _check_case(path, case)
             facts = _plain({**doc.get("facts", {}), **case.get("facts", {})})
             params.append(pytest.param(path, facts, case, doc.get("eligible", {}),
                                        id=f"{path.stem}: {case['name']}"))
@@ -66,6 +95,10 @@ def test_rule_case(
     expected = {**(eligible if r.status == "eligible" else {}), **case}
     for key in _CHECKED:
         if key in expected:
-            assert getattr(r, key) == expected[key], key
+            assert getattr(r, key) == _stated(rule, key, expected[key]), key
+    if "reasons" in case:
+        assert list(r.reasons) == case["reasons"]
     for reason in case.get("reasons_include", ()):
         assert reason in r.reasons
+    for text in case.get("reasons_exclude", ()):
+        assert text not in "".join(r.reasons)

@@ -6,20 +6,16 @@ import dataclasses
 from typing import Any
 
 from apiflask import APIFlask
-from dotenv import load_dotenv
 
 from huimin.platform.logs import configure_logging
-from huimin.platform.production import check_production
 from huimin.platform.settings import load_settings
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
-    load_dotenv()
     settings = load_settings()
     if overrides:
         settings = dataclasses.replace(settings, **overrides)
     configure_logging()
-    check_production(settings)  # before anything is served: weak or shipped secrets stop here
 
     app = APIFlask(
         __name__,
@@ -40,7 +36,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> APIFlask:
 
     from webapp import extensions
 
-    extensions.init_app(app, settings)
+    extensions.init_app(app, settings)  # builds the runtime: production checks stop here
 
     from handlers import bp as wechat_bp
     from webapp.cli import register_cli

@@ -10,8 +10,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from huimin.employment_code import EmploymentCodes, EmploymentCodeSettings, KeyConfigError
+from huimin.employment_code import EmploymentCodes, KeyConfigError
 from huimin.employment_code.keys import KeyRing, entry_from_jwk, generate_key
+from huimin.platform.settings import load_settings
 
 group = AppGroup("employment-code", help="Employment code (就业码) signing keys.")
 
@@ -41,7 +42,7 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None)
 def keygen(kid: str | None, directory: Path | None, activates_at: datetime) -> None:
     """Create a new Ed25519 key file (mode 0600); older keys stay published until their
     codes have expired. Never commit key files."""
-    settings = EmploymentCodeSettings.from_env()
+    settings = load_settings().employment_code
     directory = directory or settings.key_dir
     kid = kid or "k" + datetime.now(UTC).strftime("%Y%m%d")
     try:

@@ -10,3 +10,8 @@ from bot.actions import (  # noqa: F401
     offices,
     policy,
 )
+from bot.actions.context import database
+
+# Start-up: build the runtime now, so that with HUIMIN_ENV=production the action server refuses
+# development secrets before it serves (the database connects lazily, on first use).
+database()

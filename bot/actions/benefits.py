@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 import redis
@@ -24,7 +23,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.context import database, settings
+from bot.actions.context import database, runtime, settings
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.questions import (
     CONSENT,
@@ -37,13 +36,12 @@ from huimin.benefits.questions import (
     to_slot,
 )
 from huimin.benefits.sources import catalogue, rule_store, titles
-from huimin.platform.settings import BenefitSettings, load_settings
+from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
 from huimin.residents.importer import apply_facts
 from huimin.residents.models import Resident
 from huimin.wechat import users as wechat_users
-from huimin.wechat.safe_redis import fast_client
 from jobs.benefits import enqueue_resident_match
 
 log = logging.getLogger(__name__)
@@ -59,14 +57,12 @@ DONE = "benefit_done"  # the citizen ended the questions
 NOT_BOUND = "（您还没有在小程序实名认证，回答只用于这次查询，不会保存。）"
 
 
-@lru_cache(maxsize=1)
 def _benefit_settings() -> BenefitSettings:
-    return load_settings().benefits
+    return settings().benefits
 
 
-@lru_cache(maxsize=1)
 def _redis() -> redis.Redis:
-    return fast_client(settings().redis_url, timeout=1.0)
+    return runtime().redis
 
 
 @dataclass

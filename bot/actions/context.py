@@ -1,4 +1,8 @@
-"""Process-wide handles the actions share: settings, the database, the policy catalogue."""
+"""Process-wide handles the actions share: settings, the runtime (database, Redis), the policy
+catalogue. The runtime comes from the one builder (huimin.platform.runtime), which refuses
+development secrets in production; handles built on it are cached per runtime, so a test that
+points the actions at its own database and Redis (clearing ``settings`` and ``database``) gets
+fresh ones without clearing each module's cache."""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from dotenv import load_dotenv
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -14,18 +17,31 @@ from huimin.catalogue import Catalogue, CatalogueStore
 from huimin.catalogue.answers import Reply
 from huimin.catalogue.referrals import ReferralStore, ReferralTable
 from huimin.platform.db import Database
+from huimin.platform.runtime import Runtime, build_runtime
 from huimin.platform.settings import Settings, load_settings
+from huimin.wechat.safe_redis import fast_options
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    load_dotenv()
     return load_settings()
 
 
 @lru_cache(maxsize=1)
+def _runtime_for(current: Settings) -> Runtime:
+    # A fail-fast Redis client (short timeouts, no hidden retries): an action must answer
+    # within Rasa's budget, and its callers degrade.
+    return build_runtime(current, **fast_options(1.0))
+
+
+def runtime() -> Runtime:
+    """The action server's runtime for the current settings."""
+    return _runtime_for(settings())
+
+
+@lru_cache(maxsize=1)
 def database() -> Database:
-    return Database(settings().database_url)
+    return runtime().db
 
 
 @lru_cache(maxsize=1)

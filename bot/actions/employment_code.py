@@ -12,12 +12,12 @@ import requests
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.context import database, settings
+from bot.actions.context import database, runtime, settings
 from huimin.employment_code import InsufficientFactsError, NoSigningKeyError, qr_png, store
 from huimin.employment_code.runtime import CodesProvider
+from huimin.platform.runtime import Runtime
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
-from huimin.wechat.safe_redis import fast_client
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,17 @@ UNAVAILABLE = "就业码服务暂时不可用，请稍后再试，或拨打 1233
 
 
 @lru_cache(maxsize=1)
+def _codes_provider(rt: Runtime) -> CodesProvider:
+    return CodesProvider(production=rt.settings.is_production)
+
+
 def codes_provider() -> CodesProvider:
-    return CodesProvider(production=settings().is_production)
+    """One key provider per runtime (it reloads the keys now and then by itself)."""
+    return _codes_provider(runtime())
 
 
-@lru_cache(maxsize=1)
 def redis_conn() -> redis.Redis:
-    return fast_client(settings().redis_url, timeout=1.0)
+    return runtime().redis
 
 
 class ActionShowEmploymentCode(Action):

@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.context import database, entity_values, settings, utter
+from bot.actions.context import entity_values, runtime, utter
 from bot.actions.fallback import ActionFallback
 from bot.actions.handoff import USER_REQUEST, hand_off
 from huimin.catalogue.answers import Reply, intent_choice
@@ -28,6 +28,7 @@ from huimin.guides.chat import (
 )
 from huimin.guides.service import GuideService, guide_store
 from huimin.guides.storage import GuideStorageError, SessionStore
+from huimin.platform.runtime import Runtime
 from huimin.wechat.safe_redis import fast_client
 
 GUIDE_ACTIVE = "guide_active"
@@ -42,10 +43,16 @@ USUAL_RESPONSE = {"affirm": "utter_affirm", "deny": "utter_deny",
 
 
 @lru_cache(maxsize=1)
+def _chat(rt: Runtime) -> GuideChat:
+    # Guide sessions allow Redis a little longer than the runtime's client: a step is not
+    # lost to a brief stall.
+    sessions = SessionStore(fast_client(rt.settings.redis_url, timeout=2.0))
+    return GuideChat(GuideService(guide_store(rt.settings.guides_dir), sessions), rt.db)
+
+
 def chat() -> GuideChat:
-    s = settings()
-    sessions = SessionStore(fast_client(s.redis_url, timeout=2.0))
-    return GuideChat(GuideService(guide_store(s.guides_dir), sessions), database())
+    """The guide chat for the action server's current runtime."""
+    return _chat(runtime())
 
 
 def _say(dispatcher: CollectingDispatcher, answer: ChatAnswer) -> None:

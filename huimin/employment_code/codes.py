@@ -21,20 +21,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import partial
-from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 
-from huimin.platform.settings import ROOT, whole_number
+from huimin.platform.settings import EmploymentCodeSettings
 
 from .keys import ALG, KeyConfigError, KeyRing, NoSigningKeyError, epoch
 from .qr import QR_MAX_BYTES
@@ -56,59 +53,18 @@ class Reason(StrEnum):
     MALFORMED = "malformed"
 
 
-@dataclass(frozen=True)
-class EmploymentCodeSettings:
-    """Employment-code settings; `from_env` documents the variables."""
-
-    issuer: str = "huimin"
-    ttl_seconds: int = 600
-    max_ttl_seconds: int = 3600
-    leeway_seconds: int = 30
-    key_dir: Path = ROOT / "keys" / "employment_code"
-    keys_json: str = ""
-
-    def __post_init__(self) -> None:
-        if not 0 < self.ttl_seconds <= self.max_ttl_seconds:
-            raise ValueError("EMPLOYMENT_CODE_TTL_SECONDS must be > 0 and <= the max TTL")
-        if not 0 <= self.leeway_seconds <= 300:
-            raise ValueError("EMPLOYMENT_CODE_LEEWAY_SECONDS must be between 0 and 300")
-        if not re.fullmatch(r"[\x21-\x7e]{1,32}", self.issuer) or '"' in self.issuer:
-            raise ValueError("EMPLOYMENT_CODE_ISSUER must be 1-32 printable ASCII characters")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmploymentCodeSettings:
-        """EMPLOYMENT_CODE_ISSUER (iss, default "huimin"), EMPLOYMENT_CODE_TTL_SECONDS (600),
-        EMPLOYMENT_CODE_MAX_TTL_SECONDS (3600: longest lifetime accepted, and how long a
-        replaced key stays published), EMPLOYMENT_CODE_LEEWAY_SECONDS (30: clock skew),
-        EMPLOYMENT_CODE_KEYS (JSON: JWK Set, list or one private JWK; wins over the
-        directory), EMPLOYMENT_CODE_KEY_DIR (*.jwk files, default keys/employment_code).
-        """
-        env = os.environ if environ is None else environ
-        defaults = cls()
-
-        seconds = partial(whole_number, env, what="whole seconds")
-        return cls(
-            issuer=env.get("EMPLOYMENT_CODE_ISSUER", "").strip() or defaults.issuer,
-            ttl_seconds=seconds("EMPLOYMENT_CODE_TTL_SECONDS", defaults.ttl_seconds),
-            max_ttl_seconds=seconds("EMPLOYMENT_CODE_MAX_TTL_SECONDS", defaults.max_ttl_seconds),
-            leeway_seconds=seconds("EMPLOYMENT_CODE_LEEWAY_SECONDS", defaults.leeway_seconds),
-            key_dir=Path(env.get("EMPLOYMENT_CODE_KEY_DIR", "").strip() or defaults.key_dir),
-            keys_json=env.get("EMPLOYMENT_CODE_KEYS", "").strip(),
+def load_keyring(settings: EmploymentCodeSettings) -> KeyRing:
+    """The key ring the settings point at: EMPLOYMENT_CODE_KEYS wins over the key directory.
+    Built here, not in the settings, because platform must not import a capability."""
+    if settings.keys_json:
+        return KeyRing.from_json(
+            settings.keys_json,
+            source="EMPLOYMENT_CODE_KEYS",
+            retire_after_seconds=settings.retire_after_seconds,
         )
-
-    @property
-    def retire_after_seconds(self) -> int:
-        """How long a key stays published after it stops signing."""
-        return self.max_ttl_seconds + self.leeway_seconds
-
-    def load_keyring(self) -> KeyRing:
-        if self.keys_json:
-            return KeyRing.from_json(
-                self.keys_json,
-                source="EMPLOYMENT_CODE_KEYS",
-                retire_after_seconds=self.retire_after_seconds,
-            )
-        return KeyRing.from_directory(self.key_dir, retire_after_seconds=self.retire_after_seconds)
+    return KeyRing.from_directory(
+        settings.key_dir, retire_after_seconds=settings.retire_after_seconds
+    )
 
 
 @dataclass(frozen=True)
@@ -217,7 +173,7 @@ class EmploymentCodes:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EmploymentCodes:
         settings = EmploymentCodeSettings.from_env(environ)
-        return cls(settings.load_keyring(), settings)
+        return cls(load_keyring(settings), settings)
 
     def jwks(self, now: datetime | None = None) -> dict[str, list[dict[str, str]]]:
         return self.keyring.jwks(now)

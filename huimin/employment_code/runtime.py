@@ -15,7 +15,9 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from .codes import EmploymentCodes, EmploymentCodeSettings
+from huimin.platform.settings import EmploymentCodeSettings
+
+from .codes import EmploymentCodes
 from .keys import NoSigningKeyError, generate_key
 
 log = logging.getLogger(__name__)

@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 
 from huimin.employment_code.models import IssuedCodeRecord, ScanRecord
 from huimin.platform.db import utcnow
+from huimin.platform.settings import load_settings
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
 
 from .codes import (
     CodeClaims,
     EmploymentCodes,
-    EmploymentCodeSettings,
     IssuedCode,
     Verification,
     new_subject_id,
@@ -108,7 +108,7 @@ def revoke_codes(
     the verifiers' own setting)."""
     now = now or utcnow()
     if leeway_seconds is None:
-        leeway_seconds = EmploymentCodeSettings.from_env().leeway_seconds
+        leeway_seconds = load_settings().employment_code.leeway_seconds
     query = update(IssuedCodeRecord).where(
         IssuedCodeRecord.resident_id == resident_id,
         IssuedCodeRecord.revoked_at.is_(None),

@@ -1,8 +1,9 @@
-"""The one settings object, read from environment variables (a `.env` file is loaded by the edges).
+"""The one settings object, read from environment variables (and a `.env` file, by `load_settings`).
 
 Every process (web, worker, action server, CLI) builds the same Settings, so a value
 is defined once here and documented in `.env.example`. Capabilities with many settings have
-a typed section (``settings.ops``, ``settings.benefits``); variable names are unchanged.
+a typed section (``settings.ops``, ``settings.benefits``,
+``settings.employment_code``); variable names are unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parents[2]
 _HOURS = re.compile(r"^(\d{1,2})-(\d{1,2})$")
@@ -172,6 +175,58 @@ class BenefitSettings:
 
 
 @dataclass(frozen=True)
+class EmploymentCodeSettings:
+    """Employment-code section: issuer, lifetimes, where the signing keys are. Plain data:
+    huimin.employment_code builds its key ring from it. ``from_env`` documents the variables."""
+
+    issuer: str = "huimin"
+    ttl_seconds: int = 600
+    max_ttl_seconds: int = 3600
+    leeway_seconds: int = 30
+    key_dir: Path = ROOT / "keys" / "employment_code"
+    keys_json: str = ""
+    # Flask-Limiter string for the public verify endpoint, per client IP.
+    verify_rate_limit: str = "120/minute,3000/hour"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ttl_seconds <= self.max_ttl_seconds:
+            raise ValueError("EMPLOYMENT_CODE_TTL_SECONDS must be > 0 and <= the max TTL")
+        if not 0 <= self.leeway_seconds <= 300:
+            raise ValueError("EMPLOYMENT_CODE_LEEWAY_SECONDS must be between 0 and 300")
+        if not re.fullmatch(r"[\x21-\x7e]{1,32}", self.issuer) or '"' in self.issuer:
+            raise ValueError("EMPLOYMENT_CODE_ISSUER must be 1-32 printable ASCII characters")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmploymentCodeSettings:
+        """EMPLOYMENT_CODE_ISSUER (iss, default "huimin"), EMPLOYMENT_CODE_TTL_SECONDS (600),
+        EMPLOYMENT_CODE_MAX_TTL_SECONDS (3600: longest lifetime accepted, and how long a
+        replaced key stays published), EMPLOYMENT_CODE_LEEWAY_SECONDS (30: clock skew),
+        EMPLOYMENT_CODE_KEYS (JSON: JWK Set, list or one private JWK; wins over the
+        directory), EMPLOYMENT_CODE_KEY_DIR (*.jwk files, default keys/employment_code),
+        EMPLOYMENT_CODE_VERIFY_RATE_LIMIT ("120/minute,3000/hour", per client IP).
+        """
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        seconds = partial(whole_number, env, what="whole seconds")
+        return cls(
+            issuer=env.get("EMPLOYMENT_CODE_ISSUER", "").strip() or defaults.issuer,
+            ttl_seconds=seconds("EMPLOYMENT_CODE_TTL_SECONDS", defaults.ttl_seconds),
+            max_ttl_seconds=seconds("EMPLOYMENT_CODE_MAX_TTL_SECONDS", defaults.max_ttl_seconds),
+            leeway_seconds=seconds("EMPLOYMENT_CODE_LEEWAY_SECONDS", defaults.leeway_seconds),
+            key_dir=Path(env.get("EMPLOYMENT_CODE_KEY_DIR", "").strip() or defaults.key_dir),
+            keys_json=env.get("EMPLOYMENT_CODE_KEYS", "").strip(),
+            verify_rate_limit=env.get("EMPLOYMENT_CODE_VERIFY_RATE_LIMIT", "").strip()
+            or defaults.verify_rate_limit,
+        )
+
+    @property
+    def retire_after_seconds(self) -> int:
+        """How long a key stays published after it stops signing."""
+        return self.max_ttl_seconds + self.leeway_seconds
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str = field(default_factory=lambda: _env("HUIMIN_ENV", "development"))
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", "dev-only-change-me"))
@@ -263,6 +318,9 @@ class Settings:
     audit_retention_days: int = field(default_factory=lambda: _int("AUDIT_RETENTION_DAYS", 183))
     ops: OpsSettings = field(default_factory=OpsSettings)
     benefits: BenefitSettings = field(default_factory=BenefitSettings.from_env)
+    employment_code: EmploymentCodeSettings = field(
+        default_factory=EmploymentCodeSettings.from_env
+    )
 
     @property
     def is_production(self) -> bool:
@@ -270,4 +328,7 @@ class Settings:
 
 
 def load_settings() -> Settings:
+    """This process's settings. A `.env` file at the repository root (development) is read
+    first, here and nowhere else; variables already set in the environment win."""
+    load_dotenv(ROOT / ".env")
     return Settings()

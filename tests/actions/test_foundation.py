@@ -5,11 +5,7 @@ server, loaded with ``Tracker.from_dict`` (the style of Rasa's financial-demo)."
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -20,6 +16,7 @@ from huimin.catalogue import offices
 from huimin.ops.models import HandoffTicket
 from huimin.platform.db import Database
 from huimin.platform.settings import ROOT
+from tests.actions.recorded import recorded
 
 
 @pytest.fixture
@@ -34,14 +31,6 @@ def action_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Database:
     yield db
     context.settings.cache_clear()
     context.database.cache_clear()
-
-
-DATA = Path(__file__).parent / "data"
-
-
-def recorded(name: str) -> Tracker:
-    """The tracker recorded in tests/actions/data/<name>.json."""
-    return Tracker.from_dict(json.loads((DATA / f"{name}.json").read_text(encoding="utf-8")))
 
 
 def test_office_lookup_reads_the_database(action_db):

@@ -10,12 +10,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from bot.actions import context
-from bot.actions import guides as guide_actions
 from bot.actions.guides import GUIDE_ACTIVE, ActionGuideCommand, ActionStartGuide
 from huimin.guides import END, GuideStore
 from huimin.ops.models import HandoffTicket
@@ -23,6 +21,7 @@ from huimin.platform.db import Database
 from huimin.platform.settings import ROOT
 from huimin.residents.models import Resident
 from huimin.wechat.models import WechatUser
+from tests.actions.recorded import recorded
 
 STORE = GuideStore(ROOT / "guides")
 KEYS = sorted(STORE.guides)
@@ -34,7 +33,7 @@ def handles(sqlite_url: str, redis_url: str, redis_conn, monkeypatch: pytest.Mon
     """The action server's handles pointed at this test's database and Redis."""
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
-    caches = (context.settings, context.database, guide_actions.chat)
+    caches = (context.settings, context.database)
     for handle in caches:
         handle.cache_clear()
     yield context.database()
@@ -56,11 +55,8 @@ class Chat:
         latest = {"text": text, "intent": {"name": intent, "confidence": 0.9},
                   "entities": entities or []}
         self.events.append({"event": "user", "text": text, "parse_data": latest})
-        tracker = Tracker(
-            sender_id=self.sender, slots=dict(self.slots), latest_message=latest,
-            events=list(self.events), paused=False, followup_action=None, active_loop={},
-            latest_action_name="action_listen",
-        )
+        tracker = recorded("guide_started", sender_id=self.sender, slots=dict(self.slots),
+                           latest_message=latest, events=list(self.events))
         action = ActionStartGuide() if intent == "start_guide" else ActionGuideCommand()
         dispatcher = CollectingDispatcher()
         events = action.run(dispatcher, tracker, {})
@@ -246,12 +242,12 @@ def test_outside_a_guide_repeat_sends_the_last_answer_again(handles):
 def test_the_guide_goes_on_when_the_database_is_down(redis_url, redis_conn, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     monkeypatch.setenv("REDIS_URL", redis_url)
-    for handle in (context.settings, context.database, guide_actions.chat):
+    for handle in (context.settings, context.database):
         handle.cache_clear()
     try:
         chat = Chat("u-no-db")
         assert "第 1 步（共" in text_of(start(chat, "contribution_record"))
         assert "第 2 步（共" in text_of(chat.press(1))
     finally:
-        for handle in (context.settings, context.database, guide_actions.chat):
+        for handle in (context.settings, context.database):
             handle.cache_clear()

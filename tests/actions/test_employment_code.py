@@ -16,7 +16,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import context
-from bot.actions import employment_code as action_module
 from bot.actions.employment_code import (
     MISSING_FACTS,
     NOT_BOUND,
@@ -27,6 +26,7 @@ from huimin.employment_code import EmploymentCodes, Reason, generate_key, store
 from huimin.platform.db import Database, utcnow
 from huimin.residents.models import Resident
 from huimin.wechat.models import WechatUser
+from tests.actions.recorded import recorded
 
 
 @pytest.fixture
@@ -41,8 +41,7 @@ def env(
               "EMPLOYMENT_CODE_KEY_DIR": str(key_dir)}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    caches = (context.settings, context.database, action_module.codes_provider,
-              action_module.redis_conn)
+    caches = (context.settings, context.database)
     for cache in caches:
         cache.cache_clear()
     yield values
@@ -52,13 +51,7 @@ def env(
 
 
 def tracker(sender: str) -> Tracker:
-    return Tracker(
-        sender_id=sender, slots={}, latest_message={
-            "intent": {"name": "show_employment_code", "confidence": 0.99}, "entities": [],
-            "text": "我的就业码"},
-        events=[], paused=False, followup_action=None, active_loop={},
-        latest_action_name="action_listen",
-    )
+    return recorded("employment_code_asked", sender_id=sender)
 
 
 def add_user(db: Database, emulator: str, openid: str, pseudonym: str,

@@ -23,6 +23,7 @@ from huimin.residents.models import Resident
 from huimin.rules import load_rules
 from huimin.wechat.models import WechatUser
 from jobs.queues import DEFAULT
+from tests.actions.recorded import recorded
 from tests.benefits_fixtures import ELDER, add_resident
 
 SENDER = "u-benefits-test"
@@ -32,11 +33,11 @@ SENDER = "u-benefits-test"
 def db(sqlite_url, redis_url, monkeypatch) -> Database:
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
-    for cached in (context.settings, context.database, chat._redis):
+    for cached in (context.settings, context.database):
         cached.cache_clear()
     database = context.database()
     yield database
-    for cached in (context.settings, context.database, chat._redis):
+    for cached in (context.settings, context.database):
         cached.cache_clear()
 
 
@@ -54,12 +55,8 @@ class Conversation:
         self.said: list[dict] = []
 
     def tracker(self, text: str = "") -> Tracker:
-        return Tracker(
-            sender_id=SENDER, slots=dict(self.slots),
-            latest_message={"intent": {"name": "check_benefits"}, "entities": [], "text": text},
-            events=[], paused=False, followup_action=None, active_loop=self.active_loop,
-            latest_action_name="action_listen",
-        )
+        return recorded("benefits_asked", text=text, sender_id=SENDER, slots=dict(self.slots),
+                        active_loop=self.active_loop)
 
     def apply(self, events: list[dict], dispatcher: CollectingDispatcher) -> list[dict]:
         for e in events:
