@@ -399,7 +399,10 @@ class Traffic:
             if answered_passively:
                 outcome = "answered"
             elif pushed:
-                outcome = "apology_then_answered" if passive == FALLBACK_TEXT else "answered"
+                # The apology is the passive reply, or (when the ask itself outlived the reply
+                # budget) the first message pushed after "success".
+                apologised = passive == FALLBACK_TEXT or FALLBACK_TEXT in pushed
+                outcome = "apology_then_answered" if apologised else "answered"
             elif sender in recorded:
                 outcome = "recorded"
             if outcome == "answered" and not answered_passively:
@@ -421,7 +424,7 @@ class Tally:
     asked: int = 0
     answered: int = 0  # passive reply, or a late answer after "success"
     apology_then_answered: int = 0
-    late: int = 0  # of `answered`: "success" at once, the answer as a customer-service message
+    late: int = 0  # of `answered`: "success" at once, the answer (no apology) pushed later
     recorded: int = 0
     queued: int = 0  # still in the citizen's outbox when counted: not lost, not yet answered
     lost: int = 0
