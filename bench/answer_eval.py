@@ -274,8 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"menu {_pct(f['menu']):>6}  wrong {_pct(f['wrong']):>6}  "
               f"referral {_pct(f['referral_right']):>6}  oos {_pct(f['oos_handled']):>6}  "
               + ", ".join(f"{k} {v}" for k, v in f["labels"].items()))
-    failures = gate_failures(overall)
-    print("gate (make test): " + ("passes" if not failures else "FAILS: " + "; ".join(failures)))
+    for label, limits in (("issue gate", GATE), ("make-test floor", FLOOR)):
+        failures = gate_failures(overall, limits)
+        print(f"{label} {limits}: " + ("holds" if not failures else "FAILS: " + "; ".join(failures)))
     print(f"reports: {args.out}/answer-eval.md, {args.out}/answer-eval.json")
     return 0
 
