@@ -276,7 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               + ", ".join(f"{k} {v}" for k, v in f["labels"].items()))
     for label, limits in (("issue gate", GATE), ("make-test floor", FLOOR)):
         failures = gate_failures(overall, limits)
-        print(f"{label} {limits}: " + ("holds" if not failures else "FAILS: " + "; ".join(failures)))
+        verdict = "holds" if not failures else "FAILS: " + "; ".join(failures)
+        print(f"{label} {limits}: {verdict}")
     print(f"reports: {args.out}/answer-eval.md, {args.out}/answer-eval.json")
     return 0
 
