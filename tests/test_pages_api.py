@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, timedelta
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,9 +19,11 @@ from sqlalchemy import select
 from huimin.benefits.push import Message
 from huimin.grid.models import GridVisit
 from huimin.identity.models import CitizenAccount
+from huimin.platform.db import utcnow
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy.models import Consent
 from huimin.wechat.menu import menu
+from scripts.stack import free_port
 from tests.grid_fixtures import give_consent
 from tests.test_grid_api import ID_NUMBER, OA_OPENID, World, error_code
 from webapp.extensions import services
@@ -44,7 +47,8 @@ def oauth_code(emulator: str, openid: str) -> str:
     return resp.json()["code"]
 
 
-def sign_in_through_wechat(world: World, openid: str, next_path: str = "/my/assist"):
+def sign_in_through_wechat(world: World | SimpleNamespace, openid: str,
+                           next_path: str = "/my/assist"):
     """/my/sign-in → WeChat's authorize page (the emulator, as this user) → /my/oauth."""
     client = world.client
     resp = client.get("/my/sign-in", query_string={"next": next_path})
@@ -245,3 +249,68 @@ def test_an_unknown_fact_is_answered_in_place(world):
         resident = s.get(Resident, world.resident_id)
         assert resident.facts_version > 1
         assert getattr(resident, first["fact"]) is not None
+
+
+@pytest.mark.parametrize("fault", ["unreachable", "busy", "http_502"])
+def test_wechat_down_gives_a_page_in_words_never_a_5xx(fault, emulator, sqlite_url, redis_url,
+                                                       redis_conn):
+    """WeChat's code exchange unreachable (nothing listens), busy (errcode -1) or behind a
+    broken gateway (HTTP 502): the citizen reads what happened and can try again."""
+    from tests.api_fixtures import make_api_app
+
+    api_base = f"http://127.0.0.1:{free_port()}" if fault == "unreachable" else emulator
+    if fault != "unreachable":
+        requests.post(f"{emulator}/_emulator/faults", timeout=5, json={
+            "path": "/sns/oauth2/access_token", "errcode": -1,
+            "status": 502 if fault == "http_502" else 200}).raise_for_status()
+    app = make_api_app(sqlite_url, redis_url, emulator, wechat_oauth_base=emulator,
+                       wechat_api_base=api_base, public_base_url=PUBLIC)
+    resp, _ = sign_in_through_wechat(SimpleNamespace(client=app.test_client()), OA_OPENID,
+                                     "/my/code")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200, page
+    assert "微信暂时连不上，请稍后点“重新登录”再试" in page and "access_token" not in page
+    assert 'href="/my/sign-in?next=/my/code"' in page
+    with app.app_context(), services().db.session() as s:
+        assert s.scalars(select(CitizenAccount)).all() == []  # nobody signed in
+
+
+def _suspend_binding(world: World) -> None:
+    """What an appeal against the binding does (huimin.identity.real_name.file_appeal)."""
+    with world.app.app_context(), services().db.session() as s:
+        holder = s.scalars(select(CitizenAccount).where(
+            CitizenAccount.resident_id == world.resident_id)).one()
+        holder.binding_suspended_at = utcnow()
+
+
+def _as(world: World, resp) -> dict[str, str]:
+    return {"Authorization": "Bearer " + tokens_in(resp.get_data(as_text=True))["access_token"]}
+
+
+def test_a_suspended_binding_does_not_open_the_residents_pages(world):
+    """The chat knows her resident, but the mini-program account holding it is under appeal:
+    signing in through the pages neither joins that account nor takes the resident."""
+    _suspend_binding(world)
+    resp, _ = sign_in_through_wechat(world, OA_OPENID)
+    assert resp.status_code == 200
+    headers = _as(world, resp)
+    me = world.client.get("/api/v1/me", headers=headers).get_json()
+    assert me["real_name_verified"] is False and me["name"] is None
+    assert me["account_id"] != world.me("GET", "").get_json()["account_id"]
+    benefits = world.client.get("/api/v1/me/benefits", headers=headers)
+    assert benefits.status_code == 409
+    assert world.client.get("/api/v1/me/notices", headers=headers).get_json()["items"] == []
+    with world.app.app_context(), services().db.session() as s:
+        mine = s.scalars(select(CitizenAccount).where(CitizenAccount.oa_openid == OA_OPENID)).one()
+        assert mine.resident_id is None
+
+
+def test_a_binding_suspended_after_sign_in_closes_the_pages(world):
+    resp, _ = sign_in_through_wechat(world, OA_OPENID)
+    headers = _as(world, resp)
+    assert world.client.get("/api/v1/me/benefits", headers=headers).status_code == 200
+    _suspend_binding(world)
+    again, _ = sign_in_through_wechat(world, OA_OPENID)
+    for h in (headers, _as(world, again)):
+        assert world.client.get("/api/v1/me/benefits", headers=h).status_code == 409
+        assert world.client.get("/api/v1/me", headers=h).get_json()["name"] is None

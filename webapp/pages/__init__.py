@@ -37,6 +37,7 @@ OAUTH_ERRORS = {
     40029: "登录凭证无效或已过期，请回到公众号重新打开",
     40163: "这个登录链接已经用过了，请回到公众号重新打开",
 }
+WECHAT_DOWN = "微信暂时连不上，请稍后点“重新登录”再试"
 
 bp = APIBlueprint("pages", __name__, enable_openapi=False, template_folder="templates",
                   static_folder="static", static_url_path="/pages/static")
@@ -68,35 +69,44 @@ def my_sign_in():
     return redirect(WebAuth(settings, back, state).authorize_url)
 
 
-def _refused(message: str, status: int = 400):
-    return render_template("pages/error.html", message=message, retry=True), status
+def _refused(message: str, status: int = 400, next_page: str | None = None):
+    """A page in words with a way back in (to the page the citizen was opening)."""
+    retry = url_for("pages.my_sign_in", next=next_page) if next_page else url_for(
+        "pages.my_sign_in")
+    return render_template("pages/error.html", message=message, retry=retry), status
 
 
 @bp.get("/my/oauth")
 def my_oauth():
-    """WeChat's redirect: check the state, trade the code for the openid, issue tokens."""
+    """WeChat's redirect: check the state, trade the code for the openid, issue tokens.
+
+    WeChat being unreachable (or answering garbage) is not the citizen's fault and not a
+    server error of ours to show: a page in words with a retry, status 200, never a 5xx."""
     expected = session.pop(_STATE_KEY, None)
     code, state = request.args.get("code", ""), request.args.get("state", "")
     if not expected or not secrets.compare_digest(str(expected.get("state", "")), state):
         return _refused("登录链接已失效，请回到公众号重新打开")
+    next_page = _safe_next(expected.get("next"))
     if not code:
-        return _refused("您没有同意授权，请回到公众号重新打开")
+        return _refused("您没有同意授权，请回到公众号重新打开", next_page=next_page)
     svc = services()
     try:
         openid = WebAuth(svc.settings, "", "").openid_for(code)
     except WeChatError as exc:
         log.info("web authorisation refused: errcode %s", exc.errcode)
-        return _refused(OAUTH_ERRORS.get(exc.errcode or 0, "微信登录暂时不可用，请稍后再试"))
-    except (requests.RequestException, WeChatException):
-        log.warning("web authorisation failed: WeChat unreachable")
-        return _refused("微信服务暂时不可用，请稍后再试", 502)
+        if exc.errcode in OAUTH_ERRORS:  # the code itself is bad: the citizen starts again
+            return _refused(OAUTH_ERRORS[exc.errcode], next_page=next_page)
+        return _refused(WECHAT_DOWN, 200, next_page)  # WeChat busy or broken
+    except (requests.RequestException, WeChatException, ValueError):
+        log.warning("web authorisation failed: WeChat unreachable or answered garbage")
+        return _refused(WECHAT_DOWN, 200, next_page)
     with svc.db.session() as s:
         account = citizen_for_official_openid(s, openid)
         audit.record(s, f"citizen:{account.id}", "citizen.login", f"citizen:{account.id}",
                      audit.OK, client_ip(), {"channel": "web"})
         account_id = account.id
     tokens = api_services().tokens.issue(CITIZEN, account_id).as_response()
-    response = render_template("pages/signed_in.html", tokens=tokens, next=expected["next"])
+    response = render_template("pages/signed_in.html", tokens=tokens, next=next_page)
     return response, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
