@@ -243,6 +243,9 @@ def test_withdrawal_stops_the_grid_worker_at_the_next_step(world):
     assert own.status_code == 403 and error_code(own) == "forbidden"  # not a supervisor
     listed = world.client.get("/api/v1/grid/consents/pending", headers=world.supervisor_headers)
     assert [r["id"] for r in listed.get_json()["items"]] == [request_id]
+    item = listed.get_json()["items"][0]  # what the supervisor checks the photo against
+    assert (item["resident_name"], item["grid_id"], item["requested_by_name"],
+            item["evidence"]) == ("王**", "G1", "wang_grid", "photo-17")
     ok = world.client.post(f"/api/v1/grid/consents/{request_id}/confirm",
                            headers=world.supervisor_headers)
     assert ok.status_code == 200 and ok.get_json()["status"] == "granted"

@@ -9,13 +9,16 @@ from apiflask.validators import Length, OneOf, Range
 from huimin.grid import consents as grid_consents
 from huimin.grid import notify
 from huimin.grid.models import GridConsentRequest
+from huimin.identity.models import StaffAccount
 from huimin.privacy import audit
+from huimin.residents.models import Resident
 from miniapp_api.auth import current_principal, require_roles
 from miniapp_api.context import client_ip
 from miniapp_api.grid.base import (
     GRANTABLE,
     acting,
     bp,
+    masked_name,
     request_row,
     tell_resident,
 )
@@ -65,6 +68,18 @@ class ConsentRequestItem(ConsentRequestOut):
 
 class ConsentRequestListOut(Schema):
     items = List(Nested(ConsentRequestItem), required=True)
+
+
+class PendingPaperItem(ConsentRequestOut):
+    """A paper form waiting for the supervisor, with what they need to check the photo."""
+
+    resident_name = String(allow_none=True, metadata={"description": "居民姓名（已打码）"})
+    grid_id = String(allow_none=True)
+    requested_by_name = String(allow_none=True, metadata={"description": "登记的网格员"})
+
+
+class PendingPaperListOut(Schema):
+    items = List(Nested(PendingPaperItem), required=True)
 
 
 class PaperRejectIn(Schema):
@@ -143,16 +158,25 @@ def request_consent(resident_id: int, body: dict) -> dict:
 
 @bp.get("/grid/consents/pending")
 @require_roles("grid_supervisor")
-@bp.output(ConsentRequestListOut)
+@bp.output(PendingPaperListOut)
 @bp.doc(summary="待确认的纸质授权书",
-        description="网格督导员只看到本人负责网格的，不含本人登记的。")
+        description="网格督导员只看到本人负责网格的，不含本人登记的；附居民打码姓名、网格和"
+                    "登记人，供核对照片。")
 def pending_paper() -> dict:
     me = current_principal()
     with services().db.session() as s:
         rows = grid_consents.paper_to_confirm(s, me.id)
         audit.record(s, me.actor, "grid.consent.paper_list", "grid_consent_requests", audit.OK,
                      client_ip(), {"count": len(rows)})
-        return {"items": [request_row(r) for r in rows]}
+        items = []
+        for row in rows:
+            resident = s.get(Resident, row.resident_id)
+            recorder = s.get(StaffAccount, row.requested_by) if row.requested_by else None
+            items.append({**request_row(row),
+                          "resident_name": masked_name(resident) if resident else None,
+                          "grid_id": resident.grid_id if resident else None,
+                          "requested_by_name": recorder.username if recorder else None})
+        return {"items": items}
 
 
 def _decide(request_id: int, confirm: bool, reason: str = "") -> dict:

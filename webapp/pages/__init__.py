@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 from apiflask import APIBlueprint
-from flask import redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, send_from_directory, session, url_for
 from wechatpy.exceptions import WeChatException
 
 from huimin.identity.tokens import CITIZEN
@@ -113,5 +114,17 @@ def my_oauth():
 @bp.get("/grid/")
 @bp.get("/grid/residents/<int:resident_id>")
 def grid_page(resident_id: int | None = None):
-    """The workbench shell (sign-in, worklist, resident); data comes from /api/v1/grid/."""
-    return render_template("pages/grid.html", resident_id=resident_id)
+    """The workbench shell (sign-in, worklist, resident); data comes from /api/v1/grid/.
+    One shell for every workbench page (the page reads the resident from its address), so
+    the service worker can open any of them from its cache without signal."""
+    return render_template("pages/grid.html")
+
+
+@bp.get("/grid/sw.js")
+def grid_service_worker():
+    """Served from /grid/ so its scope covers the workbench; never cached by HTTP, so a new
+    release reaches phones on their next visit."""
+    response = send_from_directory(Path(bp.static_folder or ""), "grid-sw.js",
+                                   mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -8,8 +8,13 @@
   const CARE_KEY = "huimin-grid-care";
   const OUTBOX = "huimin-grid-outbox";
   const api = new Api("huimin-grid-tokens", localStorage, showLogin);
-  const residentId = Number(document.getElementById("main").dataset.resident) || null;
+  // From the address, not the HTML: offline, every workbench page is the same cached shell.
+  const residentId = Number((location.pathname.match(/^\/grid\/residents\/(\d+)/) || [])[1]) || null;
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/grid/sw.js", { scope: "/grid/" }).catch(function () { /* works online without it */ });
+  }
   const SCOPES = { grid_worker_assist: "全部协助（查看政策、代办、指导）", view_benefits: "查看可享受的政策", apply_on_behalf: "代为确认、申请", guide: "指导办理" };
+  let roles = [];
   const OUTCOMES = { met: "见到本人", helped: "已协助办理", not_home: "不在家", declined_help: "本人不需要帮助" };
 
   function render() { content.replaceChildren.apply(content, arguments); }
@@ -26,7 +31,11 @@
     net.textContent = navigator.onLine ? "" : "没有网络：走访记录和确认会先存在手机里，有网后自动发送";
   }
   window.addEventListener("offline", showNet);
-  window.addEventListener("online", function () { showNet(); flushOutbox(); });
+  let startedOffline = false;
+  window.addEventListener("online", function () {
+    showNet();
+    if (startedOffline) { startedOffline = false; start(); } else flushOutbox();
+  });
 
   function outbox() { try { return JSON.parse(localStorage.getItem(OUTBOX)) || []; } catch (e) { return []; } }
   function saveOutbox(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); showOutbox(); }
@@ -127,6 +136,39 @@
     });
     render(search, h("h2", {}, (q ? "查找结果" : "需要走访的居民") + "（" + r.data.total + "）"),
       items.length ? h("ul", { class: "plain worklist", id: "worklist" }, ...items) : h("p", { class: "muted", id: "worklist-empty" }, q ? "我的网格里没有找到。" : "暂时没有需要走访的居民。"));
+  }
+
+  // ---- paper consents to check (grid supervisors) ------------------------------------------
+  // A paper form recorded by a grid worker is in force only once a supervisor of the grid has
+  // checked the photo of the signed form against it: confirm, or send it back with a reason.
+  async function paperSection() {
+    const r = await api.call("GET", "/grid/consents/pending");
+    const section = h("section", { id: "paper-pending" }, h("h2", {}, "待核对的纸质授权书（" + (r.ok ? r.data.items.length : 0) + "）"));
+    if (!r.ok) { section.appendChild(h("p", { class: "error", role: "alert" }, errorText(r))); return section; }
+    if (!r.data.items.length) section.appendChild(h("p", { class: "muted", id: "paper-empty" }, "没有等待核对的授权书。"));
+    r.data.items.forEach(function (it) { section.appendChild(paperCard(it)); });
+    return section;
+  }
+
+  function paperCard(it) {
+    const reason = h("input", { id: "reject-reason-" + it.id, name: "reason", maxlength: "200", autocomplete: "off" });
+    const card = h("article", { class: "card paper", id: "paper-" + it.id, "data-resident": it.resident_id },
+      h("h3", {}, (it.resident_name || "居民 #" + it.resident_id) + " · 网格 " + (it.grid_id || "")),
+      h("p", {}, "授权范围：" + it.scope_labels.join("、") + "，有效 " + it.days + " 天"),
+      h("p", {}, "授权书照片编号：" + (it.evidence || "无")),
+      h("p", { class: "muted" }, "登记人：" + (it.requested_by_name || "") + "，" + fmtTime(it.requested_at)),
+      h("button", { type: "button", class: "primary wide", "data-paper-confirm": it.id, onclick: function () { decidePaper(it, "confirm", {}); } }, "核对无误，确认生效"),
+      h("label", { for: reason.id }, "退回原因（照片看不清、签字不符等）"), reason,
+      h("button", { type: "button", class: "danger wide", "data-paper-reject": it.id, onclick: function () { decidePaper(it, "reject", { reason: reason.value }); } }, "退回"));
+    return card;
+  }
+
+  async function decidePaper(it, what, body) {
+    const r = await api.call("POST", "/grid/consents/" + it.id + "/" + what, body);
+    if (!r.ok) { flash(errorText(r), true); return; }
+    flash(what === "confirm" ? "已确认，授权立即生效，居民会收到微信消息" : "已退回，登记的网格员需要重新登记");
+    const card = document.getElementById("paper-" + it.id);
+    if (card) card.remove();
   }
 
   // ---- a resident --------------------------------------------------------------------------
@@ -285,14 +327,34 @@
     if (!api.tokens()) { showLogin(); return; }
     let me;
     try { me = await api.call("GET", "/staff/me"); }
-    catch (e) { render(h("p", { class: "error" }, "网络不好，已保存的内容有网后自动发送")); return; }
+    catch (e) { startedOffline = true; showOffline(); return; }
     if (!me.ok) { showLogin(); return; }
     login.hidden = true;
     document.getElementById("foot").hidden = false;
     document.getElementById("me-name").textContent = me.data.username;
     flushOutbox();
+    roles = me.data.roles || [];
     if (residentId) await showResident(residentId);
-    else await showWorklist("");
+    else await showHome();
+  }
+
+  // Opened with no signal (the shell came from the service worker's cache): what waits in the
+  // outbox, and on a resident's page a visit note can still be written; the rest needs signal.
+  function showOffline() {
+    login.hidden = true;
+    const parts = [h("p", { class: "error", role: "alert", id: "offline-note" }, "没有网络：居民资料要等有网才能打开。已保存的内容有网后自动发送。")];
+    if (residentId) parts.push(visitSection(residentId, []));
+    render.apply(null, parts);
+  }
+
+  // Home: the supervisor's forms to check, the grid worker's worklist (one account may be both).
+  async function showHome(q) {
+    const worker = roles.indexOf("grid_worker") >= 0, supervisor = roles.indexOf("grid_supervisor") >= 0;
+    if (!supervisor) { await showWorklist(q || ""); return; }
+    const paper = await paperSection();
+    if (!worker) { render(paper); return; }
+    await showWorklist(q || "");
+    content.prepend(paper);
   }
   start();
 })();
