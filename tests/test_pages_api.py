@@ -154,6 +154,11 @@ def test_pages_are_served(world):
         assert resp.status_code == 200, path
         assert "pages.css" in resp.get_data(as_text=True)
     assert world.client.get("/my/nothing").status_code == 404
+    # The workbench's service worker, from /grid/ so that its scope covers the workbench.
+    worker = world.client.get("/grid/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Cache-Control"] == "no-cache"
+    assert '"/grid/"' in worker.get_data(as_text=True)
 
 
 def test_a_visit_note_sent_twice_is_stored_once(world):

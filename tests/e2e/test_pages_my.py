@@ -206,6 +206,7 @@ def test_every_page_in_normal_and_care_mode(stack, world, browser):
     request.locator("button[data-accept]").click()
     expect(page.locator("#flash")).to_contain_text("已同意")
     expect(page.locator(".consent[data-scope=grid_worker_assist]")).to_be_visible()
+    page.click("#screen-next")  # care mode: one screen at a time
     expect(page.locator("#history")).to_contain_text("请您授权网格员协助办理")
 
     # She turns care mode off: every page in normal mode, and a new phone remembers it.
@@ -251,6 +252,8 @@ def test_every_page_in_normal_and_care_mode(stack, world, browser):
     expect(page.locator("#qr")).to_have_class(f"qr {colour}")
     page.wait_for_function("() => { const i = document.getElementById('qr');"
                            " return i.complete && i.naturalWidth > 0; }")  # the QR loads
+    page.click("#screen-next")  # the scan log
+    page.click("#screen-next")  # revoke, on a screen of its own
     page.click("#revoke")
     expect(page.locator("#flash")).to_contain_text("就业码已作废")
 
@@ -259,6 +262,76 @@ def test_every_page_in_normal_and_care_mode(stack, world, browser):
     page.click("button[data-withdraw=grid_worker_assist]")
     expect(page.locator("#no-consents")).to_be_visible()
     context.close()
+
+
+def walk_screens(page) -> list[str]:
+    """Care mode, page by page: one screen, at most one main action, the 适老化 sizes."""
+    keys: list[str] = []
+    while True:
+        screen = page.locator("#content .screen")
+        expect_one(screen)
+        keys.append(screen.get_attribute("data-key"))
+        assert page.locator("#content button.primary:visible").count() <= 1, keys[-1]
+        check_page(page, care=True)
+        if not page.locator("#screen-next").count():
+            return keys
+        page.click("#screen-next")
+        page.wait_for_function("(k) => document.getElementById('screen').dataset.key !== k",
+                               arg=keys[-1])
+
+
+def expect_one(locator) -> None:
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_count(1)
+
+
+def test_care_mode_is_one_step_per_screen(stack, world, browser):
+    """适老化: every citizen page in care mode is a row of screens, each with one main action
+    (answer this notice, accept this request, revoke, export, delete), large text and
+    targets; the action works from its own screen."""
+    from playwright.sync_api import expect
+
+    resp = requests.post(web(stack, f"/api/v1/grid/residents/{world['resident_id']}"
+                                    "/consent-requests"), headers=staff_headers(stack),
+                         json={"scopes": ["grid_worker_assist"], "days": 30}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    request_id = resp.json()["id"]
+    page = phone(browser).new_page()
+    page.goto(as_citizen(stack, OPENID, f"/my/assist?request={request_id}"))
+    page.wait_for_selector("#content .screen")
+    if "care" not in (page.locator("html").get_attribute("class") or ""):
+        page.click("#care-toggle")
+        expect(page.locator("html")).to_have_class("care")
+        page.reload()
+    screen = page.locator("#screen")
+    expect(screen).to_have_attribute("data-key", f"request-{request_id}")  # the linked one
+    expect(screen.locator("button.primary")).to_have_text("同意")
+    expect(page.locator("#screen-progress")).to_contain_text("第 1 页")
+    screenshot(page, "my-assist-care-step")
+    assert walk_screens(page)[-1] == "history"
+    for name, wanted in (("benefits", {"eligible"}), ("code", {"code", "scans", "revoke"}),
+                         ("data", {"profile", "export", "delete"})):
+        page.goto(web(stack, f"/my/{name}"))
+        page.wait_for_selector("#content .screen")
+        keys = walk_screens(page)
+        assert wanted <= set(keys), (name, keys)
+    # Back one page, and the last step's action works where it stands: delete asks first.
+    page.click("#screen-back")
+    expect(screen).to_have_attribute("data-key", "export")
+    page.click("#screen-next")
+    page.click("#delete")
+    expect(page.locator("#delete-confirm")).to_be_visible()
+    expect(page.locator("#delete")).to_be_hidden()
+    check_page(page, care=True)
+    page.click("#delete-no")
+    expect(page.locator("#delete")).to_be_visible()
+    # The request is answered from its own screen.
+    page.goto(web(stack, f"/my/assist?request={request_id}"))
+    page.click(f"button[data-decline='{request_id}']")
+    expect(page.locator("#flash")).to_contain_text("已拒绝")
+    expect(page.locator(f"#request-{request_id}")).to_have_count(0)
+    page.context.close()
 
 
 def test_export_and_delete_with_a_confirmation_step(stack, world, browser):
