@@ -197,6 +197,11 @@ class TicketOut(Schema):
     created_at = UtcDateTime(required=True)
 
 
+class ConsentInForceOut(Schema):
+    scope = String(required=True)
+    expires_at = UtcDateTime(allow_none=True, metadata={"description": "空：长期有效"})
+
+
 class ResidentMaskedOut(Schema):
     resident_id = Integer(required=True)
     name = String(allow_none=True)
@@ -204,3 +209,5 @@ class ResidentMaskedOut(Schema):
     phone = String(allow_none=True)
     grid_id = String(allow_none=True)
     consents = List(String(), required=True)
+    consents_in_force = List(Nested(ConsentInForceOut), required=True, metadata={
+        "description": "生效中的授权及到期时间（同一范围取最晚到期的）"})

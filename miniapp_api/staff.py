@@ -191,11 +191,24 @@ def resident_masked(resident_id: int) -> dict:
         number = resident.id_number_enc and cipher.decrypt(
             resident.id_number_enc.decode(), field=ID_NUMBER)
         phone = resident.phone_enc and cipher.decrypt(resident.phone_enc.decode(), field=PHONE)
+        active = consent.active_consents(s, resident.id)
         return {
             "resident_id": resident.id,
             "name": mask_name(name) if name else None,
             "id_number": mask_id_number(number) if number else None,
             "phone": mask_phone(phone) if phone else None,
             "grid_id": resident.grid_id,
-            "consents": sorted({c.scope for c in consent.active_consents(s, resident.id)}),
+            "consents": sorted({c.scope for c in active}),
+            "consents_in_force": [{"scope": scope, "expires_at": until}
+                                  for scope, until in sorted(_latest_expiry(active).items())],
         }
+
+
+def _latest_expiry(active: list[Any]) -> dict[str, Any]:
+    """Per scope, when the last consent in force for it ends (None: it does not)."""
+    latest: dict[str, Any] = {}
+    for row in active:
+        known = latest.get(row.scope, row.expires_at)
+        latest[row.scope] = None if None in (known, row.expires_at) else max(known,
+                                                                              row.expires_at)
+    return latest

@@ -3,6 +3,8 @@ the docs page, and the key commands."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text
 
@@ -66,7 +68,9 @@ def test_masked_resident_view(app):
         )
         s.add(resident)
         s.flush()
-        consent.grant(s, resident.id, consent.VIEW_BENEFITS, "grid_worker")
+        consent.grant(s, resident.id, consent.VIEW_BENEFITS, "grid_worker",
+                      expires_at=datetime(2031, 5, 6, 7, 8, tzinfo=UTC))
+        consent.grant(s, resident.id, consent.GUIDE, "grid_worker")  # no end
         resident_id = resident.id
     worker = create_staff(app, "grid9", ["grid_worker"], grids=["G9"])
     resp = client.get(f"/api/v1/staff/residents/{resident_id}",
@@ -74,7 +78,10 @@ def test_masked_resident_view(app):
     assert resp.status_code == 200
     assert resp.get_json() == {
         "resident_id": resident_id, "name": "欧***", "id_number": "3401**********1234",
-        "phone": "138****5678", "grid_id": "G9", "consents": ["view_benefits"]}
+        "phone": "138****5678", "grid_id": "G9", "consents": ["guide", "view_benefits"],
+        "consents_in_force": [
+            {"scope": "guide", "expires_at": None},
+            {"scope": "view_benefits", "expires_at": "2031-05-06T07:08:00+00:00"}]}
 
 
 def test_docs_page_and_openapi_document(app):

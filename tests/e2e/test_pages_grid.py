@@ -165,6 +165,7 @@ def test_a_grid_workers_visit(stack, world, browser):
     expect(page.locator("#identity")).to_contain_text(ID_A[:4])
     assert ID_A not in page.content() and "李桂兰" not in page.content()
     expect(page.locator("#consent-state")).to_contain_text("全部协助")
+    expect(page.locator("#consent-state")).to_contain_text(re.compile(r"有效至 \d{4}-\d{2}-\d{2}"))
     benefit = page.locator("#benefits .benefit[data-policy=elderly_allowance]")
     expect(benefit).to_contain_text("年龄满80周岁：是")
     check_page(page, care=False)
@@ -238,10 +239,27 @@ def test_a_grid_workers_visit(stack, world, browser):
     refused = requests.get(web(stack, f"/api/v1/grid/residents/{a}/benefits"),
                            headers=api(stack, "wang_grid"), timeout=10)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "consent_required"
+    # A new paper form with a blurry photo: the supervisor sends it back, with the reason.
+    blurry = requests.post(web(stack, f"/api/v1/grid/residents/{a}/consents"),
+                           headers=api(stack, "wang_grid"), timeout=10,
+                           json={"scopes": ["grid_worker_assist"], "evidence": "IMG-blurry"})
+    assert blurry.status_code == 201, blurry.text
+    supervisor = phone(browser).new_page()
+    sign_in(supervisor, stack, "zhao_super")
+    form = supervisor.locator(f"#paper-{blurry.json()['id']}")
+    form.locator("input[name=reason]").fill("照片看不清签名")
+    form.locator("button[data-paper-reject]").click()
+    expect(supervisor.locator("#flash")).to_have_text("已退回，登记的网格员需要重新登记")
+    expect(form).to_have_count(0)
+    supervisor.context.close()
+    page.reload()
+    expect(page.locator("#refusal")).to_have_text("该居民尚未授权您协助办理")
     with db(stack).connect() as conn:
         denials = conn.execute(text("SELECT COUNT(*) FROM audit_log WHERE result = 'denied' "
                                     "AND target = :t"), {"t": f"resident:{b}"}).scalar()
-    assert denials >= 1
+        status = conn.execute(text("SELECT status FROM grid_consent_requests WHERE id = :i"),
+                              {"i": blurry.json()["id"]}).scalar()
+    assert denials >= 1 and status == "rejected"
 
 
 def set_offline(context, signal: dict[str, bool], offline: bool) -> None:

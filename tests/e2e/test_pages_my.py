@@ -334,6 +334,27 @@ def test_care_mode_is_one_step_per_screen(stack, world, browser):
     page.context.close()
 
 
+def test_the_code_renews_before_it_expires(stack, world, browser):
+    """我的就业码 asks for a fresh code half a minute before the one on screen expires (the
+    page's clock is moved on; the server issues real codes)."""
+    from playwright.sync_api import expect
+
+    page = phone(browser).new_page()
+    page.clock.install()
+    page.goto(as_citizen(stack, OPENID, "/my/code"))
+    qr = page.locator("#qr")
+    expect(qr).to_be_visible()
+    first = qr.get_attribute("src")
+    page.clock.fast_forward(9 * 60 * 1000)  # the 10-minute code is not yet due
+    page.wait_for_timeout(500)
+    assert qr.get_attribute("src") == first
+    page.clock.fast_forward(60 * 1000)  # within its last half minute
+    expect(qr).not_to_have_attribute("src", first)
+    page.wait_for_function("() => { const i = document.getElementById('qr');"
+                           " return i.complete && i.naturalWidth > 0; }")
+    page.context.close()
+
+
 def test_export_and_delete_with_a_confirmation_step(stack, world, browser):
     from playwright.sync_api import expect
 

@@ -188,7 +188,7 @@
     const sections = [back,
       h("section", { class: "card", id: "identity" }, h("h2", {}, p.name || "居民 #" + p.resident_id),
         h("p", {}, "身份证号：" + (p.id_number || "无")), h("p", {}, "手机号：" + (p.phone || "无")), h("p", {}, "网格：" + p.grid_id)),
-      consentSection(id, p.consents)];
+      consentSection(id, p.consents, p.consents_in_force)];
     if (ben.ok) sections.push(benefitsSection(id, ben.data));
     else sections.push(h("p", { class: "muted" }, errorText(ben)));
     if (guides.ok) sections.push(guideSection(id, guides.data.items));
@@ -197,10 +197,12 @@
     if (!quiet) window.scrollTo(0, 0);
   }
 
-  function consentSection(id, scopes) {
+  function consentSection(id, scopes, details) {
     const inForce = scopes.filter(function (s) { return SCOPES[s]; });
+    const until = {};
+    (details || []).forEach(function (c) { until[c.scope] = c.expires_at ? "有效至 " + fmtTime(c.expires_at).slice(0, 10) : "长期有效"; });
     const section = h("section", { class: "card", id: "consent" }, h("h2", {}, "居民授权"),
-      h("p", { id: "consent-state" }, inForce.length ? "正在生效：" + inForce.map(function (s) { return SCOPES[s]; }).join("、") : "没有授权：不能查看或代办。"));
+      h("p", { id: "consent-state" }, inForce.length ? "正在生效：" + inForce.map(function (s) { return SCOPES[s] + (until[s] ? "（" + until[s] + "）" : ""); }).join("、") : "没有授权：不能查看或代办。"));
     if (inForce.length) {
       section.appendChild(h("button", { type: "button", class: "danger wide", id: "withdraw", onclick: async function () {
         const r = await api.call("POST", "/grid/residents/" + id + "/consents/withdraw", { scopes: inForce });
