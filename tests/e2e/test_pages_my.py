@@ -185,6 +185,21 @@ def test_sign_in_refuses_forged_used_and_replayed_codes(stack, world, browser):
     # ... and the used code with a fresh state: WeChat says 40163.
     back_from_wechat_with(used)
     expect(page.locator("#page-error")).to_have_text("这个登录链接已经用过了，请回到公众号重新打开")
+
+    # WeChat's code exchange fails once behind a broken gateway (HTTP 502): a page in words,
+    # not a server error, and 重新登录 brings her to the page she was opening.
+    requests.post(f"{stack.url('emulator')}/_emulator/faults", timeout=5, json={
+        "path": "/sns/oauth2/access_token", "errcode": -1, "status": 502}).raise_for_status()
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status) if "/my/oauth?" in r.url else None)
+    page.goto(web(stack, "/my/sign-in?next=/my/data"))  # as a page with no tokens does
+    expect(page.locator("#page-error")).to_have_text("微信暂时连不上，请稍后点“重新登录”再试")
+    assert answers == [200]
+    check_page(page, care=False)
+    screenshot(page, "my-sign-in-wechat-down")
+    page.click("#retry")
+    expect(page.locator("#profile")).to_contain_text("实名认证：未认证")
+    assert page.url == web(stack, "/my/data")
     context.close()
 
 
