@@ -348,4 +348,13 @@ def test_offline_visit_note_is_sent_exactly_once(stack, world, browser):
     page.reload()
     expect(page.locator("#me-name")).to_have_text("wang_grid")
     expect(page.locator("#visit-list")).to_contain_text(note)
+    # Signing out ends the session on the server too: the old refresh token is refused.
+    refresh = page.evaluate("JSON.parse(localStorage.getItem('huimin-grid-tokens')).refresh_token")
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    page.reload()
+    expect(page.locator("#login")).to_be_visible()
+    again = requests.post(web(stack, "/api/v1/auth/refresh"), json={"refresh_token": refresh},
+                          timeout=10)
+    assert again.status_code == 401, again.text
     database.engine.dispose()
