@@ -71,13 +71,15 @@ def database() -> Database:
 
 
 @lru_cache(maxsize=2)
-def _catalogue_store(folder: Path) -> CatalogueStore:
-    return CatalogueStore(folder)
+def _catalogue_store(folder: Path, rules_dir: Path) -> CatalogueStore:
+    return CatalogueStore(folder, rules_dir)
 
 
 def catalogue_store() -> CatalogueStore:
-    """The catalogue store for the current settings' policy folder."""
-    return _catalogue_store(settings().policies_dir)
+    """The catalogue store for the current settings' policy folder (its figures from the
+    rules folder)."""
+    current = settings()
+    return _catalogue_store(current.policies_dir, current.benefits.rules_dir)
 
 
 @lru_cache(maxsize=2)
