@@ -203,7 +203,7 @@ def run(stock: bool, train: bool) -> dict:
             for t in threads:
                 t.start()
             time.sleep(SETTLE_SECONDS)
-            gate = load_gate_config(ops.gate_file)
+            gate = load_gate_config(ops.gate_file, ops.gate_tolerance)
             with db.session() as s:
                 activated = time.time()
                 outcome = registry.activate(s, b_id, gate, "bench")

@@ -406,9 +406,10 @@ def _setup(state: BlueprintSetupState) -> None:
     """Key provider, the public JWKS route at the root, and the verify endpoint's limit."""
     app = state.app
     with app.app_context():
-        production = services().settings.is_production
-        limit = services().settings.employment_code.verify_rate_limit
-    codes_provider = CodesProvider(production=production)
+        settings = services().settings
+    limit = settings.employment_code.verify_rate_limit
+    production = settings.is_production
+    codes_provider = CodesProvider(settings.employment_code, production=production)
     if production:
         codes_provider.check()
     app.extensions[well_known.EXTENSION] = codes_provider

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
+import sys
 import time
+from pathlib import Path
 
 import requests
 
-url = f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from huimin.platform.settings import load_settings  # noqa: E402
+
+url = f"http://127.0.0.1:{load_settings().ports.web}"
 deadline = time.monotonic() + 600
 last = None
 while time.monotonic() < deadline:

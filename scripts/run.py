@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from dotenv import load_dotenv
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from huimin.platform.settings import load_settings  # noqa: E402
 from scripts.stack import (  # noqa: E402
     ROOT,
     procfile,
@@ -32,16 +31,11 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 
 def main() -> int:
-    load_dotenv(ROOT / ".env")
+    settings = load_settings()  # reads .env, as every process does
     (ROOT / "var").mkdir(exist_ok=True)
-    ports = {
-        "web": int(os.environ.get("WEB_PORT", 8000)),
-        "rasa": int(os.environ.get("RASA_PORT", 5005)),
-        "actions": int(os.environ.get("ACTION_PORT", 5055)),
-        "emulator": int(os.environ.get("EMULATOR_PORT", 8081)),
-    }
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database_url = os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'huimin.db'}")
+    ports = settings.ports.by_process()
+    redis_url, database_url = settings.redis_url, settings.database_url
+    # The children inherit this environment (with .env loaded) and build the same settings.
     env = stack_env(dict(os.environ), ports, redis_url, database_url)
 
     redis_proc = None

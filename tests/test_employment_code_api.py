@@ -11,6 +11,7 @@ import io
 import json
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,10 @@ def test_qr_urls_serve_that_code_while_it_lives(client, app):
     assert gone.status_code == 410 and gone.get_json()["error"]["code"] == "code_expired"
 
 
-def test_qr_url_stops_working_when_the_code_expires(client, app, monkeypatch):
-    monkeypatch.setenv("EMPLOYMENT_CODE_TTL_SECONDS", "1")
-    app.extensions["employment_code"].reload_seconds = 0
+def test_qr_url_stops_working_when_the_code_expires(client, app):
+    provider = app.extensions["employment_code"]
+    provider.settings = replace(provider.settings, ttl_seconds=1)
+    provider.reload_seconds = 0
     body = issue(client, add_citizen(app, employment_status="employed"))
     time.sleep(1.1)
     assert client.get(body["qr_png_url"]).status_code == 410
@@ -168,10 +170,11 @@ def test_issuing_needs_sign_in_a_bound_resident_and_enough_facts(client, app):
     assert client.post(ISSUE, headers=staff["headers"]).status_code == 403
 
 
-def test_development_creates_a_key_on_first_use(client, app, tmp_path, monkeypatch):
+def test_development_creates_a_key_on_first_use(client, app, tmp_path):
     fresh = tmp_path / "no-keys-yet"
-    monkeypatch.setenv("EMPLOYMENT_CODE_KEY_DIR", str(fresh))
-    app.extensions["employment_code"].reload_seconds = 0
+    provider = app.extensions["employment_code"]
+    provider.settings = replace(provider.settings, key_dir=fresh)
+    provider.reload_seconds = 0
     assert client.get(JWKS).get_json() == {"keys": []}
     body = issue(client, add_citizen(app, employment_status="retired"))
     assert body["colour"] == "grey"

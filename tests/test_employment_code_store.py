@@ -25,7 +25,7 @@ from huimin.employment_code import (
 from huimin.employment_code.disclosure import job_seeking_summary, masked_name
 from huimin.employment_code.runtime import CodesProvider
 from huimin.platform.db import Database
-from huimin.platform.settings import Settings
+from huimin.platform.settings import EmploymentCodeSettings, Settings
 from huimin.privacy.pii import NAME, cipher_from_settings
 from huimin.residents.models import Resident
 
@@ -257,9 +257,13 @@ def test_masked_name_decrypts_and_keeps_only_the_surname():
 # ---- keys at run time ------------------------------------------------------------------------
 
 
+def key_settings(key_dir: Path) -> EmploymentCodeSettings:
+    return EmploymentCodeSettings(key_dir=key_dir)
+
+
 def test_development_creates_a_key_on_first_use_with_a_warning(tmp_path, caplog):
     key_dir = tmp_path / "fresh"
-    provider = CodesProvider(production=False, environ={"EMPLOYMENT_CODE_KEY_DIR": str(key_dir)})
+    provider = CodesProvider(key_settings(key_dir), production=False)
     assert provider.get().jwks()["keys"] == []  # verifying never creates a key
     with caplog.at_level(logging.WARNING, logger="huimin.employment_code.runtime"):
         codes = provider.signer()
@@ -269,14 +273,14 @@ def test_development_creates_a_key_on_first_use_with_a_warning(tmp_path, caplog)
     issued = codes.issue(new_subject_id(), Status.EMPLOYED)
     assert provider.get().verify(issued.code).valid
     # A second process finds the key instead of making another.
-    other = CodesProvider(production=False, environ={"EMPLOYMENT_CODE_KEY_DIR": str(key_dir)})
+    other = CodesProvider(key_settings(key_dir), production=False)
     assert other.signer().keyring.signing_key().kid == issued.kid
     assert len(list(key_dir.glob("*.jwk"))) == 1
 
 
 def test_production_refuses_without_a_key(tmp_path):
     env = {"EMPLOYMENT_CODE_KEY_DIR": str(tmp_path / "none")}
-    provider = CodesProvider(production=True, environ=env)
+    provider = CodesProvider(EmploymentCodeSettings.from_env(env), production=True)
     with pytest.raises(NoSigningKeyError, match="keygen"):
         provider.check()
     with pytest.raises(NoSigningKeyError, match="keygen"):
@@ -288,13 +292,11 @@ def test_keys_from_the_environment_are_never_supplemented(tmp_path):
     env = {"EMPLOYMENT_CODE_KEYS": '{"keys": []}',
            "EMPLOYMENT_CODE_KEY_DIR": str(tmp_path / "k")}
     with pytest.raises(NoSigningKeyError):
-        CodesProvider(production=False, environ=env).signer()
+        CodesProvider(EmploymentCodeSettings.from_env(env), production=False).signer()
 
 
 def test_a_rotated_key_is_picked_up_on_reload(key_dir):
-    provider = CodesProvider(
-        production=True, environ={"EMPLOYMENT_CODE_KEY_DIR": str(key_dir)}, reload_seconds=0
-    )
+    provider = CodesProvider(key_settings(key_dir), production=True, reload_seconds=0)
     provider.check()
     assert provider.signer().keyring.signing_key().kid == "k1"
     generate_key("k2", key_dir)

@@ -73,7 +73,7 @@ def test_gate_file_errors_name_the_file_and_field(tmp_path: Path, monkeypatch):
     good = tmp_path / "ok.yml"
     good.write_text("macro_f1_tolerance: 0.02\nfloors: {greet: 0.7}\n")
     monkeypatch.setenv("OPS_GATE_TOLERANCE", "0.05")
-    assert load_gate_config(good).macro_f1_tolerance == 0.05
+    assert load_gate_config(good, OpsSettings().gate_tolerance).macro_f1_tolerance == 0.05
 
 
 ANSWERS = GateConfig(macro_f1_tolerance=0.02, answers=AnswerGate(

@@ -67,7 +67,8 @@ def list_models() -> None:
 
 def _gate():
     try:
-        return load_gate_config(load_settings().ops.gate_file)
+        ops = load_settings().ops
+        return load_gate_config(ops.gate_file, ops.gate_tolerance)
     except GateConfigError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,13 +1,16 @@
 """Process-wide handles the actions share: settings, the runtime (database, Redis), the policy
 catalogue. The runtime comes from the one builder (huimin.platform.runtime), which refuses
-development secrets in production; handles built on it are cached per runtime, so a test that
-points the actions at its own database and Redis (clearing ``settings`` and ``database``) gets
-fresh ones without clearing each module's cache."""
+development secrets in production. Every handle is cached by what it is built from (the
+runtime by its settings, the stores by their folder), so ``serving`` (a test's own database,
+Redis or catalogue folder) gets fresh ones without any cache being cleared."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -21,10 +24,34 @@ from huimin.platform.runtime import Runtime, build_runtime
 from huimin.platform.settings import Settings, load_settings
 from huimin.wechat.safe_redis import fast_options
 
+_served: list[Settings] = []  # settings handed over by `serving`, innermost last
+
 
 @lru_cache(maxsize=1)
-def settings() -> Settings:
+def _loaded() -> Settings:
     return load_settings()
+
+
+def settings() -> Settings:
+    """The action server's settings: loaded once (its environment does not change while it
+    runs), unless ``serving`` hands over others."""
+    return _served[-1] if _served else _loaded()
+
+
+@contextmanager
+def serving(given: Settings) -> Iterator[Runtime]:
+    """Serve the actions with ``given`` settings for a while, then with the previous ones; the
+    runtime built for them is closed afterwards (its engine and Redis pool reconnect if the
+    same settings are served again)."""
+    _served.append(given)
+    try:
+        rt = runtime()
+        try:
+            yield rt
+        finally:
+            rt.close()
+    finally:
+        _served.pop()
 
 
 @lru_cache(maxsize=1)
@@ -39,19 +66,29 @@ def runtime() -> Runtime:
     return _runtime_for(settings())
 
 
-@lru_cache(maxsize=1)
 def database() -> Database:
     return runtime().db
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _catalogue_store(folder: Path, rules_dir: Path) -> CatalogueStore:
+    return CatalogueStore(folder, rules_dir)
+
+
 def catalogue_store() -> CatalogueStore:
-    return CatalogueStore(settings().policies_dir)
+    """The catalogue store for the current settings' policy folder (its figures from the
+    rules folder)."""
+    current = settings()
+    return _catalogue_store(current.policies_dir, current.benefits.rules_dir)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _referral_store(folder: Path) -> ReferralStore:
+    return ReferralStore(folder)
+
+
 def referral_store() -> ReferralStore:
-    return ReferralStore(settings().referrals_dir)
+    return _referral_store(settings().referrals_dir)
 
 
 def referrals() -> ReferralTable:

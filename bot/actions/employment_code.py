@@ -35,7 +35,7 @@ UNAVAILABLE = "就业码服务暂时不可用，请稍后再试，或拨打 1233
 
 @lru_cache(maxsize=1)
 def _codes_provider(rt: Runtime) -> CodesProvider:
-    return CodesProvider(production=rt.settings.is_production)
+    return CodesProvider(rt.settings.employment_code, production=rt.settings.is_production)
 
 
 def codes_provider() -> CodesProvider:

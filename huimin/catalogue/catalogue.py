@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from huimin.catalogue.figures import RuleFigures
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.search import PolicyIndex, PolicyTokenizer, SearchHit
 from huimin.catalogue.text import normalise
@@ -102,10 +103,12 @@ class Catalogue:
             return self._index
 
 
-def load_catalogue(directory: str | Path) -> Catalogue:
-    """Read and validate every policy file in `directory`; raise CatalogueError listing
+def load_catalogue(directory: str | Path, rules_dir: Path | None = None) -> Catalogue:
+    """Read and validate every policy file in `directory`, its figures filled from the rules
+    in `rules_dir` (default rules/; huimin.catalogue.figures); raise CatalogueError listing
     every problem (file and field) if any file is invalid."""
     directory = Path(directory)
+    figures = RuleFigures(rules_dir)
     problems: list[str] = []
     if not directory.is_dir():
         raise CatalogueError([f"{directory}: policy folder not found"])
@@ -119,7 +122,7 @@ def load_catalogue(directory: str | Path) -> Catalogue:
     policies: list[tuple[str, Policy]] = []
     for path in files:
         label = f"{directory.name}/{path.name}"
-        policy = _load_file(path, label, problems)
+        policy = _load_file(path, label, problems, figures)
         if policy is not None:
             policies.append((label, policy))
     _check_across_files(policies, problems)
@@ -128,7 +131,9 @@ def load_catalogue(directory: str | Path) -> Catalogue:
     return Catalogue([p for _, p in policies], source=directory)
 
 
-def _load_file(path: Path, label: str, problems: list[str]) -> Policy | None:
+def _load_file(
+    path: Path, label: str, problems: list[str], figures: RuleFigures
+) -> Policy | None:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -142,6 +147,10 @@ def _load_file(path: Path, label: str, problems: list[str]) -> Policy | None:
         return None
     if not isinstance(data, dict):
         problems.append(f"{label}: expected the policy's fields (key: value lines) at top level")
+        return None
+    data, unfilled = figures.fill(path.stem, data)
+    if unfilled:
+        problems.extend(f"{label}: {problem}" for problem in unfilled)
         return None
     try:
         policy = Policy.model_validate(data)

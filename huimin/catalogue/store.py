@@ -11,15 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from huimin.catalogue.catalogue import POLICY_SUFFIXES, Catalogue, CatalogueError, load_catalogue
+from huimin.rules import DEFAULT_RULES_DIR
 
 
 class CatalogueStore:
     """Thread-safe holder of the current catalogue. The first load must succeed."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, rules_dir: Path | None = None) -> None:
         self.directory = Path(directory)
+        # The policies' figures come from the rules (huimin.catalogue.figures): an edited
+        # rule reloads the catalogue too. None: the default rules folder.
+        self.rules_dir = rules_dir or DEFAULT_RULES_DIR
         self._lock = threading.Lock()
-        self._catalogue = load_catalogue(self.directory)
+        self._catalogue = load_catalogue(self.directory, self.rules_dir)
         self._signature = self._scan()
         self.loaded_at = datetime.now(UTC)
         self.last_errors: list[str] = []
@@ -33,7 +37,7 @@ class CatalogueStore:
         the previous catalogue stays live."""
         signature = self._scan()
         try:
-            fresh = load_catalogue(self.directory)
+            fresh = load_catalogue(self.directory, self.rules_dir)
         except CatalogueError as exc:
             with self._lock:
                 self.last_errors = list(exc.problems)
@@ -53,12 +57,12 @@ class CatalogueStore:
         return self.reload()
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
-        if not self.directory.is_dir():
-            return ()
         return tuple(
             sorted(
-                (f.name, f.stat().st_size, f.stat().st_mtime_ns)
-                for f in self.directory.iterdir()
+                (str(f), f.stat().st_size, f.stat().st_mtime_ns)
+                for folder in (self.directory, self.rules_dir)
+                if folder.is_dir()
+                for f in folder.iterdir()
                 if f.suffix in POLICY_SUFFIXES
             )
         )

@@ -1,5 +1,6 @@
-"""The process's `EmploymentCodes`, loaded from the environment and reloaded now and then
-so a rotated key (a new file in the key directory) is picked up without a restart.
+"""The process's `EmploymentCodes`, loaded from its settings section (the one settings object)
+and reloaded now and then so a rotated key (a new file in the key directory) is picked up
+without a restart.
 
 Development and test: when no signing key exists, one is generated in the key directory
 on first use, with a warning, so `make run` works on a fresh machine. Production refuses:
@@ -9,15 +10,13 @@ keys are made by an operator with `flask employment-code keygen`.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from huimin.platform.settings import EmploymentCodeSettings
 
-from .codes import EmploymentCodes
+from .codes import EmploymentCodes, load_keyring
 from .keys import NoSigningKeyError, generate_key
 
 log = logging.getLogger(__name__)
@@ -30,13 +29,13 @@ class CodesProvider:
 
     def __init__(
         self,
+        settings: EmploymentCodeSettings,
         *,
         production: bool,
-        environ: Mapping[str, str] | None = None,
         reload_seconds: float = RELOAD_SECONDS,
     ) -> None:
+        self.settings = settings
         self.production = production
-        self.environ = environ
         self.reload_seconds = reload_seconds
         self._lock = threading.Lock()
         self._codes: EmploymentCodes | None = None
@@ -46,7 +45,7 @@ class CodesProvider:
         """For verifying and publishing keys: never creates a key."""
         with self._lock:
             if self._codes is None or time.monotonic() - self._loaded_at > self.reload_seconds:
-                self._codes = EmploymentCodes.from_env(self._env())
+                self._codes = self._load()
                 self._loaded_at = time.monotonic()
             return self._codes
 
@@ -56,7 +55,7 @@ class CodesProvider:
         if _can_sign(codes):
             return codes
         with self._lock:
-            codes = EmploymentCodes.from_env(self._env())  # a key may have been added
+            codes = self._load()  # a key may have been added
             if not _can_sign(codes):
                 if self.production or codes.settings.keys_json:
                     raise NoSigningKeyError(
@@ -64,7 +63,7 @@ class CodesProvider:
                         "keygen` and set EMPLOYMENT_CODE_KEY_DIR (or EMPLOYMENT_CODE_KEYS)"
                     )
                 _create_development_key(codes.settings)
-                codes = EmploymentCodes.from_env(self._env())
+                codes = self._load()
             self._codes, self._loaded_at = codes, time.monotonic()
             return codes
 
@@ -77,8 +76,8 @@ class CodesProvider:
                 "`flask employment-code keygen` and set EMPLOYMENT_CODE_KEY_DIR"
             )
 
-    def _env(self) -> Mapping[str, str]:
-        return os.environ if self.environ is None else self.environ
+    def _load(self) -> EmploymentCodes:
+        return EmploymentCodes(load_keyring(self.settings), self.settings)
 
 
 def _can_sign(codes: EmploymentCodes) -> bool:

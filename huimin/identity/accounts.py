@@ -214,23 +214,30 @@ def unbind_real_name(session: Session, account: CitizenAccount) -> None:
         return
     consent.withdraw(session, resident.id, consent.REAL_NAME)
     _erase_resident_identity(resident)
-    account.resident_id = None
-    account.resident = None
+    _forget(account, _ACCOUNT_LINK)
     session.flush()
+
+
+# What a citizen gave us, column by column: erased on unbinding or deletion.
+_ACCOUNT_LINK = ("resident_id", "resident")
+_ACCOUNT_IDENTITY = (*_ACCOUNT_LINK, "openid", "oa_openid", "unionid", "phone_enc", "phone_hash")
+_RESIDENT_IDENTITY = ("name_enc", "id_number_enc", "id_number_hash", "phone_enc", "phone_hash",
+                      "birth_date", "gender", "grid_id")
+
+
+def _forget(row: object, columns: tuple[str, ...]) -> None:
+    """Set these mapped columns (or relationships) to None; a misspelt name fails loudly."""
+    for column in columns:
+        if not hasattr(type(row), column):
+            raise AttributeError(f"{type(row).__name__} has no column {column!r}")
+        setattr(row, column, None)
 
 
 def _erase_resident_identity(resident: Resident) -> None:
     resident.openid = None
     if resident.external_id.startswith(MINIAPP_RESIDENT_PREFIX):
         # We created this row from the citizen's own input: nothing of it may stay.
-        resident.name_enc = None
-        resident.id_number_enc = None
-        resident.id_number_hash = None
-        resident.phone_enc = None
-        resident.phone_hash = None
-        resident.birth_date = None
-        resident.gender = None
-        resident.grid_id = None
+        _forget(resident, _RESIDENT_IDENTITY)
 
 
 # Other parts of the domain register what account deletion must also do for a resident
@@ -255,13 +262,7 @@ def erase_citizen(session: Session, account: CitizenAccount) -> None:
         _erase_resident_identity(resident)
         resident.wechat_channel = False
         resident.push_opt_out = True
-    account.resident_id = None
-    account.resident = None
-    account.openid = None
-    account.oa_openid = None
-    account.unionid = None
-    account.phone_enc = None
-    account.phone_hash = None
+    _forget(account, _ACCOUNT_IDENTITY)
     account.deleted_at = utcnow()
     session.flush()
 

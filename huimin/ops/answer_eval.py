@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from huimin.catalogue.figures import RuleFigures
+
 CATEGORIES: tuple[str, ...] = (
     "colloquial", "voice", "typo", "dialect", "elderly", "followup", "two_policies",
     "referral", "out_of_scope",
@@ -84,12 +86,16 @@ class Case:
 
 def load_policies(policies_dir: Path) -> dict[str, dict[str, Any]]:
     """The catalogue as plain data, keyed by policy key. Read as YAML rather than through the
-    schema so the judge also sees fields added later (such as `fee`)."""
+    schema so the judge also sees fields added later (such as `fee`); figures filled from the
+    rules, as the catalogue does."""
     policies = {}
+    figures = RuleFigures()
     for path in sorted(policies_dir.glob("*.yml")):
         if path.name.startswith("_"):  # the catalogue's own rule: `_aspects.yml` is no policy
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data, unfilled = figures.fill(path.stem, yaml.safe_load(path.read_text(encoding="utf-8")))
+        if unfilled:
+            raise ValueError(f"{path.name}: {'; '.join(unfilled)}")
         policies[data["key"]] = data
     return policies
 

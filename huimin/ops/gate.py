@@ -15,7 +15,6 @@ Chinese for the console, with the numbers.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,15 +49,15 @@ class GateConfig(BaseModel):
     answers: AnswerGate | None = None
 
 
-def load_gate_config(path: Path) -> GateConfig:
-    """Read the gate file; OPS_GATE_TOLERANCE overrides its tolerance."""
+def load_gate_config(path: Path, tolerance: float | None = None) -> GateConfig:
+    """Read the gate file; ``tolerance`` (settings.ops.gate_tolerance, OPS_GATE_TOLERANCE)
+    overrides its macro-F1 tolerance."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise GateConfigError(f"{path}: cannot read the gate file ({exc})") from exc
-    override = os.environ.get("OPS_GATE_TOLERANCE")
-    if override:
-        data["macro_f1_tolerance"] = float(override)
+    if tolerance is not None:
+        data["macro_f1_tolerance"] = tolerance
     try:
         return GateConfig.model_validate(data)
     except ValidationError as exc:

@@ -48,6 +48,15 @@ def whole_number(
         raise ValueError(f"{name}: expected {what}, got {raw!r}") from None
 
 
+def _optional_float(name: str) -> float | None:
+    """A number, or None when the variable is unset or blank; a bad value names the variable."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        raise ValueError(f"{name}: expected a number, got {raw!r}") from None
+
+
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name, "")
     return Path(value) if value else default
@@ -64,6 +73,10 @@ class OpsSettings:
     # Gate rules (tolerance, required intents and their floors): a data file ops can edit.
     gate_file: Path = field(
         default_factory=lambda: _path("OPS_GATE_FILE", ROOT / "huimin" / "ops" / "gate.yml")
+    )
+    # Overrides the gate file's macro-F1 tolerance (None: the file's).
+    gate_tolerance: float | None = field(
+        default_factory=lambda: _optional_float("OPS_GATE_TOLERANCE")
     )
     # Trained models, content-addressed; web (model server) and worker must both reach it.
     model_store: Path = field(
@@ -97,6 +110,22 @@ class OpsSettings:
     training_timeout_seconds: int = field(
         default_factory=lambda: int(os.environ.get("OPS_TRAINING_TIMEOUT", "3600"))
     )
+
+
+@dataclass(frozen=True)
+class PortSettings:
+    """Ports of the local stack `make run` starts (scripts/run.py), and where its ready notice
+    (scripts/announce.py) looks for the web app."""
+
+    web: int = field(default_factory=lambda: _int("WEB_PORT", 8000))
+    rasa: int = field(default_factory=lambda: _int("RASA_PORT", 5005))
+    actions: int = field(default_factory=lambda: _int("ACTION_PORT", 5055))
+    emulator: int = field(default_factory=lambda: _int("EMULATOR_PORT", 8081))
+
+    def by_process(self) -> dict[str, int]:
+        """As scripts.stack.stack_env takes them."""
+        return {"web": self.web, "rasa": self.rasa, "actions": self.actions,
+                "emulator": self.emulator}
 
 
 @dataclass(frozen=True)
@@ -317,6 +346,7 @@ class Settings:
     )
     audit_retention_days: int = field(default_factory=lambda: _int("AUDIT_RETENTION_DAYS", 183))
     ops: OpsSettings = field(default_factory=OpsSettings)
+    ports: PortSettings = field(default_factory=PortSettings)
     benefits: BenefitSettings = field(default_factory=BenefitSettings.from_env)
     employment_code: EmploymentCodeSettings = field(
         default_factory=EmploymentCodeSettings.from_env

@@ -83,7 +83,8 @@ def model_row(record: registry.ModelRecord, live_id: int | None, deployed: set[i
 
 def _gate_config():
     try:
-        return load_gate_config(ops_settings().gate_file)
+        ops = ops_settings()
+        return load_gate_config(ops.gate_file, ops.gate_tolerance)
     except GateConfigError as exc:
         log.error("gate_config_invalid", error=str(exc))
         raise ApiError(500, "gate_config_invalid", "上线检查规则文件有误，请联系技术人员") from None

@@ -15,7 +15,6 @@ from rq import Queue
 from sqlalchemy import select
 
 from bot.actions import benefits as chat
-from bot.actions import context
 from huimin.benefits.check import check, resident_facts
 from huimin.platform.db import Database
 from huimin.privacy import audit
@@ -30,15 +29,8 @@ SENDER = "u-benefits-test"
 
 
 @pytest.fixture
-def db(sqlite_url, redis_url, monkeypatch) -> Database:
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    for cached in (context.settings, context.database):
-        cached.cache_clear()
-    database = context.database()
-    yield database
-    for cached in (context.settings, context.database):
-        cached.cache_clear()
+def db(sqlite_url, redis_url, serve) -> Database:
+    return serve(database_url=sqlite_url, redis_url=redis_url).db
 
 
 def link(db: Database, resident_id: int | None) -> None:

@@ -4,7 +4,6 @@ a real database and the WeChat emulator process receiving the uploaded QR image.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from bot.actions.employment_code import (
 )
 from huimin.employment_code import EmploymentCodes, Reason, generate_key, store
 from huimin.platform.db import Database, utcnow
+from huimin.platform.settings import EmploymentCodeSettings
 from huimin.residents.models import Resident
 from huimin.wechat.models import WechatUser
 from tests.actions.recorded import recorded
@@ -31,23 +31,15 @@ from tests.actions.recorded import recorded
 
 @pytest.fixture
 def env(
-    db_url: str, redis_url: str, redis_conn, emulator: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[dict[str, str]]:
+    db_url: str, redis_url: str, redis_conn, emulator: str, tmp_path: Path, serve,
+) -> dict[str, str]:
     """The action server's settings pointed at this test's database, Redis, emulator, keys."""
     key_dir = tmp_path / "keys"
     generate_key("t1", key_dir, activates_at=utcnow() - timedelta(minutes=1))
-    values = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "WECHAT_API_BASE": emulator,
-              "EMPLOYMENT_CODE_KEY_DIR": str(key_dir)}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    caches = (context.settings, context.database)
-    for cache in caches:
-        cache.cache_clear()
-    yield values
-    context.database().engine.dispose()
-    for cache in caches:
-        cache.cache_clear()
+    serve(database_url=db_url, redis_url=redis_url, wechat_api_base=emulator,
+          employment_code=EmploymentCodeSettings(key_dir=key_dir))
+    return {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "WECHAT_API_BASE": emulator,
+            "EMPLOYMENT_CODE_KEY_DIR": str(key_dir)}
 
 
 def tracker(sender: str) -> Tracker:

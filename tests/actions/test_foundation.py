@@ -9,7 +9,6 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from bot.actions import context
 from bot.actions.handoff import ActionHandoff
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from huimin.catalogue import offices
@@ -20,17 +19,12 @@ from tests.actions.recorded import recorded
 
 
 @pytest.fixture
-def action_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Database:
+def action_db(db_url: str, serve) -> Database:
     """Point the action server's database handle at a fresh, seeded database."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    context.settings.cache_clear()
-    context.database.cache_clear()
-    db = context.database()
+    db = serve(database_url=db_url).db
     with db.session() as s:
         offices.upsert_offices(s, offices.load_office_file(ROOT / "seed_data" / "offices.yml"))
-    yield db
-    context.settings.cache_clear()
-    context.database.cache_clear()
+    return db
 
 
 def test_office_lookup_reads_the_database(action_db):

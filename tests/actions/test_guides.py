@@ -13,7 +13,6 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from bot.actions import context
 from bot.actions.guides import GUIDE_ACTIVE, ActionGuideCommand, ActionStartGuide
 from huimin.guides import END, GuideStore
 from huimin.ops.models import HandoffTicket
@@ -29,16 +28,9 @@ CLOSING = "要人帮忙：回复“转人工”，或打 12333。"
 
 
 @pytest.fixture
-def handles(sqlite_url: str, redis_url: str, redis_conn, monkeypatch: pytest.MonkeyPatch):
+def handles(sqlite_url: str, redis_url: str, redis_conn, serve) -> Database:
     """The action server's handles pointed at this test's database and Redis."""
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    caches = (context.settings, context.database)
-    for handle in caches:
-        handle.cache_clear()
-    yield context.database()
-    for handle in caches:
-        handle.cache_clear()
+    return serve(database_url=sqlite_url, redis_url=redis_url).db
 
 
 class Chat:
@@ -239,15 +231,8 @@ def test_outside_a_guide_repeat_sends_the_last_answer_again(handles):
         assert {"title": "一步步教我办事", "payload": "/start_guide"} in message["buttons"]
 
 
-def test_the_guide_goes_on_when_the_database_is_down(redis_url, redis_conn, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    for handle in (context.settings, context.database):
-        handle.cache_clear()
-    try:
-        chat = Chat("u-no-db")
-        assert "第 1 步（共" in text_of(start(chat, "contribution_record"))
-        assert "第 2 步（共" in text_of(chat.press(1))
-    finally:
-        for handle in (context.settings, context.database):
-            handle.cache_clear()
+def test_the_guide_goes_on_when_the_database_is_down(redis_url, redis_conn, serve):
+    serve(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", redis_url=redis_url)
+    chat = Chat("u-no-db")
+    assert "第 1 步（共" in text_of(start(chat, "contribution_record"))
+    assert "第 2 步（共" in text_of(chat.press(1))

@@ -28,8 +28,15 @@ NORMAL = {"text": 16, "target": 44}
 CARE = {"text": 24, "target": 80}  # 18 pt and 60 pt in CSS pixels (1 pt = 4/3 px)
 
 
-def run_stack(tmp: Path) -> Iterator[Stack]:
-    """web, worker and emulator on free ports with their own Redis database and SQLite."""
+@pytest.fixture(scope="module", name="stack")
+def page_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The page-test module's own small stack, in place of the full session stack in the
+    module that imports it: web, worker and emulator on free ports with their own Redis
+    database and SQLite."""
+    page = request.module.__name__.rsplit("_", 1)[-1]  # test_pages_my -> my
+    tmp = tmp_path_factory.mktemp(f"pages-{page}")
     with claimed_redis_db() as redis_url:
         ports = {name: free_port() for name in ("web", "rasa", "actions", "emulator")}
         env = stack_env(dict(os.environ), ports, redis_url, f"sqlite:///{tmp / 'pages.db'}")

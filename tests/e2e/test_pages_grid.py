@@ -35,8 +35,8 @@ from tests.e2e.pages_support import (
     db,
     flask,
     import_residents,
+    page_stack,  # noqa: F401 - this module's own small stack (the `stack` fixture)
     phone,
-    run_stack,
     screenshot,
 )
 from tests.grid_fixtures import give_consent
@@ -49,11 +49,6 @@ os.environ["PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS"] = "1"
 PASSWORD = "Grid-Pass-2468"
 ID_A = fake_id_number(random.Random(21), birth=date(1941, 2, 3), region="340104")
 ID_B = fake_id_number(random.Random(22), birth=date(1942, 4, 5), region="340104")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    yield from run_stack(tmp_path_factory.mktemp("pages-grid"))
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,8 @@ from tests.e2e.pages_support import (
     db,
     flask,
     import_residents,
+    page_stack,  # noqa: F401 - this module's own small stack (the `stack` fixture)
     phone,
-    run_stack,
     screenshot,
 )
 
@@ -41,11 +41,6 @@ pytestmark = pytest.mark.e2e
 OPENID = "o-sim-wang-xiuying"
 PASSWORD = "Grid-Pass-2468"
 ID_NUMBER = fake_id_number(random.Random(17), birth=date(1944, 3, 8), region="340104")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    yield from run_stack(tmp_path_factory.mktemp("pages-my"))
 
 
 @pytest.fixture(scope="module")

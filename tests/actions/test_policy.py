@@ -1,5 +1,8 @@
 """The policy Q&A, fallback and placeholder actions with a real rasa_sdk Tracker and
-CollectingDispatcher, the real policy catalogue and a real database."""
+CollectingDispatcher, the real policy catalogue and a real database.
+
+Trackers are recorded JSON (tests/actions/data/), as the Rasa server posts them to the action
+server, loaded with ``Tracker.from_dict``."""
 
 from __future__ import annotations
 
@@ -22,57 +25,20 @@ from huimin.catalogue import load_catalogue, offices
 from huimin.ops.models import HandoffTicket
 from huimin.platform.db import Database
 from huimin.platform.settings import ROOT
+from tests.actions.recorded import recorded
 
 POLICIES = ROOT / "policies"
 
 
 @pytest.fixture(autouse=True)
-def fresh_handles(monkeypatch: pytest.MonkeyPatch):
-    """Each test builds the action server's handles (settings, catalogue, database) anew."""
-    monkeypatch.delenv("POLICIES_DIR", raising=False)
-    handles = (context.settings, context.database, context.catalogue_store,
-               context.referral_store)
-    for handle in handles:
-        handle.cache_clear()
-    yield
-    for handle in handles:
-        handle.cache_clear()
+def repository_catalogue(serve) -> None:
+    """The actions answer from the repository's policy catalogue, with fresh handles."""
+    serve(policies_dir=POLICIES)
 
 
 @pytest.fixture
-def action_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Database:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    context.settings.cache_clear()
-    context.database.cache_clear()
-    return context.database()
-
-
-def entity(name: str, value: str) -> dict:
-    return {"entity": name, "value": value}
-
-
-def tracker(
-    text: str = "",
-    intent: str = "ask_policy",
-    entities: list[dict] | None = None,
-    slots: dict | None = None,
-    events: list[dict] | None = None,
-    ranking: list[tuple[str, float]] | None = None,
-    sender: str = "u-policy",
-) -> Tracker:
-    latest = {
-        "text": text,
-        "intent": {"name": intent, "confidence": 0.99},
-        "entities": entities or [],
-        "intent_ranking": [{"name": n, "confidence": c} for n, c in (ranking or [])],
-    }
-    events = list(events or [])
-    events += [{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()]
-    events.append({"event": "user", "text": text, "parse_data": latest})
-    return Tracker(
-        sender_id=sender, slots=slots or {}, latest_message=latest, events=events,
-        paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
-    )
+def action_db(db_url: str, serve) -> Database:
+    return serve(database_url=db_url, policies_dir=POLICIES).db
 
 
 def run(action, t: Tracker) -> tuple[list[dict], list[dict]]:
@@ -98,9 +64,7 @@ def slots(events: list[dict]) -> dict:
 
 def test_policy_and_aspect_answered_from_the_catalogue() -> None:
     policy = load_catalogue(POLICIES)["unemployment_insurance"]
-    messages, events = run(ActionAnswerPolicy(), tracker(
-        "失业金要什么材料",
-        entities=[entity("policy", "unemployment_insurance"), entity("aspect", "materials")]))
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_materials_asked"))
     text = messages[0]["text"]
     assert text.startswith("【失业保险金】所需材料")
     assert all(item in text for item in policy.materials)
@@ -110,25 +74,21 @@ def test_policy_and_aspect_answered_from_the_catalogue() -> None:
 
 
 def test_policy_without_aspect_gives_overview_with_numbered_aspects() -> None:
-    messages, _ = run(ActionAnswerPolicy(), tracker(
-        "介绍一下创业贷", entities=[entity("policy", "startup_guarantee_loan")]))
+    messages, _ = run(ActionAnswerPolicy(), recorded("policy_overview_asked"))
     assert messages[0]["text"].startswith("【创业担保贷款】")
     assert [b["title"] for b in messages[0]["buttons"]] == [
         "申请条件", "标准和金额", "所需材料", "怎么办理", "没帮到我"]
 
 
 def test_button_payload_is_answered() -> None:
-    messages, _ = run(ActionAnswerPolicy(), tracker(
-        '/ask_policy{"policy":"elderly_allowance","aspect":"amount"}',
-        entities=[entity("policy", "elderly_allowance"), entity("aspect", "amount")]))
+    messages, _ = run(ActionAnswerPolicy(), recorded("policy_button_pressed"))
     policy = load_catalogue(POLICIES)["elderly_allowance"]
     assert messages[0]["text"].startswith("【高龄津贴】标准和金额")
     assert policy.amount in messages[0]["text"]
 
 
 def test_follow_up_question_uses_the_policy_being_discussed() -> None:
-    messages, events = run(ActionAnswerPolicy(), tracker(
-        "那要去哪办", entities=[entity("aspect", "where")], slots={"policy": "startup_subsidy"}))
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_follow_up_where"))
     policy = load_catalogue(POLICIES)["startup_subsidy"]
     assert messages[0]["text"].startswith("【一次性创业补贴】在哪办理")
     assert policy.where.address in messages[0]["text"]
@@ -137,13 +97,13 @@ def test_follow_up_question_uses_the_policy_being_discussed() -> None:
 
 def test_one_clear_candidate_is_answered_not_offered() -> None:
     """Issue 14: the search's one clear candidate is the answer, not a one-item menu."""
-    messages, events = run(ActionAnswerPolicy(), tracker("我想问问那个4050的补贴"))
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_one_candidate"))
     assert messages[0]["text"].startswith("【灵活就业人员社会保险补贴】")
     assert slots(events) == {"policy": "flexible_employment_subsidy", "aspect": None}
 
 
 def test_close_candidates_offer_numbered_choices_best_first() -> None:
-    messages, events = run(ActionAnswerPolicy(), tracker("老板不发工资怎么办"))
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_close_candidates"))
     assert messages[0]["text"] == "您问的是哪一项？"
     found = payloads(messages[0])
     ranked = [h.key for h in load_catalogue(POLICIES).search("老板不发工资怎么办", k=2)]
@@ -153,7 +113,7 @@ def test_close_candidates_offer_numbered_choices_best_first() -> None:
 
 
 def test_another_departments_matter_is_referred_not_answered() -> None:
-    messages, events = run(ActionAnswerPolicy(), tracker("住院费用医保怎么报销"))
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_other_department"))
     text = messages[0]["text"]
     assert "医保局" in text and "0551-6235 1234" in text
     assert not [p.title for p in load_catalogue(POLICIES) if p.title in text]
@@ -161,34 +121,25 @@ def test_another_departments_matter_is_referred_not_answered() -> None:
 
 
 def test_out_of_scope_refers_when_the_department_is_known() -> None:
-    messages, events = run(ActionOutOfScope(), tracker("公积金怎么提取", intent="out_of_scope"))
+    messages, events = run(ActionOutOfScope(), recorded("out_of_scope_known_department"))
     assert "住房公积金管理中心" in messages[0]["text"] and "12329" in messages[0]["text"]
     assert slots(events) == {"policy": None, "aspect": None}
-    messages, _ = run(ActionOutOfScope(), tracker("给我讲个笑话", intent="out_of_scope"))
+    messages, _ = run(ActionOutOfScope(), recorded("out_of_scope_unknown"))
     assert len(messages) == 1 and messages[0]["response"] == "utter_out_of_scope"
     assert not messages[0].get("text")
 
 
 def test_a_follow_up_keeps_the_policy_and_the_aspect_for_a_new_one() -> None:
-    messages, events = run(ActionAnswerPolicy(), tracker(
-        "那要钱吗", slots={"policy": "social_security_card", "aspect": None}))
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_follow_up_fee"))
     card = load_catalogue(POLICIES)["social_security_card"]
     assert messages[0]["text"].startswith(f"【{card.title}】收不收费\n{card.fee}")
     assert slots(events) == {"policy": "social_security_card", "aspect": "fee"}
-    messages, events = run(ActionAnswerPolicy(), tracker(
-        "那创业补贴呢", slots={"policy": "social_security_card", "aspect": "fee"}))
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_follow_up_new_policy"))
     assert messages[0]["text"].startswith("【一次性创业补贴】收不收费")
     assert slots(events) == {"policy": "startup_subsidy", "aspect": "fee"}
     # The NLU's stray spans ("那" as an aspect) overwrite the slots before the action runs;
     # the previous answer's policy and aspect still count.
-    before = [{"event": "slot", "name": "policy", "value": "social_security_card"},
-              {"event": "slot", "name": "aspect", "value": "fee"}]
-    t = tracker("那创业补贴呢", entities=[entity("aspect", "那"), entity("policy", "创业补贴呢")],
-                events=before)
-    t.slots.update({"aspect": "那", "policy": "创业补贴呢"})
-    t.events.extend([{"event": "slot", "name": "aspect", "value": "那"},
-                     {"event": "slot", "name": "policy", "value": "创业补贴呢"}])
-    messages, events = run(ActionAnswerPolicy(), t)
+    messages, events = run(ActionAnswerPolicy(), recorded("policy_follow_up_stray_spans"))
     assert messages[0]["text"].startswith("【一次性创业补贴】收不收费")
 
 
@@ -222,9 +173,7 @@ def test_failures_are_counted_back_to_the_last_success() -> None:
 
 
 def test_first_failure_asks_to_rephrase_with_guesses(action_db: Database) -> None:
-    messages, _ = run(ActionFallback(), tracker(
-        "那个钱怎么弄啊", intent="nlu_fallback", sender="u-fb1",
-        ranking=[("nlu_fallback", 0.45), ("check_benefits", 0.41), ("ask_policy", 0.33)]))
+    messages, _ = run(ActionFallback(), recorded("fallback_first"))
     assert "换个说法" in messages[0]["text"]
     found = payloads(messages[0])
     assert ("check_benefits", {}) in found
@@ -236,7 +185,7 @@ def test_first_failure_asks_to_rephrase_with_guesses(action_db: Database) -> Non
 def test_a_fallback_whose_words_name_a_policy_answers_it(action_db: Database) -> None:
     """Issue 14: the NLU unsure of the intent, but the words name a policy (here misheard):
     answered, not "please rephrase"; and it does not count towards a hand-off."""
-    messages, events = run(ActionFallback(), tracker("失叶金那个啥来着", intent="nlu_fallback"))
+    messages, events = run(ActionFallback(), recorded("fallback_misheard_policy"))
     assert messages[0]["text"].startswith("【失业保险金】")
     assert slots(events) == {"policy": "unemployment_insurance", "aspect": None,
                              "fallback_resolved": True}
@@ -252,27 +201,25 @@ def test_a_fallback_whose_words_name_a_policy_answers_it(action_db: Database) ->
 
 
 def test_a_fallback_follow_up_uses_the_policy_being_discussed(action_db: Database) -> None:
-    messages, _ = run(ActionFallback(), tracker(
-        "那得带些啥", intent="nlu_fallback", slots={"policy": "startup_subsidy"}))
+    messages, _ = run(ActionFallback(), recorded("fallback_follow_up"))
     policy = load_catalogue(POLICIES)["startup_subsidy"]
     assert messages[0]["text"].startswith(f"【{policy.title}】所需材料")
 
 
 def test_a_fallback_refers_another_departments_matter(action_db: Database) -> None:
-    messages, _ = run(ActionFallback(), tracker("身份证丢了咋整", intent="nlu_fallback"))
+    messages, _ = run(ActionFallback(), recorded("fallback_other_department"))
     assert "公安局" in messages[0]["text"] and "派出所" in messages[0]["text"]
 
 
 def test_a_fallback_with_only_a_search_guess_still_asks_to_rephrase(action_db: Database) -> None:
-    messages, _ = run(ActionFallback(), tracker("我想问问那个4050的补贴", intent="nlu_fallback"))
+    messages, _ = run(ActionFallback(), recorded("fallback_search_guess"))
     assert "换个说法" in messages[0]["text"]
     assert payloads(messages[0])[0] == ("ask_policy", {"policy": "flexible_employment_subsidy"})
 
 
 def test_second_failure_in_a_row_hands_off_with_a_ticket(action_db: Database) -> None:
-    events = success_turn("你好") + fallback_turn("我那个 就是 嗯")
-    messages, _ = run(ActionFallback(), tracker(
-        "就是那个 你懂吧", intent="nlu_fallback", events=events, sender="u-fb2"))
+    # recorded: a greeting answered, one failure, then this message
+    messages, _ = run(ActionFallback(), recorded("fallback_second_failure"))
     text = messages[0]["text"]
     assert "工单号" in text and "12333" in text and "9:00-17:00" in text
     with action_db.session() as s:
@@ -283,9 +230,8 @@ def test_second_failure_in_a_row_hands_off_with_a_ticket(action_db: Database) ->
 
 
 def test_a_success_in_between_starts_the_count_again(action_db: Database) -> None:
-    events = fallback_turn("嗯嗯那个") + success_turn("你好")
-    messages, _ = run(ActionFallback(), tracker(
-        "就是那个", intent="nlu_fallback", events=events, sender="u-fb3"))
+    # recorded: a failure, a greeting answered, then this message
+    messages, _ = run(ActionFallback(), recorded("fallback_after_success"))
     assert "换个说法" in messages[0]["text"]
     with action_db.session() as s:
         assert s.scalars(select(HandoffTicket)).first() is None
@@ -295,9 +241,7 @@ def test_a_success_in_between_starts_the_count_again(action_db: Database) -> Non
 
 
 def test_check_application_is_honest_and_offers_the_time_limit() -> None:
-    messages, _ = run(ActionCheckApplication(), tracker(
-        "我的失业金申请批了没", intent="check_application",
-        entities=[entity("policy", "unemployment_insurance")]))
+    messages, _ = run(ActionCheckApplication(), recorded("application_asked"))
     assert "查不了您本人的办件进度" in messages[0]["text"]
     assert payloads(messages[0]) == [
         ("ask_policy", {"policy": "unemployment_insurance", "aspect": "deadline"}),
@@ -308,13 +252,12 @@ def test_check_application_is_honest_and_offers_the_time_limit() -> None:
 
 
 def test_actions_follow_catalogue_edits_and_survive_a_bad_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, serve
 ) -> None:
     folder = tmp_path / "policies"
     shutil.copytree(POLICIES, folder)
-    monkeypatch.setenv("POLICIES_DIR", str(folder))
-    ask = tracker("高龄津贴多少钱",
-                  entities=[entity("policy", "elderly_allowance"), entity("aspect", "amount")])
+    serve(policies_dir=folder)
+    ask = recorded("policy_amount_asked")
     path = folder / "elderly_allowance.yml"
     original = path.read_text(encoding="utf-8")
     old_amount = load_catalogue(folder)["elderly_allowance"].amount
@@ -333,10 +276,10 @@ def test_office_form_finds_a_district_inside_a_sentence(action_db: Database) -> 
     with action_db.session() as s:
         offices.upsert_offices(s, offices.load_office_file(ROOT / "seed_data" / "offices.yml"))
     dispatcher = CollectingDispatcher()
-    form = ValidateOfficeForm()
-    assert form.validate_district("我家在南湖区那边", dispatcher, tracker(), {}) == {
+    form, blank = ValidateOfficeForm(), recorded("policy_asked_blank")
+    assert form.validate_district("我家在南湖区那边", dispatcher, blank, {}) == {
         "district": "南湖区"}
-    assert form.validate_district("东城还是西城我也说不清", dispatcher, tracker(), {}) == {
+    assert form.validate_district("东城还是西城我也说不清", dispatcher, blank, {}) == {
         "district": None}
     assert dispatcher.messages and "东城区" in dispatcher.messages[0]["text"]
 
@@ -345,7 +288,7 @@ def test_where_after_a_policy_answer_is_answered_by_that_policy(action_db: Datab
     """"那去哪里办呢" is classified as an office question; with a policy being discussed the
     form asks nothing and the lookup gives the policy's own office from the catalogue."""
     form, lookup = ValidateOfficeForm(), ActionOfficeLookup()
-    follow_up = tracker("那去哪里办呢", intent="ask_office", slots={"policy": "startup_subsidy"})
+    follow_up = recorded("office_follow_up_where")
     assert asyncio.run(form.required_slots(["district"], CollectingDispatcher(), follow_up, {})) \
         == []
     messages, _ = run(lookup, follow_up)
@@ -353,8 +296,8 @@ def test_where_after_a_policy_answer_is_answered_by_that_policy(action_db: Datab
     assert messages[0]["text"].startswith("【一次性创业补贴】在哪办理")
     assert policy.where.address in messages[0]["text"]
 
-    own_topic = tracker("社保局在哪里", intent="ask_office", slots={"policy": "startup_subsidy"})
-    no_policy = tracker("那去哪里办呢", intent="ask_office")
+    own_topic = recorded("office_asked_own_topic")
+    no_policy = recorded("office_follow_up_no_policy")
     for t in (own_topic, no_policy):
         assert asyncio.run(form.required_slots(["district"], CollectingDispatcher(), t, {})) == [
             "district"]
