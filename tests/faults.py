@@ -73,6 +73,16 @@ class PrivateRedis:
         """Every client's commands stall (a failover, a slow fork), as in production."""
         redis.Redis(port=self.port).execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a host gone silent, a failover
+        that leaves clients talking to the old primary), so clients wait for their timeouts."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         """Stopped for good and started again on the same port, its data kept (AOF)."""
         self.stop()
@@ -80,6 +90,7 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
             self.proc.terminate()
             self.proc.wait(timeout=15)
 
