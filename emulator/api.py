@@ -8,6 +8,7 @@ HTTP 200 with an errcode body, as on WeChat; only unknown paths get HTTP 404.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -151,11 +152,11 @@ def handle(subpath: str) -> Response:
     state = current_state()
     path = request.path
     call = state.record_call(request.method, path, _masked_query(), _body_summary())
-    status = 200
+    status, fault = 200, None
     try:
         fault = state.take_fault(path)
         endpoint = ENDPOINTS.get(path)
-        if fault is not None:
+        if fault is not None and fault.errcode:
             body, status = error_body(fault.errcode, fault.errmsg), fault.status
         elif endpoint is None:
             body, status = {"error": f"{path} is not emulated"}, 404
@@ -170,6 +171,8 @@ def handle(subpath: str) -> Response:
             body = endpoint.handler(state, appid)
     except WeChatError as exc:
         body = exc.body()
+    if fault is not None and fault.delay:
+        time.sleep(fault.delay)  # done (or refused) already; only the answer is late
     errcode = body.get("errcode", 0 if status == 200 else None)
     state.finish_call(call, errcode if isinstance(errcode, int) else None, status)
     return wechat_response(body, status)

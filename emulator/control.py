@@ -17,7 +17,10 @@ the project sent. Errors are HTTP 400 `{"error": "..."}`; they are not recorded 
     GET  calls?path=&since=          inbound API calls (credentials masked), by sequence id
     GET  messages?touser=&since_id=  delivered customer-service and subscribe messages
     GET  media/<media_id>            uploaded bytes (Content-Type as uploaded)
-    POST faults {path, errcode, count?, errmsg?, status?}   next `count` calls to path fail
+    POST faults {path, errcode, count?, errmsg?, status?, delay?}   next `count` calls to path
+         fail; with `delay` (seconds) the answer comes that late, and with errcode 0 the call
+         succeeds (a message is delivered) but its answer is late: WeChat accepted it and the
+         caller cannot know yet
     POST tokens/expire {appid?}      expire issued tokens now (42001 on next use)
     POST risky-words {words: {word: label}}   replace msg_sec_check's risky words
     POST envelope {openid, msg_type, content?, recognition?, event?, event_key?, msg_id?,
@@ -155,16 +158,21 @@ def set_fault() -> Response:
     data = _body()
     path, errcode = data.get("path"), data.get("errcode")
     count, status = data.get("count", 1), data.get("status", 200)
+    delay = data.get("delay", 0)
     if not isinstance(path, str) or not path.startswith("/"):
         raise ControlError("path must start with /, e.g. /cgi-bin/message/custom/send")
     for name, value in (("errcode", errcode), ("count", count), ("status", status)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ControlError(f"{name} must be an integer")
-    if errcode == 0 or count < 0 or not 200 <= status <= 599:
-        raise ControlError("errcode must be non-zero, count >= 0, status 200-599")
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 600:
+        raise ControlError("delay must be a number of seconds, 0-600")
+    if (errcode == 0 and not delay) or count < 0 or not 200 <= status <= 599:
+        raise ControlError("errcode must be non-zero (or 0 with a delay), count >= 0, "
+                           "status 200-599")
     state = current_state()
     state.set_fault(path, Fault(errcode=errcode, remaining=count,
-                                errmsg=_optional_str(data, "errmsg"), status=status))
+                                errmsg=_optional_str(data, "errmsg"), status=status,
+                                delay=float(delay)))
     return jsonify(faults=state.faults())
 
 

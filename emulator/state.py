@@ -123,10 +123,11 @@ class Media:
 
 @dataclass
 class Fault:
-    errcode: int
+    errcode: int  # 0 with a delay: the call is handled as usual, its answer only held back
     remaining: int
     errmsg: str | None = None
     status: int = 200
+    delay: float = 0.0  # seconds the answer is held back (the call already took effect)
 
 
 @dataclass

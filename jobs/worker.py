@@ -25,6 +25,12 @@ log = structlog.get_logger("worker")
 # heartbeat expires: about a minute with these, instead of RQ's defaults of up to 10 minutes.
 JOB_MONITORING_INTERVAL = 5
 MAINTENANCE_INTERVAL = 15
+# RQ's worker waits for jobs in BLPOP calls of WORKER_TTL - 15 s on a socket that times out
+# after WORKER_TTL - 5 s. With RQ's default (420 s) a Redis that stops answering without closing
+# the connection (a failover to another host, a frozen server) held the worker for 7 minutes
+# before RQ noticed, quit, and this process started a fresh one; with 60 s it is under a minute.
+# It also bounds how long a dead worker stays listed (WORKER_TTL + 60 s), which /readyz reads.
+WORKER_TTL = 60
 BACKOFF = (1, 2, 5, 10, 20, 30)
 
 
@@ -39,7 +45,7 @@ def main(argv: list[str]) -> None:
     while True:
         started, worker = time.monotonic(), None
         try:
-            worker = Worker(list(WORKERS[role]), connection=conn,
+            worker = Worker(list(WORKERS[role]), connection=conn, worker_ttl=WORKER_TTL,
                             job_monitoring_interval=JOB_MONITORING_INTERVAL,
                             maintenance_interval=MAINTENANCE_INTERVAL)
             worker.work(with_scheduler=True)

@@ -7,6 +7,7 @@ pausing, killing or terminating them never disturbs anyone else's tests on this 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -73,6 +74,16 @@ class PrivateRedis:
         """Every client's commands stall (a failover, a slow fork), as in production."""
         redis.Redis(port=self.port).execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a host gone silent, a failover
+        that leaves clients talking to the old primary), so clients wait for their timeouts."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         """Stopped for good and started again on the same port, its data kept (AOF)."""
         self.stop()
@@ -80,6 +91,7 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
             self.proc.terminate()
             self.proc.wait(timeout=15)
 
@@ -177,6 +189,16 @@ def _as_postgres_user() -> dict:
     return {"user": user.pw_uid, "group": user.pw_gid}
 
 
+def kill_tree(pid: int) -> None:
+    """Freeze `pid` and all its descendants at once, then SIGKILL them: nothing runs on (a work
+    horse finishing its job) between the first kill and the last."""
+    pids = _children(pid, include_self=True)
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for each in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(each, sig)
+
+
 def _children(pid: int, include_self: bool = False) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     kids = [int(p) for p in out.split()]
@@ -224,6 +246,15 @@ class FaultStack:
         except requests.RequestException:
             return False
 
+    def rasa_serving(self) -> bool:
+        """Rasa itself is back: it answers /status with a model loaded."""
+        try:
+            status = requests.get(self.url("rasa") + "/status",
+                                  params={"token": self.env["RASA_TOKEN"]}, timeout=3)
+            return status.ok and bool(status.json().get("model_file"))
+        except (requests.RequestException, ValueError):
+            return False
+
     def not_ready(self) -> str:
         """The parts /readyz reports down, e.g. "rasa (ReadTimeout)"."""
         try:
@@ -240,7 +271,9 @@ class FaultStack:
         os.killpg(self.pid(name), sig)
 
     def kill(self, name: str) -> None:
-        self.signal(name, signal.SIGKILL)
+        """SIGKILL the process and everything it started, as the kernel's OOM killer or a
+        lost machine would (RQ's work horse has a process group of its own)."""
+        kill_tree(self.pid(name))
         self.processes[name].popen.wait()
 
     def restart(self, name: str) -> None:
@@ -491,6 +524,18 @@ def _seconds_until_ready(stack: FaultStack, since: float, limit: float = 600) ->
             return time.monotonic() - since
         time.sleep(0.5)
     return float("inf")
+
+
+def restart_rasa(stack: FaultStack, down: float = 2, limit: float = 900) -> float:
+    """SIGKILL Rasa and start it again `down` s later, as supervisord would; return once it
+    serves its model again (the seconds that took, from the start), so that what follows
+    counts from Rasa's return."""
+    stack.kill("rasa")
+    time.sleep(down)
+    started = time.monotonic()
+    stack.start("rasa")
+    wait_until(stack.rasa_serving, limit, "restarted Rasa serving its model")
+    return time.monotonic() - started
 
 
 def kill_worker_mid_drain(stack: FaultStack, wait: float = 40) -> bool:

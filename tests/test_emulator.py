@@ -541,6 +541,21 @@ def test_fault_injection(client: FlaskClient) -> None:
         "faults"] == {}
     control(client, "faults", {"path": "cgi-bin/x", "errcode": 1}, status=400)
     control(client, "faults", {"path": CUSTOM, "errcode": 0}, status=400)
+    control(client, "faults", {"path": CUSTOM, "errcode": 0, "delay": -1}, status=400)
+
+
+def test_a_late_answer_after_delivery(client: FlaskClient) -> None:
+    """errcode 0 with a delay: WeChat delivers the message at once and answers late (what a
+    caller killed meanwhile leaves behind)."""
+    token = get_token(client)
+    interact(client, "o-late")
+    control(client, "faults", {"path": CUSTOM, "errcode": 0, "delay": 0.5})
+    started = time.monotonic()
+    assert call(client, CUSTOM, token, text("o-late", "迟到的回答"))["errcode"] == 0
+    assert time.monotonic() - started >= 0.5
+    delivered = client.get("/_emulator/messages", query_string={"touser": "o-late"}).get_json()
+    assert [m["body"]["text"]["content"] for m in delivered["messages"]] == ["迟到的回答"]
+    assert client.get("/_emulator/faults").get_json()["faults"] == {}  # count 1: used up
 
 
 def test_call_log(client: FlaskClient) -> None:

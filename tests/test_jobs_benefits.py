@@ -27,6 +27,7 @@ from huimin.benefits.models import (
     WITHHELD,
     BenefitNotice,
 )
+from huimin.benefits.push import STALE_CLAIM
 from huimin.platform.db import Database, utcnow
 from huimin.privacy import consent
 from huimin.residents.models import Resident
@@ -184,11 +185,16 @@ def test_a_claimed_notice_is_not_sent_twice(db, emulator, redis_conn):
     rid = add_resident(db, "CLAIM", openid="mini-s", grid_id="G1", **ELDER)
     emu(emulator, "mini-s", appid=MINI_APPID, accept=[TEMPLATE])
     jobs.match_residents([rid])  # notices created, pushes queued (not run yet)
+    claimed_at = utcnow()
     with db.session() as s:
         notice = s.scalars(select(BenefitNotice)).one()
-        notice.delivery, notice.push_started_at = SENDING, utcnow()  # another worker sends
+        notice.delivery, notice.push_started_at = SENDING, claimed_at  # another worker sends
     work(redis_conn)
     assert messages(emulator, "mini-s") == [] and notice_of(db, rid).delivery == SENDING
+    # Looked at again once the claim is stale (should that worker have died mid-call).
+    [later] = ScheduledJobRegistry(queue=Queue(PUSH, connection=redis_conn)).get_job_ids()
+    assert later.startswith(f"benefit-push-{notice.id}-")
+    assert int(later.rsplit("-", 1)[1]) == int((claimed_at + STALE_CLAIM).timestamp())
 
     with db.session() as s:  # that worker died mid-call: the outcome is unknown
         s.get(BenefitNotice, notice.id).push_started_at = utcnow() - timedelta(minutes=11)

@@ -1,7 +1,7 @@
 """The RQ worker process (jobs.worker) against a private redis-server: it outlives Redis going
-away for longer than redis-py's own retries, takes jobs again when Redis is back, and stops
-only when asked (SIGTERM). (Should RQ's worker quit on a Redis timeout, jobs.worker starts a
-new one with backoff.)"""
+away for longer than redis-py's own retries, and Redis going silent for longer than RQ's socket
+timeout (RQ's worker quits; jobs.worker starts a new one), takes jobs again when Redis is
+back, and stops only when asked (SIGTERM)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import redis
 from rq import Queue, Worker
 
 from jobs.queues import DEFAULT
+from jobs.worker import WORKER_TTL
 from scripts.stack import ROOT, wait_until
 from tests.faults import PrivateRedis
 
@@ -37,24 +38,62 @@ def serving(conn: redis.Redis) -> bool:
         return False
 
 
+def start_worker(redis_url: str, log) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "jobs.worker", "worker"], cwd=ROOT,
+                            env={**os.environ, "REDIS_URL": redis_url},
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def runs_a_job(conn: redis.Redis) -> None:
+    job = Queue(DEFAULT, connection=conn).enqueue("builtins.len", "abc")
+    wait_until(lambda: job.get_status(refresh=True) == "finished", 60, "job done")
+    assert job.return_value() == 3
+
+
 def test_worker_outlives_a_redis_outage_and_works_after_it(private_redis, tmp_path):
     conn = redis.Redis.from_url(private_redis.url)
     log = tmp_path / "worker.log"
-    proc = subprocess.Popen([sys.executable, "-m", "jobs.worker", "worker"], cwd=ROOT,
-                            env={**os.environ, "REDIS_URL": private_redis.url},
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    proc = start_worker(private_redis.url, log)
     try:
         wait_until(lambda: serving(conn), 30, "worker registered")
         private_redis.stop()
         time.sleep(25)
         assert proc.poll() is None, log.read_text()[-3000:]
         private_redis.start()
-        job = Queue(DEFAULT, connection=conn).enqueue("builtins.len", "abc")
-        wait_until(lambda: job.get_status(refresh=True) == "finished", 60, "job done")
-        assert job.return_value() == 3
+        runs_a_job(conn)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        stop(proc)
     assert proc.returncode == 0
     assert "could not connect to Redis" in log.read_text()  # the outage was felt
+
+
+def test_worker_quits_on_a_redis_timeout_and_a_fresh_one_takes_over(private_redis, tmp_path):
+    """Redis stops answering but keeps the connection open (a frozen server, a failover that
+    leaves clients on the old primary): RQ's worker times out (its socket timeout is
+    WORKER_TTL - 5 s) and quits; jobs.worker starts a fresh worker, which works once Redis
+    answers again. The wait is on the log lines, not on a clock, so a slow machine only
+    makes it longer."""
+    conn = redis.Redis.from_url(private_redis.url)
+    log = tmp_path / "worker.log"
+    proc = start_worker(private_redis.url, log)
+    try:
+        wait_until(lambda: serving(conn), 60, "worker registered")
+        private_redis.freeze()
+        try:
+            wait_until(lambda: b"Redis connection timeout, quitting" in log.read_bytes(),
+                       WORKER_TTL + 120, "RQ's worker quitting on the Redis timeout")
+            assert proc.poll() is None, log.read_text()[-3000:]
+        finally:
+            private_redis.thaw()
+        wait_until(lambda: b"worker_restarting" in log.read_bytes(), 60, "a fresh worker")
+        runs_a_job(conn)
+        assert proc.poll() is None, log.read_text()[-3000:]
+    finally:
+        stop(proc)
+    assert proc.returncode == 0

@@ -12,7 +12,8 @@ transaction, then calls WeChat, then records the outcome. A second job for the s
 finds it claimed or delivered and does nothing; a transient WeChat failure releases the
 claim and raises `PushRetry` (the job is retried with backoff); a claim left behind by a
 worker that died mid-call is never resent over WeChat (the message may have gone out):
-the grid worker follows up instead.
+the grid worker follows up instead (a job that finds a claim still fresh looks again when it
+is stale, so a claim left by a killed worker always reaches the grid worker).
 """
 
 from __future__ import annotations
@@ -259,7 +260,11 @@ class Pusher:
             if notice.delivery == SENDING:
                 started = aware(notice.push_started_at) if notice.push_started_at else now
                 if now - started < STALE_CLAIM:
-                    return Outcome("skipped", SENDING, note="another push is in progress")
+                    # Looked at again once the claim is stale: if its worker died mid-call
+                    # (RQ retries the abandoned job about a minute later, well within
+                    # STALE_CLAIM), nothing else would ever move the notice on.
+                    return Outcome("later", SENDING, retry_at=started + STALE_CLAIM,
+                                   note="another push is in progress")
                 return self._to_worklist(s, notice, "an earlier send was interrupted and may "
                                          "have been delivered; not resent")
             resident = s.get(Resident, notice.resident_id)

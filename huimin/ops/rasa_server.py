@@ -12,6 +12,12 @@ Runs in the Rasa environment and is Rasa's own ``rasa`` command with two changes
   the (constant) schema itself: a fifth of Rasa's time per message under load (py-spy, see
   README). Here the schema is checked once and the validator reused; responses are validated
   exactly as before.
+- To load a trained DIET or TED model, Rasa first trains it on one example (``model.fit``) only
+  to create its variables, which traces TensorFlow's whole training step (forward, gradients,
+  optimizer): most of the minutes a restarted Rasa needs before it answers on a busy machine.
+  Here the saved weights are read first and restored as the prediction step creates the
+  variables (TensorFlow's restore-on-create), so only the prediction step is traced. Fine-tuning
+  (``finetune_mode``) keeps Rasa's own way.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 
 import aiohttp
 import rasa.core.agent as rasa_agent
+import tensorflow as tf
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.__main__ import main as rasa_main
@@ -31,6 +38,8 @@ from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.processor import MessageProcessor
 from rasa.nlu.utils import is_url
 from rasa.utils.common import TempDirectoryPath, get_temp_dir_name
+from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
+from rasa.utils.tensorflow.models import RasaModel
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,27 @@ async def update_model_from_server(model_server: Any, agent: Any) -> None:
             log.exception("Failed to update model. The previous model will stay loaded instead.")
 
 
+_rasa_model_load = RasaModel.load.__func__
+
+
+def load_model_for_prediction(
+    cls: type[RasaModel], model_file_name: str, model_data_example: Any,
+    predict_data_example: Any = None, finetune_mode: bool = False, *args: Any, **kwargs: Any,
+) -> RasaModel:
+    """Replacement for ``RasaModel.load``: the same model, without the training step."""
+    if finetune_mode or not predict_data_example:
+        return _rasa_model_load(cls, model_file_name, model_data_example, predict_data_example,
+                                finetune_mode, *args, **kwargs)
+    model = cls(*args, **kwargs)
+    config = kwargs.get("config", {})
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)),
+                  run_eagerly=config.get(RUN_EAGERLY))
+    # Restored as the variables appear; the optimizer's saved state is not needed to predict.
+    model.load_weights(model_file_name).expect_partial()
+    model.run_inference(predict_data_example)  # creates (and so restores) every variable
+    return model
+
+
 def _action_result_validator() -> Any:
     spec = RemoteAction.action_response_format_spec()
     cls = validator_for(spec)
@@ -101,6 +131,7 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 def main() -> None:
     rasa_agent._update_model_from_server = update_model_from_server
     RemoteAction._validate_action_result = validate_action_result
+    RasaModel.load = classmethod(load_model_for_prediction)
     rasa_main()
 
 

@@ -11,6 +11,15 @@ citizen's outbox, head first, so everything arrives in the order it was asked:
   item dropped; a transient failure (WeChat busy, network) fails the job, which is retried.
 
 Nothing is lost: an item leaves the outbox only once it is delivered or recorded.
+
+Nothing is sent twice: just before WeChat is called for a part, the part is marked "sending"
+(beside the outbox); its removal after WeChat's answer clears the mark in the same step. A
+mark still on the head part when a job starts means the job before it died while WeChat had
+that part (a SIGKILL, the machine lost): it may have been delivered, so it is recorded for
+staff instead of sent again, as benefit pushes do (huimin.benefits.push). A failure the job
+sees (WeChat busy, a network error) clears the mark and the part is retried as before.
+Removals compare the head with the item handled, so a removal that is repeated (redis-py
+retries a command after a dropped connection) never takes the next item.
 """
 
 from __future__ import annotations
@@ -18,13 +27,14 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import redis
 import structlog
 from redis.client import Pipeline
+from redis.lock import Lock
 
 from huimin.assistant.client import AssistantClient, AssistantUnavailable
 from huimin.platform.db import Database
@@ -42,6 +52,18 @@ ASK_TIMEOUT = 15.0  # how long a background question waits for the assistant
 TRANSIENT_ERRCODES = {None, -1, 45009, 45011}
 SEND, ASK = "send", "ask"
 DRAINER_TTL = 7 * 24 * 3600  # a forgotten marker cannot block new jobs for long
+# The drain lock lasts this long from the last item begun (one item takes at most ASK_TIMEOUT
+# or WeChat's and the database's timeouts), so a killed job's outbox is free again soon.
+LOCK_TTL = 60
+# KEYS: outbox, sending mark. ARGV: the item handled (as stored), then the items replacing it.
+# Only if that item is still the head: pop it, push the replacements, clear its mark.
+_REPLACE_HEAD = """
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then return 0 end
+redis.call('LPOP', KEYS[1])
+for i = #ARGV, 2, -1 do redis.call('LPUSH', KEYS[1], ARGV[i]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
 _SEPARATORS = ("\n\n", "\n", "。", "！", "？", "；", "，", " ")
 
 
@@ -137,6 +159,11 @@ class Outbox:
     def drainer_key(sender: str) -> str:
         return f"huimin:wechat:outbox-drainer:{sender}"
 
+    @staticmethod
+    def sending_key(sender: str) -> str:
+        """The part WeChat is being asked to deliver right now (see the module docstring)."""
+        return f"huimin:wechat:outbox-sending:{sender}"
+
     def push(self, sender: str, items: list[Item], drains: DrainScheduler) -> None:
         """Append `items` and, in the same transaction, start a drain job unless one is alive."""
         if not items:
@@ -169,13 +196,13 @@ class Outbox:
         """Deliver everything queued for `sender`, in order; return how many texts were sent."""
         sent, first = 0, True
         while True:
-            lock = self.conn.lock(f"huimin:wechat:outbox-lock:{sender}", timeout=300)
+            lock = self.conn.lock(f"huimin:wechat:outbox-lock:{sender}", timeout=LOCK_TTL)
             if not lock.acquire(blocking=False):
                 if first:
                     raise OutboxBusy(sender)
                 return sent  # the holder drains what was added, and closes the outbox
             try:
-                sent += self._drain_locked(sender, courier)
+                sent += self._drain_locked(sender, courier, lock)
             finally:
                 with contextlib.suppress(redis.exceptions.LockError):
                     lock.release()
@@ -200,26 +227,36 @@ class Outbox:
                 except redis.WatchError:
                     continue
 
-    def _drain_locked(self, sender: str, courier: Courier) -> int:
+    def _replace_head(self, sender: str, raw: bytes, replacements: Sequence[str] = ()) -> None:
+        """Atomically: if `raw` is still the head, replace it (and clear its sending mark)."""
+        self.conn.eval(_REPLACE_HEAD, 2, self.key(sender), self.sending_key(sender), raw,
+                       *replacements)
+
+    def _drain_locked(self, sender: str, courier: Courier, lock: Lock) -> int:
         key, sent = self.key(sender), 0
         while (raw := self.conn.lindex(key, 0)) is not None:
+            lock.reacquire()  # LockNotOwnedError if a step outlasted it: stop, the job retries
             item = Item.loads(raw)
             if item.kind == ASK:
-                self._answer(key, item, courier)
+                self._answer(sender, raw, item, courier)
+                continue
+            if self.conn.get(self.sending_key(sender)) == raw:
+                _record(courier, item, undelivered.ANSWER, undelivered.INTERRUPTED)
+                self._replace_head(sender, raw)
                 continue
             wait = item.not_before - courier.clock()
             if wait > 0:
                 courier.sleep(min(wait, 2.0))
-            if self._send(item, courier):
+            if self._send(sender, raw, item, courier):
                 sent += 1
-            self.conn.lpop(key)
+            self._replace_head(sender, raw)
         return sent
 
-    def _answer(self, key: str, item: Item, courier: Courier) -> None:
+    def _answer(self, sender: str, raw: bytes, item: Item, courier: Courier) -> None:
         """Ask the assistant now; replace the question by its answer's parts, atomically."""
         if courier.clock() - item.received_at > WINDOW_SECONDS:
             _record(courier, item, undelivered.QUESTION, "reply window passed", 45015)
-            self.conn.lpop(key)
+            self._replace_head(sender, raw)
             return
         try:
             rendered = conversation.ask(courier.assistant, item.sender, item.text, ASK_TIMEOUT)
@@ -235,21 +272,25 @@ class Outbox:
             Item(SEND, item.openid, item.sender, part, item.message_key, item.received_at)
             for part in split_text(text)
         ]
-        pipe = self.conn.pipeline(transaction=True)
-        pipe.lpop(key)
-        if parts:
-            pipe.lpush(key, *[p.dumps() for p in reversed(parts)])
-        pipe.execute()
+        self._replace_head(sender, raw, [p.dumps() for p in parts])
         log.info("queued_question_answered", sender=item.sender, parts=len(parts))
 
-    def _send(self, item: Item, courier: Courier) -> bool:
-        """True when delivered; False when recorded for staff; raises when worth retrying."""
+    def _send(self, sender: str, raw: bytes, item: Item, courier: Courier) -> bool:
+        """True when delivered; False when recorded for staff; raises when worth retrying.
+        While WeChat has the part, it is marked as being sent; a failure seen here clears the
+        mark (the part is retried), an accepted or refused part leaves with its mark."""
         with courier.db.session() as session:
             subscribed = wechat_users.is_subscribed(session, item.openid)
         if not subscribed:
             _record(courier, item, undelivered.ANSWER, "user unsubscribed")
             return False
-        return deliver_now(courier.wechat, courier.db, item)
+        mark = self.sending_key(sender)
+        self.conn.set(mark, raw, ex=DRAINER_TTL)
+        try:
+            return deliver_now(courier.wechat, courier.db, item)
+        except Exception:
+            self.conn.delete(mark)
+            raise
 
 
 def deliver_now(wechat: WeChatApi, db: Database, item: Item) -> bool:

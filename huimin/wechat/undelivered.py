@@ -34,12 +34,15 @@ ERRCODE_TEXT: dict[int, str] = {
     45009: "微信接口今日调用次数已达上限",
     48001: "公众号没有发送客服消息的权限",
 }
+# A late answer's part WeChat had when its job was killed (huimin.wechat.delivery).
+INTERRUPTED = "send interrupted, may have been delivered; not resent"
 # Reasons recorded without a WeChat error code (see huimin.wechat.delivery, huimin.wechat.channel).
 REASON_TEXT: dict[str, str] = {
     "reply window passed": "超过48小时未互动，无法主动发送",
     "user unsubscribed": "市民已取消关注公众号，无法发送",
     "queue unavailable": "系统排队服务暂时不可用，问题未能转交助手",
     "grid notification refused by WeChat": "网格员协助通知被微信拒收",
+    INTERRUPTED: "发送时系统中断，市民可能已收到，未重发，请核实",
 }
 
 

@@ -11,7 +11,13 @@ import time
 import pytest
 import requests
 
-from tests.faults import Outcome, fault_stack, kill_worker_mid_drain, scenario
+from tests.faults import (
+    Outcome,
+    fault_stack,
+    kill_worker_mid_drain,
+    restart_rasa,
+    scenario,
+)
 
 # The first test also starts the stack (Rasa loads its model: minutes on a busy machine).
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -59,6 +65,24 @@ def test_rasa_frozen_loses_no_question(faults):
     outcome = scenario(stack, "rasa frozen 10 s", freeze, duration=14)
     check(outcome)
     assert outcome.tally.late + outcome.tally.apology_then_answered > 0  # the fault really bit
+
+
+def test_rasa_restarted_loses_no_question_and_is_ready_soon_after_its_return(faults):
+    """Rasa killed and started again: the questions asked meanwhile get the apology and their
+    answers once it is back, and /readyz is green within 30 s of Rasa serving its model again.
+    The bound counts from Rasa's return, not from the kill: how long Rasa itself takes to start
+    (import TensorFlow, load the model) depends on the machine's load, and is measured by
+    bench/chaos.py and bench/rasa_load.py (README, Reliability)."""
+    stack, _ = faults
+    started_in: list[float] = []
+
+    outcome = scenario(stack, "rasa restarted",
+                       lambda: started_in.append(restart_rasa(stack)), duration=10,
+                       start_after=1)
+    check(outcome)
+    assert outcome.tally.apology_then_answered > 0  # questions did arrive while it was down
+    print(f"rasa restarted: serving after {started_in[0]:.1f} s, /readyz green "
+          f"{outcome.ready_after:.1f} s later")
 
 
 def test_action_server_killed_loses_no_question(faults):
