@@ -3,7 +3,7 @@
 Every verification is logged, but a row insert and a commit per scan made the public
 verify endpoint a write-bound one (and on SQLite, serialised across web workers). So a
 scan is appended to a Redis stream (one XADD) and `flush` writes the stream to the
-database in batches; the worker runs it every few seconds (`jobs/employment_code.py`) and
+database in batches; the worker runs it every half minute (`jobs/employment_code.py`) and
 the holder's "who scanned me" page runs it before reading, so the holder never misses one.
 
 Nothing is lost: entries leave the stream only after their batch is committed, so a worker
