@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -113,6 +114,37 @@ def _unit(quantity: Any, value: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((value.is_not(None), literal(quantity.unit, String())), else_=null())
 
 
+def _insert_counting_pg(
+    connection: Connection, values: dict[str, ColumnElement[Any]], eligible: ColumnElement[bool],
+    kept: ColumnElement[bool], count: PolicyCount,
+) -> None:
+    """PostgreSQL: the eligible residents are read once for both the counts and the insert
+    (a data-modifying WITH), not in one scan each."""
+    names = list(values)
+    now_eligible = (
+        select(*(cast(v, NOTICES.c[k].type).label(k) for k, v in values.items()),
+               kept.label("is_kept"))
+        .where(eligible).cte("now_eligible")
+    )
+    created = (
+        postgresql.insert(NOTICES)
+        .from_select(names, select(*(now_eligible.c[k] for k in names))
+                     .where(not_(now_eligible.c.is_kept)))
+        .on_conflict_do_nothing(index_elements=["resident_id", "policy", "rule_version"])
+        .returning(NOTICES.c.id)
+        .cte("created")
+    )
+    totals = connection.execute(select(
+        select(func.count()).select_from(now_eligible).scalar_subquery(),
+        select(func.count()).select_from(now_eligible).where(now_eligible.c.is_kept)
+        .scalar_subquery(),
+        select(func.count()).select_from(created).scalar_subquery(),
+    )).one()
+    count.eligible += int(totals[0])
+    count.kept += int(totals[1])
+    count.created += int(totals[2])
+
+
 def _store(
     connection: Connection, rule: Rule, as_of: date, valid: timedelta,
     resident_ids: Collection[int] | None, count: PolicyCount,
@@ -126,13 +158,6 @@ def _store(
     kept = _kept(rule)
     amount = compile_quantity(rule.amount, as_of)
     duration = compile_quantity(rule.duration, as_of)
-    totals = connection.execute(
-        select(func.count(), func.coalesce(func.sum(case((kept, 1), else_=0)), 0))
-        .select_from(RESIDENTS).where(eligible)
-    ).one()
-    count.eligible += int(totals[0])
-    count.kept += int(totals[1])
-
     fresh = and_(eligible, not_(kept))
     values = {
         "resident_id": r.id,
@@ -149,12 +174,20 @@ def _store(
         "expires_at": literal(expires, DateTime()),
         "updated_at": literal(now, DateTime()),
     }
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(NOTICES).from_select(
-        list(values), select(*values.values()).where(fresh)
-    ).on_conflict_do_nothing(index_elements=["resident_id", "policy", "rule_version"])
-    created = connection.execute(insert.execution_options(preserve_rowcount=True))
-    count.created += int(created.rowcount or 0)
+    if connection.dialect.name == "postgresql":
+        _insert_counting_pg(connection, values, eligible, kept, count)
+    else:
+        totals = connection.execute(
+            select(func.count(), func.coalesce(func.sum(case((kept, 1), else_=0)), 0))
+            .select_from(RESIDENTS).where(eligible)
+        ).one()
+        count.eligible += int(totals[0])
+        count.kept += int(totals[1])
+        insert = sqlite.insert(NOTICES).from_select(
+            list(values), select(*values.values()).where(fresh)
+        ).on_conflict_do_nothing(index_elements=["resident_id", "policy", "rule_version"])
+        created = connection.execute(insert.execution_options(preserve_rowcount=True))
+        count.created += int(created.rowcount or 0)
 
     # Withdrawn earlier but eligible again: the same notice comes back (one per version).
     same = (n.policy == rule.policy) & (n.rule_version == rule.version)
