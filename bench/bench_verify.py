@@ -172,13 +172,14 @@ def seed(url: str, codes: EmploymentCodes) -> list[bytes]:
 
 
 @contextmanager
-def server(env: dict[str, str], workers: int, threads: int, log: Path) -> Iterator[int]:
+def server(env: dict[str, str], workers: int, threads: int, log: Path,
+           root: Path) -> Iterator[int]:
     port = free_port()
     cmd = [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class",
            "gthread", "--workers", str(workers), "--threads", str(threads), "--timeout", "60",
            "--log-level", "warning", "webapp:create_app()"]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         wait_until(http_ok(f"http://127.0.0.1:{port}/healthz"), 120, "gunicorn")
@@ -189,13 +190,16 @@ def server(env: dict[str, str], workers: int, threads: int, log: Path) -> Iterat
 
 
 @contextmanager
-def flusher(env: dict[str, str], log: Path) -> Iterator[None]:
+def flusher(env: dict[str, str], log: Path, root: Path) -> Iterator[None]:
     """The worker's flush job in a loop, in its own process, every second (not the cron's
     half minute), so that writing the scans to the database is paid inside the timed run."""
+    if not (root / "jobs" / "employment_code.py").exists():
+        yield  # an older checkout: it writes each scan in the request
+        return
     code = ("import time\nfrom jobs.employment_code import flush_scans\n"
             "while True:\n    flush_scans()\n    time.sleep(1)\n")
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield
@@ -216,7 +220,9 @@ def bench_db(kind: str, args: argparse.Namespace, redis_url: str, key_dir: Path,
                    EMPLOYMENT_CODE_VERIFY_RATE_LIMIT="100000000/minute",
                    PYTHONUNBUFFERED="1", SQLALCHEMY_SILENCE_UBER_WARNING="1")
         log = workdir / f"{kind}.log"
-        with server(env, args.workers, args.threads, log) as port, flusher(env, log):
+        root = args.app_root
+        with server(env, args.workers, args.threads, log, root) as port, \
+                flusher(env, log, root):
             health = run_load(port, "GET", "/healthz", [], args.clients, args.warmup,
                               args.seconds)
             verify = run_load(port, "POST", VERIFY, bodies, args.clients, args.warmup,
@@ -263,10 +269,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--app-root", type=Path, default=ROOT, help=(
+        "the checkout whose web app is served (default: this one); e.g. an export of an "
+        "older commit, to compare before and after under the same conditions"))
     args = parser.parse_args()
     print(f"bench_verify  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {machine()}")
     print(f"command: {' '.join(sys.argv)}")
-    print(f"gunicorn gthread --workers {args.workers} --threads {args.threads}; "
+    print(f"app: {args.app_root}; gunicorn gthread --workers {args.workers} "
+          f"--threads {args.threads}; "
           f"{args.clients} clients, keep-alive, {args.warmup:.0f} s warm-up + "
           f"{args.seconds:.0f} s each; load average before: {load()}")
     with tempfile.TemporaryDirectory() as tmp, claimed_redis_db() as redis_url:
