@@ -2,20 +2,27 @@
 
 Starts the Procfile's processes (web under gunicorn, Rasa, action server, RQ worker, WeChat
 emulator) on free ports, as the tests do. N simulated citizens each send a fixed count of
-messages, one after another (each waits for its answer); the same load is then sent straight
-to Rasa's REST webhook, so the channel's overhead shows as a throughput ratio. Requests are
-real signed, encrypted WeChat envelopes built by the emulator; late answers are read back from
-the emulator's customer-service log to count duplicates and lost messages.
+messages from a realistic mix (MIX: more than half policy questions, whose long answers are
+split over several messages, then guides, benefit checks, the office form and small talk),
+one after another (each waits for its answer); the same load is sent straight to Rasa's REST
+webhook in alternating rounds. Requests are real signed, encrypted WeChat envelopes built by
+the emulator; late answers (customer-service messages sent after the passive reply's window)
+are read back from the emulator's log to count them, duplicates and lost messages.
+
+Without pauses (--think 0, the default) both sides are saturated, and the channel's overhead
+shows as the saturation ratio (channel msg/s over Rasa's). With pauses the ratio only measures
+the pauses, so it is not reported; latency and the late-answer count are.
 
 Targets (2 cores): zero 5xx, zero duplicate answers, zero lost messages, p99 < 1 s at 20
-concurrent users, channel throughput >= 0.8x Rasa's webhook.
-Run: .venv/bin/python bench/bench_callback.py [--users 20] [--messages 20]
+citizens with pauses, saturation ratio >= 0.8.
+Run: .venv/bin/python bench/bench_callback.py [--users 20] [--messages 20] [--think 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import random
 import statistics
 import subprocess
@@ -26,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -52,8 +60,18 @@ from scripts.stack import (  # noqa: E402
 )
 from tests.services import claimed_redis_db  # noqa: E402
 
-# One short conversation, repeated: chit-chat rules and the office form (action server + DB).
-SCRIPT = ("你好", "社保局在哪里", "东城区", "谢谢", "你是机器人吗", "再见")
+# What citizens send, in proportion: 11 of 20 policy questions (long answers split over several
+# messages), 3 guides (a step-by-step session: start, then a step answered), 2 benefit checks,
+# the office form (2 turns) and small talk. Each citizen goes through it in its own order.
+MIX = (
+    "失业金怎么领", "灵活就业人员社保怎么交", "退休金什么时候发", "医保卡丢了怎么办",
+    "养老保险交满多少年才能领", "高校毕业生有什么就业补贴", "工伤怎么认定",
+    "创业担保贷款怎么申请", "失业保险金能领多久", "生育津贴怎么算", "职业技能培训有补贴吗",
+    "教我做养老金认证", "下一步", "带我办失业登记",
+    "我失业了 能申请什么补贴", "我退休了 还有什么待遇能领",
+    "社保局在哪里", "东城区",
+    "你好", "谢谢",
+)
 P99_TARGET_S = 1.0
 RATIO_TARGET = 0.8
 
@@ -119,6 +137,19 @@ def _rasa_ready(env: dict[str, str]) -> bool:
         return False
 
 
+def message(user: int, n: int) -> str:
+    """The n-th message of citizen `user`: the mix in an order of that citizen's own (a
+    guide's start stays before its next step, the office question before the district)."""
+    order = list(range(len(MIX)))
+    random.Random(user).shuffle(order)
+    pairs = {MIX.index("下一步"): MIX.index("教我做养老金认证"), MIX.index("东城区"):
+             MIX.index("社保局在哪里")}
+    for second, first in pairs.items():
+        order.remove(second)
+        order.insert(order.index(first) + 1, second)
+    return MIX[order[n % len(order)]]
+
+
 def run_threads(users: int, work: Callable[[int, Run, threading.Lock], None]) -> Run:
     run, lock = Run(), threading.Lock()
     barrier = threading.Barrier(users + 1)
@@ -160,7 +191,7 @@ def rasa_direct(env: dict[str, str], senders: list[str], messages: int, think: f
         arrive(think, rng)
         for n in range(messages):
             t0 = time.perf_counter()
-            resp = http.post(url, json={"sender": sender, "message": SCRIPT[n % len(SCRIPT)]},
+            resp = http.post(url, json={"sender": sender, "message": message(i, n)},
                              timeout=30)
             took = time.perf_counter() - t0
             with lock:
@@ -185,7 +216,7 @@ def channel(env: dict[str, str], openids: list[str], messages: int, think: float
             # The emulator plays WeChat's servers: it builds the signed, encrypted envelope
             # and notes the citizen's message (WeChat's customer-service window and quota).
             built = http.post(emulator, json={"openid": openid, "msg_type": "text",
-                                              "content": SCRIPT[n % len(SCRIPT)]},
+                                              "content": message(i, n)},
                               timeout=10).json()
             t0 = time.perf_counter()
             resp = http.post(url, params=built["query"], data=built["body"].encode(),
@@ -272,6 +303,9 @@ def main() -> None:
     args = parser.parse_args()
     if not list((ROOT / "models").glob("*.tar.gz")):
         sys.exit("no trained model: run `make train` first")
+    print(f"bench_callback  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.node()} "
+          f"{os.cpu_count()} cores; command: {' '.join(sys.argv)}; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
     with claimed_redis_db() as redis_url, tempfile.TemporaryDirectory() as tmp:
         ports = {name: free_port() for name in ("web", "rasa", "actions", "emulator")}
@@ -286,8 +320,8 @@ def main() -> None:
             print(f"warming up; then {args.users} users x {args.messages} messages, "
                   f"think time {args.think} s; load average {os.getloadavg()[0]:.1f}",
                   flush=True)
-            rasa_direct(env, ids("warm", args.users), len(SCRIPT), 0)
-            channel(env, ids("o-warm", args.users), len(SCRIPT), 0)
+            rasa_direct(env, ids("warm", args.users), len(MIX), 0)
+            channel(env, ids("o-warm", args.users), len(MIX), 0)
             time.sleep(10)  # let late warm-up answers finish before measuring
             solo_rasa = rasa_direct(env, ids("solo", 1), 30, 0)
             solo_chan = channel(env, ids("o-solo", 1), 30, 0)
@@ -312,7 +346,8 @@ def main() -> None:
     report("1 user: WeChat callback", solo_chan)
     report("Rasa REST webhook", rasa)
     report("WeChat callback", chan)
-    print(f"load average after the run: {os.getloadavg()[0]:.1f} (other work on the machine)")
+    print(f"load average after the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          "(other work on the machine)")
     answered = {o: chan.passive.get(o, 0) + late[o] for o in openids}
     duplicates = sum(max(0, n - sent) for n in answered.values())
     # Not lost: messages recorded for staff follow-up, and rate-limited ones (the citizen was
@@ -320,19 +355,27 @@ def main() -> None:
     unanswered = sum(max(0, sent - n) for n in answered.values())
     lost = max(0, unanswered - chan.limited - recorded)
     errors = sum(1 for s in chan.statuses if s >= 500)
+    saturated = args.think == 0
     ratio = chan.rate() / rasa.rate()
-    print(f"answers: passive {sum(chan.passive.values())}, customer-service "
+    print(f"answers: passive {sum(chan.passive.values())}, late (customer-service) "
           f"{sum(late.values())}, apologies {chan.apologies}, rate-limit notices {chan.limited}, "
           f"recorded for staff {recorded}, still queued {queued}; "
           f"duplicates {duplicates}, lost {lost}")
-    print(f"throughput ratio channel/Rasa = {ratio:.2f}")
+    if saturated:
+        print(f"saturation ratio channel/Rasa = {ratio:.2f} ({chan.rate():.1f} vs "
+              f"{rasa.rate():.1f} msg/s, no pauses: both saturated)")
+    else:
+        print(f"with {args.think} s pauses no throughput ratio is reported (it measures the "
+              f"pauses); late answers: {sum(late.values())} of {args.users * sent}")
     checks = {
         "zero 5xx": errors == 0,
         "zero duplicates": duplicates == 0,
         "zero lost": lost == 0,
-        f"p99 < {P99_TARGET_S:.0f} s": chan.quantile(99) < P99_TARGET_S,
-        f"ratio >= {RATIO_TARGET}": ratio >= RATIO_TARGET,
     }
+    if saturated:
+        checks[f"saturation ratio >= {RATIO_TARGET}"] = ratio >= RATIO_TARGET
+    else:
+        checks[f"p99 < {P99_TARGET_S:.0f} s"] = chan.quantile(99) < P99_TARGET_S
     print("targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
 
 

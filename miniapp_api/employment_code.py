@@ -17,6 +17,7 @@ and builds the process's key provider; in production it refuses to start without
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -29,6 +30,7 @@ from apiflask.validators import Length
 from flask import Response, url_for
 from flask.blueprints import BlueprintSetupState
 from marshmallow.fields import AwareDateTime
+from redis import RedisError
 from sqlalchemy import select
 
 from huimin.employment_code import (
@@ -38,6 +40,7 @@ from huimin.employment_code import (
     definition,
     qr_png,
     qr_svg,
+    scan_log,
     store,
 )
 from huimin.employment_code.disclosure import (
@@ -287,6 +290,9 @@ def scans(query: dict[str, Any]) -> dict[str, Any]:
     me = current_principal()
     if me.resident_id is None:
         return {"items": [], "page": query["page"], "per_page": query["per_page"], "total": 0}
+    # The holder sees every scan at once; with Redis down, the worker writes them later.
+    with contextlib.suppress(RedisError):
+        scan_log.flush(services().db, services().redis)
     rows = (
         select(store.ScanRecord)
         .where(store.ScanRecord.resident_id == me.resident_id)
@@ -327,8 +333,13 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
         name=principal.username if kind == store.VERIFIER else None,
     )
     codes = provider().get()
+    staff = principal is not None and principal.is_staff
     with services().db.session() as session:
-        outcome = store.verify_code(session, codes, body["code"], verifier)
+        if not staff:
+            # The public's scan only reads (and its log goes to the stream): no BEGIN and
+            # COMMIT round trips. Staff scans write the scan and the audit row together.
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        outcome = store.verify_code(session, codes, body["code"], verifier, log=False)
         result = outcome.verification
         purpose = clean_purpose(body.get("purpose"))
         shown = result.valid and status_visible(
@@ -358,7 +369,10 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
                     "job_seeking": job_seeking_summary(resident, result.status).to_dict(),
                 }
                 outcome.scan.disclosed = True
-        if principal is not None and principal.is_staff:
+        # Staff scans are audited with the scan's id, so they are written at once; the rest
+        # (the public's: the bulk) go through the stream.
+        scan_log.record(session, None if staff else services().redis, outcome.scan)
+        if staff:
             audit.record(
                 session, principal.actor, "employment_code.verify",
                 f"resident:{record.resident_id}" if record is not None else "employment_code",

@@ -1,7 +1,9 @@
-"""Waits until every component is ready, then prints the chat simulator's URL."""
+"""Waits until every component is ready, then prints the chat simulator's URL and the time
+since `make run` started its stack (HUIMIN_RUN_STARTED, set by scripts/run.py)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -25,11 +27,13 @@ while time.monotonic() < deadline:
     except (requests.RequestException, ValueError, KeyError):
         waiting = ["web"]
     if waiting != last:
-        print(f"waiting for: {', '.join(waiting)}", flush=True)
+        print(f"==> waiting for: {', '.join(waiting)}", flush=True)
         last = waiting
     time.sleep(2)
 else:
-    print("some components did not become ready; see the logs above", flush=True)
+    print("some components did not become ready; see their logs in var/log/", flush=True)
 
+started = float(os.environ.get("HUIMIN_RUN_STARTED", time.time()))
+print(f"==> ready after {time.time() - started:.0f} s (processes' logs: var/log/<name>.log)")
 print(f"\n  惠民助手 is ready. Open the chat simulator: {url}/\n", flush=True)
 signal.pause()

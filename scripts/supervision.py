@@ -4,7 +4,8 @@ honcho does. The same policy is what production's per-role supervisor (systemd) 
 
 Policy: a process that exits is restarted at once if it had run for STARTSECS, otherwise after
 a growing delay (supervisord waits 1 s, 2 s, 3 s ... between attempts) without ever giving up;
-each exit and restart is reported on the console by supervisord.
+each unexpected exit is reported on the console by supervisord. Each process's own output
+(library warnings, access logs) goes to var/log/<name>.log, not to the console.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ STARTSECS = 5  # a process that lives this long counts as started (its next fail
 START_RETRIES = 1_000_000  # never give up on a process: a dependency may take long to return
 
 
-def _program(name: str, command: str, root: Path, *, restart: bool) -> str:
+LOG_BYTES = "20MB"  # per process log file, then rotated
+LOG_BACKUPS = 3
+
+
+def _program(name: str, command: str, root: Path, *, restart: bool,
+             log_dir: Path | None) -> str:
     if "'" in command:
         raise ValueError(f"Procfile command for {name} must not contain single quotes")
     command = command.replace("%", "%%")  # supervisord expands %(...)s in its values
@@ -23,8 +29,10 @@ def _program(name: str, command: str, root: Path, *, restart: bool) -> str:
         f"[program:{name}]",
         f"command=bash -c 'exec {command}'",  # bash expands $VARS from the environment
         f"directory={root}",
-        "stdout_logfile=/dev/stdout",
-        "stdout_logfile_maxbytes=0",
+        *([f"stdout_logfile={log_dir / f'{name}.log'}",
+           f"stdout_logfile_maxbytes={LOG_BYTES}", f"stdout_logfile_backups={LOG_BACKUPS}"]
+          if log_dir is not None else
+          ["stdout_logfile=/dev/stdout", "stdout_logfile_maxbytes=0"]),
         "redirect_stderr=true",
         "stopasgroup=true",
         "killasgroup=true",
@@ -38,13 +46,15 @@ def _program(name: str, command: str, root: Path, *, restart: bool) -> str:
 
 
 def supervisord_conf(programs: dict[str, str], once: dict[str, str], root: Path,
-                     var: Path) -> str:
-    """The supervisord configuration for `programs` (kept running) and `once` (run once)."""
+                     var: Path, log_dir: Path) -> str:
+    """The supervisord configuration for `programs` (kept running, output in `log_dir`) and
+    `once` (run once, output on the console). supervisord itself reports only warnings (an
+    unexpected exit, giving up) on the console."""
     head = f"""[supervisord]
 nodaemon=true
 logfile=/dev/stdout
 logfile_maxbytes=0
-loglevel=info
+loglevel=warn
 pidfile={var / 'supervisord.pid'}
 
 [unix_http_server]
@@ -57,6 +67,8 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 [supervisorctl]
 serverurl=unix://{var / 'supervisor.sock'}
 """
-    blocks = [_program(name, cmd, root, restart=True) for name, cmd in programs.items()]
-    blocks += [_program(name, cmd, root, restart=False) for name, cmd in once.items()]
+    blocks = [_program(name, cmd, root, restart=True, log_dir=log_dir)
+              for name, cmd in programs.items()]
+    blocks += [_program(name, cmd, root, restart=False, log_dir=None)
+               for name, cmd in once.items()]
     return head + "\n" + "\n\n".join(blocks) + "\n"

@@ -18,6 +18,8 @@ from huimin.platform import migrate
 from scripts.stack import ROOT, Process, free_port, http_ok, procfile, stack_env, wait_until
 from tests.services import claimed_redis_db, temporary_postgres
 
+pytest_plugins = ["tests.timing_summary"]  # `make test` ends with the time spent per area
+
 # Tests must never touch a developer's real data or settings.
 for _name in list(os.environ):
     if _name.startswith(("WECHAT_", "MINIAPP_", "PII_", "DATABASE_URL", "REDIS_URL")):

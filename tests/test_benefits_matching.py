@@ -55,7 +55,7 @@ def test_notices_are_exactly_the_python_eligible_set(db):
     with db.engine.begin() as conn:
         insert_residents(conn, synthetic_residents(1500, seed=7, as_of=AS_OF))
     book = load_rules()
-    run_matching(db, book, AS_OF, chunk_size=97)  # many chunks
+    run_matching(db, book, AS_OF)
     with db.session() as s:
         residents = list(s.scalars(select(Resident)))
         expected = set()
@@ -77,7 +77,7 @@ def test_concurrent_runs_do_not_duplicate(db):
 
     def run() -> None:
         try:
-            run_matching(db, book, AS_OF, chunk_size=50)
+            run_matching(db, book, AS_OF)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

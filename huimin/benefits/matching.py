@@ -1,11 +1,12 @@
 """Batch matching: turn the rules' SQL matches into notices, exactly once per resident, policy
 and rule version.
 
-For each rule in force, eligible residents stream from a server-side cursor
-(`huimin.rules.match_all`) and are written in chunks, each chunk in its own transaction, with
-an insert that skips existing (resident, policy, version) rows on both databases. So a run
-can stop anywhere and be repeated: nothing is duplicated and nothing is lost. Memory stays
-flat however many residents there are.
+Set-based: for each rule in force, the database does the work in a few statements whatever
+the number of residents (INSERT ... SELECT of the eligible residents with ON CONFLICT DO
+NOTHING on (resident, policy, version), one UPDATE to reopen, one to supersede, one to
+withdraw), so no resident row travels to Python and memory stays flat. Each rule's notices
+are written in one transaction, so a run can stop anywhere and be repeated: nothing is
+duplicated and nothing is lost; concurrent runs wait on each other's new rows and skip them.
 
 Alongside the new notices:
 - a resident who already confirmed (or was granted) the policy is not asked again when the
@@ -17,13 +18,29 @@ Alongside the new notices:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from itertools import islice
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, exists, not_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    not_,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from huimin.benefits.models import (
@@ -37,11 +54,10 @@ from huimin.benefits.models import (
 )
 from huimin.benefits.notices import NO_LONGER_ELIGIBLE, SUPERSEDED
 from huimin.platform.db import Database, utcnow
-from huimin.rules import Match, Rule, RuleBook, compile_condition, match_all
-from huimin.rules.sql import RESIDENTS
+from huimin.rules import Rule, RuleBook, compile_condition
+from huimin.rules.sql import RESIDENTS, compile_quantity
 
 NOTICES = BenefitNotice.__table__
-CHUNK = 2000
 
 
 @dataclass
@@ -75,84 +91,128 @@ class MatchReport:
         ]
 
 
-def _chunks(matches: Iterable[Match], size: int) -> Iterator[list[Match]]:
-    it = iter(matches)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
-def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert notices, skipping existing (resident, policy, version); the new residents' ids."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(NOTICES)
-        .on_conflict_do_nothing(index_elements=["resident_id", "policy", "rule_version"])
-        .returning(NOTICES.c.resident_id)
+def _kept(rule: Rule) -> ColumnElement[bool]:
+    """The resident already confirmed (or was granted) this policy: not asked again."""
+    k = NOTICES.alias("kept")
+    return exists().where(
+        k.c.resident_id == RESIDENTS.c.id, k.c.policy == rule.policy,
+        k.c.status.in_((CONFIRMED, GRANTED)),
     )
-    return [row[0] for row in connection.execute(stmt, rows)]
 
 
-def _values(rule: Rule, m: Match, as_of: date, now: datetime, expires: datetime) -> dict:
-    return {
-        "resident_id": m.resident_id,
-        "policy": rule.policy,
-        "rule_version": rule.version,
-        "as_of": as_of,
-        "amount": m.amount,
-        "amount_unit": rule.amount.unit if rule.amount and m.amount is not None else None,
-        "duration": m.duration,
-        "duration_unit": rule.duration.unit if rule.duration and m.duration is not None else None,
-        "status": MATCHED,
-        "delivery": PENDING,
-        "matched_at": now,
-        "expires_at": expires,
-        "updated_at": now,
-    }
+def _eligible(rule: Rule, as_of: date, resident_ids: Collection[int] | None):
+    """WHERE clause: eligible under the rule (TRUE, not unknown), optionally these residents."""
+    where = [compile_condition(rule.condition, as_of)]
+    if resident_ids is not None:
+        where.append(RESIDENTS.c.id.in_(list(resident_ids)))
+    return and_(*where)
 
 
-def _store_chunk(
-    connection: Connection, rule: Rule, chunk: list[Match], as_of: date, valid: timedelta,
-    count: PolicyCount,
+def _unit(quantity: Any, value: ColumnElement[Any]) -> ColumnElement[Any]:
+    if quantity is None:
+        return null()
+    return case((value.is_not(None), literal(quantity.unit, String())), else_=null())
+
+
+def _insert_counting_pg(
+    connection: Connection, values: dict[str, ColumnElement[Any]], eligible: ColumnElement[bool],
+    kept: ColumnElement[bool], count: PolicyCount,
 ) -> None:
-    n = NOTICES.c
+    """PostgreSQL: the eligible residents are read once for both the counts and the insert
+    (a data-modifying WITH), not in one scan each."""
+    names = list(values)
+    now_eligible = (
+        select(*(cast(v, NOTICES.c[k].type).label(k) for k, v in values.items()),
+               kept.label("is_kept"))
+        .where(eligible).cte("now_eligible")
+    )
+    created = (
+        postgresql.insert(NOTICES)
+        .from_select(names, select(*(now_eligible.c[k] for k in names))
+                     .where(not_(now_eligible.c.is_kept)))
+        .on_conflict_do_nothing(index_elements=["resident_id", "policy", "rule_version"])
+        .returning(NOTICES.c.id)
+        .cte("created")
+    )
+    totals = connection.execute(select(
+        select(func.count()).select_from(now_eligible).scalar_subquery(),
+        select(func.count()).select_from(now_eligible).where(now_eligible.c.is_kept)
+        .scalar_subquery(),
+        select(func.count()).select_from(created).scalar_subquery(),
+    )).one()
+    count.eligible += int(totals[0])
+    count.kept += int(totals[1])
+    count.created += int(totals[2])
+
+
+def _store(
+    connection: Connection, rule: Rule, as_of: date, valid: timedelta,
+    resident_ids: Collection[int] | None, count: PolicyCount,
+) -> None:
+    """New notices for the eligible residents, withdrawn ones reopened and older versions'
+    unanswered notices superseded: three statements, whatever the number of residents."""
+    n, r = NOTICES.c, RESIDENTS.c
     now = utcnow()
     expires = now + valid
-    ids = [m.resident_id for m in chunk]
-    kept = set(connection.scalars(select(n.resident_id).where(
-        n.policy == rule.policy, n.status.in_((CONFIRMED, GRANTED)), n.resident_id.in_(ids),
-    )))
-    fresh = [m for m in chunk if m.resident_id not in kept]
-    count.eligible += len(chunk)
-    count.kept += len(kept)
-    if not fresh:
-        return
-    created = _insert(connection, [_values(rule, m, as_of, now, expires) for m in fresh])
-    count.created += len(created)
+    eligible = _eligible(rule, as_of, resident_ids)
+    kept = _kept(rule)
+    amount = compile_quantity(rule.amount, as_of)
+    duration = compile_quantity(rule.duration, as_of)
+    fresh = and_(eligible, not_(kept))
+    values = {
+        "resident_id": r.id,
+        "policy": literal(rule.policy, String()),
+        "rule_version": literal(rule.version, Integer()),
+        "as_of": literal(as_of, Date()),
+        "amount": amount,
+        "amount_unit": _unit(rule.amount, amount),
+        "duration": duration,
+        "duration_unit": _unit(rule.duration, duration),
+        "status": literal(MATCHED, String()),
+        "delivery": literal(PENDING, String()),
+        "matched_at": literal(now, DateTime()),
+        "expires_at": literal(expires, DateTime()),
+        "updated_at": literal(now, DateTime()),
+    }
+    if connection.dialect.name == "postgresql":
+        _insert_counting_pg(connection, values, eligible, kept, count)
+    else:
+        totals = connection.execute(
+            select(func.count(), func.coalesce(func.sum(case((kept, 1), else_=0)), 0))
+            .select_from(RESIDENTS).where(eligible)
+        ).one()
+        count.eligible += int(totals[0])
+        count.kept += int(totals[1])
+        insert = sqlite.insert(NOTICES).from_select(
+            list(values), select(*values.values()).where(fresh)
+        ).on_conflict_do_nothing(index_elements=["resident_id", "policy", "rule_version"])
+        created = connection.execute(insert.execution_options(preserve_rowcount=True))
+        count.created += int(created.rowcount or 0)
 
     # Withdrawn earlier but eligible again: the same notice comes back (one per version).
     same = (n.policy == rule.policy) & (n.rule_version == rule.version)
-    back = set(connection.scalars(select(n.resident_id).where(
-        same, n.status == EXPIRED, n.expire_reason == NO_LONGER_ELIGIBLE,
-        n.resident_id.in_([m.resident_id for m in fresh]),
-    )))
-    for m in fresh:
-        if m.resident_id in back:
-            values = _values(rule, m, as_of, now, expires)
-            values |= {"expired_at": None, "expire_reason": None, "push_note": None,
-                       "notified_at": None}
-            connection.execute(update(NOTICES).where(same, n.resident_id == m.resident_id)
-                               .values(values))
-    count.reopened += len(back)
+    reopen = (
+        update(NOTICES)
+        .where(same, n.resident_id == r.id, n.status == EXPIRED,
+               n.expire_reason == NO_LONGER_ELIGIBLE, fresh)
+        .values({k: v for k, v in values.items() if k not in ("resident_id",)}
+                | {"expired_at": None, "expire_reason": None, "push_note": None,
+                   "notified_at": None})
+    )
+    count.reopened += int(connection.execute(reopen).rowcount or 0)
 
-    renewed = created + sorted(back)
-    if renewed:
-        result = connection.execute(
-            update(NOTICES)
-            .where(n.policy == rule.policy, n.rule_version != rule.version,
-                   n.status.in_(OPEN), n.resident_id.in_(renewed))
-            .values(status=EXPIRED, expired_at=now, expire_reason=SUPERSEDED, updated_at=now)
-        )
-        count.superseded += int(result.rowcount or 0)
+    # This run's new and reopened notices (matched now) supersede older versions' open ones.
+    renewed = NOTICES.alias("renewed")
+    result = connection.execute(
+        update(NOTICES)
+        .where(n.policy == rule.policy, n.rule_version != rule.version, n.status.in_(OPEN),
+               exists().where(renewed.c.resident_id == n.resident_id,
+                              renewed.c.policy == rule.policy,
+                              renewed.c.rule_version == rule.version,
+                              renewed.c.status == MATCHED, renewed.c.matched_at == now))
+        .values(status=EXPIRED, expired_at=now, expire_reason=SUPERSEDED, updated_at=now)
+    )
+    count.superseded += int(result.rowcount or 0)
 
 
 def _withdraw_ineligible(
@@ -182,7 +242,6 @@ def run_matching(
     policy: str | None = None,
     resident_ids: Collection[int] | None = None,
     valid_days: int = 90,
-    chunk_size: int = CHUNK,
 ) -> MatchReport:
     """Match the rules in force on `as_of` (one policy, or all) against all residents or the
     given ones, and record notices. Safe to repeat and to run concurrently with itself."""
@@ -190,12 +249,8 @@ def run_matching(
     valid = timedelta(days=valid_days)
     for rule in book.in_force(as_of, policy):
         count = PolicyCount(rule.policy, rule.version)
-        with db.engine.connect() as reader:
-            matches = match_all(reader, RuleBook([rule]), as_of, resident_ids=resident_ids,
-                                chunk_size=chunk_size)
-            for chunk in _chunks(matches, chunk_size):
-                with db.engine.begin() as writer:
-                    _store_chunk(writer, rule, chunk, as_of, valid, count)
+        with db.engine.begin() as writer:
+            _store(writer, rule, as_of, valid, resident_ids, count)
         with db.engine.begin() as writer:
             count.withdrawn = _withdraw_ineligible(writer, rule, as_of, resident_ids)
         report.policies.append(count)

@@ -181,6 +181,29 @@ def displayable_code(
     return record if as_utc(record.expires_at) > (now or utcnow()) else None
 
 
+def _code_and_facts(
+    session: Session, jti: str
+) -> tuple[IssuedCodeRecord, dict[str, Any]] | None:
+    """The issued code and its holder's facts in one indexed read: the hot path of every
+    scan, so no second round trip for the resident."""
+    columns = [getattr(Resident, name) for name in FACT_NAMES]
+    row = session.execute(
+        select(IssuedCodeRecord, *columns)
+        .join(Resident, Resident.id == IssuedCodeRecord.resident_id)
+        .where(IssuedCodeRecord.jti == jti)
+    ).first()
+    if row is None:
+        return None
+    return row[0], dict(zip(FACT_NAMES, row[1:], strict=True))
+
+
+def _status_is_current(record: IssuedCodeRecord, facts: dict[str, Any], today: date | None) -> bool:
+    try:
+        return derive_status(facts, today=today).value == record.status
+    except (InsufficientFactsError, ValueError):
+        return False  # no status can be derived any more: no code is right
+
+
 def verify_code(
     session: Session,
     codes: EmploymentCodes,
@@ -189,26 +212,30 @@ def verify_code(
     *,
     now: datetime | None = None,
     today: date | None = None,
+    log: bool = True,
 ) -> ScanOutcome:
     """Verify a scanned code against our keys and storage, and log the scan.
 
     Beyond the signature and times: the jti must be one we issued to that subject, not
     revoked, and the holder's current status must still be the code's (else the live
     codes are revoked now, as a status change, so offline verifiers learn it too).
+
+    A scan of a current code only reads (one SELECT); it writes only when a stale status
+    must be revoked. With `log=False` the scan row is returned unsaved, for the caller to
+    hand to `scan_log.record` once it is complete (e.g. `disclosed` set).
     """
     now = now or utcnow()
     seen: dict[str, Any] = {}
 
     def is_revoked(claims: CodeClaims) -> bool:
-        record = find_code(session, claims.jti)
-        if record is None or record.subject != claims.sub:
+        found = _code_and_facts(session, claims.jti)
+        if found is None or found[0].subject != claims.sub:
             seen["detail"] = "unknown_code"
             return True
+        record, facts = found
         seen["record"] = record
-        if record.revoked_at is not None:
-            seen["detail"] = f"revoked_{record.revoke_reason}"
-            return True
-        if revoke_if_status_changed(session, record.resident_id, now=now, today=today):
+        if record.revoked_at is None and not _status_is_current(record, facts, today):
+            revoke_if_status_changed(session, record.resident_id, now=now, today=today)
             session.refresh(record)
         if record.revoked_at is not None:
             seen["detail"] = f"revoked_{record.revoke_reason}"
@@ -230,9 +257,11 @@ def verify_code(
         verifier_kind=verifier.kind,
         verifier_id=verifier.id,
         verifier_name=verifier.name,
+        disclosed=False,
     )
-    session.add(scan)
-    session.flush()
+    if log:
+        session.add(scan)
+        session.flush()
     return ScanOutcome(verification, scan, record)
 
 

@@ -5,6 +5,7 @@ while the rest keeps answering; Ctrl-C stops everything."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def test_run_starts_its_own_redis_and_announces_the_simulator(tmp_path):
         assert f"Open the chat simulator: {web}/" in console.text()
         assert requests.get(f"{web}/readyz", timeout=10).status_code == 200
         assert "惠民" in requests.get(f"{web}/", timeout=5).text
+        _console_is_one_line_per_stage(console.text())
         _killed_processes_come_back(proc, console, web, ports)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
@@ -98,3 +100,17 @@ def _killed_processes_come_back(proc, console: Console, web: str, ports: dict) -
             assert time.monotonic() < deadline, f"{name} not back:\n" + console.tail()
             time.sleep(0.5)
         assert f"exited: {name} (terminated by SIGKILL; not expected)" in console.text()
+
+
+def _console_is_one_line_per_stage(text: str) -> None:
+    """Each stage is one line with its elapsed time; the processes' output (library warnings,
+    access logs) is in var/log/<name>.log, not on the console."""
+    for stage in ("migrating the database", "loading demo data", "registering the trained model"):
+        assert re.search(rf"==> {stage}.* \.\.\. done \(\d+\.\d s\)", text), text
+    assert re.search(r"==> ready after \d+ s", text), text
+    assert "Warning" not in text and "Traceback" not in text, text
+    assert len(text.splitlines()) < 40, text
+    for name in ("web", "rasa", "actions", "worker"):
+        log = ROOT / "var" / "log" / f"{name}.log"
+        assert log.exists() and log.stat().st_size > 0, f"{log} empty"
+    assert "init-db" in (ROOT / "var" / "log" / "setup.log").read_text(encoding="utf-8")

@@ -1,0 +1,118 @@
+"""The scan log's write path: a Redis stream in front of `employment_code_scans`.
+
+Every verification is logged, but a row insert and a commit per scan made the public
+verify endpoint a write-bound one (and on SQLite, serialised across web workers). So a
+scan is appended to a Redis stream (one XADD) and `flush` writes the stream to the
+database in batches; the worker runs it every half minute (`jobs/employment_code.py`) and
+the holder's "who scanned me" page runs it before reading, so the holder never misses one.
+
+Nothing is lost: entries leave the stream only after their batch is committed, so a worker
+that is down or dies mid-batch leaves them for the next flush; and when Redis cannot take
+the entry, the scan is written to the database directly, in the request's own unit of work.
+A flush that dies between its commit and the XDEL writes that batch again on the next run
+(at-least-once), which only a crash in that instant can cause.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+import redis
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from huimin.platform.db import Database, utcnow
+from huimin.residents.models import Resident
+
+from .models import IssuedCodeRecord, ScanRecord
+
+log = logging.getLogger(__name__)
+
+STREAM = "employment_code:scan_log"
+LOCK = "employment_code:scan_log:flush"
+BATCH = 1000
+LOCK_MS = 60_000
+"""One flusher at a time (two would write a batch twice); expires if the flusher dies."""
+
+_COLUMNS = (
+    "code_id", "resident_id", "reason", "detail", "verifier_kind", "verifier_id",
+    "verifier_name", "disclosed",
+)
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+def record(session: Session, conn: redis.Redis | None, scan: ScanRecord) -> bool:
+    """Log one (complete, unsaved) scan: onto the stream, or, if Redis cannot take it,
+    into `session` directly. Returns True when it was queued on the stream."""
+    if conn is not None:
+        try:
+            conn.xadd(STREAM, {"v": _encode(scan)})
+            return True
+        except redis.RedisError as exc:
+            log.warning("scan log stream unavailable (%s): writing the scan directly",
+                        type(exc).__name__)
+    session.add(scan)
+    session.flush()
+    return False
+
+
+def pending(conn: redis.Redis) -> int:
+    """Scans waiting on the stream."""
+    return int(conn.xlen(STREAM))
+
+
+def flush(db: Database, conn: redis.Redis, *, batch: int = BATCH) -> int:
+    """Write queued scans to the database, oldest first, `batch` rows per transaction.
+    Returns how many were written (0 when another flusher holds the lock)."""
+    token = secrets.token_hex(8)
+    if not conn.set(LOCK, token, nx=True, px=LOCK_MS):
+        return 0
+    written = 0
+    try:
+        while entries := conn.xrange(STREAM, count=batch):
+            rows = [_decode(fields.get(b"v") or fields["v"]) for _, fields in entries]
+            with db.session() as session:
+                _drop_dangling(session, rows)
+                if rows:
+                    session.execute(insert(ScanRecord), rows)
+            conn.xdel(STREAM, *[entry_id for entry_id, _ in entries])
+            conn.pexpire(LOCK, LOCK_MS)
+            written += len(entries)
+    finally:
+        conn.eval(_RELEASE, 1, LOCK, token)
+    if written:
+        log.info("scan log: %d scans written", written)
+    return written
+
+
+def _encode(scan: ScanRecord) -> str:
+    values: dict[str, Any] = {name: getattr(scan, name) for name in _COLUMNS}
+    values["scanned_at"] = (scan.scanned_at or utcnow()).isoformat()
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode(raw: bytes | str) -> dict[str, Any]:
+    values = json.loads(raw)
+    values["scanned_at"] = datetime.fromisoformat(values["scanned_at"])
+    values["disclosed"] = bool(values.get("disclosed"))
+    return values
+
+
+def _drop_dangling(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Apply the foreign keys' ON DELETE rules to rows queued before a delete: a deleted
+    code's scans keep no code (SET NULL), a deleted resident's scans go (CASCADE)."""
+    code_ids = {r["code_id"] for r in rows if r["code_id"] is not None}
+    resident_ids = {r["resident_id"] for r in rows if r["resident_id"] is not None}
+    codes = set(session.scalars(
+        select(IssuedCodeRecord.id).where(IssuedCodeRecord.id.in_(code_ids)))) if code_ids \
+        else set()
+    residents = set(session.scalars(
+        select(Resident.id).where(Resident.id.in_(resident_ids)))) if resident_ids else set()
+    rows[:] = [r for r in rows if r["resident_id"] is None or r["resident_id"] in residents]
+    for r in rows:
+        if r["code_id"] is not None and r["code_id"] not in codes:
+            r["code_id"] = None
