@@ -189,7 +189,7 @@ class Channel:
         self.drains = drains
         self.wechat = wechat or WeChatApi(settings, conn)
         self.nonces = NonceGuard(self.redis)
-        self.ledger = Ledger(self.redis)
+        self.ledger = Ledger(self.redis, settings.reply_budget_seconds)
         self.limiter = RateLimiter(self.redis, settings.user_rate_limit_per_minute)
         self.choices = ChoiceStore(self.redis)
         self.health = conversation.AssistantHealth(self.redis)

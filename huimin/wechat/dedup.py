@@ -5,6 +5,11 @@ delivery claims the message and processes it; later deliveries wait for that sam
 ledger records, atomically, whether the answer went out passively ("answered") or was left to
 the customer-service API ("deferred"), so exactly one answer reaches the citizen.
 
+A claim is a lease: the claiming host always settles it (answered or deferred) within the reply
+budget, so a message still "processing" after that was claimed by a host that died (a web host
+killed mid-request behind a load balancer). The next delivery, on any host, takes it over and
+processes it, instead of waiting for an answer that will never come.
+
 When Redis is down nothing is remembered: every delivery is processed (no de-duplication),
 which keeps the channel answering.
 """
@@ -17,18 +22,29 @@ from huimin.wechat.safe_redis import SafeRedis
 
 NONCE_TTL = 600  # longer than the +-300 s timestamp window: an older replay fails on time
 MESSAGE_TTL = 3600
+DEFAULT_LEASE = 4.0  # seconds: the reply budget, within which a live claimant settles
 
 ANSWERED: Literal["answered"] = "answered"
 DEFERRED: Literal["deferred"] = "deferred"
 PROCESSING: Literal["processing"] = "processing"
 State = Literal["answered", "deferred", "processing"]
 
+# The clock is Redis's own (TIME), so hosts with skewed clocks agree on a lease's age.
 _CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('HSETNX', KEYS[1], 'state', 'processing') == 1 then
+  redis.call('HSET', KEYS[1], 'leased', now)
   redis.call('EXPIRE', KEYS[1], ARGV[1])
   return false
 end
-return redis.call('HGET', KEYS[1], 'state')
+local state = redis.call('HGET', KEYS[1], 'state')
+local leased = tonumber(redis.call('HGET', KEYS[1], 'leased') or '0')
+if state == 'processing' and now - leased > tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'leased', now)
+  return false
+end
+return state
 """
 
 _FINISH = """
@@ -67,8 +83,9 @@ class NonceGuard:
 class Ledger:
     """Per-message state in Redis: processing -> answered | deferred."""
 
-    def __init__(self, redis: SafeRedis) -> None:
+    def __init__(self, redis: SafeRedis, lease_seconds: float = DEFAULT_LEASE) -> None:
         self.redis = redis
+        self.lease_ms = int(lease_seconds * 1000)
         self._claim = redis.conn.register_script(_CLAIM)
         self._finish = redis.conn.register_script(_FINISH)
         self._defer = redis.conn.register_script(_DEFER)
@@ -78,9 +95,12 @@ class Ledger:
         return f"huimin:wechat:msg:{message_key}"
 
     def claim(self, message_key: str) -> State | None:
-        """None when this delivery is the first (process it); else the message's state."""
+        """None when this delivery is to process the message (the first, or one taking over a
+        claim whose lease ran out); else the message's state."""
         key = self._key(message_key)
-        state = self.redis.get(lambda c: self._claim([key], [MESSAGE_TTL], client=c), None)
+        state = self.redis.get(
+            lambda c: self._claim([key], [MESSAGE_TTL, self.lease_ms], client=c), None
+        )
         return _text(state) or None  # type: ignore[return-value]
 
     def finish(self, message_key: str, reply: str) -> State:
