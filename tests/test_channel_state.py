@@ -53,12 +53,16 @@ def test_a_claim_whose_host_died_is_taken_over_once_its_lease_runs_out(safe):
     """Web host A claims a message and dies; WeChat's next delivery lands on host B."""
     host_a, host_b, host_c = (Ledger(safe, lease_seconds=0.3) for _ in range(3))
     assert host_a.claim("m4") is None
-    assert host_b.claim("m4") == "processing"  # A may still be answering: wait for it
-    time.sleep(0.4)
-    assert host_b.claim("m4") is None  # A never settled within its lease: B processes it
+    for _ in range(4):  # A is alive and renews its lease: nobody takes the message
+        time.sleep(0.15)
+        host_a.renew("m4")
+        assert host_b.claim("m4") == "processing"
+    time.sleep(0.4)  # A died: no renewal
+    assert host_b.claim("m4") is None  # B takes the message over and processes it
     assert host_c.claim("m4") == "processing"  # B's fresh lease holds C off
     assert host_b.finish("m4", "答案") == ANSWERED
     time.sleep(0.4)
+    host_a.renew("m4")  # a renewal never reopens a settled message
     assert host_c.claim("m4") == ANSWERED  # a settled message is never taken over
 
 

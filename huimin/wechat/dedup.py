@@ -5,10 +5,10 @@ delivery claims the message and processes it; later deliveries wait for that sam
 ledger records, atomically, whether the answer went out passively ("answered") or was left to
 the customer-service API ("deferred"), so exactly one answer reaches the citizen.
 
-A claim is a lease: the claiming host always settles it (answered or deferred) within the reply
-budget, so a message still "processing" after that was claimed by a host that died (a web host
-killed mid-request behind a load balancer). The next delivery, on any host, takes it over and
-processes it, instead of waiting for an answer that will never come.
+A claim is a short lease, renewed by the claiming request while it waits for the answer. A
+message still "processing" whose lease ran out was claimed by a host that died (a web host
+killed mid-request behind a load balancer): a delivery waiting for it, or the next one, on any
+host, takes it over and processes it instead of waiting for an answer that will never come.
 
 When Redis is down nothing is remembered: every delivery is processed (no de-duplication),
 which keeps the channel answering.
@@ -22,7 +22,9 @@ from huimin.wechat.safe_redis import SafeRedis
 
 NONCE_TTL = 600  # longer than the +-300 s timestamp window: an older replay fails on time
 MESSAGE_TTL = 3600
-DEFAULT_LEASE = 4.0  # seconds: the reply budget, within which a live claimant settles
+# Seconds a claim lasts unless renewed; the claimant renews it every LEASE_SECONDS / 4, so only
+# a host that died (or stalled that long) loses it.
+LEASE_SECONDS = 2.0
 
 ANSWERED: Literal["answered"] = "answered"
 DEFERRED: Literal["deferred"] = "deferred"
@@ -45,6 +47,13 @@ if state == 'processing' and now - leased > tonumber(ARGV[2]) then
   return false
 end
 return state
+"""
+
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'processing' then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'leased', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+return 1
 """
 
 _FINISH = """
@@ -83,10 +92,12 @@ class NonceGuard:
 class Ledger:
     """Per-message state in Redis: processing -> answered | deferred."""
 
-    def __init__(self, redis: SafeRedis, lease_seconds: float = DEFAULT_LEASE) -> None:
+    def __init__(self, redis: SafeRedis, lease_seconds: float = LEASE_SECONDS) -> None:
         self.redis = redis
+        self.lease_seconds = lease_seconds
         self.lease_ms = int(lease_seconds * 1000)
         self._claim = redis.conn.register_script(_CLAIM)
+        self._renew = redis.conn.register_script(_RENEW)
         self._finish = redis.conn.register_script(_FINISH)
         self._defer = redis.conn.register_script(_DEFER)
 
@@ -102,6 +113,11 @@ class Ledger:
             lambda c: self._claim([key], [MESSAGE_TTL, self.lease_ms], client=c), None
         )
         return _text(state) or None  # type: ignore[return-value]
+
+    def renew(self, message_key: str) -> None:
+        """The claimant is alive and still processing: extend its lease."""
+        key = self._key(message_key)
+        self.redis.get(lambda c: self._renew([key], client=c), 0)
 
     def finish(self, message_key: str, reply: str) -> State:
         """The answer is ready: ANSWERED (reply passively) unless a waiter already DEFERRED."""
