@@ -145,7 +145,8 @@ def main() -> int:
         one = load(t, Phase("1 Rasa replica"), args.users, args.seconds)
     print(f"\n## Scale-out through the load balancer ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n")
     print(f"command: sudo .venv/bin/python bench/bench_scaleout.py --users {args.users} "
-          f"--seconds {args.seconds:g}; machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"--seconds {args.seconds:g} --rounds {args.rounds}; machine: {platform.machine()}, "
+          f"{os.cpu_count()} cores, "
           f"{platform.platform()}; load average before {load_before}, after "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine)\n")
     print("| phase | answered/s | p50 ms | p99 ms | answered | late (apology/success) | 5xx |")
@@ -154,8 +155,8 @@ def main() -> int:
     print(one.row())
     print(f"\nload balancer cost (median of {args.rounds}): GET /healthz "
           f"{direct_h * 1000:.1f} ms direct, {via_h * 1000:.1f} ms via HAProxy "
-          f"(+{(via_h - direct_h) * 1000:.1f} ms); WeChat message {direct_m * 1000:.0f} ms "
-          f"direct, {via_m * 1000:.0f} ms via HAProxy (+{(via_m - direct_m) * 1000:.0f} ms)")
+          f"({(via_h - direct_h) * 1000:+.1f} ms); WeChat message {direct_m * 1000:.0f} ms "
+          f"direct, {via_m * 1000:.0f} ms via HAProxy ({(via_m - direct_m) * 1000:+.0f} ms)")
     return 0
 
 
