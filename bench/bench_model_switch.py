@@ -38,7 +38,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from huimin.ops import registry, training  # noqa: E402
+from huimin.ops import model_store, registry, training  # noqa: E402
 from huimin.ops.gate import load_gate_config  # noqa: E402
 from huimin.platform.db import Database  # noqa: E402
 from huimin.platform.settings import (
@@ -151,9 +151,8 @@ def run(stock: bool, train: bool) -> dict:
     with claimed_redis_db() as redis_url:
         ports = {name: free_port() for name in ("web", "rasa", "actions", "emulator")}
         env = stack_env(dict(os.environ), ports, redis_url, f"sqlite:///{ops_dir / 'bench.db'}")
-        env["MODEL_STORE_DIR"] = str(ops_dir / "store")
         env["OPS_TRAINING_DIR"] = str(ops_dir / "training")
-        os.environ.update({k: env[k] for k in ("MODEL_STORE_DIR", "OPS_TRAINING_DIR")})
+        os.environ["OPS_TRAINING_DIR"] = env["OPS_TRAINING_DIR"]
         flask = [sys.executable, "-m", "flask", "--app", "webapp"]
         for args in (["init-db"], ["seed"], ["model", "install-built"]):
             subprocess.run([*flask, *args], check=True, cwd=ROOT, env=env, capture_output=True)
@@ -174,8 +173,8 @@ def run(stock: bool, train: bool) -> dict:
             wait_until(lambda: bool(status(rasa, token).get("model_id")), 600, "Rasa")
             with db.session() as s:
                 model_a = registry.active_model(s)
-                a_id, a_rasa = model_a.id, model_a.rasa_model_id
-                a_path = registry.stored_path(ops, model_a.sha256)
+                a_id, a_rasa, a_sha = model_a.id, model_a.rasa_model_id, model_a.sha256
+            a_path = model_store.export(db, a_sha, ops_dir / "model-a.tar.gz")
             if train:
                 print("training model B (several minutes) ...", flush=True)
                 subprocess.run([*flask, "model", "train"], check=True, cwd=ROOT, env=env)
@@ -191,7 +190,7 @@ def run(stock: bool, train: bool) -> dict:
                 with db.session() as s:
                     s.get(registry.ModelRecord, a_id).evaluation = scores
                     b_id = registry.register(
-                        s, ops, b_file, name="huimin-bench-b", origin=registry.TRAINED,
+                        s, b_file, name="huimin-bench-b", origin=registry.TRAINED,
                         started_by="bench", evaluation=scores,
                     ).id
             traffic = Traffic()

@@ -151,6 +151,21 @@ def test_a_retried_message_is_processed_once_and_answered_the_same(citizen, redi
     assert citizen.queued(redis_conn) == [(ASK, "我要转人工", "我要转人工")]
 
 
+def test_a_retry_takes_over_a_message_whose_web_host_died(sqlite_url, redis_url, redis_conn):
+    """Another web host claimed the message and died before answering (its lease is never
+    renewed): WeChat's retry, on this host, processes it instead of leaving it unanswered."""
+    from huimin.wechat.dedup import LEASE_SECONDS, Ledger
+    from huimin.wechat.safe_redis import SafeRedis
+
+    citizen = Citizen(make_app(sqlite_url, redis_url, reply_budget_seconds=4.0), "o-takeover")
+    assert Ledger(SafeRedis(redis_conn)).claim("515151") is None  # the host that died
+    started = time.monotonic()
+    assert citizen.say("我要转人工", msg_id=515151) == FALLBACK_TEXT
+    assert LEASE_SECONDS <= time.monotonic() - started < 4.0 + 0.5
+    time.sleep(0.3)
+    assert citizen.queued(redis_conn) == [(ASK, "我要转人工", "我要转人工")]
+
+
 def test_a_retried_event_is_processed_once(citizen, redis_conn):
     created = int(time.time())
     assert citizen.event("CLICK", "HUMAN", created=created) == FALLBACK_TEXT

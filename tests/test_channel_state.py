@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import redis
@@ -46,6 +47,23 @@ def test_a_deferred_message_is_never_answered_passively(safe):
     assert ledger.defer("m2") == (DEFERRED, "")
     assert ledger.finish("m2", "迟到的答案") == DEFERRED
     assert ledger.peek("m2") == (DEFERRED, "")
+
+
+def test_a_claim_whose_host_died_is_taken_over_once_its_lease_runs_out(safe):
+    """Web host A claims a message and dies; WeChat's next delivery lands on host B."""
+    host_a, host_b, host_c = (Ledger(safe, lease_seconds=0.3) for _ in range(3))
+    assert host_a.claim("m4") is None
+    for _ in range(4):  # A is alive and renews its lease: nobody takes the message
+        time.sleep(0.15)
+        host_a.renew("m4")
+        assert host_b.claim("m4") == "processing"
+    time.sleep(0.4)  # A died: no renewal
+    assert host_b.claim("m4") is None  # B takes the message over and processes it
+    assert host_c.claim("m4") == "processing"  # B's fresh lease holds C off
+    assert host_b.finish("m4", "答案") == ANSWERED
+    time.sleep(0.4)
+    host_a.renew("m4")  # a renewal never reopens a settled message
+    assert host_c.claim("m4") == ANSWERED  # a settled message is never taken over
 
 
 def test_concurrent_claims_elect_exactly_one_processor(safe):

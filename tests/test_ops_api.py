@@ -25,7 +25,6 @@ from webapp.extensions import services
 
 @pytest.fixture
 def ops_env(tmp_path: Path, monkeypatch) -> OpsSettings:
-    monkeypatch.setenv("MODEL_STORE_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("INSTALLED_MODELS_DIR", str(tmp_path / "installed"))
     monkeypatch.setenv("OPS_TRAINING_DIR", str(tmp_path / "training"))
     return OpsSettings()
@@ -223,7 +222,7 @@ def test_models_activate_refusal_explained_and_rollback(api_app, api_client, ops
                                         ("broken", 0.97, 0.5)]:
             path = fake_model(tmp_path / f"{name}.tar.gz")
             ids[name] = registry.register(
-                s, ops_env, path, name=name, origin=registry.TRAINED, started_by="staff:1",
+                s, path, name=name, origin=registry.TRAINED, started_by="staff:1",
                 evaluation=evaluation(macro, {"human_handoff": handoff_f1}),
             ).id
     url = "/api/v1/ops/models"
@@ -325,7 +324,7 @@ def test_cli(api_app, ops_env, tmp_path, monkeypatch):
     assert result.exit_code == 0 and "live" in result.output
     with api_app.app_context(), services().db.session() as s:
         weak = registry.register(
-            s, ops_env, fake_model(tmp_path / "weak.tar.gz"), name="weak",
+            s, fake_model(tmp_path / "weak.tar.gz"), name="weak",
             origin=registry.TRAINED, started_by="cli:ci", evaluation=evaluation(0.1))
         weak_id = weak.id
     listing = runner.invoke(args=["model", "list"])

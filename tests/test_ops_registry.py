@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from huimin.ops import registry
+from huimin.ops import model_store, registry
 from huimin.ops.gate import GateConfig
 from huimin.platform.db import Database
 from huimin.platform.settings import OpsSettings
@@ -18,7 +18,6 @@ CONFIG = GateConfig(macro_f1_tolerance=0.02, floors={"human_handoff": 0.85})
 
 @pytest.fixture
 def ops(tmp_path: Path, monkeypatch) -> OpsSettings:
-    monkeypatch.setenv("MODEL_STORE_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("INSTALLED_MODELS_DIR", str(tmp_path / "installed"))
     return OpsSettings()
 
@@ -34,7 +33,7 @@ def add(db, ops, tmp_path, name, macro, handoff=0.95):
     path = fake_model(tmp_path / "build" / f"{name}.tar.gz", model_id=f"rasa-{name}")
     with db.session() as s:
         return registry.register(
-            s, ops, path, name=name, origin=registry.TRAINED, started_by="staff:1",
+            s, path, name=name, origin=registry.TRAINED, started_by="staff:1",
             started_by_name="ops1", evaluation=evaluation(macro, {"human_handoff": handoff}),
         ).id
 
@@ -57,7 +56,7 @@ def test_install_built_bootstraps_only_when_nothing_is_live(db, ops, tmp_path):
         first = registry.install_built(s, ops, "cli:dev")
         assert first.source == registry.INSTALLED and first.rasa_model_id == "first"
         assert registry.active_model(s).id == first.id
-        assert registry.stored_path(ops, first.sha256).exists()
+        assert model_store.stored(s, first.sha256).chunks >= 1
         first_id = first.id
     trained = add(db, ops, tmp_path, "trained", 0.95)
     with db.session() as s:
@@ -135,8 +134,8 @@ def test_activation_is_gated_audited_and_rollback_needs_a_previous_deployment(db
 def test_the_same_file_is_registered_once(db, ops, tmp_path):
     path = fake_model(tmp_path / "m.tar.gz")
     with db.session() as s:
-        a = registry.register(s, ops, path, name="m", origin=registry.TRAINED, started_by="x")
-        b = registry.register(s, ops, path, name="m2", origin=registry.TRAINED, started_by="x")
+        a = registry.register(s, path, name="m", origin=registry.TRAINED, started_by="x")
+        b = registry.register(s, path, name="m2", origin=registry.TRAINED, started_by="x")
         assert a.id == b.id and len(registry.list_models(s)) == 1
 
 
@@ -168,7 +167,7 @@ def test_model_server_serves_the_live_model_with_etag(app, ops, tmp_path, redis_
     assert unquoted.status_code == 304
     with app.app_context(), services().db.session() as s:
         new = registry.register(
-            s, ops, fake_model(tmp_path / "new.tar.gz", "new"), name="huimin-new",
+            s, fake_model(tmp_path / "new.tar.gz", "new"), name="huimin-new",
             origin=registry.TRAINED, started_by="staff:1", evaluation=evaluation(0.9),
         )
         assert registry.activate(s, new.id, GateConfig(macro_f1_tolerance=0.02), "staff:1").ok

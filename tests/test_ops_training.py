@@ -33,7 +33,6 @@ def db(sqlite_url: str):
 
 @pytest.fixture
 def ops(tmp_path: Path, monkeypatch) -> OpsSettings:
-    monkeypatch.setenv("MODEL_STORE_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("OPS_TRAINING_DIR", str(tmp_path / "training"))
     return OpsSettings()
 

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huimin.platform.db import Base, utcnow
@@ -105,6 +115,29 @@ class ModelRecord(Base):
     @property
     def filename(self) -> str:
         return f"{self.name}.tar.gz"
+
+
+class ModelFile(Base):
+    """A model archive in the store (huimin/ops/model_store.py): its address and length."""
+
+    __tablename__ = "ops_model_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    chunks: Mapped[int] = mapped_column(Integer)  # rows in ops_model_blobs; -1 while writing
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelBlob(Base):
+    """One chunk (1 MiB) of a stored model archive, in order of ``seq``."""
+
+    __tablename__ = "ops_model_blobs"
+
+    sha256: Mapped[str] = mapped_column(
+        ForeignKey("ops_model_files.sha256", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Deployment(Base):

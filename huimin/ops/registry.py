@@ -1,20 +1,17 @@
 """The model registry: every trained model, its evaluation, and which one is live.
 
-Model files live in a content-addressed store (settings.model_store, shared by the worker that
-trains and the web app that serves them to Rasa). The live model is the one named by the newest
-row of ``ops_deployments``; activating or rolling back appends a row, so the history is kept and
-every change is in the audit log. Rasa replicas pull the live model from the web app (see
-webapp/ops/model_server.py) and swap it in without a restart.
+Model files live in a content-addressed store in the database (huimin/ops/model_store.py),
+shared by the trainer host that trains and every web host that serves them to Rasa. The live
+model is the one named by the newest row of ``ops_deployments``; activating or rolling back
+appends a row, so the history is kept and every change is in the audit log. Rasa
+replicas pull the live model from the web app (see webapp/ops/model_server.py) and swap it in
+without a restart.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from huimin.ops import model_store
 from huimin.ops.gate import GateConfig, Verdict, judge
 from huimin.ops.models import Deployment, ModelRecord
 from huimin.platform.db import utcnow
@@ -34,32 +32,7 @@ TRAINED, INSTALLED = "training", "installed"
 ACTIVATE, ROLLBACK, BOOTSTRAP = "activate", "rollback", "bootstrap"
 
 
-# ---- the file store -----------------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def stored_path(settings: OpsSettings, sha256: str) -> Path:
-    return settings.model_store / f"{sha256}.tar.gz"
-
-
-def put_in_store(settings: OpsSettings, source: Path) -> tuple[str, int]:
-    """Copy a model file into the store (atomically); returns (sha256, size)."""
-    sha = file_sha256(source)
-    target = stored_path(settings, sha)
-    if not target.exists():
-        settings.model_store.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=settings.model_store, suffix=".part")
-        os.close(fd)
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    return sha, target.stat().st_size
+# ---- the model file -------------------------------------------------------------------------
 
 
 def rasa_model_id(path: Path) -> str | None:
@@ -129,7 +102,6 @@ def history(session: Session, limit: int = 50) -> list[Deployment]:
 
 def register(
     session: Session,
-    settings: OpsSettings,
     source: Path,
     *,
     name: str,
@@ -143,7 +115,7 @@ def register(
     annotation_count: int = 0,
 ) -> ModelRecord:
     """Store the file and add it to the registry (the same file twice: the existing row)."""
-    sha, size = put_in_store(settings, source)
+    sha, size = model_store.put(session, source)
     existing = session.scalar(select(ModelRecord).where(ModelRecord.sha256 == sha))
     if existing is not None:
         return existing
@@ -274,11 +246,11 @@ def install_built(session: Session, settings: OpsSettings, actor: str) -> ModelR
     path = installed_model_file(settings)
     if path is None:
         return None
-    sha = file_sha256(path)
+    sha = model_store.file_sha256(path)
     record = session.scalar(select(ModelRecord).where(ModelRecord.sha256 == sha))
     if record is None:
         record = register(
-            session, settings, path, name=path.name.removesuffix(".tar.gz"), origin=INSTALLED,
+            session, path, name=path.name.removesuffix(".tar.gz"), origin=INSTALLED,
             started_by=actor, data_fingerprint=path.name.removesuffix(".tar.gz").split("-")[-1],
             started_at=datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
         )

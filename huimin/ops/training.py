@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huimin.catalogue import load_catalogue, parse_example, read_nlu, write_training
-from huimin.ops import candidate_answers, near_duplicates, registry
+from huimin.ops import candidate_answers, model_store, near_duplicates, registry
 from huimin.ops.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Annotation, TrainingRun
 from huimin.ops.review import training_annotations
 from huimin.platform.db import Database, utcnow
@@ -507,7 +507,7 @@ def _pipeline(
     started_by, started_by_name, created_at = who
     with db.session() as session:
         record = registry.register(
-            session, ops, model_file, name=name, origin=registry.TRAINED,
+            session, model_file, name=name, origin=registry.TRAINED,
             started_by=started_by, started_by_name=started_by_name, started_at=created_at,
             data_fingerprint=exported.fingerprint, evaluation=evaluation,
             training_run_id=run_id, annotation_count=len(exported.annotations_used),
@@ -535,6 +535,17 @@ def _answers(ops: OpsSettings, settings: Settings, model: Path, workdir: Path,
     return answers
 
 
+def _live_model_file(
+    db: Database, live_id: int, sha: str, target: Path, reporter: RunReporter
+) -> Path | None:
+    """The live model copied out of the store into this run's directory (None: not stored)."""
+    try:
+        return model_store.export(db, sha, target)
+    except KeyError:
+        reporter.line(f"当前模型 #{live_id} 的文件不在模型库中，无法评估它")
+        return None
+
+
 def _answers_of_live_model_if_needed(
     db: Database, ops: OpsSettings, settings: Settings, workdir: Path, reporter: RunReporter
 ) -> None:
@@ -544,9 +555,9 @@ def _answers_of_live_model_if_needed(
         live = registry.active_model(session)
         if live is None or ((live.evaluation or {}).get("answers") or {}).get("eval_sha") == sha:
             return
-        live_id, path = live.id, registry.stored_path(ops, live.sha256)
-    if not path.exists():
-        reporter.line(f"当前模型 #{live_id} 的文件不在模型库中，无法评估它")
+        live_id, live_sha = live.id, live.sha256
+    path = _live_model_file(db, live_id, live_sha, workdir / "live-answers.tar.gz", reporter)
+    if path is None:
         return
     answers = _answers(ops, settings, path, workdir / "answers-live", reporter,
                        f"当前模型 #{live_id} ")
@@ -565,9 +576,9 @@ def _evaluate_live_model_if_needed(
         live = registry.active_model(session)
         if live is None or (live.evaluation or {}).get("heldout_sha") == sha:
             return
-        live_id, path = live.id, registry.stored_path(ops, live.sha256)
-    if not path.exists():
-        reporter.line(f"当前模型 #{live_id} 的文件不在模型库中，无法评估它")
+        live_id, live_sha = live.id, live.sha256
+    path = _live_model_file(db, live_id, live_sha, workdir / "live-nlu.tar.gz", reporter)
+    if path is None:
         return
     reporter.line(f"$ rasa test nlu  （当前模型 #{live_id}，供上线检查比较）")
     evaluation = evaluate(ops, path, workdir / "report-live",

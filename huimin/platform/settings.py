@@ -64,7 +64,8 @@ def _path(name: str, default: Path) -> Path:
 
 @dataclass(frozen=True)
 class OpsSettings:
-    """Ops section: review threshold, gate file, model store, training directories."""
+    """Ops section: review threshold, gate file, training directories (trained models live in
+    the database: huimin/ops/model_store.py)."""
 
     # Inbox: user messages whose top intent confidence is below this are "low confidence".
     low_confidence: float = field(
@@ -77,10 +78,6 @@ class OpsSettings:
     # Overrides the gate file's macro-F1 tolerance (None: the file's).
     gate_tolerance: float | None = field(
         default_factory=lambda: _optional_float("OPS_GATE_TOLERANCE")
-    )
-    # Trained models, content-addressed; web (model server) and worker must both reach it.
-    model_store: Path = field(
-        default_factory=lambda: _path("MODEL_STORE_DIR", ROOT / "var" / "model-store")
     )
     # One fresh directory per training run (exported data, reports, log).
     training_dir: Path = field(

@@ -36,7 +36,7 @@ from huimin.wechat import conversation, undelivered
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
 from huimin.wechat.choices import ChoiceStore
-from huimin.wechat.dedup import ANSWERED, DEFERRED, Ledger, NonceGuard
+from huimin.wechat.dedup import ANSWERED, DEFERRED, PROCESSING, Ledger, NonceGuard
 from huimin.wechat.delivery import (
     ASK,
     ASK_TIMEOUT,
@@ -210,10 +210,16 @@ class Channel:
         stall that long, and the reply must still leave within the budget."""
         deadline = started + self.settings.reply_budget_seconds - FAST_TIMEOUT
         if self.ledger.claim(msg.key) is not None:
-            return self._await_first_delivery(msg, deadline)
+            taken_over, reply = self._await_first_delivery(msg, deadline)
+            if not taken_over:
+                return reply
         turn = _Turn()
         _executor().submit(self._process, msg, turn)
-        turn.done.wait(max(0.0, deadline - time.monotonic()))
+        renew_every = self.ledger.lease_seconds / 4
+        while not turn.done.wait(max(0.0, min(renew_every, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                break
+            self.ledger.renew(msg.key)  # this host is alive: no other host takes the message
         with turn.lock:
             if turn.reply is not None:
                 return turn.reply or None
@@ -222,18 +228,24 @@ class Channel:
         log.info("reply_deferred", sender=self.sender_of(msg.source), message=msg.key)
         return None
 
-    def _await_first_delivery(self, msg: Inbound, deadline: float) -> str | None:
-        """A retry: the same answer as the first delivery if it is ready in time, else None."""
+    def _await_first_delivery(self, msg: Inbound, deadline: float) -> tuple[bool, str | None]:
+        """A retry: (False, the first delivery's answer, or None if it is not ready in time);
+        (True, None) when the claim's lease ran out meanwhile (its host died) and this
+        delivery took the message over, to process it itself."""
         log.info("duplicate_delivery", sender=self.sender_of(msg.source), message=msg.key)
         while time.monotonic() < deadline:
-            state, reply = self.ledger.peek(msg.key)
+            state = self.ledger.claim(msg.key)
+            if state is None:
+                log.warning("delivery_taken_over", sender=self.sender_of(msg.source),
+                            message=msg.key)
+                return True, None
             if state == ANSWERED:
-                return reply or None
-            if state != "processing":
-                return None  # deferred (answer comes later), or Redis cannot tell
+                return False, self.ledger.peek(msg.key)[1] or None
+            if state != PROCESSING:
+                return False, None  # deferred: the answer comes later
             time.sleep(POLL_SECONDS)
         state, reply = self.ledger.defer(msg.key)
-        return (reply or None) if state == ANSWERED else None
+        return False, (reply or None) if state == ANSWERED else None
 
     # ---- the background side ---------------------------------------------------------------
 

@@ -5,6 +5,11 @@ delivery claims the message and processes it; later deliveries wait for that sam
 ledger records, atomically, whether the answer went out passively ("answered") or was left to
 the customer-service API ("deferred"), so exactly one answer reaches the citizen.
 
+A claim is a short lease, renewed by the claiming request while it waits for the answer. A
+message still "processing" whose lease ran out was claimed by a host that died (a web host
+killed mid-request behind a load balancer): a delivery waiting for it, or the next one, on any
+host, takes it over and processes it instead of waiting for an answer that will never come.
+
 When Redis is down nothing is remembered: every delivery is processed (no de-duplication),
 which keeps the channel answering.
 """
@@ -17,18 +22,38 @@ from huimin.wechat.safe_redis import SafeRedis
 
 NONCE_TTL = 600  # longer than the +-300 s timestamp window: an older replay fails on time
 MESSAGE_TTL = 3600
+# Seconds a claim lasts unless renewed; the claimant renews it every LEASE_SECONDS / 4, so only
+# a host that died (or stalled that long) loses it.
+LEASE_SECONDS = 2.0
 
 ANSWERED: Literal["answered"] = "answered"
 DEFERRED: Literal["deferred"] = "deferred"
 PROCESSING: Literal["processing"] = "processing"
 State = Literal["answered", "deferred", "processing"]
 
+# The clock is Redis's own (TIME), so hosts with skewed clocks agree on a lease's age.
 _CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('HSETNX', KEYS[1], 'state', 'processing') == 1 then
+  redis.call('HSET', KEYS[1], 'leased', now)
   redis.call('EXPIRE', KEYS[1], ARGV[1])
   return false
 end
-return redis.call('HGET', KEYS[1], 'state')
+local state = redis.call('HGET', KEYS[1], 'state')
+local leased = tonumber(redis.call('HGET', KEYS[1], 'leased') or '0')
+if state == 'processing' and now - leased > tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'leased', now)
+  return false
+end
+return state
+"""
+
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'processing' then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'leased', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+return 1
 """
 
 _FINISH = """
@@ -67,9 +92,12 @@ class NonceGuard:
 class Ledger:
     """Per-message state in Redis: processing -> answered | deferred."""
 
-    def __init__(self, redis: SafeRedis) -> None:
+    def __init__(self, redis: SafeRedis, lease_seconds: float = LEASE_SECONDS) -> None:
         self.redis = redis
+        self.lease_seconds = lease_seconds
+        self.lease_ms = int(lease_seconds * 1000)
         self._claim = redis.conn.register_script(_CLAIM)
+        self._renew = redis.conn.register_script(_RENEW)
         self._finish = redis.conn.register_script(_FINISH)
         self._defer = redis.conn.register_script(_DEFER)
 
@@ -78,10 +106,18 @@ class Ledger:
         return f"huimin:wechat:msg:{message_key}"
 
     def claim(self, message_key: str) -> State | None:
-        """None when this delivery is the first (process it); else the message's state."""
+        """None when this delivery is to process the message (the first, or one taking over a
+        claim whose lease ran out); else the message's state."""
         key = self._key(message_key)
-        state = self.redis.get(lambda c: self._claim([key], [MESSAGE_TTL], client=c), None)
+        state = self.redis.get(
+            lambda c: self._claim([key], [MESSAGE_TTL, self.lease_ms], client=c), None
+        )
         return _text(state) or None  # type: ignore[return-value]
+
+    def renew(self, message_key: str) -> None:
+        """The claimant is alive and still processing: extend its lease."""
+        key = self._key(message_key)
+        self.redis.get(lambda c: self._renew([key], client=c), 0)
 
     def finish(self, message_key: str, reply: str) -> State:
         """The answer is ready: ANSWERED (reply passively) unless a waiter already DEFERRED."""

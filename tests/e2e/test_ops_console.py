@@ -31,7 +31,6 @@ import requests
 from sqlalchemy import create_engine, text
 
 from huimin.platform.db import Database
-from huimin.platform.settings import OpsSettings
 from huimin.wechat import undelivered
 from scripts.stack import ROOT
 from tests.api_fixtures import Staff, bearer
@@ -330,5 +329,3 @@ def test_full_loop_activate_answer_and_roll_back(stack, ops_staff, misunderstood
     assert re.search(rf"^\* #{live['id']} ", listing.stdout, re.M), listing.stdout
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
     TIMINGS.write_text(json.dumps({k: round(v, 2) for k, v in timings.items()}, indent=2))
-    # The trained model lives in the store shared with `make run`: not needed any more.
-    (OpsSettings().model_store / f"{model['sha256']}.tar.gz").unlink(missing_ok=True)

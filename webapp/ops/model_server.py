@@ -1,9 +1,11 @@
 """Rasa's model server: ``GET /ops/model-server/model`` returns the live model with its ETag.
 
-Every Rasa replica polls it (``models:`` in bot/endpoints.yml, every few seconds, sending the
-ETag of the model it runs as If-None-Match): 304 while the live model is the same, the archive
-when it changed. Rasa loads the new model next to the old one and swaps, so conversations carry
-on (their state is in Redis). The Rasa token (RASA_TOKEN, ``token`` query parameter) guards it.
+The archive streams out of the database's model store (huimin/ops/model_store.py), so any
+web host can serve it. Every Rasa replica polls it (``models:`` in bot/endpoints.yml, every
+few seconds, sending the ETag of the model it runs as If-None-Match): 304 while the live model
+is the same, the archive when it changed. Rasa loads the new model next to the old one and
+swaps, so conversations carry on (their state is in Redis). The Rasa token (RASA_TOKEN,
+``token`` query parameter) guards it.
 On a fresh database the model `make train` installed becomes the first live model.
 
 The poll doubles as the conversation log's heartbeat: each one first copies new conversation
@@ -17,9 +19,9 @@ import hmac
 
 import structlog
 from apiflask import APIBlueprint
-from flask import Response, abort, request, send_file
+from flask import Response, abort, request, stream_with_context
 
-from huimin.ops import conversation_log, registry
+from huimin.ops import conversation_log, model_store, registry
 from huimin.platform.settings import load_settings
 from huimin.privacy.pii import cipher_from_settings
 from webapp.extensions import services
@@ -49,13 +51,17 @@ def live_model() -> Response:
         response = Response(status=304)
         response.set_etag(sha)
         return response
-    path = registry.stored_path(ops, sha)
-    if not path.exists():
-        log.error("model_file_missing", model=model_id, path=str(path))
+    with svc.db.session() as session:
+        stored = model_store.stored(session, sha)
+        size = stored.size if stored is not None and stored.chunks >= 0 else None
+    if size is None:
+        log.error("model_file_missing", model=model_id, sha256=sha[:12])
         abort(404)
     log.info("model_served", model=model_id, sha256=sha[:12])
-    response = send_file(path, mimetype="application/gzip", conditional=False, etag=False,
-                         max_age=0)
+    # Streamed from the database chunk by chunk: no host holds the whole archive in memory.
+    response = Response(stream_with_context(model_store.read_chunks(svc.db, sha)),
+                        mimetype="application/gzip")
+    response.content_length = size
     response.set_etag(sha)
     response.headers["filename"] = filename
     response.headers["Cache-Control"] = "no-cache"

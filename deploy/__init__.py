@@ -1,0 +1,1 @@
+"""Deployment: the multi-host topology (deploy/README.md) and its test harness."""

@@ -1,0 +1,1 @@
+"""Hosts as Linux network namespaces on one machine (topology.py)."""
