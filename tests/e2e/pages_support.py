@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from scripts.stack import ROOT, free_port, stack_env
 from tests.conftest import Stack
+from tests.debian import ensure_installed
 from tests.e2e.test_ops_console import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 from tests.services import claimed_redis_db
 
@@ -94,14 +95,8 @@ CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 def ensure_cjk_font() -> None:
     """Headless Chromium draws Chinese as boxes without a CJK font (the screenshots in
-    docs/screens/ must be readable): install Debian's small WenQuanYi Micro Hei as root."""
-    if CJK_FONT.exists():
-        return
-    if os.geteuid() != 0:
-        pytest.fail("No CJK font: run `apt-get install -y fonts-wqy-microhei` as root")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "install", "-y", "-qq", "fonts-wqy-microhei"], check=True,
-                   env=env)
+    docs/screens/ must be readable): Debian's small WenQuanYi Micro Hei."""
+    ensure_installed(str(CJK_FONT), "fonts-wqy-microhei")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ alone). Timings go to var/test-logs/ops-loop-timings.json (see README).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from huimin.platform.db import Database
 from huimin.wechat import undelivered
 from scripts.stack import ROOT
 from tests.api_fixtures import Staff, bearer
+from tests.debian import ensure_installed
 
 pytestmark = pytest.mark.e2e
 
@@ -49,15 +49,8 @@ TIMINGS = ROOT / "var" / "test-logs" / "ops-loop-timings.json"
 
 
 def ensure_chromium() -> None:
-    """CI machines start without a browser: install Debian's when running as root."""
-    if CHROMIUM.exists():
-        return
-    if os.geteuid() != 0:
-        pytest.fail("Chromium is missing: run `apt-get install -y chromium` as root")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
-    assert CHROMIUM.exists()
+    """CI machines start without a browser: Debian's, installed as root when missing."""
+    ensure_installed(str(CHROMIUM), "chromium")
 
 
 @pytest.fixture(scope="module")

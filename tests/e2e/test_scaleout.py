@@ -44,6 +44,7 @@ from huimin.wechat import users as wechat_users
 from huimin.wechat.channel import SORRY
 from huimin.wechat.conversation import FALLBACK_TEXT
 from jobs.queues import DEFAULT, PUSH
+from tests.debian import ensure_installed
 from tests.faults import WECHAT_TIMEOUT, WECHAT_TRIES, Question, Traffic
 from tests.ops_fixtures import evaluation
 
@@ -55,6 +56,7 @@ CRON_SECONDS = 5  # watch_rules every 5 s on both schedulers: a period enqueued 
 
 @pytest.fixture(scope="module")
 def hosts() -> Iterator[Topology]:
+    ensure_installed("haproxy", "haproxy")  # the load balancer; CI machines start without it
     workdir = Path(tempfile.mkdtemp(prefix="huimin-scaleout-"))
     topology = Topology(workdir, extra_env={"BENEFIT_RULES_CHECK_SECONDS": str(CRON_SECONDS)})
     try:
