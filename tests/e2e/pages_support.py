@@ -103,8 +103,11 @@ def ensure_cjk_font() -> None:
 def browser():
     ensure_chromium()
     ensure_cjk_font()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions do: a page's first load takes seconds on a busy
+    # 2-core machine (expect's own default, 5 s, made a page test flaky under load).
+    expect.set_options(timeout=20_000)
     with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield instance
