@@ -32,7 +32,7 @@ from huimin.catalogue.answers import (
     reply_to_question,
 )
 from huimin.catalogue.referrals import ReferralTable
-from huimin.catalogue.resolver import resolve, resolve_words
+from huimin.catalogue.resolver import resolve_words
 
 
 def asked_of_previous(
@@ -46,9 +46,10 @@ def asked_of_previous(
 
     Citizens wrap the aspect in words of their own ("我退伍好几年了这样的情况符合条件吗"), so a
     turn may carry content words and still be a follow-up. It is not one when it names a policy
-    (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, names
-    another department's matter, or its words clearly point to another policy in the catalogue's
-    text; a search that only finds several weak candidates says nothing against the context.
+    (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
+    another department's matter. A search over the catalogue's text does not switch: over the
+    words around an aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴),
+    and the context is the stronger evidence.
     """
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text):
@@ -58,10 +59,10 @@ def asked_of_previous(
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
         return None
-    found = resolve(cat, refs, text)
-    if found.decision == "refer":
-        return None
-    if found.decision == "answer" and any(p.key != policy.key for p in found.policies):
+    found = resolve_words(cat, refs, text)
+    if found is not None and (
+        found.decision == "refer" or any(p.key != policy.key for p in found.policies)
+    ):
         return None
     return policy, aspect
 

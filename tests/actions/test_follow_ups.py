@@ -73,6 +73,7 @@ def heading(policy_key: str, aspect_label: str) -> str:
     ("那我需要准备哪些东西呢", "materials", "所需材料"),
     ("我被公司辞退的能领吗", "eligibility", "申请条件"),
     ("交上去以后多长时间能到账", "deadline", "办理时限"),
+    ("我家老人要怎么申请", "process", "怎么办理"),  # a search would guess 高龄津贴
 ])
 def test_a_follow_up_in_own_words_keeps_the_policy(text: str, aspect: str, label: str) -> None:
     """Words of the citizen's own around the aspect ("办这个", "东西") do not make a new topic;
