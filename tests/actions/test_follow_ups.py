@@ -7,6 +7,7 @@ server would post it. Real catalogue and referrals; no database is needed for th
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -17,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions import context
 from bot.actions.applications import ActionCheckApplication
 from bot.actions.fallback import RESOLVED_SLOT, ActionFallback
+from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from bot.actions.policy import (
     WHICH_BENEFITS_WORDS,
     ActionAffirmOrDeny,
@@ -163,3 +165,16 @@ def test_out_of_scope_and_yes_no_intents_answer_a_follow_up_else_their_usual_rep
                                    ("好的", "affirm", "utter_affirm")):
         messages, slots = run(ActionAffirmOrDeny(), next_turn(text, intent))
         assert [m.get("response") for m in messages] == [response] and slots == {}
+
+
+def test_an_office_question_naming_a_policy_gets_that_policys_office() -> None:
+    """"劳动冲裁在哪里" (misheard) reads as an office question to the NLU; the form asks no
+    district and the answer is the policy's own "where"; "社保局在哪里" still asks the district."""
+    asked = next_turn("劳动冲裁在哪里", "ask_office")
+    assert asyncio.run(ValidateOfficeForm().required_slots(
+        ["district"], CollectingDispatcher(), asked, {})) == []
+    messages, _ = run(ActionOfficeLookup(), asked)
+    assert messages[0]["text"].startswith(heading("labor_arbitration", "在哪办理"))
+    office = next_turn("社保局在哪里", "ask_office")
+    assert asyncio.run(ValidateOfficeForm().required_slots(
+        ["district"], CollectingDispatcher(), office, {})) == ["district"]
