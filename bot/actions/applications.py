@@ -1,6 +1,8 @@
 """`check_application` (status of my application). Placeholder until application status is
 connected: it says honestly that it cannot look the application up, and offers the
-catalogue's processing time for a named policy and a person."""
+catalogue's processing time for a named policy and a person. A message that asks a fact of
+a policy rather than the status of the citizen's own application is answered as a policy
+question."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, settings, utter
+from bot.actions.policy import APPLICATION_STATUS_WORDS, policy_question_instead
 from huimin.catalogue.answers import Choice, Reply, intent_choice, named_policies, payload
 
 
@@ -21,6 +24,11 @@ class ActionCheckApplication(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
+        if not any(word in text for word in APPLICATION_STATUS_WORDS):
+            # "申请了以后多久能批下来" asks the policy's time limit, not this citizen's status.
+            events = policy_question_instead(tracker, dispatcher, named=True)
+            if events is not None:
+                return events
         named = named_policies(catalogue(), entity_values(tracker, "policy"), text)
         choices = [
             Choice(f"{p.title}办理时限", payload("ask_policy", policy=p.key, aspect="deadline"))

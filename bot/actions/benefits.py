@@ -24,6 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import database, runtime, settings
+from bot.actions.policy import WHICH_BENEFITS_WORDS, policy_question_instead
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.questions import (
     CONSENT,
@@ -137,6 +138,13 @@ class ActionCheckBenefits(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.active_loop_name != FORM and tracker.latest_action_name == "action_listen":
+            # "我这样的情况符合条件吗" right after a policy answer asks about that policy.
+            events = policy_question_instead(
+                tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS
+            )
+            if events is not None:
+                return events
         state = _state(tracker)
         if state.next_question() is not None and tracker.active_loop_name != FORM:
             eligible = [a for a in state.answers if a.status == "eligible"]

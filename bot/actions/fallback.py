@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, previous_slot, referrals, utter
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
-from bot.actions.policy import answer_question, slots
+from bot.actions.policy import answer_question, follow_up, slots
 from huimin.catalogue.answers import asks_about, candidates, named_policies, rephrase
 from huimin.catalogue.resolver import resolve_words
 
@@ -73,7 +73,11 @@ class ActionFallback(Action):
         text = tracker.latest_message.get("text") or ""
         cat = catalogue()
         previous = previous_slot(tracker, "policy")
-        if resolve_words(cat, referrals(), text) is not None or asks_about(cat, text, previous):
+        if (
+            resolve_words(cat, referrals(), text) is not None
+            or asks_about(cat, text, previous)
+            or follow_up(tracker) is not None
+        ):
             outcome = answer_question(tracker, dispatcher)
             return [*slots(outcome), SlotSet(RESOLVED_SLOT, True)]
         policies = named_policies(cat, entity_values(tracker, "policy"), text)

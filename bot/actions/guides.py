@@ -15,9 +15,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.context import entity_values, runtime, utter
+from bot.actions.context import catalogue, entity_values, runtime, utter
 from bot.actions.fallback import ActionFallback
 from bot.actions.handoff import USER_REQUEST, hand_off
+from bot.actions.policy import policy_question_instead
 from huimin.catalogue.answers import Reply, intent_choice
 from huimin.guides.chat import (
     GUIDE_CHOICE,
@@ -86,13 +87,22 @@ class ActionStartGuide(Action):
     ) -> list[dict[str, Any]]:
         keys = entity_values(tracker, "guide")
         text = tracker.latest_message.get("text") or ""
+        if not keys and not text.startswith("/") and chat().guide_named(text) is None:
+            # No guide named: "手机上怎么办理" right after a policy answer asks about that policy.
+            events = policy_question_instead(tracker, dispatcher)
+            if events is not None:
+                return events
         try:
             answer = chat().start(tracker.sender_id, keys[0] if keys else None,
                                   "" if text.startswith("/") else text)
         except GuideStorageError:
             dispatcher.utter_message(text=STORAGE_DOWN)
             return [SlotSet(GUIDE_ACTIVE, False)]
-        return _answer(dispatcher, tracker, answer)
+        events = _answer(dispatcher, tracker, answer)
+        if keys and keys[0] in catalogue():
+            # A guide for a policy (养老金认证): follow-ups ("我能不能在家做") are about it.
+            events += [SlotSet("policy", keys[0]), SlotSet("aspect", "process")]
+        return events
 
 
 class ActionGuideCommand(Action):

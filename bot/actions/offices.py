@@ -13,19 +13,24 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.context import catalogue, database, today, utter
+from bot.actions.context import catalogue, database, referrals, today, utter
 from huimin.catalogue import Policy, offices
 from huimin.catalogue.answers import answer, is_follow_up
+from huimin.catalogue.resolver import resolve_words
 
 
 def policy_where_question(tracker: Tracker) -> Policy | None:
-    """The policy being discussed, when the latest message asks only "where" about it."""
+    """The policy the latest message asks "where" about: one it names (verbatim or misheard), or
+    the one being discussed when it names nothing else."""
     if tracker.latest_message.get("intent", {}).get("name") != "ask_office":
         return None
     key = tracker.get_slot("policy")
     cat = catalogue()
-    policy = cat.get(key) if key else None
     text = tracker.latest_message.get("text") or ""
+    named = resolve_words(cat, referrals(), text)
+    if named is not None and named.decision == "answer" and len(named.policies) == 1:
+        return named.policies[0]  # "劳动冲裁在哪里": the policy's own office, not a district
+    policy = cat.get(key) if key else None
     return policy if policy is not None and text and is_follow_up(cat, text) else None
 
 

@@ -1,7 +1,13 @@
-"""`ask_policy`: answer from the policy catalogue, ask when unsure, or refer elsewhere."""
+"""`ask_policy`: answer from the policy catalogue, ask when unsure, or refer elsewhere.
+
+A later turn that asks one aspect and names no policy of its own ("办这个要去什么地方",
+"我妈今年82了一个月能领多少") is about the policy of the previous answer, whatever intent the
+NLU gave it; naming another policy switches to it ("那失业登记呢").
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,12 +22,117 @@ from bot.actions.context import (
     today,
     utter,
 )
-from huimin.catalogue.answers import Outcome, refer, reply_to_question
+from huimin.catalogue import Catalogue, Policy, aspect_of
+from huimin.catalogue.answers import (
+    Outcome,
+    answer,
+    is_payload,
+    named_policies,
+    refer,
+    reply_to_question,
+)
+from huimin.catalogue.referrals import ReferralTable
+from huimin.catalogue.resolver import resolve_words
+
+
+def asked_of_previous(
+    cat: Catalogue,
+    refs: ReferralTable | None,
+    text: str,
+    previous: str | None,
+    entity_policies: Sequence[str] = (),
+) -> tuple[Policy, str] | None:
+    """(previous policy, aspect) when `text` asks one aspect of the policy being discussed.
+
+    Citizens wrap the aspect in words of their own ("我退伍好几年了这样的情况符合条件吗"), so a
+    turn may carry content words and still be a follow-up. It is not one when it names a policy
+    (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
+    another department's matter. A search over the catalogue's text does not switch: over the
+    words around an aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴),
+    and the context is the stronger evidence.
+    """
+    policy = cat.get(previous) if previous else None
+    if policy is None or not text or is_payload(text):
+        return None
+    aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
+    if aspect is None:
+        return None
+    if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
+        return None
+    found = resolve_words(cat, refs, text)
+    if found is not None and (
+        found.decision == "refer" or any(p.key != policy.key for p in found.policies)
+    ):
+        return None
+    return policy, aspect
+
+
+def follow_up(tracker: Tracker) -> Outcome | None:
+    """The answer to a follow-up about the previous answer's policy, or None."""
+    cat = catalogue()
+    asked = asked_of_previous(
+        cat,
+        referrals(),
+        tracker.latest_message.get("text") or "",
+        previous_slot(tracker, "policy"),
+        entity_values(tracker, "policy"),
+    )
+    if asked is None:
+        return None
+    policy, aspect = asked
+    return Outcome(answer(policy, aspect, today()), policy, aspect)
+
+
+# Words that make a message about the citizen's own application ("审核过了没", "到哪一步了"):
+# check_application keeps those even right after a policy answer.
+APPLICATION_STATUS_WORDS: tuple[str, ...] = (
+    "审核", "进度", "哪一步", "通过", "上次", "之前", "前几天", "现在", "情况", "了没", "没有",
+    "批了",
+)
+# Words that ask which benefits there are ("我能领哪些补贴", "能领点啥"): check_benefits keeps
+# those, though "能领" is also an eligibility word.
+WHICH_BENEFITS_WORDS: tuple[str, ...] = (
+    "哪些", "什么", "啥", "哪", "补贴", "补助", "政策", "待遇", "钱", "福利",
+)
+
+
+def policy_question_instead(
+    tracker: Tracker,
+    dispatcher: CollectingDispatcher,
+    *,
+    named: bool = False,
+    unless: Sequence[str] = (),
+) -> list[dict[str, Any]] | None:
+    """For the actions of other intents: when the latest message is really a policy question,
+    answer it and return the slot events; else None, having uttered nothing.
+
+    Short follow-ups ("一天能给多少", "申请了以后多久能批下来") are often given another intent
+    by the NLU. A policy question here is a follow-up about the previous answer's policy, or
+    (`named`) a message that names a policy, verbatim or misheard, and asks one aspect of it.
+    `unless`: words that mark a message naming no policy as the intent's own business."""
+    text = tracker.latest_message.get("text") or ""
+    if not text or is_payload(text):
+        return None
+    outcome = None if any(word in text for word in unless) else follow_up(tracker)
+    if outcome is None and named:
+        cat = catalogue()
+        found = resolve_words(cat, referrals(), text)
+        aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
+        if found is not None and found.decision == "answer" and aspect is not None:
+            outcome = reply_to_question(
+                cat, today(), text=text, policy_values=entity_values(tracker, "policy"),
+                referrals=referrals(),
+            )  # fmt: skip
+    if outcome is None:
+        return None
+    utter(dispatcher, outcome.reply)
+    return slots(outcome)
 
 
 def answer_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> Outcome:
-    """Resolve the latest message against the catalogue and the referrals, and utter it."""
-    outcome = reply_to_question(
+    """Resolve the latest message against the catalogue and the referrals, and utter it;
+    a follow-up about the previous answer's policy is answered for that policy."""
+    outcome = follow_up(tracker) or reply_to_question(
         catalogue(),
         today(),
         text=tracker.latest_message.get("text") or "",
@@ -65,6 +176,26 @@ class ActionOutOfScope(Action):
         found = referrals().match(tracker.latest_message.get("text") or "")
         if found is not None:
             utter(dispatcher, refer(found))
+        elif (events := policy_question_instead(tracker, dispatcher)) is not None:
+            return events  # "家属需要带些啥子" after a policy answer is about that policy
         else:
             dispatcher.utter_message(response="utter_out_of_scope")
         return [SlotSet("policy", None), SlotSet("aspect", None)]
+
+
+class ActionAffirmOrDeny(Action):
+    """"好的" / "不用了"; but "补办的话要不要交钱啊" after a policy answer reads as a yes/no
+    to the NLU and asks about that policy."""
+
+    def name(self) -> str:
+        return "action_affirm_or_deny"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        events = policy_question_instead(tracker, dispatcher)
+        if events is not None:
+            return events
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        dispatcher.utter_message(response="utter_deny" if intent == "deny" else "utter_affirm")
+        return []

@@ -1,0 +1,180 @@
+"""Issue 14: a later turn asking one aspect keeps the policy of the previous answer, whichever
+intent the NLU gives it, and a newly named policy (or another department's matter) switches.
+
+The conversation so far is recorded (tests/actions/data/policy_answered.json: "失业金怎么领"
+answered by action_answer_policy); each test adds the citizen's next message to it, as the Rasa
+server would post it. Real catalogue and referrals; no database is needed for these paths."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions import context
+from bot.actions.applications import ActionCheckApplication
+from bot.actions.fallback import RESOLVED_SLOT, ActionFallback
+from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
+from bot.actions.policy import (
+    WHICH_BENEFITS_WORDS,
+    ActionAffirmOrDeny,
+    ActionAnswerPolicy,
+    ActionOutOfScope,
+    asked_of_previous,
+    policy_question_instead,
+)
+from huimin.catalogue import load_catalogue
+from huimin.catalogue.referrals import ReferralStore
+from huimin.platform.settings import ROOT
+from tests.actions.recorded import recorded
+
+CATALOGUE = load_catalogue(ROOT / "policies")
+UNEMPLOYMENT = CATALOGUE["unemployment_insurance"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def repository_handles():
+    """The action server's catalogue and referrals from the repository's files (built once
+    for the module: the search index takes seconds on a busy machine)."""
+    saved = {name: os.environ.pop(name, None) for name in ("POLICIES_DIR", "REFERRALS_DIR")}
+    handles = (context.settings, context.catalogue_store, context.referral_store)
+    for handle in handles:
+        handle.cache_clear()
+    yield
+    for handle in handles:
+        handle.cache_clear()
+    os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
+def next_turn(text: str, intent: str = "ask_policy", entities: list[dict] | None = None,
+              conversation: str = "policy_answered") -> Tracker:
+    """The recorded conversation with the citizen's next message added."""
+    parse = {"intent": {"name": intent, "confidence": 0.8}, "entities": entities or [],
+             "text": text, "intent_ranking": [{"name": intent, "confidence": 0.8}]}
+    tracker = recorded(conversation, latest_message=parse)
+    tracker.events.append({"event": "user", "text": text, "parse_data": parse})
+    return tracker
+
+
+def run(action: Action, tracker: Tracker) -> tuple[list[dict], dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, tracker, {})
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def heading(policy_key: str, aspect_label: str) -> str:
+    return f"【{CATALOGUE[policy_key].title}】{aspect_label}"
+
+
+@pytest.mark.parametrize(("text", "aspect", "label"), [
+    ("办这个要去什么地方", "where", "在哪办理"),
+    ("那我需要准备哪些东西呢", "materials", "所需材料"),
+    ("我被公司辞退的能领吗", "eligibility", "申请条件"),
+    ("交上去以后多长时间能到账", "deadline", "办理时限"),
+    ("我家老人要怎么申请", "process", "怎么办理"),  # a search would guess 高龄津贴
+])
+def test_a_follow_up_in_own_words_keeps_the_policy(text: str, aspect: str, label: str) -> None:
+    """Words of the citizen's own around the aspect ("办这个", "东西") do not make a new topic;
+    before issue 14's dialogue fix these got "没找到" or a menu of unrelated policies."""
+    messages, slots = run(ActionAnswerPolicy(), next_turn(text))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", label)), messages
+    assert slots == {"policy": "unemployment_insurance", "aspect": aspect}
+
+
+def test_a_newly_named_policy_switches_and_a_department_matter_is_referred() -> None:
+    messages, slots = run(ActionAnswerPolicy(), next_turn("那失业登记在哪办"))
+    assert messages[0]["text"].startswith(heading("unemployment_registration", "在哪办理"))
+    assert slots == {"policy": "unemployment_registration", "aspect": "where"}
+    # Misheard names switch too.
+    messages, slots = run(ActionAnswerPolicy(), next_turn("那失业登计要带什么"))
+    assert slots["policy"] == "unemployment_registration"
+    # Another department's matter is never answered with the policy being discussed.
+    messages, slots = run(ActionAnswerPolicy(), next_turn("那医保卡在哪办"))
+    assert "医保" in messages[0]["text"] and "【" not in messages[0]["text"]
+    assert slots["policy"] is None
+
+
+def test_no_follow_up_without_an_aspect_or_a_previous_policy() -> None:
+    refs = ReferralStore(ROOT / "referrals").table
+    assert asked_of_previous(CATALOGUE, refs, "办这个要去什么地方", "unemployment_insurance") \
+        == (UNEMPLOYMENT, "where")
+    assert asked_of_previous(CATALOGUE, refs, "办这个要去什么地方", None) is None
+    assert asked_of_previous(CATALOGUE, refs, "我想想", "unemployment_insurance") is None
+    # A button payload carries its own policy.
+    assert asked_of_previous(CATALOGUE, refs, '/ask_policy{"aspect":"where"}',
+                             "unemployment_insurance") is None
+    # The NLU tagged another policy: that one is asked about.
+    assert asked_of_previous(CATALOGUE, refs, "那个在哪办", "unemployment_insurance",
+                             ["startup_subsidy"]) is None
+
+
+def test_an_unsure_nlu_still_answers_the_follow_up() -> None:
+    """nlu_fallback on a follow-up: answered for the previous policy, not "please rephrase",
+    and counted as resolved (no step towards a hand-off)."""
+    messages, slots = run(ActionFallback(), next_turn("那我需要准备哪些东西呢", "nlu_fallback"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "所需材料"))
+    assert slots[RESOLVED_SLOT] is True and slots["policy"] == "unemployment_insurance"
+
+
+def test_application_status_stays_but_a_time_limit_question_is_answered() -> None:
+    messages, slots = run(ActionCheckApplication(),
+                          next_turn("申请了以后多久能批下来", "check_application"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "办理时限"))
+    assert slots["aspect"] == "deadline"
+    messages, slots = run(ActionCheckApplication(),
+                          next_turn("我交的材料审核过了没", "check_application"))
+    assert "查不了您本人的办件进度" in messages[0]["text"] and slots == {}
+
+
+def test_which_benefits_stays_with_check_benefits_but_do_i_qualify_is_answered() -> None:
+    asked = next_turn("我这样的情况符合条件吗", "check_benefits")
+    dispatcher = CollectingDispatcher()
+    events = policy_question_instead(asked, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS)
+    assert events is not None
+    assert dispatcher.messages[0]["text"].startswith(
+        heading("unemployment_insurance", "申请条件"))
+    for text in ("我能领哪些补贴", "帮我查查我能领什么", "有我能领的钱吗"):
+        dispatcher = CollectingDispatcher()
+        assert policy_question_instead(next_turn(text, "check_benefits"), dispatcher, named=True,
+                                       unless=WHICH_BENEFITS_WORDS) is None, text
+        assert dispatcher.messages == []
+    # A named (here mistyped) policy with an aspect is a policy question whatever came before.
+    dispatcher = CollectingDispatcher()
+    events = policy_question_instead(next_turn("失业登计要带什么", "check_benefits"),
+                                     dispatcher, named=True, unless=WHICH_BENEFITS_WORDS)
+    assert events is not None
+    assert dispatcher.messages[0]["text"].startswith(
+        heading("unemployment_registration", "所需材料"))
+
+
+def test_out_of_scope_and_yes_no_intents_answer_a_follow_up_else_their_usual_reply() -> None:
+    messages, slots = run(ActionOutOfScope(), next_turn("家属需要带些啥子", "out_of_scope"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "所需材料"))
+    assert slots["policy"] == "unemployment_insurance"
+    messages, slots = run(ActionOutOfScope(), next_turn("今天天气怎么样", "out_of_scope"))
+    assert [m.get("response") for m in messages] == ["utter_out_of_scope"]
+    assert slots == {"policy": None, "aspect": None}
+
+    messages, slots = run(ActionAffirmOrDeny(), next_turn("那办这个要不要交钱啊", "deny"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "收不收费"))
+    for text, intent, response in (("不用了", "deny", "utter_deny"),
+                                   ("好的", "affirm", "utter_affirm")):
+        messages, slots = run(ActionAffirmOrDeny(), next_turn(text, intent))
+        assert [m.get("response") for m in messages] == [response] and slots == {}
+
+
+def test_an_office_question_naming_a_policy_gets_that_policys_office() -> None:
+    """"劳动冲裁在哪里" (misheard) reads as an office question to the NLU; the form asks no
+    district and the answer is the policy's own "where"; "社保局在哪里" still asks the district."""
+    asked = next_turn("劳动冲裁在哪里", "ask_office")
+    assert asyncio.run(ValidateOfficeForm().required_slots(
+        ["district"], CollectingDispatcher(), asked, {})) == []
+    messages, _ = run(ActionOfficeLookup(), asked)
+    assert messages[0]["text"].startswith(heading("labor_arbitration", "在哪办理"))
+    office = next_turn("社保局在哪里", "ask_office")
+    assert asyncio.run(ValidateOfficeForm().required_slots(
+        ["district"], CollectingDispatcher(), office, {})) == ["district"]
