@@ -8,7 +8,7 @@ server would post it. Real catalogue and referrals; no database is needed for th
 from __future__ import annotations
 
 import asyncio
-import os
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -29,7 +29,7 @@ from bot.actions.policy import (
 )
 from huimin.catalogue import load_catalogue
 from huimin.catalogue.referrals import ReferralStore
-from huimin.platform.settings import ROOT
+from huimin.platform.settings import ROOT, load_settings
 from tests.actions.recorded import recorded
 
 CATALOGUE = load_catalogue(ROOT / "policies")
@@ -38,16 +38,12 @@ UNEMPLOYMENT = CATALOGUE["unemployment_insurance"]
 
 @pytest.fixture(scope="module", autouse=True)
 def repository_handles():
-    """The action server's catalogue and referrals from the repository's files (built once
-    for the module: the search index takes seconds on a busy machine)."""
-    saved = {name: os.environ.pop(name, None) for name in ("POLICIES_DIR", "REFERRALS_DIR")}
-    handles = (context.settings, context.catalogue_store, context.referral_store)
-    for handle in handles:
-        handle.cache_clear()
-    yield
-    for handle in handles:
-        handle.cache_clear()
-    os.environ.update({name: value for name, value in saved.items() if value is not None})
+    """The action server's catalogue and referrals from the repository's files (the stores are
+    cached per folder, so the search index is built once for the module)."""
+    here = replace(load_settings(), policies_dir=ROOT / "policies",
+                   referrals_dir=ROOT / "referrals")
+    with context.serving(here):
+        yield
 
 
 def next_turn(text: str, intent: str = "ask_policy", entities: list[dict] | None = None,
