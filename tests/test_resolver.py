@@ -69,6 +69,14 @@ def test_fuzzy_names_need_the_specific_part_not_only_a_shared_ending(catalogue) 
     assert fuzzy_names(catalogue, "今天天气怎么样") == []
 
 
+def test_a_name_with_a_negation_is_matched_verbatim_only(catalogue) -> None:
+    """不发工资 (an alias) one character off is 工资谁发, which asks something else."""
+    assert fuzzy_names(catalogue, "工伤住院期间工资谁发") == []
+    assert [p.key for p in fuzzy_names(catalogue, "工地上拖着工资不给")] == [
+        "wage_arrears_complaint"
+    ]
+
+
 def test_two_close_candidates_make_a_menu_best_first(catalogue, referrals) -> None:
     """"养老金" alone could be the yearly certification, retiring or the residents' pension."""
     text = "养老金的事找谁"
