@@ -40,6 +40,18 @@ def test_the_reply_names_the_department_and_how_to_reach_it() -> None:
     assert "不属于人社部门的业务" in found.reply
 
 
+def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> None:
+    """看病 (卫健) and 医保 are both two characters; 垫付 tips it to 医保. Without it the first
+    file wins, and a catch-all word never beats a named department."""
+    table = load_referrals(ROOT / "referrals")
+    found = table.match("看病押金太贵了医保能先垫付吗")
+    assert found is not None and found.department.key == "medical_insurance"
+    found = table.match("看病要带什么")
+    assert found is not None and found.department.key == "health"
+    found = table.match("小区门口的养老院找哪个部门")
+    assert found is not None and found.department.key == "civil_affairs"
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     target = tmp_path / "referrals"

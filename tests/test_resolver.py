@@ -69,13 +69,28 @@ def test_fuzzy_names_need_the_specific_part_not_only_a_shared_ending(catalogue) 
     assert fuzzy_names(catalogue, "今天天气怎么样") == []
 
 
+def test_a_name_with_a_negation_is_matched_verbatim_only(catalogue) -> None:
+    """不发工资 (an alias) one character off is 工资谁发, which asks something else."""
+    assert fuzzy_names(catalogue, "工伤住院期间工资谁发") == []
+    assert [p.key for p in fuzzy_names(catalogue, "工地上拖着工资不给")] == [
+        "wage_arrears_complaint"
+    ]
+
+
 def test_two_close_candidates_make_a_menu_best_first(catalogue, referrals) -> None:
-    text = "老板不发工资怎么办"
+    """"养老金" alone could be the yearly certification, retiring or the residents' pension."""
+    text = "养老金的事找谁"
     found = resolve(catalogue, referrals, text)
     assert found.decision == "ask" and len(found.policies) >= 2
     ranked = [h.key for h in catalogue.search(text, k=len(found.policies))]
     assert keys(found) == ranked
-    assert "wage_arrears_complaint" in keys(found)
+    assert {"pension_certification", "retirement_application"} <= set(keys(found))
+
+
+def test_a_colloquial_name_is_answered_not_offered(catalogue, referrals) -> None:
+    """"不发工资" is how people name a wage-arrears complaint (an alias): no menu."""
+    found = resolve(catalogue, referrals, "老板三个月不发工资怎么办")
+    assert found.decision == "answer" and keys(found) == ["wage_arrears_complaint"]
 
 
 def test_a_summary_only_match_is_never_answered(catalogue, referrals) -> None:
@@ -105,6 +120,12 @@ def test_two_named_policies_are_both_answered_in_text_order(catalogue, referrals
         ("营业执照怎么办", "market_regulation"),
         ("公租房怎么申请", "housing"),
         ("小区停水了找谁", "hotline_12345"),
+        ("看病医保能报多少", "medical_insurance"),  # 医保 beats 看病 (卫健)
+        ("门诊慢性病怎么办理", "medical_insurance"),
+        ("残疾人轮椅辅具怎么申请", "disabled_federation"),
+        ("饭店卫生太差吃坏肚子了去哪投诉", "market_regulation"),  # not 欠薪投诉
+        ("房子漏水开发商不管找谁", "housing"),
+        ("家里老人走了户口注销去哪办", "public_security"),
     ],
 )
 def test_other_departments_matters_are_referred(
@@ -158,6 +179,17 @@ def test_words_alone_settle_only_names_and_referrals(catalogue, referrals) -> No
         ("我能领失业金吗够不够条件", "eligibility"),
         ("高龄津贴多少钱一个月", "amount"),
         ("养老金认证咋整", "process"),
+        # dialect and colloquial wordings (southwest, Hunan, northern)
+        ("高龄津贴在哪点办", "where"),
+        ("欠薪投诉跑哪里去弄", "where"),
+        ("办社保卡收钱不嘛", "fee"),
+        ("评职称要交钱撒", "fee"),
+        ("退休手续要准备啥子东西", "materials"),
+        ("技能提升补贴几时到账", "deadline"),
+        ("养老保险转移要得好长时间", "deadline"),
+        ("职业培训补贴么子人可以领", "eligibility"),
+        ("创业补贴我够格不", "eligibility"),
+        ("创业贷款最多能贷好多", "amount"),
         ("新型学徒制补贴是怎么回事", None),
     ],
 )

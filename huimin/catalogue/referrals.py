@@ -114,12 +114,21 @@ class ReferralTable:
         return [word for word, _, _ in self._words]
 
     def match(self, text: str) -> Match | None:
-        """The matter of the longest word found; a named department beats the 12345
-        catch-all ("养老院找哪个部门" is 民政's)."""
+        """The matter of the longest word found; between words of equal length, the
+        department more of whose words the text holds ("看病押金医保能垫付吗": 医保 and 垫付
+        beat 看病). A named department beats the 12345 catch-all ("养老院找哪个部门")."""
         plain = normalise(text)
-        found = [Match(d, m) for word, d, m in self._words if word and word in plain]
-        named = [m for m in found if m.department.key != "hotline_12345"]
-        return (named or found or [None])[0]
+        found = [(word, Match(d, m)) for word, d, m in self._words if word and word in plain]
+        if not found:
+            return None
+        named = [f for f in found if f[1].department.key != "hotline_12345"] or found
+        covered: dict[str, int] = {}
+        for word, match in named:
+            key = match.department.key
+            covered[key] = covered.get(key, 0) + len(word)
+        # `named` is longest word first and stable, so max() keeps the earlier on a full tie.
+        best = max(named, key=lambda f: (len(f[0]), covered[f[1].department.key]))
+        return best[1]
 
     def general(self) -> Department | None:
         """The catch-all (the 12345 hotline), for questions no department claims."""

@@ -165,6 +165,10 @@ def _sounds(char: str) -> frozenset[str]:
 _GENERIC_PARTS = ("补贴", "补助", "津贴", "登记", "认定", "申请", "保险", "待遇", "办理", "岗位")
 
 
+# Names holding a negation are matched verbatim only.
+_NEGATIONS = frozenset("不没无未")
+
+
 def _specific(name: str) -> list[bool]:
     """Per character of `name`: True unless it is part of a generic ending."""
     mask = [True] * len(name)
@@ -203,6 +207,8 @@ def fuzzy_names(catalogue: Catalogue, text: str) -> list[Policy]:
         for name in map(normalise, policy.names):
             n = len(name)
             if n < 3 or not all("\u4e00" <= ch <= "\u9fff" for ch in name):
+                continue
+            if _NEGATIONS & set(name):  # one character off may flip it: 工资不发 / 工资谁发
                 continue
             for start in range(len(plain) - n + 1):
                 if _near(name, plain[start : start + n]):
