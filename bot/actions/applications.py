@@ -12,8 +12,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, settings, utter
-from bot.actions.policy import APPLICATION_STATUS_WORDS, policy_question_instead
+from bot.actions.policy import policy_question_instead
 from huimin.catalogue.answers import Choice, Reply, intent_choice, named_policies, payload
+from huimin.catalogue.follow_ups import APPLICATION_STATUS_WORDS
 
 
 class ActionCheckApplication(Action):

@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import database, runtime, settings
-from bot.actions.policy import WHICH_BENEFITS_WORDS, policy_question_instead
+from bot.actions.policy import policy_question_instead
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.questions import (
     CONSENT,
@@ -37,6 +37,7 @@ from huimin.benefits.questions import (
     to_slot,
 )
 from huimin.benefits.sources import catalogue, rule_store, titles
+from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile

@@ -22,49 +22,8 @@ from bot.actions.context import (
     today,
     utter,
 )
-from huimin.catalogue import Catalogue, Policy, aspect_of
-from huimin.catalogue.answers import (
-    Outcome,
-    answer,
-    is_payload,
-    named_policies,
-    refer,
-    reply_to_question,
-)
-from huimin.catalogue.referrals import ReferralTable
-from huimin.catalogue.resolver import resolve_words
-
-
-def asked_of_previous(
-    cat: Catalogue,
-    refs: ReferralTable | None,
-    text: str,
-    previous: str | None,
-    entity_policies: Sequence[str] = (),
-) -> tuple[Policy, str] | None:
-    """(previous policy, aspect) when `text` asks one aspect of the policy being discussed.
-
-    Citizens wrap the aspect in words of their own ("我退伍好几年了这样的情况符合条件吗"), so a
-    turn may carry content words and still be a follow-up. It is not one when it names a policy
-    (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
-    another department's matter. A search over the catalogue's text does not switch: over the
-    words around an aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴),
-    and the context is the stronger evidence.
-    """
-    policy = cat.get(previous) if previous else None
-    if policy is None or not text or is_payload(text):
-        return None
-    aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
-    if aspect is None:
-        return None
-    if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
-        return None
-    found = resolve_words(cat, refs, text)
-    if found is not None and (
-        found.decision == "refer" or any(p.key != policy.key for p in found.policies)
-    ):
-        return None
-    return policy, aspect
+from huimin.catalogue.answers import Outcome, answer, is_payload, refer, reply_to_question
+from huimin.catalogue.follow_ups import asked_of_previous, named_question
 
 
 def follow_up(tracker: Tracker) -> Outcome | None:
@@ -81,19 +40,6 @@ def follow_up(tracker: Tracker) -> Outcome | None:
         return None
     policy, aspect = asked
     return Outcome(answer(policy, aspect, today()), policy, aspect)
-
-
-# Words that make a message about the citizen's own application ("审核过了没", "到哪一步了"):
-# check_application keeps those even right after a policy answer.
-APPLICATION_STATUS_WORDS: tuple[str, ...] = (
-    "审核", "进度", "哪一步", "通过", "上次", "之前", "前几天", "现在", "情况", "了没", "没有",
-    "批了",
-)
-# Words that ask which benefits there are ("我能领哪些补贴", "能领点啥"): check_benefits keeps
-# those, though "能领" is also an eligibility word.
-WHICH_BENEFITS_WORDS: tuple[str, ...] = (
-    "哪些", "什么", "啥", "哪", "补贴", "补助", "政策", "待遇", "钱", "福利",
-)
 
 
 def policy_question_instead(
@@ -115,14 +61,8 @@ def policy_question_instead(
         return None
     outcome = None if any(word in text for word in unless) else follow_up(tracker)
     if outcome is None and named:
-        cat = catalogue()
-        found = resolve_words(cat, referrals(), text)
-        aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
-        if found is not None and found.decision == "answer" and aspect is not None:
-            outcome = reply_to_question(
-                cat, today(), text=text, policy_values=entity_values(tracker, "policy"),
-                referrals=referrals(),
-            )  # fmt: skip
+        outcome = named_question(catalogue(), referrals(), text,
+                                 entity_values(tracker, "policy"), today())
     if outcome is None:
         return None
     utter(dispatcher, outcome.reply)

@@ -20,14 +20,13 @@ from bot.actions.applications import ActionCheckApplication
 from bot.actions.fallback import RESOLVED_SLOT, ActionFallback
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from bot.actions.policy import (
-    WHICH_BENEFITS_WORDS,
     ActionAffirmOrDeny,
     ActionAnswerPolicy,
     ActionOutOfScope,
-    asked_of_previous,
     policy_question_instead,
 )
 from huimin.catalogue import load_catalogue
+from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, asked_of_previous
 from huimin.catalogue.referrals import ReferralStore
 from huimin.platform.settings import ROOT, load_settings
 from tests.actions.recorded import recorded

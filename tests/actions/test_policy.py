@@ -106,7 +106,7 @@ def test_close_candidates_offer_numbered_choices_best_first() -> None:
     messages, events = run(ActionAnswerPolicy(), recorded("policy_close_candidates"))
     assert messages[0]["text"] == "您问的是哪一项？"
     found = payloads(messages[0])
-    ranked = [h.key for h in load_catalogue(POLICIES).search("老板不发工资怎么办", k=2)]
+    ranked = [h.key for h in load_catalogue(POLICIES).search("养老金的事怎么办", k=2)]
     assert [e.get("policy") for _, e in found[:2]] == ranked
     assert found[-1] == ("deny", {})
     assert slots(events) == {"policy": None, "aspect": "process"}

@@ -1,0 +1,77 @@
+"""Follow-ups: a later turn that asks one aspect and names no policy of its own is about the
+policy being discussed ("办这个要去什么地方" after 失业保险金), and a policy question that the
+NLU gave another intent is still answered as one. The rules live here, in the domain; the
+actions of each intent (bot/actions/) only ask them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
+from huimin.catalogue.catalogue import Catalogue
+from huimin.catalogue.referrals import ReferralTable
+from huimin.catalogue.resolver import resolve_words
+from huimin.catalogue.schema import Policy
+from huimin.catalogue.vocabulary import aspect_of
+
+# Words that make a message about the citizen's own application ("审核过了没", "到哪一步了"):
+# check_application keeps those even right after a policy answer.
+APPLICATION_STATUS_WORDS: tuple[str, ...] = (
+    "审核", "进度", "哪一步", "通过", "上次", "之前", "前几天", "现在", "情况", "了没", "没有",
+    "批了",
+)
+# Words that ask which benefits there are ("我能领哪些补贴", "能领点啥"): check_benefits keeps
+# those, though "能领" is also an eligibility word.
+WHICH_BENEFITS_WORDS: tuple[str, ...] = (
+    "哪些", "什么", "啥", "哪", "补贴", "补助", "政策", "待遇", "钱", "福利",
+)
+
+
+def asked_of_previous(
+    cat: Catalogue,
+    refs: ReferralTable | None,
+    text: str,
+    previous: str | None,
+    entity_policies: Sequence[str] = (),
+) -> tuple[Policy, str] | None:
+    """(previous policy, aspect) when `text` asks one aspect of the policy being discussed.
+
+    Citizens wrap the aspect in words of their own ("我退伍好几年了这样的情况符合条件吗"), so a
+    turn may carry content words and still be a follow-up. It is not one when it names a policy
+    (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
+    another department's matter. A search over the catalogue's text does not switch: over the
+    words around an aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴),
+    and the context is the stronger evidence.
+    """
+    policy = cat.get(previous) if previous else None
+    if policy is None or not text or is_payload(text):
+        return None
+    aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
+    if aspect is None:
+        return None
+    if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
+        return None
+    found = resolve_words(cat, refs, text)
+    if found is not None and (
+        found.decision == "refer" or any(p.key != policy.key for p in found.policies)
+    ):
+        return None
+    return policy, aspect
+
+
+def named_question(
+    cat: Catalogue,
+    refs: ReferralTable | None,
+    text: str,
+    entity_policies: Sequence[str],
+    today: date,
+) -> Outcome | None:
+    """The answer when `text` names one policy clearly (verbatim, misheard or mistyped) and
+    asks one aspect of it ("失业登计要带什么" tagged as checking benefits); else None."""
+    found = resolve_words(cat, refs, text)
+    aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
+    if found is None or found.decision != "answer" or aspect is None:
+        return None
+    return reply_to_question(cat, today, text=text, policy_values=entity_policies,
+                             referrals=refs)
