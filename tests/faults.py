@@ -27,6 +27,7 @@ import redis
 import requests
 from sqlalchemy import create_engine, text
 
+from deploy.netns.topology import pg_bin
 from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.channel import SORRY
@@ -111,7 +112,7 @@ class PrivatePostgres:
         self.root = Path(tempfile.mkdtemp(prefix="huimin-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "pg.log"
-        self.bin = _pg_bin()
+        self.bin = pg_bin()
         if os.geteuid() == 0:
             import pwd
 
@@ -167,16 +168,6 @@ class PrivatePostgres:
             subprocess.run([self.bin / "pg_ctl", "-D", str(self.data), "-m", "immediate",
                             "stop"], capture_output=True, **_as_postgres_user())
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _pg_bin() -> Path:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    found = shutil.which("initdb")
-    if found is None:
-        raise RuntimeError("initdb not found: install Debian's postgresql package")
-    return Path(found).parent
 
 
 def _as_postgres_user() -> dict:

@@ -229,7 +229,7 @@ class Topology:
         pg_data = self.workdir / "db" / "pg"
         if (pg_data / "postmaster.pid").exists():
             with contextlib.suppress(Exception):
-                run("runuser", "-u", "postgres", "--", str(_pg_bin() / "pg_ctl"), "-D",
+                run("runuser", "-u", "postgres", "--", str(pg_bin() / "pg_ctl"), "-D",
                     str(pg_data), "-m", "immediate", "stop", check=False)
         for host in self.hosts.values():
             run("ip", "netns", "del", host.ns, check=False)
@@ -313,17 +313,17 @@ class Topology:
         home.mkdir(parents=True, exist_ok=True)
         postgres = pwd.getpwnam("postgres")
         os.chown(home, postgres.pw_uid, postgres.pw_gid)
-        run("runuser", "-u", "postgres", "--", str(_pg_bin() / "initdb"), "-D", str(pg_data),
+        run("runuser", "-u", "postgres", "--", str(pg_bin() / "initdb"), "-D", str(pg_data),
             "-U", "postgres", "--auth=trust", "-E", "UTF8")
         with (pg_data / "pg_hba.conf").open("a") as hba:
             hba.write(f"host all all {self.prefix}.0/24 trust\n")
         db = self.hosts["db"]
         run("ip", "netns", "exec", db.ns, "runuser", "-u", "postgres", "--",
-            str(_pg_bin() / "pg_ctl"), "-D", str(pg_data), "-l", str(home / "pg.log"), "-w",
+            str(pg_bin() / "pg_ctl"), "-D", str(pg_data), "-l", str(home / "pg.log"), "-w",
             "-o", f"-p {PG_PORT} -k {pg_data} -c listen_addresses={db.ip} "
                   "-c max_connections=300 -c fsync=off", "start")
         run("ip", "netns", "exec", db.ns, "runuser", "-u", "postgres", "--",
-            str(_pg_bin() / "createdb"), "-h", db.ip, "-p", str(PG_PORT), "-U", "postgres",
+            str(pg_bin() / "createdb"), "-h", db.ip, "-p", str(PG_PORT), "-U", "postgres",
             "huimin")
         redis_dir = home / "redis"
         redis_dir.mkdir()
@@ -436,7 +436,8 @@ frontend stats
         return run("ip", "netns", "exec", self.hosts[host].ns, *args, **kwargs)
 
 
-def _pg_bin() -> Path:
+def pg_bin() -> Path:
+    """The PostgreSQL server binaries (Debian keeps them out of PATH, per major version)."""
     for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (candidate / "initdb").exists():
             return candidate
