@@ -102,7 +102,7 @@ def make_limiter(app: Flask, storage_uri: str) -> Limiter:
         # Only a breach pays for the window look-up (see the module docstring).
         breached = limiter.current_limit if response.status_code == 429 else None
         if breached is not None and breached.breached and "Retry-After" not in response.headers:
-            wait = max(1, math.ceil(breached.reset_at - time.time()))
+            wait = max(1, math.ceil(breached.window.reset_time - time.time()))
             response.headers["Retry-After"] = str(wait)
         return response
 
