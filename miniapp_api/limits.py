@@ -4,6 +4,11 @@ Views are marked with ``rate_limit``; ``apply_limits`` wraps the marked views of
 that app's limiter when the API is registered, so each app (and each test) uses its own
 Redis. A breach is 429 with ``Retry-After`` and the API's JSON error shape.
 
+Cost: a passing request pays one Redis round trip per limit (the fixed-window ``hit``, a
+single Lua INCR+EXPIRE). The ``X-RateLimit-*`` headers on every response would add two more
+(GET and TTL of the window), so they are off; only a breach looks the window up, to tell the
+caller when to retry.
+
     @bp.post("/me/export")
     @rate_limit("api_rate_limit_expensive", per=("ip", "user"))
     @require_roles("citizen")
@@ -22,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from limits import parse_many
 
@@ -85,12 +90,22 @@ def make_limiter(app: Flask, storage_uri: str) -> Limiter:
     limiter = Limiter(
         key_func=_ip_key,
         storage_uri=storage_uri,
-        headers_enabled=True,
+        headers_enabled=False,
         key_prefix="huimin-api",
         strategy="fixed-window",
         storage_options={"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
     )
     limiter.init_app(app)
+
+    @app.after_request
+    def retry_after(response: Response) -> Response:
+        # Only a breach pays for the window look-up (see the module docstring).
+        breached = limiter.current_limit if response.status_code == 429 else None
+        if breached is not None and breached.breached and "Retry-After" not in response.headers:
+            wait = max(1, math.ceil(breached.window.reset_time - time.time()))
+            response.headers["Retry-After"] = str(wait)
+        return response
+
     return limiter
 
 
