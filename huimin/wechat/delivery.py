@@ -17,7 +17,9 @@ Nothing is sent twice: just before WeChat is called for a part, the part is mark
 mark still on the head part when a job starts means the job before it died while WeChat had
 that part (a SIGKILL, the machine lost): it may have been delivered, so it is recorded for
 staff instead of sent again, as benefit pushes do (huimin.benefits.push). A failure the job
-sees (WeChat busy, a network error) clears the mark and the part is retried as before.
+sees (WeChat busy, a network error) clears the mark and the part is retried as before, except
+a read timeout: WeChat had the part and may have delivered it before its answer was lost, so
+it is recorded for staff too ("may have been delivered"), never resent blindly.
 Removals compare the head with the item handled, so a removal that is repeated (redis-py
 retries a command after a dropped connection) never takes the next item.
 """
@@ -32,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import redis
+import requests
 import structlog
 from redis.client import Pipeline
 from redis.lock import Lock
@@ -294,10 +297,20 @@ class Outbox:
 
 
 def deliver_now(wechat: WeChatApi, db: Database, item: Item) -> bool:
-    """Send one text now: True if WeChat took it; False if refused for good (recorded for
-    staff); raises WeChatError for transient failures."""
+    """Send one text now: True if WeChat took it; False if refused for good or if WeChat's
+    answer timed out (it may have delivered the text: resending could send it twice), both
+    recorded for staff; raises WeChatError for transient failures."""
     try:
         wechat.send_text(item.openid, item.text)
+    except requests.ReadTimeout:
+        with db.session() as session:
+            undelivered.record(
+                session, openid=item.openid, sender_id=item.sender,
+                message_key=item.message_key, kind=undelivered.ANSWER, text=item.text,
+                reason=undelivered.TIMED_OUT,
+            )
+        log.warning("answer_send_timed_out", sender=item.sender, message=item.message_key)
+        return False
     except WeChatError as exc:
         if exc.errcode in TRANSIENT_ERRCODES:
             raise
