@@ -45,6 +45,7 @@ from huimin.wechat import conversation, undelivered
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
 from huimin.wechat.choices import ChoiceStore
+from huimin.wechat.dedup import OWED_INDEX, ledger_key
 
 log = structlog.get_logger("delivery")
 
@@ -169,22 +170,44 @@ class Outbox:
 
     def push(self, sender: str, items: list[Item], drains: DrainScheduler) -> None:
         """Append `items` and, in the same transaction, start a drain job unless one is alive."""
-        if not items:
-            return
+        if items:
+            self._push(sender, items, drains)
+
+    def push_owed(self, sender: str, items: list[Item], drains: DrainScheduler,
+                  message_key: str, *, expired_only: bool = False) -> bool:
+        """Hand what is owed for a deferred message (its answer's parts, or the question itself
+        when its host died) to the outbox and clear the owed record, in one transaction.
+        False, pushing nothing, when it is no longer owed (the other side took it) or, with
+        `expired_only`, while its lease still runs (its host is alive): so exactly one of the
+        host and the periodic job answers (see huimin.wechat.dedup)."""
+        return self._push(sender, items, drains, message_key, expired_only)
+
+    def _push(self, sender: str, items: list[Item], drains: DrainScheduler, owed: str = "",
+              expired_only: bool = False) -> bool:
         key, drainer = self.key(sender), self.drainer_key(sender)
+        entry = ledger_key(owed) if owed else None
         with self.conn.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key, drainer)
+                    pipe.watch(key, drainer, *([entry] if entry else []))
+                    if entry is not None:
+                        until = pipe.hget(entry, "owed_until")
+                        if until is None or (expired_only and int(until) > _redis_ms(pipe)):
+                            pipe.unwatch()
+                            return False
                     job_id = pipe.get(drainer)
                     alive = job_id is not None and drains.is_alive(self.conn, job_id.decode())
                     pipe.multi()
-                    pipe.rpush(key, *[item.dumps() for item in items])
-                    if not alive:
-                        pipe.set(drainer, drains.schedule(self.conn, pipe, sender),
-                                 ex=DRAINER_TTL)
+                    if items:
+                        pipe.rpush(key, *[item.dumps() for item in items])
+                        if not alive:
+                            pipe.set(drainer, drains.schedule(self.conn, pipe, sender),
+                                     ex=DRAINER_TTL)
+                    if entry is not None:
+                        pipe.hdel(entry, "owed", "owed_until")
+                        pipe.zrem(OWED_INDEX, owed)
                     pipe.execute()
-                    return
+                    return True
                 except redis.WatchError:
                     continue  # the drain job finished or took items meanwhile: look again
 
@@ -294,6 +317,30 @@ class Outbox:
         except Exception:
             self.conn.delete(mark)
             raise
+
+
+def reclaim_owed(conn: redis.Redis, drains: DrainScheduler, limit: int = 500) -> int:
+    """Questions owed by hosts that died after replying "success" (their leases ran out):
+    hand each to its citizen's outbox as a question, for the worker to answer in order.
+    Run periodically (jobs.cron); returns how many were handed over."""
+    outbox, handed = Outbox(conn), 0
+    for raw_key in conn.zrangebyscore(OWED_INDEX, "-inf", _redis_ms(conn), start=0, num=limit):
+        message_key = raw_key.decode()
+        raw = conn.hget(ledger_key(message_key), "owed")
+        if raw is None:  # settled meanwhile
+            conn.zrem(OWED_INDEX, message_key)
+            continue
+        item = Item.loads(raw)
+        if outbox.push_owed(item.sender, [item], drains, message_key, expired_only=True):
+            handed += 1
+            log.warning("owed_answer_reclaimed", sender=item.sender, message=message_key)
+    return handed
+
+
+def _redis_ms(conn: redis.Redis | Pipeline) -> int:
+    """Redis's clock in ms: leases are set by it, so hosts with skewed clocks agree."""
+    seconds, micros = conn.time()
+    return seconds * 1000 + micros // 1000
 
 
 def deliver_now(wechat: WeChatApi, db: Database, item: Item) -> bool:
