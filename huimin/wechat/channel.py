@@ -183,7 +183,7 @@ class OwedHeartbeat:
     before its lease runs out, so the question is not answered a second time.
 
     One daemon thread per process while anything is held (threads do not survive a fork);
-    it beats four times per lease."""
+    it beats twelve times per lease, so a record left to clear goes soon after Redis is back."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -212,7 +212,7 @@ class OwedHeartbeat:
 
     def _run(self) -> None:
         while True:
-            time.sleep(self.ledger.owed_lease_seconds / 4)
+            time.sleep(self.ledger.owed_lease_seconds / 12)
             with self._lock:
                 if not self._held:
                     self._thread = None
@@ -278,10 +278,12 @@ class Channel:
             if turn.reply is not None:
                 return turn.reply or None
             turn.deferred = True
-            if question is not None and self.ledger.defer_owing(msg.key, question.dumps()):
+            if question is not None:
+                # Owed even if the write failed: a write that timed out may still land, and
+                # must then be cleared (or renewed) like any other.
                 turn.owed = True
                 self.heartbeat.hold(msg.key)
-            else:
+            if question is None or not self.ledger.defer_owing(msg.key, question.dumps()):
                 self.ledger.defer(msg.key)
         log.info("reply_deferred", sender=self.sender_of(msg.source), message=msg.key)
         return None

@@ -16,7 +16,8 @@ moment of deferral the question is recorded with the ledger entry ("owed"), unde
 host's heartbeat renews (OwedHeartbeat in huimin.wechat.channel). The host clears it in the
 same transaction that hands its answer to the outbox; a periodic job hands an owed question
 whose lease ran out to the outbox as a question for the worker to answer
-(huimin.wechat.delivery.reclaim_owed). Whoever clears it first answers; the other does not.
+(huimin.wechat.delivery.reclaim_owed) and marks the entry "reclaimed". Whoever clears it
+first answers; the host, finding it reclaimed, does not.
 
 When Redis is down nothing is remembered: every delivery is processed (no de-duplication),
 which keeps the channel answering.
@@ -34,9 +35,11 @@ MESSAGE_TTL = 3600
 # a host that died (or stalled that long) loses it.
 LEASE_SECONDS = 2.0
 
-# Seconds an owed question's lease lasts unless renewed (every OWED_LEASE_SECONDS / 4): longer
-# than a Redis blip, short enough that a dead host's citizen waits well under a minute more.
-OWED_LEASE_SECONDS = 20.0
+# Seconds an owed question's lease lasts unless renewed (every OWED_LEASE_SECONDS / 12): longer
+# than a Redis stall or failover, so a living host is not overtaken (nor, if it answered
+# another way during the outage, answered for twice); a dead host's citizen waits about a
+# minute more. An outage longer than this may answer a question twice, never lose it.
+OWED_LEASE_SECONDS = 60.0
 OWED_TTL = 3 * 24 * 3600  # outlives WeChat's 48-hour window, even if the periodic job is down
 OWED_INDEX = "huimin:wechat:owed"  # message keys by lease expiry (ms, Redis's clock)
 

@@ -177,9 +177,10 @@ class Outbox:
                   message_key: str, *, expired_only: bool = False) -> bool:
         """Hand what is owed for a deferred message (its answer's parts, or the question itself
         when its host died) to the outbox and clear the owed record, in one transaction.
-        False, pushing nothing, when it is no longer owed (the other side took it) or, with
-        `expired_only`, while its lease still runs (its host is alive): so exactly one of the
-        host and the periodic job answers (see huimin.wechat.dedup)."""
+        False, pushing nothing, when the periodic job took the question over or, with
+        `expired_only` (that job), when it is not owed or its lease still runs (its host is
+        alive): so exactly one of the host and the periodic job answers (huimin.wechat.dedup).
+        The host pushes even when no owed record is found: its write may have failed."""
         return self._push(sender, items, drains, message_key, expired_only)
 
     def _push(self, sender: str, items: list[Item], drains: DrainScheduler, owed: str = "",
@@ -191,8 +192,12 @@ class Outbox:
                 try:
                     pipe.watch(key, drainer, *([entry] if entry else []))
                     if entry is not None:
-                        until = pipe.hget(entry, "owed_until")
-                        if until is None or (expired_only and int(until) > _redis_ms(pipe)):
+                        until, taken = pipe.hmget(entry, "owed_until", "reclaimed")
+                        if expired_only:
+                            gone = until is None or int(until) > _redis_ms(pipe)
+                        else:
+                            gone = taken is not None
+                        if gone:
                             pipe.unwatch()
                             return False
                     job_id = pipe.get(drainer)
@@ -205,6 +210,8 @@ class Outbox:
                                      ex=DRAINER_TTL)
                     if entry is not None:
                         pipe.hdel(entry, "owed", "owed_until")
+                        if expired_only:  # the host, if alive after all, must not answer
+                            pipe.hset(entry, "reclaimed", 1)
                         pipe.zrem(OWED_INDEX, owed)
                     pipe.execute()
                     return True
