@@ -13,7 +13,7 @@ from huimin.platform.runtime import Runtime
 from huimin.wechat.api import WeChatApi
 from huimin.wechat.choices import ChoiceStore
 from huimin.wechat.conversation import AssistantHealth
-from huimin.wechat.delivery import Courier, Outbox
+from huimin.wechat.delivery import Courier, Outbox, reclaim_owed
 from huimin.wechat.safe_redis import SafeRedis
 from jobs.queues import PUSH, enqueue
 from jobs.runtime import with_runtime
@@ -21,6 +21,9 @@ from jobs.runtime import with_runtime
 # Until the assistant answers (or WeChat takes the message): quickly at first, then every
 # 30 s. Items older than WeChat's 48-hour window are recorded for staff, which ends the loop.
 DRAIN_RETRY = Retry(max=10_000, interval=[2, 5, 10, 20, 30])
+# How often owed answers are looked for: with the lease (huimin.wechat.dedup), a dead host's
+# citizen waits at most about half a minute more.
+RECLAIM_SECONDS = 10
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -36,6 +39,13 @@ def drain_outbox(rt: Runtime, sender: str) -> int:
         health=AssistantHealth(SafeRedis(rt.redis)),
     )
     return Outbox(rt.redis).drain(sender, courier)
+
+
+@with_runtime
+def reclaim_owed_answers(rt: Runtime) -> int:
+    """Periodic (jobs.cron): questions owed by web hosts that died after replying "success"
+    go to their citizens' outboxes, to be answered by the drain jobs."""
+    return reclaim_owed(rt.redis, RQDrains())
 
 
 class RQDrains:

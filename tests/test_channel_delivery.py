@@ -15,6 +15,7 @@ from huimin.assistant.client import AssistantClient, AssistantUnavailable
 from huimin.platform.db import Database
 from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import load_settings
+from huimin.wechat import undelivered
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
 from huimin.wechat.choices import ChoiceStore
@@ -172,6 +173,22 @@ def test_transient_failure_keeps_the_item_for_the_retry(emulator, courier, redis
     assert [i.text for i in outbox.items(SENDER)] == ["一", "二"]
     assert outbox.drain(SENDER, courier) == 2  # what the job's retry does
     assert delivered(emulator, "o-del-5") == ["一", "二"] and records(db) == []
+
+
+def test_a_send_whose_answer_timed_out_is_not_resent(emulator, courier, redis_conn, db):
+    """WeChat delivers the part but holds its answer past the client's 5 s read timeout: the
+    part may have arrived, so it goes to staff ("may have been delivered"), never again to the
+    citizen; the rest of the outbox still goes."""
+    interact(emulator, "o-del-11")
+    requests.post(f"{emulator}/_emulator/faults", json={
+        "path": "/cgi-bin/message/custom/send", "errcode": 0, "delay": 7, "count": 1},
+        timeout=5).raise_for_status()
+    outbox = Outbox(redis_conn)
+    outbox.push(SENDER, [send("o-del-11", "一"), send("o-del-11", "二")], DRAINS)
+    assert outbox.drain(SENDER, courier) == 1
+    assert delivered(emulator, "o-del-11") == ["一", "二"]  # nothing twice
+    assert [(r.text, r.reason) for r in records(db)] == [("一", undelivered.TIMED_OUT)]
+    assert outbox.items(SENDER) == [] and redis_conn.get(Outbox.sending_key(SENDER)) is None
 
 
 def test_unsubscribed_users_get_no_pushes(emulator, courier, redis_conn, db, settings):

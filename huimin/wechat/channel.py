@@ -8,6 +8,9 @@ budget (settings.reply_budget_seconds) whatever happens behind it:
   and the answer goes out through the customer-service API when it is ready (the outbox).
 - A retry of a message (same MsgId, or for events FromUserName + CreateTime + Event) is not
   processed again: it waits for the first delivery's answer (see huimin.wechat.dedup).
+- A deferred question is owed: it is recorded in Redis as the reply goes out, under a lease
+  this host's heartbeat renews, and cleared as the answer is handed to the outbox. If the host
+  dies first, a periodic job hands the question to the worker (see huimin.wechat.dedup).
 - When the assistant is down, the citizen gets a short apology naming 12333 at once and the
   question is queued; the outbox job asks again, with backoff, and answers in order.
 
@@ -155,6 +158,7 @@ class _Turn:
     done: threading.Event = field(default_factory=threading.Event)
     reply: str | None = None  # set when the answer is to be the passive reply
     deferred: bool = False  # set when the request gave up waiting
+    owed: bool = False  # set when the deferred question was recorded as owed (dedup)
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -170,6 +174,54 @@ def _executor() -> ThreadPoolExecutor:
             _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="wechat-turn")
             _pool_pid = os.getpid()
         return _pool
+
+
+class OwedHeartbeat:
+    """Renews the leases of the answers this process owes, so the periodic job never takes
+    over from a host that is alive but slow. An owed record this process could not clear
+    (Redis was down as its answer went out another way) is cleared here once Redis is back,
+    before its lease runs out, so the question is not answered a second time.
+
+    One daemon thread per process while anything is held (threads do not survive a fork);
+    it beats twelve times per lease, so a record left to clear goes soon after Redis is back."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._held: dict[str, bool] = {}  # message key -> True when only to be cleared
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def hold(self, message_key: str) -> None:
+        with self._lock:
+            self._held[message_key] = False
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="wechat-owed",
+                                                daemon=True)
+                self._pid = os.getpid()
+                self._thread.start()
+
+    def release(self, message_key: str) -> None:
+        with self._lock:
+            self._held.pop(message_key, None)
+
+    def settle_later(self, message_key: str) -> None:
+        with self._lock:
+            if message_key in self._held:
+                self._held[message_key] = True
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.ledger.owed_lease_seconds / 12)
+            with self._lock:
+                if not self._held:
+                    self._thread = None
+                    return
+                held = dict(self._held)
+            self.ledger.renew_owed([key for key, settle in held.items() if not settle])
+            for key in [key for key, settle in held.items() if settle]:
+                if self.ledger.settle(key):
+                    self.release(key)
 
 
 class Channel:
@@ -190,6 +242,7 @@ class Channel:
         self.wechat = wechat or WeChatApi(settings, conn)
         self.nonces = NonceGuard(self.redis)
         self.ledger = Ledger(self.redis)
+        self.heartbeat = OwedHeartbeat(self.ledger)
         self.limiter = RateLimiter(self.redis, settings.user_rate_limit_per_minute)
         self.choices = ChoiceStore(self.redis)
         self.health = conversation.AssistantHealth(self.redis)
@@ -220,12 +273,31 @@ class Channel:
             if time.monotonic() >= deadline:
                 break
             self.ledger.renew(msg.key)  # this host is alive: no other host takes the message
+        question = self._owed_question(msg)
         with turn.lock:
             if turn.reply is not None:
                 return turn.reply or None
             turn.deferred = True
-            self.ledger.defer(msg.key)
+            if question is not None:
+                # Owed even if the write failed: a write that timed out may still land, and
+                # must then be cleared (or renewed) like any other.
+                turn.owed = True
+                self.heartbeat.hold(msg.key)
+            if question is None or not self.ledger.defer_owing(msg.key, question.dumps()):
+                self.ledger.defer(msg.key)
         log.info("reply_deferred", sender=self.sender_of(msg.source), message=msg.key)
+        return None
+
+    def _owed_question(self, msg: Inbound) -> Item | None:
+        """What the worker asks if this host dies owing the answer: the citizen's words (a
+        numbered choice is asked as typed), or a menu click's intent; None for messages that
+        need no assistant (events answered with a menu, or nothing)."""
+        sender = self.sender_of(msg.source)
+        if msg.msg_type in TEXT_TYPES:
+            text = (msg.content if msg.msg_type == "text" else msg.recognition).strip()
+            return Item(ASK, msg.source, sender, text, msg.key, quote=text) if text else None
+        if msg.msg_type == "event" and msg.event == "CLICK" and msg.event_key in MENU_CLICKS:
+            return Item(ASK, msg.source, sender, MENU_CLICKS[msg.event_key], msg.key)
         return None
 
     def _await_first_delivery(self, msg: Inbound, deadline: float) -> tuple[bool, str | None]:
@@ -260,6 +332,7 @@ class Channel:
             self._finish(msg, sender, turn, result)
         except Exception:  # noqa: BLE001 - nothing else would see it on this thread
             log.exception("answer_delivery_failed", sender=sender, message=msg.key)
+            self.heartbeat.release(msg.key)  # if owed, its lease runs out: the worker answers
         finally:
             turn.done.set()
 
@@ -276,17 +349,25 @@ class Channel:
                  for part in later]
         if result.ask_later is not None:
             items.append(result.ask_later)
-        self._deliver_later(sender, items)
+        self._deliver_later(sender, items, msg.key if turn.owed else "")
 
-    def _deliver_later(self, sender: str, items: list[Item]) -> None:
-        """Queue for the worker; if Redis is down, send from here or record for staff."""
-        if not items:
+    def _deliver_later(self, sender: str, items: list[Item], owed: str = "") -> None:
+        """Queue for the worker, clearing the owed record with it (none if the periodic job took
+        the question over meanwhile: the worker answers it); if Redis is down, send from here
+        or record for staff, and clear the owed record once Redis is back."""
+        if not items and not owed:
             return
         try:
-            self.redis.run(lambda c: self.outbox.push(sender, items, self.drains))
+            if not owed:
+                self.redis.run(lambda c: self.outbox.push(sender, items, self.drains))
+            elif not self.redis.run(
+                    lambda c: self.outbox.push_owed(sender, items, self.drains, owed)):
+                log.warning("owed_answer_taken_over", sender=sender, message=owed)
+            self.heartbeat.release(owed)
             return
         except RedisUnavailable:
             log.warning("outbox_unavailable", sender=sender, items=len(items))
+            self.heartbeat.settle_later(owed)
         for item in items:
             reason = "queue unavailable"
             if item.kind == SEND:

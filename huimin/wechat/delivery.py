@@ -17,7 +17,9 @@ Nothing is sent twice: just before WeChat is called for a part, the part is mark
 mark still on the head part when a job starts means the job before it died while WeChat had
 that part (a SIGKILL, the machine lost): it may have been delivered, so it is recorded for
 staff instead of sent again, as benefit pushes do (huimin.benefits.push). A failure the job
-sees (WeChat busy, a network error) clears the mark and the part is retried as before.
+sees (WeChat busy, a network error) clears the mark and the part is retried as before, except
+a read timeout: WeChat had the part and may have delivered it before its answer was lost, so
+it is recorded for staff too ("may have been delivered"), never resent blindly.
 Removals compare the head with the item handled, so a removal that is repeated (redis-py
 retries a command after a dropped connection) never takes the next item.
 """
@@ -32,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import redis
+import requests
 import structlog
 from redis.client import Pipeline
 from redis.lock import Lock
@@ -42,6 +45,7 @@ from huimin.wechat import conversation, undelivered
 from huimin.wechat import users as wechat_users
 from huimin.wechat.api import WeChatApi, WeChatError
 from huimin.wechat.choices import ChoiceStore
+from huimin.wechat.dedup import OWED_INDEX, ledger_key
 
 log = structlog.get_logger("delivery")
 
@@ -166,22 +170,51 @@ class Outbox:
 
     def push(self, sender: str, items: list[Item], drains: DrainScheduler) -> None:
         """Append `items` and, in the same transaction, start a drain job unless one is alive."""
-        if not items:
-            return
+        if items:
+            self._push(sender, items, drains)
+
+    def push_owed(self, sender: str, items: list[Item], drains: DrainScheduler,
+                  message_key: str, *, expired_only: bool = False) -> bool:
+        """Hand what is owed for a deferred message (its answer's parts, or the question itself
+        when its host died) to the outbox and clear the owed record, in one transaction.
+        False, pushing nothing, when the periodic job took the question over or, with
+        `expired_only` (that job), when it is not owed or its lease still runs (its host is
+        alive): so exactly one of the host and the periodic job answers (huimin.wechat.dedup).
+        The host pushes even when no owed record is found: its write may have failed."""
+        return self._push(sender, items, drains, message_key, expired_only)
+
+    def _push(self, sender: str, items: list[Item], drains: DrainScheduler, owed: str = "",
+              expired_only: bool = False) -> bool:
         key, drainer = self.key(sender), self.drainer_key(sender)
+        entry = ledger_key(owed) if owed else None
         with self.conn.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key, drainer)
+                    pipe.watch(key, drainer, *([entry] if entry else []))
+                    if entry is not None:
+                        until, taken = pipe.hmget(entry, "owed_until", "reclaimed")
+                        if expired_only:
+                            gone = until is None or int(until) > _redis_ms(pipe)
+                        else:
+                            gone = taken is not None
+                        if gone:
+                            pipe.unwatch()
+                            return False
                     job_id = pipe.get(drainer)
                     alive = job_id is not None and drains.is_alive(self.conn, job_id.decode())
                     pipe.multi()
-                    pipe.rpush(key, *[item.dumps() for item in items])
-                    if not alive:
-                        pipe.set(drainer, drains.schedule(self.conn, pipe, sender),
-                                 ex=DRAINER_TTL)
+                    if items:
+                        pipe.rpush(key, *[item.dumps() for item in items])
+                        if not alive:
+                            pipe.set(drainer, drains.schedule(self.conn, pipe, sender),
+                                     ex=DRAINER_TTL)
+                    if entry is not None:
+                        pipe.hdel(entry, "owed", "owed_until")
+                        if expired_only:  # the host, if alive after all, must not answer
+                            pipe.hset(entry, "reclaimed", 1)
+                        pipe.zrem(OWED_INDEX, owed)
                     pipe.execute()
-                    return
+                    return True
                 except redis.WatchError:
                     continue  # the drain job finished or took items meanwhile: look again
 
@@ -293,11 +326,45 @@ class Outbox:
             raise
 
 
+def reclaim_owed(conn: redis.Redis, drains: DrainScheduler, limit: int = 500) -> int:
+    """Questions owed by hosts that died after replying "success" (their leases ran out):
+    hand each to its citizen's outbox as a question, for the worker to answer in order.
+    Run periodically (jobs.cron); returns how many were handed over."""
+    outbox, handed = Outbox(conn), 0
+    for raw_key in conn.zrangebyscore(OWED_INDEX, "-inf", _redis_ms(conn), start=0, num=limit):
+        message_key = raw_key.decode()
+        raw = conn.hget(ledger_key(message_key), "owed")
+        if raw is None:  # settled meanwhile
+            conn.zrem(OWED_INDEX, message_key)
+            continue
+        item = Item.loads(raw)
+        if outbox.push_owed(item.sender, [item], drains, message_key, expired_only=True):
+            handed += 1
+            log.warning("owed_answer_reclaimed", sender=item.sender, message=message_key)
+    return handed
+
+
+def _redis_ms(conn: redis.Redis | Pipeline) -> int:
+    """Redis's clock in ms: leases are set by it, so hosts with skewed clocks agree."""
+    seconds, micros = conn.time()
+    return seconds * 1000 + micros // 1000
+
+
 def deliver_now(wechat: WeChatApi, db: Database, item: Item) -> bool:
-    """Send one text now: True if WeChat took it; False if refused for good (recorded for
-    staff); raises WeChatError for transient failures."""
+    """Send one text now: True if WeChat took it; False if refused for good or if WeChat's
+    answer timed out (it may have delivered the text: resending could send it twice), both
+    recorded for staff; raises WeChatError for transient failures."""
     try:
         wechat.send_text(item.openid, item.text)
+    except requests.ReadTimeout:
+        with db.session() as session:
+            undelivered.record(
+                session, openid=item.openid, sender_id=item.sender,
+                message_key=item.message_key, kind=undelivered.ANSWER, text=item.text,
+                reason=undelivered.TIMED_OUT,
+            )
+        log.warning("answer_send_timed_out", sender=item.sender, message=item.message_key)
+        return False
     except WeChatError as exc:
         if exc.errcode in TRANSIENT_ERRCODES:
             raise

@@ -36,6 +36,8 @@ ERRCODE_TEXT: dict[int, str] = {
 }
 # A late answer's part WeChat had when its job was killed (huimin.wechat.delivery).
 INTERRUPTED = "send interrupted, may have been delivered; not resent"
+# A part whose send WeChat took but did not answer in time (a read timeout): never resent.
+TIMED_OUT = "wechat answer timed out, may have been delivered; not resent"
 # Reasons recorded without a WeChat error code (see huimin.wechat.delivery, huimin.wechat.channel).
 REASON_TEXT: dict[str, str] = {
     "reply window passed": "超过48小时未互动，无法主动发送",
@@ -43,6 +45,7 @@ REASON_TEXT: dict[str, str] = {
     "queue unavailable": "系统排队服务暂时不可用，问题未能转交助手",
     "grid notification refused by WeChat": "网格员协助通知被微信拒收",
     INTERRUPTED: "发送时系统中断，市民可能已收到，未重发，请核实",
+    TIMED_OUT: "微信未及时答复，市民可能已收到，未重发，请核实",
 }
 
 
