@@ -3,8 +3,8 @@ WeChat path (callback -> Rasa -> actions -> catalogue), judged on what the citiz
 
 The issue's gate (direct-right >= 0.85, wrong <= 0.02) is not met yet (0.768 and 0.017 on
 2026-12-02, 21:52 UTC), so this test holds the regression floor `FLOOR` below today's level
-and prints whether the gate holds; `make eval` reports both. Writes reports/answer-eval.md with the worst
-cases."""
+and prints whether the gate holds; `make eval` reports both. Writes reports/answer-eval.md
+with the worst cases."""
 
 from __future__ import annotations
 
