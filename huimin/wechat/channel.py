@@ -24,9 +24,11 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import redis
 import structlog
@@ -166,6 +168,26 @@ _pool_pid = 0
 _pool_lock = threading.Lock()
 
 
+T = TypeVar("T")
+
+# A Redis client's own timeout does not bound every call: a connection opened while Redis was
+# paused was seen blocking in redis-py's connection handshake until the pause ended (8-11 s,
+# tests/e2e/test_faults.py). So the request thread never makes a Redis call itself: the call
+# runs on the pool, and the request waits for it at most this long, then goes on as if Redis
+# were down.
+REQUEST_REDIS_WAIT = FAST_TIMEOUT + 0.1
+
+
+def _within(call: Callable[[], T], default: T) -> T:
+    """`call()` on the pool, waited for at most REQUEST_REDIS_WAIT; `default` if slower."""
+    future = _executor().submit(call)
+    try:
+        return future.result(timeout=REQUEST_REDIS_WAIT)
+    except FuturesTimeout:
+        log.warning("redis_call_abandoned", waited=REQUEST_REDIS_WAIT)
+        return default
+
+
 def _executor() -> ThreadPoolExecutor:
     """One pool per process, created after gunicorn forks (threads do not survive a fork)."""
     global _pool, _pool_pid
@@ -252,7 +274,7 @@ class Channel:
         return wechat_users.pseudonym(openid, pseudonym_secret(self.settings))
 
     def fresh_nonce(self, nonce: str) -> bool:
-        return self.nonces.fresh(nonce)
+        return _within(lambda: self.nonces.fresh(nonce), True)
 
     # ---- the request side ------------------------------------------------------------------
 
@@ -261,8 +283,8 @@ class Channel:
 
         The wait ends one Redis timeout before the budget: the ledger call made after it may
         stall that long, and the reply must still leave within the budget."""
-        deadline = started + self.settings.reply_budget_seconds - FAST_TIMEOUT
-        if self.ledger.claim(msg.key) is not None:
+        deadline = started + self.settings.reply_budget_seconds - REQUEST_REDIS_WAIT
+        if _within(lambda: self.ledger.claim(msg.key), None) is not None:
             taken_over, reply = self._await_first_delivery(msg, deadline)
             if not taken_over:
                 return reply
@@ -272,7 +294,8 @@ class Channel:
         while not turn.done.wait(max(0.0, min(renew_every, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 break
-            self.ledger.renew(msg.key)  # this host is alive: no other host takes the message
+            # This host is alive: no other host takes the message. Not waited for.
+            _executor().submit(self.ledger.renew, msg.key)
         question = self._owed_question(msg)
         with turn.lock:
             if turn.reply is not None:
@@ -283,10 +306,14 @@ class Channel:
                 # must then be cleared (or renewed) like any other.
                 turn.owed = True
                 self.heartbeat.hold(msg.key)
-            if question is None or not self.ledger.defer_owing(msg.key, question.dumps()):
-                self.ledger.defer(msg.key)
+            _within(lambda: self._defer(msg.key, question), None)
         log.info("reply_deferred", sender=self.sender_of(msg.source), message=msg.key)
         return None
+
+    def _defer(self, message_key: str, question: Item | None) -> None:
+        """Mark the message deferred, recording the owed question when there is one."""
+        if question is None or not self.ledger.defer_owing(message_key, question.dumps()):
+            self.ledger.defer(message_key)
 
     def _owed_question(self, msg: Inbound) -> Item | None:
         """What the worker asks if this host dies owing the answer: the citizen's words (a
@@ -306,17 +333,17 @@ class Channel:
         delivery took the message over, to process it itself."""
         log.info("duplicate_delivery", sender=self.sender_of(msg.source), message=msg.key)
         while time.monotonic() < deadline:
-            state = self.ledger.claim(msg.key)
+            state = _within(lambda: self.ledger.claim(msg.key), PROCESSING)
             if state is None:
                 log.warning("delivery_taken_over", sender=self.sender_of(msg.source),
                             message=msg.key)
                 return True, None
             if state == ANSWERED:
-                return False, self.ledger.peek(msg.key)[1] or None
+                return False, _within(lambda: self.ledger.peek(msg.key), (None, ""))[1] or None
             if state != PROCESSING:
                 return False, None  # deferred: the answer comes later
             time.sleep(POLL_SECONDS)
-        state, reply = self.ledger.defer(msg.key)
+        state, reply = _within(lambda: self.ledger.defer(msg.key), (DEFERRED, ""))
         return False, (reply or None) if state == ANSWERED else None
 
     # ---- the background side ---------------------------------------------------------------
@@ -339,7 +366,8 @@ class Channel:
     def _finish(self, msg: Inbound, sender: str, turn: _Turn, result: Result) -> None:
         first = result.parts[0] if result.parts else ""
         with turn.lock:
-            passive = not turn.deferred and self.ledger.finish(msg.key, first) != DEFERRED
+            passive = not turn.deferred and _within(
+                lambda: self.ledger.finish(msg.key, first), ANSWERED) != DEFERRED
             if passive:
                 turn.reply = first
             turn.done.set()
