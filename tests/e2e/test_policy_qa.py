@@ -106,14 +106,16 @@ def test_unhelpful_answer_reaches_the_review_inbox(citizen, stack) -> None:
 def test_one_clear_candidate_is_answered_and_close_ones_are_offered(citizen) -> None:
     """Issue 14: a clear question is answered at once (never a one-item menu); a menu only
     when candidates are close, best first, and a choice answers."""
-    answer = citizen.say("我想问问那个4050的补贴")
-    assert answer.startswith("【灵活就业人员社会保险补贴】") and "您问的是哪一项" not in answer
+    # At the start of a conversation: after a policy answer, a question naming no policy
+    # of its own is taken as a follow-up about that policy.
     menu = citizen.say("养老金的事怎么办")  # certification, retiring or residents' pension
     first, second = [CATALOGUE[h.key] for h in CATALOGUE.search("养老金的事怎么办", k=2)]
     assert menu.startswith("您问的是哪一项？")
     assert f"回复 1：{first.title}" in menu and f"回复 2：{second.title}" in menu
     chosen = citizen.say("2")
     assert chosen.startswith(f"【{second.title}】")
+    answer = citizen.say("我想问问那个4050的补贴")
+    assert answer.startswith("【灵活就业人员社会保险补贴】") and "您问的是哪一项" not in answer
 
 
 def test_misheard_name_and_fee_question_are_answered(citizen) -> None:
