@@ -240,7 +240,7 @@ class Topology:
 
     def env_for(self, host: str) -> dict[str, str]:
         """The environment of one host: the same for every role but for its own address and
-        its own data directories (what deploy/env/<role>.env documents)."""
+        its own data directories (what deploy/env/<role>.env.example documents)."""
         own = self.workdir / "hosts" / host
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("DATABASE_URL", "REDIS_URL", "WECHAT_", "RASA_", "MODEL_"))}
