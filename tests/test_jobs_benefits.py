@@ -273,3 +273,26 @@ def test_cron_config_schedules_nightly_matching_and_rule_watching(redis_conn):
     nightly = registered["jobs.benefits.nightly"]
     assert nightly.cron == "30 18 * * *"  # 02:30 in Beijing and nightly.queue_name == DEFAULT
     assert registered["jobs.benefits.watch_rules"].interval == 300
+
+
+def test_a_push_whose_answer_timed_out_is_not_resent(db, emulator, redis_conn):
+    """WeChat sends the subscribe message but answers after the client's 5 s read timeout:
+    the resident may have it, so no channel is tried again and nothing is retried; the grid
+    worker checks with the resident instead."""
+    rid = add_resident(db, "LATE", openid="mini-l", grid_id="G1", **ELDER)
+    emu(emulator, "mini-l", appid=MINI_APPID, accept=[TEMPLATE, TEMPLATE])
+    emu(emulator, "oa-l", last_interaction=time.time())
+    follower(db, "oa-l", rid)
+    requests.post(f"{emulator}/_emulator/faults", json={
+        "path": "/cgi-bin/message/subscribe/send", "errcode": 0, "delay": 7, "count": 1},
+        timeout=5).raise_for_status()
+    jobs.enqueue_resident_match(redis_conn, rid, 1)
+    work(redis_conn)
+    notice = notice_of(db, rid)
+    assert len(messages(emulator, "mini-l")) == 1  # WeChat did deliver it
+    assert messages(emulator, "oa-l") == []  # no second channel
+    assert (notice.status, notice.delivery) == (MATCHED, GRID_WORKER)
+    assert "timed out" in notice.push_note and "not resent" in notice.push_note
+    _requeue_scheduled(redis_conn)  # nothing was scheduled to try again
+    work(redis_conn)
+    assert len(messages(emulator, "mini-l")) == 1

@@ -13,7 +13,8 @@ finds it claimed or delivered and does nothing; a transient WeChat failure relea
 claim and raises `PushRetry` (the job is retried with backoff); a claim left behind by a
 worker that died mid-call is never resent over WeChat (the message may have gone out):
 the grid worker follows up instead (a job that finds a claim still fresh looks again when it
-is stale, so a claim left by a killed worker always reaches the grid worker).
+is stale, so a claim left by a killed worker always reaches the grid worker). The same holds
+when WeChat's answer times out: WeChat may have delivered the message, so it is not resent.
 """
 
 from __future__ import annotations
@@ -240,6 +241,10 @@ class Pusher:
                     raise PushRetry(f"notice {notice_id}: WeChat error {exc.errcode}") from exc
                 refused.append(f"{channel}: {exc.errcode} {reason}")
                 continue
+            except requests.ReadTimeout:
+                # WeChat took the request but its answer came too late: the message may have
+                # reached the resident, so it is never sent again; the grid worker checks.
+                return self._timed_out(notice_id, channel)
             except (requests.RequestException, WeChatException) as exc:
                 self._release(notice_id, resident_id, now, f"{channel}: WeChat unreachable")
                 raise PushRetry(f"notice {notice_id}: WeChat unreachable") from exc
@@ -307,6 +312,16 @@ class Pusher:
                 notice.push_started_at = None
         log.info("benefit notice %s delivered via %s", notice_id, channel)
         return Outcome("sent", channel, note=note or "")
+
+    def _timed_out(self, notice_id: int, channel: str) -> Outcome:
+        with self.db.session() as s:
+            notice = s.get(BenefitNotice, notice_id, with_for_update=True)
+            assert notice is not None
+            outcome = self._to_worklist(s, notice, f"{channel}: WeChat's answer timed out; "
+                                        "may have been delivered; not resent")
+        log.warning("benefit notice %s: WeChat answer timed out via %s; to the grid worker",
+                    notice_id, channel)
+        return outcome
 
     def _fallback(self, notice_id: int, note: str) -> Outcome:
         with self.db.session() as s:
