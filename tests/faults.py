@@ -330,12 +330,17 @@ class Traffic:
                 timeout=10).json()
             self.questions.append(q)
 
+    def next_envelope(self, q: Question) -> dict:
+        """What the next delivery posts: here the same envelope (same MsgId) each time."""
+        return q.envelope
+
     def deliver(self, q: Question) -> None:
-        for _ in range(WECHAT_TRIES):  # the same envelope (same MsgId) on each retry
+        for _ in range(WECHAT_TRIES):
+            env = self.next_envelope(q)
             started = time.monotonic()
             try:
-                resp = requests.post(f"{self.web}/wechat/callback", params=q.envelope["query"],
-                                     data=q.envelope["body"].encode(),
+                resp = requests.post(f"{self.web}/wechat/callback", params=env["query"],
+                                     data=env["body"].encode(),
                                      headers={"Content-Type": "text/xml"},
                                      timeout=WECHAT_TIMEOUT)
             except requests.RequestException:
@@ -347,6 +352,7 @@ class Traffic:
             if resp.status_code >= 500:
                 q.errors += 1
                 continue
+            q.envelope = env  # the reply is opened with its own delivery's nonce
             q.raw_replies.append(resp.text)
             return
 

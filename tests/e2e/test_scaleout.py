@@ -45,7 +45,7 @@ from huimin.wechat.channel import SORRY
 from huimin.wechat.conversation import FALLBACK_TEXT
 from jobs.queues import DEFAULT, PUSH
 from tests.debian import ensure_installed
-from tests.faults import WECHAT_TIMEOUT, WECHAT_TRIES, Question, Traffic
+from tests.faults import WECHAT_TRIES, Question, Traffic
 from tests.ops_fixtures import evaluation
 
 # Building the hosts takes minutes on a busy machine (two Rasa replicas load a model).
@@ -107,29 +107,11 @@ class WeChatTraffic(Traffic):
     def __init__(self, site: Site) -> None:
         super().__init__(site)  # type: ignore[arg-type]
         self.hosts = site.hosts
+        self.msg_ids: dict[str, str] = {}
 
-    def deliver(self, q: Question) -> None:
-        msg_id = new_msg_id()
-        for _ in range(WECHAT_TRIES):
-            env = envelope(self.hosts, q.openid, q.text, msg_id)
-            started = time.monotonic()
-            try:
-                resp = requests.post(f"{self.web}/wechat/callback", params=env["query"],
-                                     data=env["body"].encode(),
-                                     headers={"Content-Type": "text/xml"},
-                                     timeout=WECHAT_TIMEOUT)
-            except requests.RequestException:
-                q.slow += 1
-                continue
-            if time.monotonic() - started > WECHAT_TIMEOUT:
-                q.slow += 1
-                continue
-            if resp.status_code >= 500:
-                q.errors += 1
-                continue
-            q.envelope = env  # the reply is opened with its own delivery's nonce
-            q.raw_replies.append(resp.text)
-            return
+    def next_envelope(self, q: Question) -> dict:
+        msg_id = self.msg_ids.setdefault(q.openid, new_msg_id())  # one MsgId per question
+        return envelope(self.hosts, q.openid, q.text, msg_id)
 
 
 def opened(hosts: Topology, env: dict, raw: str) -> str:
