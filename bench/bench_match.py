@@ -23,10 +23,7 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -36,14 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from huimin.benefits.matching import MatchReport, run_matching  # noqa: E402
 from huimin.benefits.models import CONFIRMED, MATCHED, BenefitNotice  # noqa: E402
-from huimin.platform import migrate  # noqa: E402
 from huimin.platform import schema as _models  # noqa: E402, F401 - every mapper configured
 from huimin.platform.db import Database  # noqa: E402
 from huimin.residents.models import Resident  # noqa: E402
 from huimin.residents.synthetic import insert_residents, synthetic_residents  # noqa: E402
 from huimin.rules import load_rules, match_all  # noqa: E402
 from huimin.rules.sql import ALL_STATUSES  # noqa: E402
-from tests.services import claimed_redis_db, temporary_postgres  # noqa: E402
+from tests.services import claimed_redis_db, migrated_database  # noqa: E402
 
 AS_OF = date(2025, 6, 30)
 TARGET_S = {1_000_000: 20.0, 10_000_000: 200.0}
@@ -55,19 +51,6 @@ def rss_mb() -> float:
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-@contextmanager
-def database(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="huimin_match_") as tmp:
-            url = f"sqlite:///{tmp}/match.db"
-            migrate.upgrade(url)
-            yield url
-    else:
-        with temporary_postgres() as url:
-            migrate.upgrade(url)
-            yield url
 
 
 def timed(label: str, n: int, fn, *args, **kwargs):
@@ -107,7 +90,7 @@ def all_statuses(db: Database) -> int:
 
 def bench(backend: str, n: int, push: bool) -> None:
     print(f"{backend}, {n:,} residents (load average {load()})")
-    with database(backend) as url:
+    with migrated_database(backend) as url:
         db = Database(url)
         start = time.perf_counter()
         with db.engine.begin() as conn:

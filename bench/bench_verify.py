@@ -42,12 +42,11 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from huimin.employment_code import EmploymentCodes, generate_key, scan_log, store  # noqa: E402
-from huimin.platform import migrate  # noqa: E402
 from huimin.platform import schema as _models  # noqa: E402, F401 - every mapper configured
 from huimin.platform.db import Database  # noqa: E402
 from huimin.residents.models import Resident  # noqa: E402
 from scripts.stack import ROOT, free_port, http_ok, wait_until  # noqa: E402
-from tests.services import claimed_redis_db, temporary_postgres  # noqa: E402
+from tests.services import claimed_redis_db, migrated_database  # noqa: E402
 
 RATIO_TARGET = 0.6
 P99_TARGET_MS = 50.0
@@ -143,18 +142,6 @@ def run_load(port: int, method: str, path: str, bodies: list[bytes], clients: in
 # ---- the server and its data ------------------------------------------------------------------
 
 
-@contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / 'verify.db'}"
-        migrate.upgrade(url)
-        yield url
-    else:
-        with temporary_postgres() as url:
-            migrate.upgrade(url)
-            yield url
-
-
 def seed(url: str, codes: EmploymentCodes) -> list[bytes]:
     """Holders with codes of each status; the request bodies, one per code."""
     db = Database(url)
@@ -211,7 +198,7 @@ def flusher(env: dict[str, str], log: Path, root: Path) -> Iterator[None]:
 def bench_db(kind: str, args: argparse.Namespace, redis_url: str, key_dir: Path,
              workdir: Path) -> None:
     codes = EmploymentCodes.from_env({"EMPLOYMENT_CODE_KEY_DIR": str(key_dir)})
-    with database(kind, workdir) as url:
+    with migrated_database(kind) as url:
         bodies = seed(url, codes)
         conn = redis.Redis.from_url(redis_url)
         conn.flushdb()

@@ -7,6 +7,7 @@ database number and creates uniquely named PostgreSQL databases, and cleans up a
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,3 +62,20 @@ def temporary_postgres() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_database(backend: str) -> Iterator[str]:
+    """A fresh database with the schema at head: a SQLite file (`sqlite`) or a PostgreSQL
+    database (`postgresql`), removed afterwards. For benchmarks, which pick the backend."""
+    from huimin.platform import migrate  # the app's migrations; tests import this lazily
+
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="huimin_db_") as tmp:
+            url = f"sqlite:///{tmp}/huimin.db"
+            migrate.upgrade(url)
+            yield url
+    else:
+        with temporary_postgres() as url:
+            migrate.upgrade(url)
+            yield url
