@@ -28,6 +28,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from deploy.netns.topology import pg_bin
+from huimin.platform.keys import pseudonym_secret
 from huimin.platform.settings import load_settings
 from huimin.wechat import users as wechat_users
 from huimin.wechat.channel import SORRY
@@ -317,7 +318,9 @@ class Traffic:
     def __init__(self, stack: FaultStack) -> None:
         self.stack = stack
         self.emulator, self.web = stack.url("emulator"), stack.url("web")
-        self.secret = load_settings().secret_key
+        # The pseudonym key the stack's processes use (derived, not SECRET_KEY itself):
+        # with another key, questions recorded for staff or still queued would count as lost.
+        self.secret = pseudonym_secret(load_settings())
         self.questions: list[Question] = []
 
     def prepare(self, count: int) -> None:
