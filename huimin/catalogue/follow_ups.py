@@ -11,7 +11,7 @@ from datetime import date
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.referrals import ReferralTable
-from huimin.catalogue.resolver import resolve_words
+from huimin.catalogue.resolver import resolve_words, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.vocabulary import aspect_of
 
@@ -40,9 +40,9 @@ def asked_of_previous(
     Citizens wrap the aspect in words of their own ("我退伍好几年了这样的情况符合条件吗"), so a
     turn may carry content words and still be a follow-up. It is not one when it names a policy
     (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
-    another department's matter. A search over the catalogue's text does not switch: over the
-    words around an aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴),
-    and the context is the stronger evidence.
+    another department's matter, or when retrieval finds another policy clearly and strongly
+    (resolver.switched_to); a weak retrieval match does not switch: over the words around an
+    aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴).
     """
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text):
@@ -52,10 +52,7 @@ def asked_of_previous(
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
         return None
-    found = resolve_words(cat, refs, text)
-    if found is not None and (
-        found.decision == "refer" or any(p.key != policy.key for p in found.policies)
-    ):
+    if switched_to(cat, refs, text, policy) is not None:
         return None
     return policy, aspect
 
