@@ -14,7 +14,7 @@ from huimin.catalogue.answers import is_follow_up, reply_to_question
 from huimin.catalogue.dialect import load_dialect, plain
 from huimin.catalogue.follow_ups import asked_of_previous
 from huimin.catalogue.referrals import ReferralTable, load_referrals
-from huimin.catalogue.resolver import resolve, switched_to
+from huimin.catalogue.resolver import resolve, resolve_clear, switched_to
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
@@ -161,3 +161,37 @@ def test_the_dialect_file_is_checked(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"_dialect.yml: field 'words'"):
         load_dialect(bad)
     assert load_dialect()["哪哈儿"] == "哪里"
+
+
+def test_a_clear_strong_retrieval_match_settles_the_policy(catalogue, referrals) -> None:
+    """For intents that are not policy questions (benefits, out of scope, fallback): a policy
+    found by retrieval clearly and strongly counts; a weak or close one does not."""
+    found = resolve_clear(catalogue, referrals, "刚毕业在这边租房子有补贴吗")
+    assert found is not None and [p.key for p in found.policies] == ["graduate_housing_subsidy"]
+    assert found.evidence == "search"
+    for text in ("我能领哪些补贴", "家里老人走了有什么钱可以领", "到了六十岁怎么开始领养老金",
+                 "手机内存满了怎么清理"):
+        assert resolve_clear(catalogue, referrals, text) is None, text
+    assert resolve_clear(catalogue, referrals, "高林津贴在哪办").evidence == "fuzzy"
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("户口怎么注销", "public_security"),  # 户口注销 with a question word inside
+        ("我想把孩子户口迁过来找哪个部门", "public_security"),
+        ("医保要去哪里报销", "medical_insurance"),
+        ("想领养个孩子去哪办手续", "civil_affairs"),
+    ],
+)
+def test_referral_words_are_found_around_question_words(
+    referrals, text: str, department: str
+) -> None:
+    found = referrals.match(text)
+    assert found is not None and found.department.key == department
+
+
+def test_a_referral_word_across_a_domain_word_does_not_count(catalogue, referrals) -> None:
+    """"领养老金" is 领 + 养老金, not 领养 (adoption, civil affairs)."""
+    assert referrals.match("到了六十岁怎么开始领养老金") is None
+    assert resolve(catalogue, referrals, "到了六十岁怎么开始领养老金").decision != "refer"

@@ -142,7 +142,7 @@ class ActionCheckBenefits(Action):
         if tracker.active_loop_name != FORM and tracker.latest_action_name == "action_listen":
             # "我这样的情况符合条件吗" right after a policy answer asks about that policy.
             events = policy_question_instead(
-                tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS
+                tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS, any_aspect=True
             )
             if events is not None:
                 return events

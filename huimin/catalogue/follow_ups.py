@@ -11,7 +11,7 @@ from datetime import date
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.referrals import ReferralTable
-from huimin.catalogue.resolver import resolve_words, switched_to
+from huimin.catalogue.resolver import resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.vocabulary import aspect_of
 
@@ -57,18 +57,30 @@ def asked_of_previous(
     return policy, aspect
 
 
+# A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how
+# long it takes or what it costs, which are asked of the catalogue even when a guide is named.
+GUIDE_ANSWERS: tuple[str, ...] = ("process",)
+
+
 def named_question(
     cat: Catalogue,
     refs: ReferralTable | None,
     text: str,
     entity_policies: Sequence[str],
     today: date,
+    besides: Sequence[str] = (),
+    any_aspect: bool = False,
 ) -> Outcome | None:
-    """The answer when `text` names one policy clearly (verbatim, misheard or mistyped) and
-    asks one aspect of it ("失业登计要带什么" tagged as checking benefits); else None."""
-    found = resolve_words(cat, refs, text)
+    """The answer when `text` settles one policy clearly (named verbatim, misheard or mistyped,
+    or found by retrieval clearly and strongly: resolver.resolve_clear) and asks one aspect of
+    it, other than the aspects `besides` ("失业登计要带什么" tagged as checking benefits;
+    "去办退休我要带哪些东西" tagged as starting the retirement guide), or with `any_aspect` asks
+    about it at all ("刚毕业在这边租房子有补贴吗"); else None."""
+    found = resolve_clear(cat, refs, text)
     aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
-    if found is None or found.decision != "answer" or aspect is None:
+    if found is None or found.decision != "answer" or aspect in besides:
+        return None
+    if aspect is None and not any_aspect:
         return None
     return reply_to_question(cat, today, text=text, policy_values=entity_policies,
                              referrals=refs)

@@ -106,6 +106,25 @@ def resolve_words(
     return None
 
 
+def resolve_clear(
+    catalogue: Catalogue,
+    referrals: ReferralTable | None,
+    text: str,
+    thresholds: Thresholds = THRESHOLDS,
+) -> Resolution | None:
+    """Like `resolve_words`, and also a policy retrieval finds clearly and strongly (its best
+    score at least `switch_score`, the runner-up well behind): "刚毕业在这边租房子有补贴吗" is
+    高校毕业生住房补贴 though it names none of its names. Anything weaker is None."""
+    found = resolve_words(catalogue, referrals, text)
+    if found is not None or not text or text.lstrip().startswith("/"):
+        return found
+    searched = resolve(catalogue, None, text, thresholds=thresholds)
+    strong = bool(searched.scores) and searched.scores[0] >= thresholds.switch_score
+    if searched.decision == "answer" and searched.evidence == "search" and strong:
+        return searched
+    return None
+
+
 def switched_to(
     catalogue: Catalogue,
     referrals: ReferralTable | None,
@@ -118,12 +137,8 @@ def switched_to(
     policy that retrieval finds clearly and strongly ("养老金认证" discussed, then
     "家属领丧葬的钱去哪里领"). A weak retrieval match does not switch: the words around an
     aspect often echo another policy's summary, and the context is the stronger evidence."""
-    found = resolve_words(catalogue, referrals, text)
+    found = resolve_clear(catalogue, referrals, text, thresholds)
     if found is None:
-        searched = resolve(catalogue, None, text, thresholds=thresholds)
-        strong = bool(searched.scores) and searched.scores[0] >= thresholds.switch_score
-        found = searched if searched.evidence == "search" and strong else None
-    if found is None or found.decision not in {"answer", "refer"}:
         return None
     if found.decision == "answer" and all(p.key == previous.key for p in found.policies):
         return None
