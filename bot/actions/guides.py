@@ -91,8 +91,8 @@ class ActionStartGuide(Action):
         if not text.startswith("/"):
             if not keys and chat().guide_named(text) is None:
                 # No guide named: "手机上怎么办理" right after a policy answer asks about it;
-                # "养老金认正怎么弄" names a policy, mistyped.
-                events = policy_question_instead(tracker, dispatcher, named=True)
+                # "养老金认正怎么弄" names a policy, mistyped; "我想申请低保" is civil affairs'.
+                events = policy_question_instead(tracker, dispatcher, named=True, refer=True)
             else:
                 # A guide named, but "去办退休我要带哪些东西" asks what to bring, not the steps.
                 events = policy_question_instead(tracker, dispatcher, named=True,

@@ -51,6 +51,7 @@ def policy_question_instead(
     unless: Sequence[str] = (),
     besides: Sequence[str] = (),
     any_aspect: bool = False,
+    refer: bool = False,
 ) -> list[dict[str, Any]] | None:
     """For the actions of other intents: when the latest message is really a policy question,
     answer it and return the slot events; else None, having uttered nothing.
@@ -61,7 +62,8 @@ def policy_question_instead(
     asks one aspect of it.
     `unless`: words that mark a message naming no policy as the intent's own business;
     `besides`: aspects that are the intent's own business even when a policy is named;
-    `any_aspect`: a named policy is answered even when no aspect is asked (an overview)."""
+    `any_aspect`: a named policy is answered even when no aspect is asked (an overview);
+    `refer`: another department's matter is referred there."""
     text = tracker.latest_message.get("text") or ""
     if not text or is_payload(text):
         return None
@@ -70,7 +72,7 @@ def policy_question_instead(
     if outcome is None and named:
         outcome = named_question(catalogue(), referrals(), text,
                                  entity_values(tracker, "policy"), today(), besides,
-                                 any_aspect)
+                                 any_aspect, refer)
     if outcome is None:
         return None
     utter(dispatcher, outcome.reply)

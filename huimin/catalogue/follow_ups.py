@@ -57,6 +57,16 @@ def asked_of_previous(
     return policy, aspect
 
 
+# Words of a question about the citizen's own entitlements ("我是低保户能领哪些补贴"): the
+# benefits check answers it even when it names another department's matter, which a question
+# without them ("老旧小区加装电梯有补贴吗") is referred to.
+OWN_WORDS: tuple[str, ...] = ("我", "俺", "咱", "自己", "本人")
+
+
+def about_oneself(text: str) -> bool:
+    return any(word in text for word in OWN_WORDS)
+
+
 # A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how
 # long it takes or what it costs, which are asked of the catalogue even when a guide is named.
 GUIDE_ANSWERS: tuple[str, ...] = ("process",)
@@ -70,13 +80,17 @@ def named_question(
     today: date,
     besides: Sequence[str] = (),
     any_aspect: bool = False,
+    refer: bool = False,
 ) -> Outcome | None:
     """The answer when `text` settles one policy clearly (named verbatim, misheard or mistyped,
     or found by retrieval clearly and strongly: resolver.resolve_clear) and asks one aspect of
     it, other than the aspects `besides` ("失业登计要带什么" tagged as checking benefits;
     "去办退休我要带哪些东西" tagged as starting the retirement guide), or with `any_aspect` asks
-    about it at all ("刚毕业在这边租房子有补贴吗"); else None."""
+    about it at all ("刚毕业在这边租房子有补贴吗"); with `refer`, another department's matter
+    is referred ("我想申请低保…" tagged as starting a guide); else None."""
     found = resolve_clear(cat, refs, text)
+    if found is not None and found.decision == "refer":
+        return reply_to_question(cat, today, text=text, referrals=refs) if refer else None
     aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
     if found is None or found.decision != "answer" or aspect in besides:
         return None

@@ -26,7 +26,12 @@ from bot.actions.policy import (
     policy_question_instead,
 )
 from huimin.catalogue import load_catalogue
-from huimin.catalogue.follow_ups import GUIDE_ANSWERS, WHICH_BENEFITS_WORDS, asked_of_previous
+from huimin.catalogue.follow_ups import (
+    GUIDE_ANSWERS,
+    WHICH_BENEFITS_WORDS,
+    about_oneself,
+    asked_of_previous,
+)
 from huimin.catalogue.referrals import ReferralStore
 from huimin.platform.settings import ROOT, load_settings
 from tests.actions.recorded import recorded
@@ -221,3 +226,28 @@ def test_a_guide_named_with_another_aspect_answers_that_aspect() -> None:
     assert policy_question_instead(next_turn("退休手续怎么办", "start_guide"), dispatcher,
                                    follow_ups=False, named=True, besides=GUIDE_ANSWERS) is None
     assert dispatcher.messages == []
+
+
+def test_another_departments_matter_is_referred_from_benefits_and_guides() -> None:
+    """"老旧小区加装电梯有补贴吗" (tagged check_benefits) is housing's; "我是低保户能领哪些补贴"
+    asks about the citizen's own benefits and stays with the benefits check."""
+    for text, department in (("老旧小区加装电梯有补贴吗", "住建"),
+                             ("残疾人就业有什么扶持", "残联")):
+        dispatcher = CollectingDispatcher()
+        events = policy_question_instead(
+            next_turn(text, "check_benefits"), dispatcher, named=True,
+            unless=WHICH_BENEFITS_WORDS, any_aspect=True, refer=not about_oneself(text))
+        assert events is not None, text
+        reply = dispatcher.messages[0]["text"]
+        assert department in reply and "【" not in reply
+    own = "我是低保户能领哪些补贴"
+    assert about_oneself(own)
+    dispatcher = CollectingDispatcher()
+    assert policy_question_instead(next_turn(own, "check_benefits"), dispatcher, named=True,
+                                   unless=WHICH_BENEFITS_WORDS, any_aspect=True,
+                                   refer=not about_oneself(own)) is None
+    # Tagged as starting a guide, no guide named: referred, not a menu of guides.
+    dispatcher = CollectingDispatcher()
+    asked = next_turn("我想申请低保家里就我和老母亲两个人", "start_guide")
+    events = policy_question_instead(asked, dispatcher, named=True, refer=True)
+    assert events is not None and "民政" in dispatcher.messages[0]["text"]
