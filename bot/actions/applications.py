@@ -27,7 +27,7 @@ class ActionCheckApplication(Action):
         text = tracker.latest_message.get("text") or ""
         if not any(word in text for word in APPLICATION_STATUS_WORDS):
             # "申请了以后多久能批下来" asks the policy's time limit, not this citizen's status.
-            events = policy_question_instead(tracker, dispatcher, named=True)
+            events = policy_question_instead(tracker, dispatcher, named=True, refer=True)
             if events is not None:
                 return events
         named = named_policies(catalogue(), entity_values(tracker, "policy"), text)

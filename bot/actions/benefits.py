@@ -37,7 +37,7 @@ from huimin.benefits.questions import (
     to_slot,
 )
 from huimin.benefits.sources import catalogue, rule_store, titles
-from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS
+from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, about_oneself
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
@@ -140,9 +140,12 @@ class ActionCheckBenefits(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if tracker.active_loop_name != FORM and tracker.latest_action_name == "action_listen":
-            # "我这样的情况符合条件吗" right after a policy answer asks about that policy.
+            # "我这样的情况符合条件吗" right after a policy answer asks about that policy;
+            # "老旧小区加装电梯有补贴吗" is another department's.
+            text = tracker.latest_message.get("text") or ""
             events = policy_question_instead(
-                tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS
+                tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS, any_aspect=True,
+                refer=not about_oneself(text),
             )
             if events is not None:
                 return events

@@ -2,9 +2,10 @@
 
 Runs for `nlu_fallback` (FallbackClassifier: low confidence or two intents too close) and as
 RulePolicy's core fallback. The NLU being unsure of the intent does not mean the words are
-unclear: when they name a policy (verbatim, misheard or mistyped) or another department's
-matter, that is answered as a policy question would be. Failures are counted from the
-tracker's events, so a success in between starts the count again.
+unclear: when they name a policy (verbatim, misheard or mistyped), retrieval finds one
+clearly and strongly, or they name another department's matter, that is answered as a policy
+question would be. Failures are counted from the tracker's events, so a success in between
+starts the count again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bot.actions.context import catalogue, entity_values, previous_slot, referra
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
 from bot.actions.policy import answer_question, follow_up, slots
 from huimin.catalogue.answers import asks_about, candidates, named_policies, rephrase
-from huimin.catalogue.resolver import resolve_words
+from huimin.catalogue.resolver import resolve_clear
 
 NAME = "action_fallback"
 HAND_OFF_AFTER = 2  # failures in a row
@@ -74,7 +75,7 @@ class ActionFallback(Action):
         cat = catalogue()
         previous = previous_slot(tracker, "policy")
         if (
-            resolve_words(cat, referrals(), text) is not None
+            resolve_clear(cat, referrals(), text) is not None
             or asks_about(cat, text, previous)
             or follow_up(tracker) is not None
         ):

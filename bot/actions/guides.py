@@ -20,6 +20,7 @@ from bot.actions.fallback import ActionFallback
 from bot.actions.handoff import USER_REQUEST, hand_off
 from bot.actions.policy import policy_question_instead
 from huimin.catalogue.answers import Reply, intent_choice
+from huimin.catalogue.follow_ups import GUIDE_ANSWERS
 from huimin.guides.chat import (
     GUIDE_CHOICE,
     STOPPED_NO_GUIDE,
@@ -87,9 +88,15 @@ class ActionStartGuide(Action):
     ) -> list[dict[str, Any]]:
         keys = entity_values(tracker, "guide")
         text = tracker.latest_message.get("text") or ""
-        if not keys and not text.startswith("/") and chat().guide_named(text) is None:
-            # No guide named: "手机上怎么办理" right after a policy answer asks about that policy.
-            events = policy_question_instead(tracker, dispatcher)
+        if not text.startswith("/"):
+            if not keys and chat().guide_named(text) is None:
+                # No guide named: "手机上怎么办理" right after a policy answer asks about it;
+                # "养老金认正怎么弄" names a policy, mistyped; "我想申请低保" is civil affairs'.
+                events = policy_question_instead(tracker, dispatcher, named=True, refer=True)
+            else:
+                # A guide named, but "去办退休我要带哪些东西" asks what to bring, not the steps.
+                events = policy_question_instead(tracker, dispatcher, named=True,
+                                                 unless=("",), besides=GUIDE_ANSWERS)
             if events is not None:
                 return events
         try:

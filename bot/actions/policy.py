@@ -46,23 +46,33 @@ def policy_question_instead(
     tracker: Tracker,
     dispatcher: CollectingDispatcher,
     *,
+    follow_ups: bool = True,
     named: bool = False,
     unless: Sequence[str] = (),
+    besides: Sequence[str] = (),
+    any_aspect: bool = False,
+    refer: bool = False,
 ) -> list[dict[str, Any]] | None:
     """For the actions of other intents: when the latest message is really a policy question,
     answer it and return the slot events; else None, having uttered nothing.
 
     Short follow-ups ("一天能给多少", "申请了以后多久能批下来") are often given another intent
-    by the NLU. A policy question here is a follow-up about the previous answer's policy, or
-    (`named`) a message that names a policy, verbatim or misheard, and asks one aspect of it.
-    `unless`: words that mark a message naming no policy as the intent's own business."""
+    by the NLU. A policy question here is a follow-up about the previous answer's policy (unless
+    not `follow_ups`), or (`named`) a message that names a policy, verbatim or misheard, and
+    asks one aspect of it.
+    `unless`: words that mark a message naming no policy as the intent's own business;
+    `besides`: aspects that are the intent's own business even when a policy is named;
+    `any_aspect`: a named policy is answered even when no aspect is asked (an overview);
+    `refer`: another department's matter is referred there."""
     text = tracker.latest_message.get("text") or ""
     if not text or is_payload(text):
         return None
-    outcome = None if any(word in text for word in unless) else follow_up(tracker)
+    mine = not follow_ups or any(word in text for word in unless)
+    outcome = None if mine else follow_up(tracker)
     if outcome is None and named:
         outcome = named_question(catalogue(), referrals(), text,
-                                 entity_values(tracker, "policy"), today())
+                                 entity_values(tracker, "policy"), today(), besides,
+                                 any_aspect, refer)
     if outcome is None:
         return None
     utter(dispatcher, outcome.reply)
@@ -116,8 +126,11 @@ class ActionOutOfScope(Action):
         found = referrals().match(tracker.latest_message.get("text") or "")
         if found is not None:
             utter(dispatcher, refer(found))
-        elif (events := policy_question_instead(tracker, dispatcher)) is not None:
-            return events  # "家属需要带些啥子" after a policy answer is about that policy
+        elif (events := policy_question_instead(tracker, dispatcher, named=True,
+                                                any_aspect=True)) is not None:
+            # "家属需要带些啥子" after a policy answer is about that policy; "高林津贴在哪办"
+            # names one, misheard.
+            return events
         else:
             dispatcher.utter_message(response="utter_out_of_scope")
         return [SlotSet("policy", None), SlotSet("aspect", None)]

@@ -18,15 +18,16 @@ from datetime import date
 
 from huimin.catalogue import (
     ASPECT_LABELS,
-    ASPECT_WORDS,
     ASPECTS,
     Catalogue,
     Policy,
     SearchHit,
     aspect_of,
 )
+from huimin.catalogue.dialect import plain as read_plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.resolver import resolve
+from huimin.catalogue.vocabulary import ASPECT_FORMS
 
 # The numbered menu under an overview (the issue's "1 条件 2 标准 3 材料 4 怎么办").
 OVERVIEW_ASPECTS: tuple[str, ...] = ("eligibility", "amount", "materials", "process")
@@ -207,13 +208,14 @@ def is_payload(text: str) -> bool:
 def is_follow_up(catalogue: Catalogue, text: str) -> bool:
     """True when the text names no topic of its own, only an aspect, policy names already
     resolved and filler words ("那创业补贴呢", "要带啥")."""
-    plain = text
     names = [n for p in catalogue for n in p.names]
-    words = [w for ws in ASPECT_WORDS.values() for w in ws]
-    for word in sorted([*names, *words], key=len, reverse=True):
-        plain = plain.replace(word, " ")
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    rest = read_plain(text)  # "要带些啥子": regional words read as plain Mandarin
+    for word in sorted(ASPECT_FORMS, key=len, reverse=True):
+        rest = rest.replace(word, " ")
     content = [
-        w for w in catalogue.index().tokenizer.words(plain)
+        w for w in catalogue.index().tokenizer.words(rest)
         if len(w) > 1 and w not in _GENERIC_WORDS and not set(w) <= _FILLER_CHARS
     ]  # fmt: skip
     return not content

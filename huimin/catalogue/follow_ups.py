@@ -11,7 +11,7 @@ from datetime import date
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.referrals import ReferralTable
-from huimin.catalogue.resolver import resolve_words
+from huimin.catalogue.resolver import resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.vocabulary import aspect_of
 
@@ -40,9 +40,9 @@ def asked_of_previous(
     Citizens wrap the aspect in words of their own ("我退伍好几年了这样的情况符合条件吗"), so a
     turn may carry content words and still be a follow-up. It is not one when it names a policy
     (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
-    another department's matter. A search over the catalogue's text does not switch: over the
-    words around an aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴),
-    and the context is the stronger evidence.
+    another department's matter, or when retrieval finds another policy clearly and strongly
+    (resolver.switched_to); a weak retrieval match does not switch: over the words around an
+    aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴).
     """
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text):
@@ -52,12 +52,24 @@ def asked_of_previous(
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
         return None
-    found = resolve_words(cat, refs, text)
-    if found is not None and (
-        found.decision == "refer" or any(p.key != policy.key for p in found.policies)
-    ):
+    if switched_to(cat, refs, text, policy) is not None:
         return None
     return policy, aspect
+
+
+# Words of a question about the citizen's own entitlements ("我是低保户能领哪些补贴"): the
+# benefits check answers it even when it names another department's matter, which a question
+# without them ("老旧小区加装电梯有补贴吗") is referred to.
+OWN_WORDS: tuple[str, ...] = ("我", "俺", "咱", "自己", "本人")
+
+
+def about_oneself(text: str) -> bool:
+    return any(word in text for word in OWN_WORDS)
+
+
+# A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how
+# long it takes or what it costs, which are asked of the catalogue even when a guide is named.
+GUIDE_ANSWERS: tuple[str, ...] = ("process",)
 
 
 def named_question(
@@ -66,12 +78,23 @@ def named_question(
     text: str,
     entity_policies: Sequence[str],
     today: date,
+    besides: Sequence[str] = (),
+    any_aspect: bool = False,
+    refer: bool = False,
 ) -> Outcome | None:
-    """The answer when `text` names one policy clearly (verbatim, misheard or mistyped) and
-    asks one aspect of it ("失业登计要带什么" tagged as checking benefits); else None."""
-    found = resolve_words(cat, refs, text)
+    """The answer when `text` settles one policy clearly (named verbatim, misheard or mistyped,
+    or found by retrieval clearly and strongly: resolver.resolve_clear) and asks one aspect of
+    it, other than the aspects `besides` ("失业登计要带什么" tagged as checking benefits;
+    "去办退休我要带哪些东西" tagged as starting the retirement guide), or with `any_aspect` asks
+    about it at all ("刚毕业在这边租房子有补贴吗"); with `refer`, another department's matter
+    is referred ("我想申请低保…" tagged as starting a guide); else None."""
+    found = resolve_clear(cat, refs, text)
+    if found is not None and found.decision == "refer":
+        return reply_to_question(cat, today, text=text, referrals=refs) if refer else None
     aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
-    if found is None or found.decision != "answer" or aspect is None:
+    if found is None or found.decision != "answer" or aspect in besides:
+        return None
+    if aspect is None and not any_aspect:
         return None
     return reply_to_question(cat, today, text=text, policy_values=entity_policies,
                              referrals=refs)

@@ -11,6 +11,7 @@ how to reach it, nothing more.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pydantic import (
 )
 
 from huimin.catalogue.text import normalise
+from huimin.catalogue.vocabulary import DOMAIN_WORDS
 
 # Department key -> the short name every reply for it must contain (the citizen recognises
 # the department by it).
@@ -99,6 +101,37 @@ class Match:
         )
 
 
+# Words a question puts inside a matter's name ("户口怎么注销" for 户口注销, "医保要去报销"
+# for 医保报销): a referral word also matches the question read without them.
+_DOMAIN_TERMS: Final[tuple[str, ...]] = tuple(w for w in DOMAIN_WORDS if len(w) >= 2)
+_QUESTION_WORDS = re.compile("怎么|如何|怎样|咋个|咋|啷个|要|去|该|能|可以|的")
+
+
+def _stands_alone(word: str, text: str) -> bool:
+    """`word` occurs in `text` and not only across the edge of a domain word: "领养" (adoption)
+    in "领养老金" is 领 + 养老金."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if not any(_straddles(start, end, text, term) for term in _DOMAIN_TERMS):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _straddles(start: int, end: int, text: str, term: str) -> bool:
+    """An occurrence of `term` overlaps [start, end) in part, neither holding the other."""
+    at = text.find(term, max(0, start - len(term) + 1))
+    while 0 <= at < end:
+        if at + len(term) > start:
+            inside = start <= at and at + len(term) <= end
+            holds = at <= start and end <= at + len(term)
+            if not inside and not holds:
+                return True
+        at = text.find(term, at + 1)
+    return False
+
+
 class ReferralTable:
     """Every referral word, longest first, so the most specific matter wins."""
 
@@ -118,7 +151,11 @@ class ReferralTable:
         department more of whose words the text holds ("看病押金医保能垫付吗": 医保 and 垫付
         beat 看病). A named department beats the 12345 catch-all ("养老院找哪个部门")."""
         plain = normalise(text)
-        found = [(word, Match(d, m)) for word, d, m in self._words if word and word in plain]
+        bare = _QUESTION_WORDS.sub("", plain)
+        found = [
+            (word, Match(d, m)) for word, d, m in self._words
+            if word and (_stands_alone(word, plain) or _stands_alone(word, bare))
+        ]  # fmt: skip
         if not found:
             return None
         named = [f for f in found if f[1].department.key != "hotline_12345"] or found

@@ -5,7 +5,7 @@ Evidence, strongest first:
 2. a matter of another department (`referrals/`), which is never answered with a policy;
 3. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
    or one character off in a name of four or more (劳动冲裁);
-4. BM25 retrieval over the catalogue's text.
+4. BM25 retrieval over the catalogue's text, the question's regional words read plain.
 Retrieval answers only when its best candidate stands clear of the next (the margin); when
 two or more are close it asks, best first; when nothing is close enough it says so. A wrong
 policy stated as the answer is the worst failure, so doubt means asking, never guessing.
@@ -22,6 +22,7 @@ from typing import Literal
 from pypinyin import Style, pinyin
 
 from huimin.catalogue.catalogue import Catalogue
+from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.text import normalise
@@ -42,6 +43,10 @@ class Thresholds:
     # Candidates within this share of the best are offered when asking (at least two).
     close_ratio: float = 0.5
     max_choices: int = 3
+    # After a policy answer, retrieval alone moves the conversation to another policy only
+    # from this score up ("那老人的高龄补助怎么申请" after 失业保险金 scores ~11; the words
+    # around an aspect, "我家老人要怎么申请" after 居家养老服务补贴, score ~5 and stay).
+    switch_score: float = 8.0
 
 
 THRESHOLDS = Thresholds()
@@ -80,7 +85,9 @@ def resolve(
         return Resolution("answer", (heard[0],), evidence="fuzzy")
     if heard:
         return Resolution("ask", tuple(heard[: thresholds.max_choices]), evidence="fuzzy")
-    return _by_retrieval(catalogue, text, thresholds)
+    # Retrieval reads regional words plain ("莫得工作" as "没有工作"); names are matched above
+    # on the citizen's own words.
+    return _by_retrieval(catalogue, plain(text), thresholds)
 
 
 def resolve_words(
@@ -97,6 +104,45 @@ def resolve_words(
     ):
         return found
     return None
+
+
+def resolve_clear(
+    catalogue: Catalogue,
+    referrals: ReferralTable | None,
+    text: str,
+    thresholds: Thresholds = THRESHOLDS,
+) -> Resolution | None:
+    """Like `resolve_words`, and also a policy retrieval finds clearly and strongly (its best
+    score at least `switch_score`, the runner-up well behind): "刚毕业在这边租房子有补贴吗" is
+    高校毕业生住房补贴 though it names none of its names. Anything weaker is None."""
+    found = resolve_words(catalogue, referrals, text)
+    if found is not None or not text or text.lstrip().startswith("/"):
+        return found
+    searched = resolve(catalogue, None, text, thresholds=thresholds)
+    strong = bool(searched.scores) and searched.scores[0] >= thresholds.switch_score
+    if searched.decision == "answer" and searched.evidence == "search" and strong:
+        return searched
+    return None
+
+
+def switched_to(
+    catalogue: Catalogue,
+    referrals: ReferralTable | None,
+    text: str,
+    previous: Policy,
+    thresholds: Thresholds = THRESHOLDS,
+) -> Resolution | None:
+    """The resolution that moves a conversation about `previous` elsewhere, else None: another
+    policy named (verbatim, misheard or mistyped), another department's matter, or another
+    policy that retrieval finds clearly and strongly ("养老金认证" discussed, then
+    "家属领丧葬的钱去哪里领"). A weak retrieval match does not switch: the words around an
+    aspect often echo another policy's summary, and the context is the stronger evidence."""
+    found = resolve_clear(catalogue, referrals, text, thresholds)
+    if found is None:
+        return None
+    if found.decision == "answer" and all(p.key == previous.key for p in found.policies):
+        return None
+    return found
 
 
 def _by_retrieval(catalogue: Catalogue, text: str, t: Thresholds) -> Resolution:

@@ -18,6 +18,8 @@ from pydantic import (
     field_validator,
 )
 
+from huimin.catalogue.dialect import plain
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
@@ -98,15 +100,27 @@ DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
     """
 )
 
-_ALL_WORDS = [(word, aspect) for aspect, words in ASPECT_WORDS.items() for word in words]
+# Each word also in its plain Mandarin reading ("带啥子" as "带什么"), as questions are read
+# plain; not a reading of two characters: "啷个" read "怎么" would make "怎么回事" a process word.
+_ALL_WORDS = list(dict.fromkeys(
+    (form, aspect)
+    for aspect, words in ASPECT_WORDS.items()
+    for word in words
+    for form in (word, plain(word))
+    if form == word or len(form) > 2
+))
+# Every aspect word in every form, for blanking a question's aspect out of its other words.
+ASPECT_FORMS: Final[tuple[str, ...]] = tuple(dict.fromkeys(word for word, _ in _ALL_WORDS))
 
 
 def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     """The aspect named in `text`, if any: its longest aspect word, and among equally long
     ones the last (the closing words of a rambling question carry what is asked).
-    `ignore` are names to blank out first ("养老金资格认证" holds 资格 but asks nothing)."""
+    `ignore` are names to blank out first ("养老金资格认证" holds 资格 but asks nothing);
+    regional words are then read as plain Mandarin ("带啥子" is "带什么"; catalogue.dialect)."""
     for name in sorted(ignore, key=len, reverse=True):
         text = text.replace(name, " " * len(name))
+    text = plain(text)
     best: tuple[int, int, str] | None = None
     for word, aspect in _ALL_WORDS:
         end = text.rfind(word)

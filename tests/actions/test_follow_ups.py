@@ -26,7 +26,12 @@ from bot.actions.policy import (
     policy_question_instead,
 )
 from huimin.catalogue import load_catalogue
-from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, asked_of_previous
+from huimin.catalogue.follow_ups import (
+    GUIDE_ANSWERS,
+    WHICH_BENEFITS_WORDS,
+    about_oneself,
+    asked_of_previous,
+)
 from huimin.catalogue.referrals import ReferralStore
 from huimin.platform.settings import ROOT, load_settings
 from tests.actions.recorded import recorded
@@ -173,3 +178,76 @@ def test_an_office_question_naming_a_policy_gets_that_policys_office() -> None:
     office = next_turn("社保局在哪里", "ask_office")
     assert asyncio.run(ValidateOfficeForm().required_slots(
         ["district"], CollectingDispatcher(), office, {})) == ["district"]
+
+
+def test_a_follow_up_naming_another_policy_loosely_switches_to_it() -> None:
+    """After 失业保险金, "家属领丧葬的钱去哪里领" names 丧葬补助金 only loosely (retrieval finds it
+    clearly and strongly); before session 5 it was answered as 失业保险金's office."""
+    messages, slots = run(ActionAnswerPolicy(),
+                          next_turn("我们小区有个退休老人去世了家属领丧葬的钱去哪里领"))
+    assert messages[0]["text"].startswith(heading("survivor_benefits", "在哪办理")), messages
+    assert slots == {"policy": "survivor_benefits", "aspect": "where"}
+
+
+def test_out_of_scope_answers_a_misheard_policy_name() -> None:
+    """"高林津贴在哪办" tagged out of scope names 高龄津贴, misheard: answered, not refused."""
+    messages, slots = run(ActionOutOfScope(), next_turn("高林津贴在哪办", "out_of_scope"))
+    assert messages[0]["text"].startswith(heading("elderly_allowance", "在哪办理")), messages
+    assert slots["policy"] == "elderly_allowance"
+
+
+def test_check_benefits_answers_a_question_that_settles_one_policy() -> None:
+    """"刚毕业在这边租房子有补贴吗" is 高校毕业生住房补贴 (a strong, clear retrieval match), not
+    the benefits questionnaire; "我能领哪些补贴" stays with the questionnaire."""
+    kwargs = {"named": True, "unless": WHICH_BENEFITS_WORDS, "any_aspect": True}
+    dispatcher = CollectingDispatcher()
+    events = policy_question_instead(
+        next_turn("刚毕业在这边租房子有补贴吗", "check_benefits"),
+        dispatcher, **kwargs)
+    assert events is not None
+    assert dispatcher.messages[0]["text"].startswith(
+        f"【{CATALOGUE['graduate_housing_subsidy'].title}】")
+    dispatcher = CollectingDispatcher()
+    assert policy_question_instead(next_turn("我能领哪些补贴", "check_benefits"), dispatcher,
+                                   **kwargs) is None
+    assert dispatcher.messages == []
+
+
+def test_a_guide_named_with_another_aspect_answers_that_aspect() -> None:
+    """"去办退休我要带哪些东西" names the retirement guide but asks what to bring: answered from
+    the catalogue; "退休手续怎么办" (the steps) is left to the guide."""
+    text = "我快六十了单位让我自己去办退休我要带哪些东西过去"
+    dispatcher = CollectingDispatcher()
+    events = policy_question_instead(next_turn(text, "start_guide"), dispatcher,
+                                     follow_ups=False, named=True, besides=GUIDE_ANSWERS)
+    assert events is not None
+    assert dispatcher.messages[0]["text"].startswith(heading("retirement_application", "所需材料"))
+    dispatcher = CollectingDispatcher()
+    assert policy_question_instead(next_turn("退休手续怎么办", "start_guide"), dispatcher,
+                                   follow_ups=False, named=True, besides=GUIDE_ANSWERS) is None
+    assert dispatcher.messages == []
+
+
+def test_another_departments_matter_is_referred_from_benefits_and_guides() -> None:
+    """"老旧小区加装电梯有补贴吗" (tagged check_benefits) is housing's; "我是低保户能领哪些补贴"
+    asks about the citizen's own benefits and stays with the benefits check."""
+    for text, department in (("老旧小区加装电梯有补贴吗", "住建"),
+                             ("残疾人就业有什么扶持", "残联")):
+        dispatcher = CollectingDispatcher()
+        events = policy_question_instead(
+            next_turn(text, "check_benefits"), dispatcher, named=True,
+            unless=WHICH_BENEFITS_WORDS, any_aspect=True, refer=not about_oneself(text))
+        assert events is not None, text
+        reply = dispatcher.messages[0]["text"]
+        assert department in reply and "【" not in reply
+    own = "我是低保户能领哪些补贴"
+    assert about_oneself(own)
+    dispatcher = CollectingDispatcher()
+    assert policy_question_instead(next_turn(own, "check_benefits"), dispatcher, named=True,
+                                   unless=WHICH_BENEFITS_WORDS, any_aspect=True,
+                                   refer=not about_oneself(own)) is None
+    # Tagged as starting a guide, no guide named: referred, not a menu of guides.
+    dispatcher = CollectingDispatcher()
+    asked = next_turn("我想申请低保家里就我和老母亲两个人", "start_guide")
+    events = policy_question_instead(asked, dispatcher, named=True, refer=True)
+    assert events is not None and "民政" in dispatcher.messages[0]["text"]

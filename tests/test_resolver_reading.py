@@ -1,0 +1,197 @@
+"""How the resolver reads everyday questions (issue 14), on the real catalogue: the aspect
+asked in many wordings and dialects, regional words read plain, and a follow-up that moves to
+a policy named only loosely."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from huimin.catalogue import Catalogue, aspect_of, load_catalogue
+from huimin.catalogue.answers import is_follow_up, reply_to_question
+from huimin.catalogue.dialect import load_dialect, plain
+from huimin.catalogue.follow_ups import asked_of_previous
+from huimin.catalogue.referrals import ReferralTable, load_referrals
+from huimin.catalogue.resolver import resolve, resolve_clear, switched_to
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue(ROOT / "policies")
+
+
+@pytest.fixture(scope="module")
+def referrals() -> ReferralTable:
+    return load_referrals(ROOT / "referrals")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("社保卡在哪哈儿补办", "社保卡在哪里补办"),
+        ("要带啥子", "要带什么"),
+        ("退休手续咋整", "退休手续怎么办"),
+        ("莫得营业执照能领不", "没有营业执照能领不"),
+        ("考一次要几多钱", "考一次要多少钱"),
+        ("俺在屋头咋个认证", "我在家里怎么认证"),
+        ("失业金怎么样", "失业金怎么样"),  # plain words stay as they are
+    ],
+)
+def test_regional_words_are_read_plain(text: str, expected: str) -> None:
+    assert plain(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # where, in dialect and voice-style wordings
+        ("失业登记哪哈儿办", "where"),
+        ("嗯那个我想问一下失业金要去哪个地方办那个", "where"),
+        ("高龄补贴在哪旮旯申请", "where"),
+        # whether it costs money, including asking how much a charged service costs
+        ("人事档案存放要不要交保管费", "fee"),
+        ("技能等级认定报名费贵不贵", "fee"),
+        ("职业技能等级认定考一次要几多钱", "fee"),
+        ("养老金认证收钱不", "fee"),
+        # how long / by when
+        ("灵活就业参保登记当天能办好吗", "deadline"),
+        ("高校毕业生住房补贴要在几月份之前申请", "deadline"),
+        ("求职补贴好久到账", "deadline"),
+        # what to bring
+        ("丧葬费要拿些啥子手续", "materials"),
+        ("工伤认定要带啥子东西去", "materials"),
+        # whether they qualify
+        ("一次性创业补贴我开了个小饭馆有没有我的份", "eligibility"),
+        ("学徒制补贴哪些企业可以申请", "eligibility"),
+        ("创业补贴莫得营业执照能领不", "eligibility"),
+        # how much
+        ("吸纳就业补贴企业招一个人补几千", "amount"),
+        ("技能提升补贴一个人能拿几多", "amount"),
+        # how to apply
+        ("稳岗返还是自动返的还是要自己去申请", "process"),
+        ("退休手续咋整", "process"),
+        # "怎么回事" asks what the policy is, not how to apply
+        ("新型学徒制补贴是怎么回事", None),
+    ],
+)
+def test_the_aspect_is_understood_in_everyday_and_regional_wordings(
+    catalogue, text: str, aspect: str | None
+) -> None:
+    names = tuple(n for p in catalogue for n in p.names)
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_a_dialect_question_is_answered_with_the_aspect_asked(catalogue, referrals) -> None:
+    out = reply_to_question(catalogue, TODAY, "失业登记哪哈儿办", referrals=referrals)
+    policy = catalogue["unemployment_registration"]
+    assert out.decision == "answer" and out.policy == policy and out.aspect == "where"
+    assert policy.where.address in out.reply.text
+
+
+def test_a_regional_follow_up_names_nothing_new(catalogue) -> None:
+    assert is_follow_up(catalogue, "要带些啥子")
+    assert is_follow_up(catalogue, "哪哈儿办嘛")
+    assert not is_follow_up(catalogue, "家属领丧葬的钱去哪里领")
+
+
+@pytest.mark.parametrize(
+    ("previous", "text", "key", "aspect"),
+    [
+        ("unemployment_insurance", "那老人的高龄补助怎么申请", "elderly_allowance", "process"),
+        ("pension_certification", "我们小区有个退休老人去世了家属领丧葬的钱去哪里领",
+         "survivor_benefits", "where"),
+        ("startup_subsidy", "那开店租场地的房租能补多少", "startup_venue_subsidy", "amount"),
+        ("unemployment_registration", "我老婆想去学个技术参加职业培训有补贴吗能补多少",
+         "vocational_training_subsidy", "amount"),
+    ],
+)
+def test_a_follow_up_naming_another_policy_loosely_switches(
+    catalogue, referrals, previous: str, text: str, key: str, aspect: str
+) -> None:
+    assert asked_of_previous(catalogue, referrals, text, previous) is None
+    moved = switched_to(catalogue, referrals, text, catalogue[previous])
+    assert moved is not None and [p.key for p in moved.policies] == [key]
+    out = reply_to_question(catalogue, TODAY, text, previous=previous, referrals=referrals)
+    assert out.policy is not None and out.policy.key == key and out.aspect == aspect
+
+
+@pytest.mark.parametrize(
+    ("previous", "text", "aspect"),
+    [
+        # the words around the aspect echo another policy only weakly: the context wins
+        ("home_care_subsidy", "我家老人要怎么申请", "process"),
+        ("work_injury_recognition", "那大概多长时间能认定下来", "deadline"),
+        ("professional_title", "一般几月份申报", "deadline"),
+        ("startup_guarantee_loan", "要带些啥子", "materials"),
+    ],
+)
+def test_a_follow_up_without_a_strong_new_match_keeps_the_policy(
+    catalogue, referrals, previous: str, text: str, aspect: str
+) -> None:
+    assert switched_to(catalogue, referrals, text, catalogue[previous]) is None
+    asked = asked_of_previous(catalogue, referrals, text, previous)
+    assert asked is not None and asked[0].key == previous and asked[1] == aspect
+
+
+def test_naming_the_same_policy_again_is_no_switch(catalogue, referrals) -> None:
+    policy = catalogue["unemployment_insurance"]
+    assert switched_to(catalogue, referrals, "失业金要带什么", policy) is None
+    moved = switched_to(catalogue, referrals, "低保怎么申请", policy)
+    assert moved is not None and moved.decision == "refer"
+
+
+def test_retrieval_reads_regional_words_plain(catalogue, referrals) -> None:
+    """"莫得工作" is "没有工作": the same candidates as the plain question."""
+    assert resolve(catalogue, referrals, "莫得工作了领钱要啥子材料") == resolve(
+        catalogue, referrals, "没有工作了领钱要什么材料"
+    )
+
+
+def test_the_dialect_file_is_checked(tmp_path) -> None:
+    bad = tmp_path / "_dialect.yml"
+    bad.write_text("words:\n  啥子: 什么\n  什么: 啥\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="'什么' is itself listed"):
+        load_dialect(bad)
+    bad.write_text("word:\n  啥子: 什么\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"_dialect.yml: field 'words'"):
+        load_dialect(bad)
+    assert load_dialect()["哪哈儿"] == "哪里"
+
+
+def test_a_clear_strong_retrieval_match_settles_the_policy(catalogue, referrals) -> None:
+    """For intents that are not policy questions (benefits, out of scope, fallback): a policy
+    found by retrieval clearly and strongly counts; a weak or close one does not."""
+    found = resolve_clear(catalogue, referrals, "刚毕业在这边租房子有补贴吗")
+    assert found is not None and [p.key for p in found.policies] == ["graduate_housing_subsidy"]
+    assert found.evidence == "search"
+    for text in ("我能领哪些补贴", "家里老人走了有什么钱可以领", "到了六十岁怎么开始领养老金",
+                 "手机内存满了怎么清理"):
+        assert resolve_clear(catalogue, referrals, text) is None, text
+    assert resolve_clear(catalogue, referrals, "高林津贴在哪办").evidence == "fuzzy"
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("户口怎么注销", "public_security"),  # 户口注销 with a question word inside
+        ("我想把孩子户口迁过来找哪个部门", "public_security"),
+        ("医保要去哪里报销", "medical_insurance"),
+        ("想领养个孩子去哪办手续", "civil_affairs"),
+    ],
+)
+def test_referral_words_are_found_around_question_words(
+    referrals, text: str, department: str
+) -> None:
+    found = referrals.match(text)
+    assert found is not None and found.department.key == department
+
+
+def test_a_referral_word_across_a_domain_word_does_not_count(catalogue, referrals) -> None:
+    """"领养老金" is 领 + 养老金, not 领养 (adoption, civil affairs)."""
+    assert referrals.match("到了六十岁怎么开始领养老金") is None
+    assert resolve(catalogue, referrals, "到了六十岁怎么开始领养老金").decision != "refer"
