@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -28,11 +27,11 @@ from huimin.platform.db import Database
 from huimin.platform.settings import OpsSettings
 from scripts.stack import ROOT, Process, free_port, http_ok, procfile, stack_env, wait_until
 from tests.ops_fixtures import candidate_model
+from tests.rasa_workers import HEADER, models_by_worker, status, worker_pids
 from tests.services import claimed_redis_db
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
-HEADER = "X-Rasa-Worker"  # huimin/ops/rasa_server.py
 SWITCH_TIMEOUT = 600  # two workers each load the new model beside the old one
 
 
@@ -45,35 +44,14 @@ class Rasa:
         self.answers: list[str] = []  # every model id /status named, "" for none
 
     def workers(self) -> set[int]:
-        """The worker processes under the Rasa server's main process."""
-        pid = self.procs["rasa"].popen.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return {int(c) for c in children}
+        return worker_pids(self.procs["rasa"].popen.pid)
 
     def status(self) -> tuple[int, str]:
-        """(worker pid, model id) from one /status on a new connection; no model id from a
-        worker that has no model yet (Rasa answers 409 until its first pull succeeds)."""
-        resp = requests.get(f"{self.url}/status", params={"token": self.env["RASA_TOKEN"]},
-                            headers={"Connection": "close"}, timeout=30)
-        if resp.status_code == 409:
-            return int(resp.headers[HEADER]), ""
-        resp.raise_for_status()
-        return int(resp.headers[HEADER]), resp.json()["model_id"]
+        return status(self.url, self.env["RASA_TOKEN"])
 
     def models_by_worker(self, want: str, timeout: float) -> dict[int, str]:
-        """The model each worker serves, sampled with concurrent requests (so that both
-        workers take some) until every worker serves `want` or `timeout` s pass."""
-        seen: dict[int, str] = {}
-        deadline = time.monotonic() + timeout
-        with ThreadPoolExecutor(8) as pool:
-            while time.monotonic() < deadline:
-                for pid, model in pool.map(lambda _: self.status(), range(16)):
-                    seen[pid] = model
-                    self.answers.append(model)
-                if set(seen) >= self.workers() and all(m == want for m in seen.values()):
-                    break
-                time.sleep(0.5)
-        return seen
+        return models_by_worker(self.url, self.env["RASA_TOKEN"], self.procs["rasa"].popen.pid,
+                                want, timeout, self.answers)
 
 
 @pytest.fixture(scope="module")
