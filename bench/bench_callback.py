@@ -191,8 +191,9 @@ def rasa_direct(env: dict[str, str], senders: list[str], messages: int, think: f
         arrive(think, rng)
         for n in range(messages):
             t0 = time.perf_counter()
+            # A connection per message, as the channel sends them (huimin/assistant/client.py).
             resp = http.post(url, json={"sender": sender, "message": message(i, n)},
-                             timeout=30)
+                             headers={"Connection": "close"}, timeout=30)
             took = time.perf_counter() - t0
             with lock:
                 run.latencies.append(took)

@@ -29,7 +29,6 @@ LOG = ROOT / "var" / "log" / "train.log"
 EPOCHS = re.compile(r"Epochs:\s+(\d+)%\|.*?\|\s*(\d+)/(\d+)")
 STAGES = {  # a line of Rasa's log that starts a stage worth naming -> its name
     "DIETClassifier": "understanding (DIET)",
-    "TEDPolicy": "dialogue (TED)",
 }
 INPUTS = [
     "bot/config.yml", "bot/domain.yml", "bot/data", "nlu_data", "bot/requirements.txt",

@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from huimin.ops import model_store, registry
+from huimin.ops.gate import load_gate_config
 from huimin.ops.rasa_events import RedisStreamEventBroker
+from huimin.platform.db import Database
+from huimin.platform.settings import OpsSettings
 
 
 def broker_for(redis_url: str) -> RedisStreamEventBroker:
@@ -93,3 +97,37 @@ def answer_figures(direct_right: float = 0.95, wrong: float = 0.0,
                    eval_sha: str = "e1") -> dict[str, Any]:
     return {"cases": 400, "direct_right": direct_right, "wrong": wrong, "menu": 0.02,
             "eval_sha": eval_sha}
+
+
+def repack(source: Path, target: Path) -> str:
+    """The same network under a new model id: a different archive for the registry."""
+    model_id = uuid.uuid4().hex
+    with (tarfile.open(source, "r:gz") as src, gzip.open(target, "wb", compresslevel=1) as gz,
+          tarfile.open(fileobj=gz, mode="w") as dst):
+        for member in src:
+            data = src.extractfile(member) if member.isfile() else None
+            if member.name == "metadata.json" and data is not None:
+                raw = json.dumps({**json.load(data), "model_id": model_id}).encode()
+                member.size = len(raw)
+                dst.addfile(member, io.BytesIO(raw))
+            else:
+                dst.addfile(member, data)
+    return model_id
+
+
+def candidate_model(db: Database, workdir: Path, name: str = "huimin-scaleout-b"
+                    ) -> tuple[int, str]:
+    """Model B, registered beside the live model A; both carry an evaluation that passes the
+    gate (the gate is tested elsewhere; here it must let B through)."""
+    gate = load_gate_config(OpsSettings().gate_file)
+    scores = evaluation(0.95, {intent: 0.99 for intent in gate.floors})
+    with db.session() as s:
+        live = registry.active_model(s)
+        live.evaluation, sha = scores, live.sha256
+    source = model_store.export(db, sha, workdir / "model-a.tar.gz")
+    b_rasa = repack(source, workdir / "model-b.tar.gz")
+    with db.session() as s:
+        b_id = registry.register(s, workdir / "model-b.tar.gz", name=name,
+                                 origin=registry.TRAINED, started_by="test",
+                                 evaluation=scores).id
+    return b_id, b_rasa

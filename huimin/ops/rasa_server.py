@@ -24,17 +24,26 @@ Runs in the Rasa environment and is Rasa's own ``rasa`` command with these chang
   because the Redis tracker store reads and rebuilds the whole conversation each turn (py-spy,
   README). Here the walk is done once into a table; a name not in it goes to Rasa's own lookup,
   so unknown names, ``topic`` and defaults behave exactly as before.
+- Rasa runs ``SANIC_WORKERS`` processes (the Procfile sets 2, one per core; the lock store is
+  Redis, so one conversation is never handled by two at once). Each worker loads the model and
+  polls the model server on its own, so each swaps on its own: every response names the worker
+  process that produced it (``X-Rasa-Worker``), which is how a test or an operator sees that all
+  of them serve the new model. A worker also waits for its first model before it takes
+  connections (Rasa would answer 409 from it, beside a worker that answers, whenever the model
+  server was not up yet at its first pull): it pulls again every second until it has one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import rasa.core.agent as rasa_agent
+import rasa.core.run
 import rasa.shared.utils.common
 import tensorflow as tf
 from jsonschema.exceptions import best_match
@@ -48,8 +57,13 @@ from rasa.shared.core.events import Event
 from rasa.utils.common import TempDirectoryPath, get_temp_dir_name
 from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
 from rasa.utils.tensorflow.models import RasaModel
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 log = logging.getLogger(__name__)
+WORKER_HEADER = "X-Rasa-Worker"
+FIRST_PULL_RETRY_SECONDS = 1.0
 
 
 def _build_processor(agent: Any, model_path: str) -> MessageProcessor:
@@ -87,10 +101,25 @@ async def update_model_from_server(model_server: Any, agent: Any) -> None:
             loop = asyncio.get_running_loop()
             processor = await loop.run_in_executor(None, _build_processor, agent, directory)
             _swap(agent, processor, fingerprint)
-            log.info("Switched to model %s (%s).", processor.model_filename,
-                     processor.model_metadata.model_id)
+            log.info("Switched to model %s (%s) in worker %d.", processor.model_filename,
+                     processor.model_metadata.model_id, os.getpid())
         except Exception:  # noqa: BLE001 - as Rasa: keep serving the previous model
             log.exception("Failed to update model. The previous model will stay loaded instead.")
+
+
+async def load_from_server(agent: Any, model_server: Any) -> Any:
+    """Replacement for ``rasa.core.agent.load_from_server``: the same first pull and
+    schedule, except that the first pull is repeated until a model is loaded (this runs
+    before the worker starts serving)."""
+    await update_model_from_server(model_server, agent)
+    while not agent.is_ready():
+        await asyncio.sleep(FIRST_PULL_RETRY_SECONDS)
+        await update_model_from_server(model_server, agent)
+    wait_time_between_pulls = model_server.kwargs.get("wait_time_between_pulls", 100)
+    if wait_time_between_pulls:
+        await rasa_agent._schedule_model_pulling(model_server, int(wait_time_between_pulls),
+                                                 agent)
+    return agent
 
 
 _rasa_model_load = RasaModel.load.__func__
@@ -151,8 +180,25 @@ def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[
     return found if found is not None else _stock_resolve_by_type(type_name, default)
 
 
+_stock_configure_app = rasa.core.run.configure_app
+
+
+async def _name_worker(request: Request, response: HTTPResponse) -> None:
+    response.headers[WORKER_HEADER] = str(os.getpid())
+
+
+def configure_app(*args: Any, **kwargs: Any) -> Sanic:
+    """Replacement for ``rasa.core.run.configure_app``: Rasa's app, whose responses name the
+    worker process that answered."""
+    app = _stock_configure_app(*args, **kwargs)
+    app.register_middleware(_name_worker, "response")
+    return app
+
+
 def main() -> None:
+    rasa.core.run.configure_app = configure_app
     rasa_agent._update_model_from_server = update_model_from_server
+    rasa_agent.load_from_server = load_from_server
     RemoteAction._validate_action_result = validate_action_result
     RasaModel.load = classmethod(load_model_for_prediction)
     Event.resolve_by_type = staticmethod(resolve_by_type)

@@ -34,6 +34,7 @@ from huimin.wechat import undelivered
 from scripts.stack import ROOT
 from tests.api_fixtures import Staff, bearer
 from tests.debian import ensure_installed
+from tests.rasa_workers import models_by_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +91,13 @@ def db(stack) -> Iterator:
 def rasa_status(stack) -> dict:
     return requests.get(f"{stack.url('rasa')}/status", params={"token": stack.env["RASA_TOKEN"]},
                         timeout=10).json()
+
+
+def on_every_worker(stack, model_id: str) -> bool:
+    """True once every Rasa worker process answers with `model_id` (each swaps on its own)."""
+    seen = models_by_worker(stack.url("rasa"), stack.env["RASA_TOKEN"],
+                            stack.processes["rasa"].popen.pid, model_id, SWITCH_TIMEOUT)
+    return set(seen.values()) == {model_id}
 
 
 def parse(stack, text_: str) -> dict:
@@ -275,10 +283,7 @@ def test_full_loop_activate_answer_and_roll_back(stack, ops_staff, misunderstood
     activated = time.time()
     resp = requests.post(f"{web}/models/{model['id']}/activate", headers=headers, timeout=30)
     assert resp.status_code == 200, resp.text
-    deadline = time.monotonic() + SWITCH_TIMEOUT
-    while rasa_status(stack)["model_id"] != model["rasa_model_id"]:
-        assert time.monotonic() < deadline, "Rasa did not pick up the new model"
-        time.sleep(0.5)
+    assert on_every_worker(stack, model["rasa_model_id"]), "Rasa did not pick up the new model"
     answering = time.time()
     time.sleep(3)
     stop.set()
@@ -306,10 +311,7 @@ def test_full_loop_activate_answer_and_roll_back(stack, ops_staff, misunderstood
     assert rolled.returncode == 0, rolled.stderr
     assert f"#{live['id']}" in rolled.stdout
     rolled_at = time.time()
-    deadline = time.monotonic() + SWITCH_TIMEOUT
-    while rasa_status(stack)["model_id"] != previous["model_id"]:
-        assert time.monotonic() < deadline, "Rasa did not go back to the previous model"
-        time.sleep(0.5)
+    assert on_every_worker(stack, previous["model_id"]), "Rasa did not go back to the model"
     timings["rollback_to_answering"] = time.time() - rolled_at
     back = parse(stack, misunderstood["text"])
     assert back["name"] == misunderstood["before"]["name"]

@@ -11,14 +11,11 @@ with the reason; they never skip.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 import secrets
 import shutil
 import signal
-import tarfile
 import tempfile
 import threading
 import time
@@ -35,7 +32,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from deploy.netns.topology import Topology
-from huimin.ops import model_store, registry
+from huimin.ops import registry
 from huimin.ops.gate import load_gate_config
 from huimin.platform.db import Database
 from huimin.platform.keys import pseudonym_secret
@@ -46,7 +43,7 @@ from huimin.wechat.conversation import FALLBACK_TEXT
 from jobs.queues import DEFAULT, PUSH
 from tests.debian import ensure_installed
 from tests.faults import WECHAT_TRIES, Question, Traffic
-from tests.ops_fixtures import evaluation
+from tests.ops_fixtures import candidate_model
 
 # Building the hosts takes minutes on a busy machine (two Rasa replicas load a model).
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
@@ -225,39 +222,6 @@ def test_two_cron_schedulers_enqueue_each_period_once(hosts):
 
 
 # ---- host failures and a model switch under load ----------------------------------------------
-
-
-def repack(source: Path, target: Path) -> str:
-    """The same network under a new model id: a different archive for the registry."""
-    model_id = uuid.uuid4().hex
-    with (tarfile.open(source, "r:gz") as src, gzip.open(target, "wb", compresslevel=1) as gz,
-          tarfile.open(fileobj=gz, mode="w") as dst):
-        for member in src:
-            data = src.extractfile(member) if member.isfile() else None
-            if member.name == "metadata.json" and data is not None:
-                raw = json.dumps({**json.load(data), "model_id": model_id}).encode()
-                member.size = len(raw)
-                dst.addfile(member, io.BytesIO(raw))
-            else:
-                dst.addfile(member, data)
-    return model_id
-
-
-def candidate_model(db: Database, workdir: Path) -> tuple[int, str]:
-    """Model B, registered beside the live model A; both carry an evaluation that passes the
-    gate (the gate is tested elsewhere; here it must let B through)."""
-    gate = load_gate_config(OpsSettings().gate_file)
-    scores = evaluation(0.95, {intent: 0.99 for intent in gate.floors})
-    with db.session() as s:
-        live = registry.active_model(s)
-        live.evaluation, sha = scores, live.sha256
-    source = model_store.export(db, sha, workdir / "model-a.tar.gz")
-    b_rasa = repack(source, workdir / "model-b.tar.gz")
-    with db.session() as s:
-        b_id = registry.register(s, workdir / "model-b.tar.gz", name="huimin-scaleout-b",
-                                 origin=registry.TRAINED, started_by="test",
-                                 evaluation=scores).id
-    return b_id, b_rasa
 
 
 def kill_worker_mid_push_job(hosts: Topology, wait: float = 90) -> str | None:
