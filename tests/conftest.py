@@ -218,3 +218,19 @@ def api_app(sqlite_url: str, redis_url: str, redis_conn: redis.Redis, emulator: 
 @pytest.fixture
 def api_client(api_app):
     return api_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    """The real policy catalogue (policies/), loaded once per test module."""
+    from huimin.catalogue import load_catalogue
+
+    return load_catalogue(ROOT / "policies")
+
+
+@pytest.fixture(scope="module")
+def referrals():
+    """The real referral table (referrals/), loaded once per test module."""
+    from huimin.catalogue.referrals import load_referrals
+
+    return load_referrals(ROOT / "referrals")

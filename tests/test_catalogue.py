@@ -65,10 +65,6 @@ GUIDES = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue(POLICIES)
-
 
 @pytest.fixture(scope="module")
 def training(catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from huimin.catalogue import ASPECT_LABELS, ASPECTS, Catalogue, Policy, load_catalogue
+from huimin.catalogue import ASPECT_LABELS, ASPECTS, Catalogue, Policy
 from huimin.catalogue.answers import (
     MAX_CHOICES,
     Reply,
@@ -32,10 +32,6 @@ TODAY = date(2025, 6, 1)
 MAX_REPLY_BYTES = 1500
 PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$")
 
-
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue(ROOT / "policies")
 
 
 def parse_payload(text: str) -> tuple[str, dict]:

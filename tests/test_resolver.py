@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from huimin.catalogue import Catalogue, aspect_of, load_catalogue
+from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import reply_to_question
-from huimin.catalogue.referrals import ReferralTable, load_referrals
 from huimin.catalogue.resolver import fuzzy_names, resolve, resolve_words
 from huimin.catalogue.vocabulary import load_aspects
 
@@ -17,14 +16,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
 
 
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue(ROOT / "policies")
-
-
-@pytest.fixture(scope="module")
-def referrals() -> ReferralTable:
-    return load_referrals(ROOT / "referrals")
 
 
 def keys(resolution) -> list[str]:

@@ -9,25 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from huimin.catalogue import Catalogue, aspect_of, load_catalogue
+from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import is_follow_up, reply_to_question
 from huimin.catalogue.dialect import load_dialect, plain
 from huimin.catalogue.follow_ups import asked_of_previous
-from huimin.catalogue.referrals import ReferralTable, load_referrals
 from huimin.catalogue.resolver import resolve, resolve_clear, switched_to
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
 
 
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue(ROOT / "policies")
-
-
-@pytest.fixture(scope="module")
-def referrals() -> ReferralTable:
-    return load_referrals(ROOT / "referrals")
 
 
 @pytest.mark.parametrize(
