@@ -8,6 +8,10 @@ PY310 ?= $(shell for p in python3.10 $$(ls -d $$(pyenv root 2>/dev/null)/version
 VENV := .venv
 RASA_VENV := .venv-rasa
 PIP_QUIET := --quiet --disable-pip-version-check
+# Environments are filled by uv (downloads in parallel: the Rasa environment in ~30 s instead of
+# ~2-4 min with pip, the same pinned versions); uv itself comes from PyPI into the app venv.
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
 export PYTHONUNBUFFERED := 1
 
 .PHONY: setup run test train nlu-eval eval lint bench chaos clean
@@ -18,16 +22,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "==> [setup 1/2] app environment ($(PY311)) -> $(VENV)"
 	@test -n "$(PY311)" || { echo "Python 3.11+ not found (set PY311=/path/to/python3.11)"; exit 1; }
 	@$(PY311) -m venv $(VENV)
-	@$(VENV)/bin/pip install $(PIP_QUIET) --upgrade pip 2>&1 | grep -v "is ignored" || true
-	@$(VENV)/bin/pip install $(PIP_QUIET) -r requirements-dev.txt 2>&1 | grep -v "is ignored"; test $${PIPESTATUS[0]} -eq 0
+	@$(VENV)/bin/pip install $(PIP_QUIET) uv==$(UV_VERSION) 2>&1 | grep -v "is ignored"; test $${PIPESTATUS[0]} -eq 0
+	@$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
 	@touch $@
 
-$(RASA_VENV)/.installed: bot/requirements.txt
-	@echo "==> [setup 2/2] Rasa environment ($(PY310)) -> $(RASA_VENV) (first time: ~2 min, 2.7 GB)"
+$(RASA_VENV)/.installed: bot/requirements.txt $(VENV)/.installed
+	@echo "==> [setup 2/2] Rasa environment ($(PY310)) -> $(RASA_VENV) (first time: under a minute, 2.5 GB)"
 	@test -n "$(PY310)" || { echo "Python 3.10 not found (set PY310=/path/to/python3.10)"; exit 1; }
 	@$(PY310) -m venv $(RASA_VENV)
-	@$(RASA_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip setuptools wheel 2>&1 | grep -v "is ignored" || true
-	@$(RASA_VENV)/bin/pip install $(PIP_QUIET) -r bot/requirements.txt 2>&1 | grep -v "is ignored"; test $${PIPESTATUS[0]} -eq 0
+	@$(UV) pip install --quiet --python $(RASA_VENV)/bin/python -r bot/requirements.txt
 	@touch $@
 
 train: setup
