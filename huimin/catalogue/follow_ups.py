@@ -70,6 +70,14 @@ def about_oneself(text: str) -> bool:
 # A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how
 # long it takes or what it costs, which are asked of the catalogue even when a guide is named.
 GUIDE_ANSWERS: tuple[str, ...] = ("process",)
+# Words that ask to be walked through ("教我做养老金认证", "一步一步带我弄"): only then does a
+# question naming a guide start it. "退休手续怎么办理" asks how it is done, and is answered
+# from the catalogue at once, with the guide offered beside the answer (issue 14).
+WALKTHROUGH_WORDS: tuple[str, ...] = ("教", "带我", "一步", "手把手", "开始", "陪我", "帮我")
+
+
+def wants_walkthrough(text: str) -> bool:
+    return any(word in text for word in WALKTHROUGH_WORDS)
 
 
 def named_question(
