@@ -28,6 +28,20 @@ WHICH_BENEFITS_WORDS: tuple[str, ...] = (
 )
 
 
+# Words that open a new matter ("还有个事我想问…", "另外…"): after them the turn is not read as
+# a follow-up about the previous answer's policy, but resolved on its own words (answered when
+# clear, else a menu or "not found"): a new matter answered with the old policy is a wrong
+# answer (issue 14).
+TOPIC_SHIFT_WORDS: tuple[str, ...] = (
+    "还有个事", "还有一个事", "还有件事", "还有一件事", "另外", "还想问", "再问", "顺便问",
+    "换个问题", "还有我想问", "还有个问题", "还有一个问题",
+)
+
+
+def opens_a_new_matter(text: str) -> bool:
+    return any(word in text for word in TOPIC_SHIFT_WORDS)
+
+
 def asked_of_previous(
     cat: Catalogue,
     refs: ReferralTable | None,
@@ -45,7 +59,7 @@ def asked_of_previous(
     aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴).
     """
     policy = cat.get(previous) if previous else None
-    if policy is None or not text or is_payload(text):
+    if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
         return None
     aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
     if aspect is None:
