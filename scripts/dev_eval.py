@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from huimin.catalogue import Catalogue, Policy, load_catalogue  # noqa: E402
-from huimin.catalogue.answers import reply_to_question  # noqa: E402
+from huimin.catalogue.answers import Outcome, answer, reply_to_question  # noqa: E402
+from huimin.catalogue.follow_ups import asked_of_previous  # noqa: E402
 from huimin.catalogue.referrals import ReferralTable, load_referrals  # noqa: E402
 
 # The contract's department keys and the short name a referral reply must contain.
@@ -51,10 +52,11 @@ def converse(
     aspect: str | None = None
     text = ""
     for turn in turns:
-        outcome = reply_to_question(
-            catalogue, today, text=turn, previous=previous, previous_aspect=aspect,
-            referrals=referrals,
-        )
+        # As the ask_policy action does: a follow-up about the previous policy first.
+        asked = asked_of_previous(catalogue, referrals, turn, previous)
+        outcome = Outcome(answer(asked[0], asked[1], today), *asked) if asked else (
+            reply_to_question(catalogue, today, text=turn, previous=previous,
+                              previous_aspect=aspect, referrals=referrals))
         previous = outcome.policy.key if outcome.policy else None
         aspect = outcome.aspect
         lines = [outcome.reply.text]

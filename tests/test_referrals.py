@@ -52,6 +52,20 @@ def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> N
     assert found is not None and found.department.key == "civil_affairs"
 
 
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("二手房过户要交哪些税", "tax"),  # not housing's 二手房
+        ("买的新房一直不交房找谁", "housing"),
+        ("超市卖过期面包", "market_regulation"),
+        ("户口从农村迁到城里找哪个部门", "public_security"),  # not the 12345 catch-all
+    ],
+)
+def test_matters_citizens_word_their_own_way(text: str, department: str) -> None:
+    found = load_referrals(ROOT / "referrals").match(text)
+    assert found is not None and found.department.key == department
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     target = tmp_path / "referrals"

@@ -189,6 +189,35 @@ def test_aspects_are_understood_in_many_wordings(catalogue, text: str, aspect) -
     assert aspect_of(text, ignore=names) == aspect
 
 
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("一次性创业补贴有没有年龄限制", "eligibility"),
+        ("创业担保贷款莫得担保人能不能贷", "eligibility"),
+        ("养老金认证要不要出钱嘛", "fee"),
+        ("欠薪投诉要得钱不", "fee"),
+        ("那评审费要交多少", "fee"),
+        ("就业见习补贴哪个时候发", "deadline"),
+        ("社保卡当场能拿到卡吗", "deadline"),
+        ("那个稳岗返还我们小公司怎么才能领到", "process"),
+        ("我们两口子想交城乡居民养老保险交一年要多少钱", "amount"),
+    ],
+)
+def test_the_resolver_only_phrases_are_read(catalogue, text: str, aspect) -> None:
+    """`phrases` in _aspects.yml count like `words`, but stay out of the NLU training data."""
+    names = tuple(n for p in catalogue for n in p.names)
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_aspect_phrases_are_not_nlu_synonyms(catalogue) -> None:
+    from huimin.catalogue.nlu import training_yaml
+    from huimin.catalogue.vocabulary import ASPECT_PHRASES
+
+    generated = training_yaml(catalogue)
+    phrases = [p for ps in ASPECT_PHRASES.values() for p in ps]
+    assert phrases and not any(f"- {p}\n" in generated for p in phrases)
+
+
 def test_aspect_words_inside_a_policy_name_do_not_count(catalogue) -> None:
     """养老金资格认证 holds 资格 (an eligibility word); the question asks how often."""
     names = tuple(n for p in catalogue for n in p.names)
@@ -235,5 +264,8 @@ def test_the_aspect_vocabulary_file_is_checked(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"aspects.fees"):
         load_aspects(bad)
     bad.write_text(good.replace("要钱吗 收费吗", "要钱吗 在哪 收费吗"), encoding="utf-8")
+    with pytest.raises(ValueError, match="'在哪' is listed under both"):
+        load_aspects(bad)
+    bad.write_text(good.replace("年龄限制 ", "年龄限制 在哪 ", 1), encoding="utf-8")
     with pytest.raises(ValueError, match="'在哪' is listed under both"):
         load_aspects(bad)

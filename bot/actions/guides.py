@@ -19,14 +19,15 @@ from bot.actions.context import catalogue, entity_values, runtime, utter
 from bot.actions.fallback import ActionFallback
 from bot.actions.handoff import USER_REQUEST, hand_off
 from bot.actions.policy import policy_question_instead
-from huimin.catalogue.answers import Reply, intent_choice
-from huimin.catalogue.follow_ups import GUIDE_ANSWERS
+from huimin.catalogue.answers import Choice, Reply, intent_choice
+from huimin.catalogue.follow_ups import GUIDE_ANSWERS, wants_walkthrough
 from huimin.guides.chat import (
     GUIDE_CHOICE,
     STOPPED_NO_GUIDE,
     STORAGE_DOWN,
     ChatAnswer,
     GuideChat,
+    start_payload,
 )
 from huimin.guides.service import GuideService, guide_store
 from huimin.guides.storage import GuideStorageError, SessionStore
@@ -38,6 +39,8 @@ NO_GUIDE = Reply(
     "现在没有正在进行的办事指引。您可以：",
     tuple(intent_choice(i) for i in ("start_guide", "ask_policy", "human_handoff")),
 )
+# The choice under a catalogue answer that starts the policy's step-by-step guide.
+WALK_ME_THROUGH = "一步步教我办"
 # With no guide waiting after all (the slot outlived the session), these get their usual
 # answer from here.
 USUAL_RESPONSE = {"affirm": "utter_affirm", "deny": "utter_deny",
@@ -89,14 +92,20 @@ class ActionStartGuide(Action):
         keys = entity_values(tracker, "guide")
         text = tracker.latest_message.get("text") or ""
         if not text.startswith("/"):
-            if not keys and chat().guide_named(text) is None:
+            named = keys[0] if keys else getattr(chat().guide_named(text), "key", None)
+            if named is None:
                 # No guide named: "手机上怎么办理" right after a policy answer asks about it;
                 # "养老金认正怎么弄" names a policy, mistyped; "我想申请低保" is civil affairs'.
                 events = policy_question_instead(tracker, dispatcher, named=True, refer=True)
             else:
-                # A guide named, but "去办退休我要带哪些东西" asks what to bring, not the steps.
-                events = policy_question_instead(tracker, dispatcher, named=True,
-                                                 unless=("",), besides=GUIDE_ANSWERS)
+                # A guide named, but "去办退休我要带哪些东西" asks what to bring, and
+                # "退休手续怎么办理" how it is done: answered from the catalogue at once, the
+                # guide offered under the answer. Only asking to be walked through
+                # ("教我做养老金认证") starts the guide.
+                events = policy_question_instead(
+                    tracker, dispatcher, named=True, unless=("",),
+                    besides=GUIDE_ANSWERS if wants_walkthrough(text) else (),
+                    offer=(Choice(WALK_ME_THROUGH, start_payload(named)),))
             if events is not None:
                 return events
         try:

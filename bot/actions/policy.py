@@ -22,7 +22,15 @@ from bot.actions.context import (
     today,
     utter,
 )
-from huimin.catalogue.answers import Outcome, answer, is_payload, refer, reply_to_question
+from huimin.catalogue.answers import (
+    Choice,
+    Outcome,
+    Reply,
+    answer,
+    is_payload,
+    refer,
+    reply_to_question,
+)
 from huimin.catalogue.follow_ups import asked_of_previous, named_question
 
 
@@ -52,6 +60,7 @@ def policy_question_instead(
     besides: Sequence[str] = (),
     any_aspect: bool = False,
     refer: bool = False,
+    offer: Sequence[Choice] = (),
 ) -> list[dict[str, Any]] | None:
     """For the actions of other intents: when the latest message is really a policy question,
     answer it and return the slot events; else None, having uttered nothing.
@@ -63,7 +72,8 @@ def policy_question_instead(
     `unless`: words that mark a message naming no policy as the intent's own business;
     `besides`: aspects that are the intent's own business even when a policy is named;
     `any_aspect`: a named policy is answered even when no aspect is asked (an overview);
-    `refer`: another department's matter is referred there."""
+    `refer`: another department's matter is referred there;
+    `offer`: choices put first under the answer (the step-by-step guide for the policy)."""
     text = tracker.latest_message.get("text") or ""
     if not text or is_payload(text):
         return None
@@ -75,7 +85,10 @@ def policy_question_instead(
                                  any_aspect, refer)
     if outcome is None:
         return None
-    utter(dispatcher, outcome.reply)
+    reply = outcome.reply
+    if offer:
+        reply = Reply(reply.text, (*offer, *reply.choices))
+    utter(dispatcher, reply)
     return slots(outcome)
 
 

@@ -28,6 +28,20 @@ WHICH_BENEFITS_WORDS: tuple[str, ...] = (
 )
 
 
+# Words that open a new matter ("还有个事我想问…", "另外…"): after them the turn is not read as
+# a follow-up about the previous answer's policy, but resolved on its own words (answered when
+# clear, else a menu or "not found"): a new matter answered with the old policy is a wrong
+# answer (issue 14).
+TOPIC_SHIFT_WORDS: tuple[str, ...] = (
+    "还有个事", "还有一个事", "还有件事", "还有一件事", "另外", "还想问", "再问", "顺便问",
+    "换个问题", "还有我想问", "还有个问题", "还有一个问题",
+)
+
+
+def opens_a_new_matter(text: str) -> bool:
+    return any(word in text for word in TOPIC_SHIFT_WORDS)
+
+
 def asked_of_previous(
     cat: Catalogue,
     refs: ReferralTable | None,
@@ -45,7 +59,7 @@ def asked_of_previous(
     aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴).
     """
     policy = cat.get(previous) if previous else None
-    if policy is None or not text or is_payload(text):
+    if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
         return None
     aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
     if aspect is None:
@@ -70,6 +84,14 @@ def about_oneself(text: str) -> bool:
 # A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how
 # long it takes or what it costs, which are asked of the catalogue even when a guide is named.
 GUIDE_ANSWERS: tuple[str, ...] = ("process",)
+# Words that ask to be walked through ("教我做养老金认证", "一步一步带我弄"): only then does a
+# question naming a guide start it. "退休手续怎么办理" asks how it is done, and is answered
+# from the catalogue at once, with the guide offered beside the answer (issue 14).
+WALKTHROUGH_WORDS: tuple[str, ...] = ("教", "带我", "一步", "手把手", "开始", "陪我", "帮我")
+
+
+def wants_walkthrough(text: str) -> bool:
+    return any(word in text for word in WALKTHROUGH_WORDS)
 
 
 def named_question(

@@ -39,6 +39,8 @@ class _AspectEntry(BaseModel):
 
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=8)]
     words: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    # Read by the resolver only, never an NLU input: editing them needs no retraining.
+    phrases: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
 
 class _AspectFile(BaseModel):
@@ -54,15 +56,17 @@ class _AspectFile(BaseModel):
             raise ValueError(f"every aspect needs an entry; missing: {', '.join(missing)}")
         owner: dict[str, str] = {}
         for aspect, entry in value.items():
-            for word in entry.words.split():
+            for word in [*entry.words.split(), *entry.phrases.split()]:
                 if owner.setdefault(word, aspect) != aspect:
                     raise ValueError(f"'{word}' is listed under both {owner[word]} and {aspect}")
         return value
 
 
-def load_aspects(path: Path = ASPECTS_FILE) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
-    """Labels and words per aspect from the vocabulary file, in ASPECTS order; raises
-    ValueError naming the file and field when the file is wrong."""
+def load_aspects(
+    path: Path = ASPECTS_FILE,
+) -> tuple[dict[str, str], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Labels, words and phrases per aspect from the vocabulary file, in ASPECTS order;
+    raises ValueError naming the file and field when the file is wrong."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         parsed = _AspectFile.model_validate(data)
@@ -76,15 +80,18 @@ def load_aspects(path: Path = ASPECTS_FILE) -> tuple[dict[str, str], dict[str, t
         raise ValueError("\n".join(problems)) from exc
     labels = {a: parsed.aspects[a].label for a in ASPECTS}
     words = {a: _words(parsed.aspects[a].words) for a in ASPECTS}
-    return labels, words
+    phrases = {a: _words(parsed.aspects[a].phrases) for a in ASPECTS}
+    return labels, words, phrases
 
 
 # Short citizen-facing labels, and the words people use for each aspect; every `aspect`
 # annotation in nlu_data must be one of these (checked by tests), so the generated synonyms
-# cover the training data.
-_LABELS, _WORDS = load_aspects()
+# cover the training data. The phrases are the resolver's alone: the model is not trained on
+# them, so ops staff can add a way of asking without a retrain (issue 14).
+_LABELS, _WORDS, _PHRASES = load_aspects()
 ASPECT_LABELS: Final[dict[str, str]] = _LABELS
 ASPECT_WORDS: Final[dict[str, tuple[str, ...]]] = _WORDS
+ASPECT_PHRASES: Final[dict[str, tuple[str, ...]]] = _PHRASES
 
 # Domain words kept whole by Jieba besides the catalogue's titles and aliases.
 DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
@@ -104,7 +111,8 @@ DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
 # plain; not a reading of two characters: "啷个" read "怎么" would make "怎么回事" a process word.
 _ALL_WORDS = list(dict.fromkeys(
     (form, aspect)
-    for aspect, words in ASPECT_WORDS.items()
+    for vocabulary in (ASPECT_WORDS, ASPECT_PHRASES)
+    for aspect, words in vocabulary.items()
     for word in words
     for form in (word, plain(word))
     if form == word or len(form) > 2

@@ -251,3 +251,19 @@ def test_another_departments_matter_is_referred_from_benefits_and_guides() -> No
     asked = next_turn("我想申请低保家里就我和老母亲两个人", "start_guide")
     events = policy_question_instead(asked, dispatcher, named=True, refer=True)
     assert events is not None and "民政" in dispatcher.messages[0]["text"]
+
+
+def test_a_new_matter_opened_is_not_answered_with_the_previous_policy() -> None:
+    """"还有我想问厂里老板欠我三个月工资该找谁" after 社保卡 opens a new matter: never the
+    social security card's office as the answer; "那在哪办呢" still asks about the card."""
+    refs = context.referrals()
+    card = "social_security_card"
+    text = "还有我想问厂里老板欠我三个月工资该找谁"
+    assert asked_of_previous(CATALOGUE, refs, text, card) is None
+    assert asked_of_previous(CATALOGUE, refs, "那在哪办呢", card) == (CATALOGUE[card], "where")
+    dispatcher = CollectingDispatcher()
+    tracker = next_turn(text)
+    ActionAnswerPolicy().run(dispatcher, tracker, {})
+    (message,) = dispatcher.messages
+    assert CATALOGUE[card].title not in message["text"]
+    assert message["buttons"][0]["title"] == "欠薪投诉"  # asked, the likeliest first

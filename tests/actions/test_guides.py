@@ -236,3 +236,20 @@ def test_the_guide_goes_on_when_the_database_is_down(redis_url, redis_conn, serv
     chat = Chat("u-no-db")
     assert "第 1 步（共" in text_of(start(chat, "contribution_record"))
     assert "第 2 步（共" in text_of(chat.press(1))
+
+
+def test_how_is_it_done_is_answered_at_once_with_the_guide_offered(handles):
+    """"退休手续怎么办理" (the NLU may call it start_guide) asks how it is done: the catalogue's
+    steps answer it in the first reply, with the guide one tap away; "教我办退休" asks to be
+    walked through and starts the guide (issue 14)."""
+    retirement = [{"entity": "guide", "value": "retirement_application"}]
+    chat = Chat("u-how")
+    reply = text_of(chat.send("退休手续怎么办理", "start_guide", retirement))
+    assert reply.startswith("【退休办理】怎么办理")
+    assert not chat.active
+    assert chat.labels()[0] == "一步步教我办"
+    chat.press(1)
+    assert chat.active
+    walked = Chat("u-walk")
+    walked.send("教我办退休手续", "start_guide", retirement)
+    assert walked.active and "【退休办理】" not in text_of(walked.send("下一步", "next_step"))
