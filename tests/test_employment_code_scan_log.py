@@ -13,7 +13,7 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from huimin.employment_code import scan_log, store
-from huimin.platform.db import Database
+from huimin.platform.db import Database, utcnow
 from huimin.residents.models import Resident
 from jobs.queues import DEFAULT, enqueue
 from tests.faults import PrivateRedis
@@ -125,8 +125,9 @@ def test_redis_down_writes_the_scan_directly(app, tmp_path: Path):
     conn = redis.Redis.from_url(dead.url, socket_timeout=1)
     dead.stop()
     with app.app_context(), services().db.session() as s:
-        scan = store.ScanRecord(reason="malformed", detail="bad", verifier_kind="public")
-        assert scan_log.record(s, conn, scan) is False
+        scan = store.Scan(scanned_at=utcnow(), code_id=None, resident_id=None,
+                          reason="malformed", detail="bad", verifier_kind="public")
+        assert scan_log.record(s, conn, scan) is False and scan.id is not None
     assert scans_in_db(app) == 1
 
 
