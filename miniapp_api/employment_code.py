@@ -27,7 +27,7 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
 from apiflask.validators import Length
-from flask import Response, url_for
+from flask import Response, current_app, url_for
 from flask.blueprints import BlueprintSetupState
 from marshmallow.fields import AwareDateTime
 from redis import RedisError
@@ -37,6 +37,7 @@ from huimin.employment_code import (
     InsufficientFactsError,
     NoSigningKeyError,
     Reason,
+    Verification,
     definition,
     qr_png,
     qr_svg,
@@ -53,6 +54,7 @@ from huimin.employment_code.runtime import CodesProvider
 from huimin.identity.tokens import CITIZEN
 from huimin.platform.db import utcnow
 from huimin.platform.keys import Purpose, purpose_key
+from huimin.platform.ratelimit import RateLimited, WindowLimit
 from huimin.privacy import audit, consent
 from huimin.residents.models import Resident
 from miniapp_api import well_known
@@ -72,7 +74,10 @@ log = logging.getLogger(__name__)
 
 bp = APIBlueprint("api_employment_code", __name__, tag="就业码")
 
-"""Per client IP: generous for a job-fair booth behind one NAT, a brake on log flooding."""
+VERIFY_LIMIT = "huimin_api_verify_limit"
+"""app.extensions key of the verify endpoint's per-address limit (a `WindowLimit`,
+EMPLOYMENT_CODE_VERIFY_RATE_LIMIT): generous for a job-fair booth behind one NAT, a brake on
+log flooding."""
 FEED_OVERLAP_SECONDS = 60
 """`next_since` steps back this far, so revocations committed late are not missed."""
 _QR_MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
@@ -325,34 +330,70 @@ def scans(query: dict[str, Any]) -> dict[str, Any]:
         "（purpose，会被记录）；持码人授权“向用人单位展示就业信息”时，核验员还可看到打码姓名和"
         "求职概况。每次核验都会记录，持码人可查看。", responses={429: "太频繁"})
 def verify(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _verify(body)
+    except RateLimited as exc:
+        raise ApiError(429, "rate_limited", "操作太频繁，请稍后再试",
+                       headers={"Retry-After": str(exc.retry_after)}) from None
+
+
+def _verify(body: dict[str, Any]) -> dict[str, Any]:
+    """The per-address limit is counted with the scan's XADD in one Redis round trip; an
+    address already over it is refused before any work. The public's scan (the bulk) is one
+    SELECT outside any unit of work plus that round trip; staff scans are written at once
+    with their audit row."""
+    limit: WindowLimit = current_app.extensions[VERIFY_LIMIT]
+    address = f"ip:{client_ip()}"
+    limit.check(address)
     principal = optional_principal()
+    codes = provider().get()
+    db = services().db
+    purpose = clean_purpose(body.get("purpose"))
+    if principal is not None and principal.is_staff:
+        return _verify_as_staff(body["code"], purpose, principal, limit, address)
+    verifier = store.Verifier(kind=_verifier_kind(principal))
+    outcome = store.verify_code(None, codes, body["code"], verifier, log=False, reads=db)
+    response, _ = _answer(outcome.verification, verifier, purpose)
+    if not scan_log.enqueue(services().redis, outcome.scan, limit=(limit, address)):
+        with db.session() as session:
+            scan_log.write(session, outcome.scan)
+    return response
+
+
+def _answer(
+    result: Verification, verifier: store.Verifier, purpose: str | None
+) -> tuple[dict[str, Any], bool]:
+    """The response without the holder part, and whether the status is shown."""
+    shown = result.valid and status_visible(
+        result.status, verifier=verifier.kind == store.VERIFIER, purpose=purpose)
+    response: dict[str, Any] = {
+        "valid": result.valid, "reason": result.reason.value, "status": None,
+        "colour": None, "label": None, "services": None, "holder": None,
+        "status_withheld": bool(result.valid and result.status is not None and not shown),
+    }
+    if shown and result.status is not None:
+        response.update(result.public_dict())
+        response["label"] = definition(result.status).label
+        response["services"] = _services(result.status)
+    return response, shown
+
+
+def _verify_as_staff(
+    code: str, purpose: str | None, principal: Principal, limit: WindowLimit, address: str
+) -> dict[str, Any]:
+    """A signed-in verifier (or other staff): the holder's summary when they consented, and
+    the scan written at once with an audit row that names it."""
+    try:
+        limit.hit(services().redis, address)
+    except RedisError:
+        limit.hit_locally(address)
     kind = _verifier_kind(principal)
     verifier = store.Verifier(
-        kind=kind,
-        id=principal.actor if principal is not None and principal.is_staff else None,
-        name=principal.username if kind == store.VERIFIER else None,
-    )
-    codes = provider().get()
-    staff = principal is not None and principal.is_staff
+        kind=kind, id=principal.actor, name=principal.username if kind == store.VERIFIER else None)
     with services().db.session() as session:
-        if not staff:
-            # The public's scan only reads (and its log goes to the stream): no BEGIN and
-            # COMMIT round trips. Staff scans write the scan and the audit row together.
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        outcome = store.verify_code(session, codes, body["code"], verifier, log=False)
+        outcome = store.verify_code(session, provider().get(), code, verifier, log=False)
         result = outcome.verification
-        purpose = clean_purpose(body.get("purpose"))
-        shown = result.valid and status_visible(
-            result.status, verifier=kind == store.VERIFIER, purpose=purpose)
-        response: dict[str, Any] = {
-            "valid": result.valid, "reason": result.reason.value, "status": None,
-            "colour": None, "label": None, "services": None, "holder": None,
-            "status_withheld": bool(result.valid and result.status is not None and not shown),
-        }
-        if shown and result.status is not None:
-            response.update(result.public_dict())
-            response["label"] = definition(result.status).label
-            response["services"] = _services(result.status)
+        response, shown = _answer(result, verifier, purpose)
         record = outcome.record
         if (
             kind == store.VERIFIER
@@ -369,18 +410,15 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
                     "job_seeking": job_seeking_summary(resident, result.status).to_dict(),
                 }
                 outcome.scan.disclosed = True
-        # Staff scans are audited with the scan's id, so they are written at once; the rest
-        # (the public's: the bulk) go through the stream.
-        scan_log.record(session, None if staff else services().redis, outcome.scan)
-        if staff:
-            audit.record(
-                session, principal.actor, "employment_code.verify",
-                f"resident:{record.resident_id}" if record is not None else "employment_code",
-                audit.OK if result.valid else audit.FAILED, client_ip(),
-                {"reason": result.reason.value, "detail": outcome.scan.detail,
-                 "disclosed": outcome.scan.disclosed, "scan_id": outcome.scan.id,
-                 "status_shown": shown, "purpose": purpose},
-            )
+        scan_log.write(session, outcome.scan)
+        audit.record(
+            session, principal.actor, "employment_code.verify",
+            f"resident:{record.resident_id}" if record is not None else "employment_code",
+            audit.OK if result.valid else audit.FAILED, client_ip(),
+            {"reason": result.reason.value, "detail": outcome.scan.detail,
+             "disclosed": outcome.scan.disclosed, "scan_id": outcome.scan.id,
+             "status_shown": shown, "purpose": purpose},
+        )
     return response
 
 
@@ -421,15 +459,11 @@ def _setup(state: BlueprintSetupState) -> None:
     app = state.app
     with app.app_context():
         settings = services().settings
-    limit = settings.employment_code.verify_rate_limit
+    app.extensions[VERIFY_LIMIT] = WindowLimit(
+        "employment_code_verify", settings.employment_code.verify_rate_limit)
     production = settings.is_production
     codes_provider = CodesProvider(settings.employment_code, production=production)
     if production:
         codes_provider.check()
     app.extensions[well_known.EXTENSION] = codes_provider
     app.register_blueprint(well_known.root_bp)
-    endpoint = f"{bp.name}.verify"
-    limiter = app.extensions["huimin_api"].limiter
-    app.view_functions[endpoint] = limiter.limit(
-        limit, key_func=lambda: f"ip:{client_ip()}", scope="employment_code_verify"
-    )(app.view_functions[endpoint])

@@ -27,6 +27,7 @@ from huimin.employment_code import (
     Status,
     generate_key,
     new_subject_id,
+    scan_log,
     store,
 )
 from huimin.identity import accounts
@@ -416,7 +417,7 @@ def test_jwks_is_public_and_a_foreign_jose_library_verifies_an_issued_code(clien
     assert json.loads(token.claims)["st"] == "employed"
 
 
-def test_verify_is_rate_limited_per_ip(sqlite_url, redis_url, redis_conn, monkeypatch):
+def test_verify_is_rate_limited_per_address(sqlite_url, redis_url, redis_conn, monkeypatch):
     from webapp import create_app
 
     monkeypatch.setenv("EMPLOYMENT_CODE_VERIFY_RATE_LIMIT", "3/minute")
@@ -426,7 +427,28 @@ def test_verify_is_rate_limited_per_ip(sqlite_url, redis_url, redis_conn, monkey
     assert statuses == [200, 200, 200, 429]
     limited = client.post(VERIFY, json={"code": "x"})
     assert limited.get_json()["error"]["code"] == "rate_limited"
-    assert "Retry-After" in limited.headers
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    # Per address: another one is not affected.
+    other = client.post(VERIFY, json={"code": "x"}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert other.status_code == 200
+    # Only the answered scans are logged (three, plus the other address's one).
+    with app.app_context():
+        assert scan_log.pending(redis_conn) == 4
+
+
+def test_verify_limit_counts_both_windows_and_staff_scans(sqlite_url, redis_url, redis_conn,
+                                                          monkeypatch):
+    from webapp import create_app
+
+    monkeypatch.setenv("EMPLOYMENT_CODE_VERIFY_RATE_LIMIT", "100/minute,3/hour")
+    app = create_app({"database_url": sqlite_url, "redis_url": redis_url})
+    client = app.test_client()
+    employer = add_staff(app, "hr_limited", ["verifier"])
+    assert client.post(VERIFY, json={"code": "x"}).status_code == 200
+    assert client.post(VERIFY, json={"code": "x"}, headers=employer["headers"]).status_code == 200
+    assert client.post(VERIFY, json={"code": "x"}).status_code == 200
+    refused = client.post(VERIFY, json={"code": "x"}, headers=employer["headers"])
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 60  # the hour
 
 
 def test_cli_keygen_writes_a_private_key_and_prints_the_public_one(app, tmp_path):

@@ -13,13 +13,14 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from huimin.employment_code import scan_log, store
-from huimin.platform.db import Database
+from huimin.platform.db import Database, utcnow
 from huimin.residents.models import Resident
 from jobs.queues import DEFAULT, enqueue
 from tests.faults import PrivateRedis
 from tests.test_employment_code_api import (
     REVOKE,
     SCANS,
+    VERIFY,
     add_citizen,
     add_staff,
     issue,
@@ -125,9 +126,35 @@ def test_redis_down_writes_the_scan_directly(app, tmp_path: Path):
     conn = redis.Redis.from_url(dead.url, socket_timeout=1)
     dead.stop()
     with app.app_context(), services().db.session() as s:
-        scan = store.ScanRecord(reason="malformed", detail="bad", verifier_kind="public")
-        assert scan_log.record(s, conn, scan) is False
+        scan = store.Scan(scanned_at=utcnow(), code_id=None, resident_id=None,
+                          reason="malformed", detail="bad", verifier_kind="public")
+        assert scan_log.record(s, conn, scan) is False and scan.id is not None
     assert scans_in_db(app) == 1
+
+
+def test_redis_down_the_endpoint_answers_logs_to_the_database_and_still_limits(
+    client, app, sqlite_url, tmp_path: Path, monkeypatch
+):
+    citizen = add_citizen(app, employment_status="unemployed")
+    ended = issue(client, citizen)["code"]
+    other = issue(client, add_citizen(app, employment_status="employed"))["code"]
+    client.post(REVOKE, headers=citizen["headers"])  # ends `ended`
+    live = issue(client, citizen)["code"]
+    dead = PrivateRedis(tmp_path / "redis")
+    dead.start()
+    dead.stop()
+    from webapp import create_app
+
+    monkeypatch.setenv("EMPLOYMENT_CODE_VERIFY_RATE_LIMIT", "3/minute")
+    down = create_app({"database_url": sqlite_url, "redis_url": dead.url}).test_client()
+    answers = [down.post(VERIFY, json={"code": c}) for c in (live, ended, other)]
+    assert [(a.status_code, a.get_json()["reason"]) for a in answers] == [
+        (200, "ok"), (200, "revoked"), (200, "ok")]
+    assert scans_in_db(app, citizen["resident_id"]) == 2  # written directly, no stream
+    assert scans_in_db(app) == 3
+    over = down.post(VERIFY, json={"code": live})  # the limit, counted in the process
+    assert over.status_code == 429 and over.get_json()["error"]["code"] == "rate_limited"
+    assert scans_in_db(app) == 3
 
 
 def test_revocation_is_seen_by_the_next_scan(client, app):

@@ -322,3 +322,34 @@ def test_revocation_covers_codes_inside_the_leeway_after_expiry(db, codes):
             s, rid, store.HOLDER_REQUEST,
             now=other.expires_at + timedelta(seconds=codes.settings.leeway_seconds + 1)) == 0
     assert verify(db, codes, code.code, at=later).verification.reason is Reason.EXPIRED
+
+
+def test_the_public_path_reads_outside_a_session_and_still_sees_revocations_at_once(db, codes):
+    """verify_code(None, reads=db): the hot path's reads see every committed revocation at
+    the next scan (no cache), and a stale status is revoked and committed by the scan."""
+    rid = add_resident(db, "r-fast", employment_status="unemployed")
+    code = issue(db, codes, rid)
+    at = NOW + timedelta(minutes=1)
+
+    def scan() -> store.ScanOutcome:
+        return store.verify_code(None, codes, code.code, PUBLIC, now=at, today=TODAY,
+                                 log=False, reads=db)
+
+    first = scan()
+    assert first.verification.reason is Reason.OK and first.record.resident_id == rid
+    assert first.scan.resident_id == rid and first.scan.id is None  # not written: streamed
+    set_facts(db, rid, employment_status="retired")
+    stale = scan()
+    assert stale.verification.reason is Reason.REVOKED
+    assert stale.scan.detail == "revoked_status_change"
+    with db.session() as s:  # committed by the scan itself: the offline list has it
+        assert [r.jti for r in store.revoked_since(s, NOW, now=at)] == [code.jti]
+    fresh = issue(db, codes, rid)
+    with db.session() as s:
+        store.revoke_codes(s, rid, store.HOLDER_REQUEST, now=at, leeway_seconds=0)
+    held = store.verify_code(None, codes, fresh.code, PUBLIC, now=at, today=TODAY,
+                             log=False, reads=db)
+    assert held.verification.reason is Reason.REVOKED
+    assert held.scan.detail == "revoked_holder_request"
+    with pytest.raises(ValueError):
+        store.verify_code(None, codes, code.code, PUBLIC, now=at, today=TODAY, reads=db)

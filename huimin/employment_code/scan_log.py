@@ -11,6 +11,10 @@ that is down or dies mid-batch leaves them for the next flush; and when Redis ca
 the entry, the scan is written to the database directly, in the request's own unit of work.
 A flush that dies between its commit and the XDEL writes that batch again on the next run
 (at-least-once), which only a crash in that instant can cause.
+
+A rate-limited caller (the public verify endpoint) passes its limit to `record`: the
+windows are counted and the scan appended in one Redis round trip, and a scan over the
+limit is not logged (it is refused, as it was when the limit ran before the scan).
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ import redis
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from huimin.platform.db import Database, utcnow
+from huimin.platform.db import Database
+from huimin.platform.ratelimit import WindowLimit
 from huimin.residents.models import Resident
 
 from .models import IssuedCodeRecord, ScanRecord
+from .store import Scan
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +51,42 @@ _COLUMNS = (
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
 
-def record(session: Session, conn: redis.Redis | None, scan: ScanRecord) -> bool:
-    """Log one (complete, unsaved) scan: onto the stream, or, if Redis cannot take it,
-    into `session` directly. Returns True when it was queued on the stream."""
-    if conn is not None:
-        try:
-            conn.xadd(STREAM, {"v": _encode(scan)})
-            return True
-        except redis.RedisError as exc:
-            log.warning("scan log stream unavailable (%s): writing the scan directly",
-                        type(exc).__name__)
-    session.add(scan)
-    session.flush()
+def record(session: Session, conn: redis.Redis | None, scan: Scan) -> bool:
+    """Log one (complete, unsaved) scan: onto the stream, or, if Redis cannot take it (or
+    `conn` is None), into `session` directly. Returns True when it was queued."""
+    if conn is not None and enqueue(conn, scan):
+        return True
+    write(session, scan)
     return False
+
+
+def enqueue(
+    conn: redis.Redis, scan: Scan, *, limit: tuple[WindowLimit, str] | None = None
+) -> bool:
+    """Put one complete scan on the stream; False when Redis cannot take it, and then the
+    caller must `write` it. `limit` (the limit, the caller's identity) is counted in the
+    same round trip as the XADD, or in this process when Redis is down; over it,
+    RateLimited is raised and the scan is not logged (it was refused, not answered)."""
+    try:
+        if limit is None:
+            conn.xadd(STREAM, {"v": _encode(scan)})
+        else:
+            limit[0].hit(conn, limit[1], append=(STREAM, {"v": _encode(scan)}))
+        return True
+    except redis.RedisError as exc:
+        log.warning("scan log stream unavailable (%s): writing the scan directly",
+                    type(exc).__name__)
+    if limit is not None:
+        limit[0].hit_locally(limit[1])
+    return False
+
+
+def write(session: Session, scan: Scan) -> None:
+    """Write one scan into `session` now (and set `scan.id`)."""
+    row = scan.row()
+    session.add(row)
+    session.flush()
+    scan.id = row.id
 
 
 def pending(conn: redis.Redis) -> int:
@@ -89,9 +118,9 @@ def flush(db: Database, conn: redis.Redis, *, batch: int = BATCH) -> int:
     return written
 
 
-def _encode(scan: ScanRecord) -> str:
+def _encode(scan: Scan) -> str:
     values: dict[str, Any] = {name: getattr(scan, name) for name in _COLUMNS}
-    values["scanned_at"] = (scan.scanned_at or utcnow()).isoformat()
+    values["scanned_at"] = scan.scanned_at.isoformat()
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -14,16 +14,18 @@ Revocations are rows (`revoked_at`), so offline verifiers can download them by t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from huimin.employment_code.models import IssuedCodeRecord, ScanRecord
-from huimin.platform.db import utcnow
+from huimin.platform.db import Database, utcnow
 from huimin.platform.settings import load_settings
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
@@ -58,11 +60,64 @@ class Verifier:
 
 
 @dataclass(frozen=True)
+class CodeRow:
+    """An issued code as the scan path reads it: plain columns, no ORM object to build."""
+
+    id: int
+    resident_id: int
+    subject: str
+    status: str
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+
+@dataclass
+class Scan:
+    """One scan, as logged (the columns of `ScanRecord`): a plain object, so the scan path
+    builds no ORM instance when the scan goes onto the stream (`scan_log.record`). `id` is
+    set once it is written to the database."""
+
+    scanned_at: datetime
+    code_id: int | None
+    resident_id: int | None
+    reason: str
+    detail: str
+    verifier_kind: str
+    verifier_id: str | None = None
+    verifier_name: str | None = None
+    disclosed: bool = False
+    id: int | None = None
+
+    def row(self) -> ScanRecord:
+        """The table row for this scan (unsaved)."""
+        return ScanRecord(
+            scanned_at=self.scanned_at, code_id=self.code_id, resident_id=self.resident_id,
+            reason=self.reason, detail=self.detail, verifier_kind=self.verifier_kind,
+            verifier_id=self.verifier_id, verifier_name=self.verifier_name,
+            disclosed=self.disclosed,
+        )
+
+
+@dataclass(frozen=True)
 class ScanOutcome:
     verification: Verification
-    scan: ScanRecord
-    record: IssuedCodeRecord | None
+    scan: Scan
+    record: CodeRow | None
     """The issued code the scan was attributed to (signature good and jti known)."""
+
+
+# The scan path's reads, built once (building a statement per scan cost more than running
+# it on SQLite) and run on the session's connection, without the ORM's identity map.
+_CODES = IssuedCodeRecord.__table__
+_RESIDENTS = Resident.__table__
+_CODE_COLUMNS = (_CODES.c.id, _CODES.c.resident_id, _CODES.c.subject, _CODES.c.status,
+                 _CODES.c.revoked_at, _CODES.c.revoke_reason)
+_CODE_BY_JTI = select(*_CODE_COLUMNS).where(_CODES.c.jti == bindparam("jti"))
+_CODE_AND_FACTS_BY_JTI = (
+    select(*_CODE_COLUMNS, *(_RESIDENTS.c[name] for name in FACT_NAMES))
+    .join_from(_CODES, _RESIDENTS, _RESIDENTS.c.id == _CODES.c.resident_id)
+    .where(_CODES.c.jti == bindparam("jti"))
+)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -181,31 +236,57 @@ def displayable_code(
     return record if as_utc(record.expires_at) > (now or utcnow()) else None
 
 
-def _code_and_facts(
-    session: Session, jti: str
-) -> tuple[IssuedCodeRecord, dict[str, Any]] | None:
+Read = Callable[[Executable, Mapping[str, Any]], Row[Any] | None]
+"""Runs one SELECT and returns its first row: `Database.read_one`, or a session's."""
+
+
+def _session_read(session: Session) -> Read:
+    return lambda statement, params: session.connection().execute(statement, params).first()
+
+
+def _code_row(read: Read, jti: str) -> CodeRow | None:
+    row = read(_CODE_BY_JTI, {"jti": jti})
+    return CodeRow(*row) if row is not None else None
+
+
+def _code_and_facts(read: Read, jti: str) -> tuple[CodeRow, dict[str, Any]] | None:
     """The issued code and its holder's facts in one indexed read: the hot path of every
     scan, so no second round trip for the resident."""
-    columns = [getattr(Resident, name) for name in FACT_NAMES]
-    row = session.execute(
-        select(IssuedCodeRecord, *columns)
-        .join(Resident, Resident.id == IssuedCodeRecord.resident_id)
-        .where(IssuedCodeRecord.jti == jti)
-    ).first()
+    row = read(_CODE_AND_FACTS_BY_JTI, {"jti": jti})
     if row is None:
         return None
-    return row[0], dict(zip(FACT_NAMES, row[1:], strict=True))
+    n = len(_CODE_COLUMNS)
+    return CodeRow(*row[:n]), dict(zip(FACT_NAMES, row[n:], strict=True))
 
 
-def _status_is_current(record: IssuedCodeRecord, facts: dict[str, Any], today: date | None) -> bool:
+def _status_is_current(record: CodeRow, facts: dict[str, Any], today: date | None) -> bool:
     try:
         return derive_status(facts, today=today).value == record.status
     except (InsufficientFactsError, ValueError):
         return False  # no status can be derived any more: no code is right
 
 
+def _revoke_stale(
+    session: Session | None,
+    reads: Database | None,
+    record: CodeRow,
+    jti: str,
+    now: datetime,
+    today: date | None,
+) -> CodeRow:
+    """Revoke the holder's codes with a stale status; the code as it is now, read back in
+    the unit of work that revoked it (not committed yet when it is the caller's)."""
+    if session is None:
+        assert reads is not None  # verify_code checked
+        with reads.session() as own:
+            revoke_if_status_changed(own, record.resident_id, now=now, today=today)
+            return _code_row(_session_read(own), jti) or record
+    revoke_if_status_changed(session, record.resident_id, now=now, today=today)
+    return _code_row(_session_read(session), jti) or record
+
+
 def verify_code(
-    session: Session,
+    session: Session | None,
     codes: EmploymentCodes,
     code: str,
     verifier: Verifier,
@@ -213,6 +294,7 @@ def verify_code(
     now: datetime | None = None,
     today: date | None = None,
     log: bool = True,
+    reads: Database | None = None,
 ) -> ScanOutcome:
     """Verify a scanned code against our keys and storage, and log the scan.
 
@@ -221,34 +303,40 @@ def verify_code(
     codes are revoked now, as a status change, so offline verifiers learn it too).
 
     A scan of a current code only reads (one SELECT); it writes only when a stale status
-    must be revoked. With `log=False` the scan row is returned unsaved, for the caller to
+    must be revoked. With `log=False` the scan is returned unsaved, for the caller to
     hand to `scan_log.record` once it is complete (e.g. `disclosed` set).
+
+    `reads`: run the SELECTs on that database's `read_one` (committed data, no unit of
+    work) rather than in `session`: the public scan's path. With `session` None too, a
+    stale status is revoked in a unit of work of its own, committed at once.
     """
     now = now or utcnow()
     seen: dict[str, Any] = {}
+    if session is None and (reads is None or log):
+        raise ValueError("verify_code: without a session, give `reads` and log=False")
+    read = reads.read_one if reads is not None else _session_read(session)
 
     def is_revoked(claims: CodeClaims) -> bool:
-        found = _code_and_facts(session, claims.jti)
+        found = _code_and_facts(read, claims.jti)
         if found is None or found[0].subject != claims.sub:
             seen["detail"] = "unknown_code"
             return True
         record, facts = found
-        seen["record"] = record
         if record.revoked_at is None and not _status_is_current(record, facts, today):
-            revoke_if_status_changed(session, record.resident_id, now=now, today=today)
-            session.refresh(record)
+            record = _revoke_stale(session, reads, record, claims.jti, now, today)
+        seen["record"] = record
         if record.revoked_at is not None:
             seen["detail"] = f"revoked_{record.revoke_reason}"
             return True
         return False
 
     verification = codes.verify(code, now=now, is_revoked=is_revoked)
-    record: IssuedCodeRecord | None = seen.get("record")
+    record: CodeRow | None = seen.get("record")
     if record is None and verification.claims is not None and "detail" not in seen:
-        found = find_code(session, verification.claims.jti)  # expired: still the holder's scan
+        found = _code_row(read, verification.claims.jti)  # expired: still the holder's scan
         if found is not None and found.subject == verification.claims.sub:
             record = found
-    scan = ScanRecord(
+    scan = Scan(
         scanned_at=now,
         code_id=record.id if record else None,
         resident_id=record.resident_id if record else None,
@@ -259,9 +347,11 @@ def verify_code(
         verifier_name=verifier.name,
         disclosed=False,
     )
-    if log:
-        session.add(scan)
+    if log and session is not None:
+        row = scan.row()
+        session.add(row)
         session.flush()
+        scan.id = row.id
     return ScanOutcome(verification, scan, record)
 
 

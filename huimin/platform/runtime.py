@@ -28,7 +28,7 @@ class Runtime:
 
     def close(self) -> None:
         """Release the pooled connections (the database engine and the Redis pool)."""
-        self.db.engine.dispose()
+        self.db.dispose()
         self.redis.close()
 
 
