@@ -4,11 +4,13 @@ full process stack (web, Rasa, action server, worker, WeChat emulator) for end-t
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -41,17 +43,36 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     conn.flushdb()
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'test.db'}"
-    migrate.upgrade(url)
-    return url
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head (the real migrations) per test run, which each test
+    copies: about 440 tests take a fresh database, and migrating each took 0.3 s on an idle
+    machine and 1.5-4 s on a busy disk (every migration's commit is an fsync)."""
+    path = tmp_path_factory.mktemp("migrated") / "head.db"
+    migrate.upgrade(f"sqlite:///{path}")  # closes its connections: nothing is left in a WAL
+    return path
 
 
-@pytest.fixture
-def postgresql_url() -> Iterator[str]:
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """One PostgreSQL database migrated to head per test run, the template of each test's."""
     with temporary_postgres() as url:
         migrate.upgrade(url)
+        yield urlparse(url).path.lstrip("/")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A fresh SQLite database with the schema at head (a copy of the migrated one)."""
+    target = tmp_path / "test.db"
+    shutil.copyfile(migrated_sqlite, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def postgresql_url(migrated_postgres: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with the schema at head (created from the migrated one)."""
+    with temporary_postgres(template=migrated_postgres) as url:
         yield url
 
 

@@ -44,13 +44,15 @@ def claimed_redis_db() -> Iterator[str]:
 
 
 @contextmanager
-def temporary_postgres() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards."""
+def temporary_postgres(template: str | None = None) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards; a copy of database `template` if given
+    (which nothing may be connected to)."""
     name = f"huimin_t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     except Exception as exc:
         raise RuntimeError(
             f"PostgreSQL is not reachable at {POSTGRES_ADMIN} (set TEST_POSTGRES_URL): {exc}"
