@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from urllib.parse import urlparse
 
+from huimin.ops.rasa_events import RedisStreamEventBroker
 from huimin.platform.settings import ROOT
+from scripts.stack import free_port
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
@@ -216,3 +219,27 @@ def test_conversations_are_stored_and_read_as_rasas_own_store_does(redis_url: st
     assert out["legacy_full"] is True
     assert out["keys"] is True
     assert out["missing"] is True
+
+
+def test_a_messages_events_reach_the_stream_in_one_call_in_order(redis_url: str) -> None:
+    """What the tracker store hands the event broker per message: kept events in order, the
+    rest dropped, as `publish` one by one did; a Redis failure loses events, not the answer."""
+    url = urlparse(redis_url)
+    stream = f"test-events-{uuid.uuid4().hex[:8]}"
+    broker = RedisStreamEventBroker(url.hostname or "127.0.0.1", url.port or 6379,
+                                    int(url.path.lstrip("/") or 0), stream=stream)
+    events = [
+        {"event": "action", "name": "action_session_start", "sender_id": "s"},
+        {"event": "user", "text": "你好", "sender_id": "s", "parse_data": {}},
+        {"event": "slot", "name": "policy", "value": "x", "sender_id": "s"},
+        {"event": "bot", "text": "您好", "sender_id": "s"},
+        {"event": "action", "name": "utter_greet", "sender_id": "s"},
+    ]
+    broker.publish_many(events)
+    got = [json.loads(fields[b"e"]) for _, fields in broker.client.xrange(stream)]
+    assert [(e["event"], e.get("text") or e.get("name")) for e in got] == [
+        ("user", "你好"), ("bot", "您好"), ("action", "utter_greet")]
+    broker.client.delete(stream)
+    down = RedisStreamEventBroker("127.0.0.1", free_port(), stream=stream)
+    down.publish_many(events)  # no exception
+    assert down.down_until > 0

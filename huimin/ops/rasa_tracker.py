@@ -182,8 +182,13 @@ class SessionRedisTrackerStore(RedisTrackerStore):
             return False
         self._mark(tracker, int(result))
         if self.event_broker is not None:  # the same bodies as `_stream_new_events`
-            for d in dicts:
-                self.event_broker.publish({"sender_id": sender_id, **d})
+            bodies = [{"sender_id": sender_id, **d} for d in dicts]
+            publish_many = getattr(self.event_broker, "publish_many", None)
+            if publish_many is not None:  # one round trip (huimin/ops/rasa_events.py)
+                publish_many(bodies)
+            else:
+                for body in bodies:
+                    self.event_broker.publish(body)
         return True
 
     async def _save_merged(self, tracker: DialogueStateTracker, ttl: int) -> None:
