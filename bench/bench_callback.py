@@ -116,15 +116,20 @@ def start_stack(env: dict[str, str], app_root: Path = ROOT) -> dict[str, Process
         "worker": lambda: bool(conn.keys("rq:worker:*")),
         "rasa": lambda: _rasa_ready(env),
     }
-    for name, check in checks.items():
-        proc = procs[name]
+    try:
+        for name, check in checks.items():
+            proc = procs[name]
 
-        def alive_and_ready(p: Process = proc, c: Callable[[], bool] = check) -> bool:
-            if not p.alive():
-                raise RuntimeError(f"{p.name} exited:\n{p.tail()}")
-            return c()
+            def alive_and_ready(p: Process = proc, c: Callable[[], bool] = check) -> bool:
+                if not p.alive():
+                    raise RuntimeError(f"{p.name} exited:\n{p.tail()}")
+                return c()
 
-        wait_until(alive_and_ready, 300, name)
+            wait_until(alive_and_ready, 600, name)
+    except BaseException:  # a stack that never came up leaves no processes behind
+        for proc in procs.values():
+            proc.stop()
+        raise
     return procs
 
 
