@@ -101,10 +101,10 @@ class Run:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1]
 
 
-def start_stack(env: dict[str, str]) -> dict[str, Process]:
+def start_stack(env: dict[str, str], app_root: Path = ROOT) -> dict[str, Process]:
     log_dir = ROOT / "var" / "bench-logs"
-    procs = {name: Process(name, cmd, env, log_dir)
-             for name, cmd in procfile().items() if name in
+    procs = {name: Process(name, cmd, env, log_dir, cwd=app_root)
+             for name, cmd in procfile(app_root / "Procfile").items() if name in
              ("rasa", "emulator", "actions", "worker", "web")}
     for proc in procs.values():
         proc.start()
@@ -116,15 +116,20 @@ def start_stack(env: dict[str, str]) -> dict[str, Process]:
         "worker": lambda: bool(conn.keys("rq:worker:*")),
         "rasa": lambda: _rasa_ready(env),
     }
-    for name, check in checks.items():
-        proc = procs[name]
+    try:
+        for name, check in checks.items():
+            proc = procs[name]
 
-        def alive_and_ready(p: Process = proc, c: Callable[[], bool] = check) -> bool:
-            if not p.alive():
-                raise RuntimeError(f"{p.name} exited:\n{p.tail()}")
-            return c()
+            def alive_and_ready(p: Process = proc, c: Callable[[], bool] = check) -> bool:
+                if not p.alive():
+                    raise RuntimeError(f"{p.name} exited:\n{p.tail()}")
+                return c()
 
-        wait_until(alive_and_ready, 300, name)
+            wait_until(alive_and_ready, 600, name)
+    except BaseException:  # a stack that never came up leaves no processes behind
+        for proc in procs.values():
+            proc.stop()
+        raise
     return procs
 
 
@@ -301,11 +306,15 @@ def main() -> None:
                         help="alternating rounds the messages are split into")
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds a user pauses between messages (0: full load)")
+    parser.add_argument("--app-root", type=Path, default=ROOT, help=(
+        "serve the app from this tree (e.g. an export of an older commit, with its venv links "
+        "and trained model) to compare it under the same load"))
     args = parser.parse_args()
-    if not list((ROOT / "models").glob("*.tar.gz")):
+    if not list((args.app_root / "models").glob("*.tar.gz")):
         sys.exit("no trained model: run `make train` first")
     print(f"bench_callback  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  {platform.node()} "
-          f"{os.cpu_count()} cores; command: {' '.join(sys.argv)}; load average "
+          f"{os.cpu_count()} cores; command: {' '.join(sys.argv)}; app: {args.app_root}; "
+          f"load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
     with claimed_redis_db() as redis_url, tempfile.TemporaryDirectory() as tmp:
@@ -313,10 +322,10 @@ def main() -> None:
         env = stack_env(dict(os.environ), ports, redis_url, f"sqlite:///{tmp}/bench.db")
         flask = [sys.executable, "-m", "flask", "--app", "webapp"]
         for command in ("init-db", "seed"):
-            subprocess.run([*flask, command], check=True, cwd=ROOT, env=env,
+            subprocess.run([*flask, command], check=True, cwd=args.app_root, env=env,
                            capture_output=True)
         print("starting the stack (Rasa loads its model: about a minute) ...", flush=True)
-        procs = start_stack(env)
+        procs = start_stack(env, args.app_root)
         try:
             print(f"warming up; then {args.users} users x {args.messages} messages, "
                   f"think time {args.think} s; load average {os.getloadavg()[0]:.1f}",

@@ -113,8 +113,9 @@ def http_ok(url: str) -> Callable[[], bool]:
 class Process:
     """One Procfile process, started in its own process group so it can be stopped cleanly."""
 
-    def __init__(self, name: str, command: str, env: dict[str, str], log_dir: Path) -> None:
-        self.name, self.command, self.env = name, command, env
+    def __init__(self, name: str, command: str, env: dict[str, str], log_dir: Path,
+                 cwd: Path = ROOT) -> None:
+        self.name, self.command, self.env, self.cwd = name, command, env, cwd
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{name}.log"
         self.popen: subprocess.Popen | None = None
@@ -122,7 +123,7 @@ class Process:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.popen = subprocess.Popen(
-            ["bash", "-c", f"exec {self.command}"], cwd=ROOT, env=self.env,
+            ["bash", "-c", f"exec {self.command}"], cwd=self.cwd, env=self.env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

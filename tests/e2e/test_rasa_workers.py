@@ -10,6 +10,7 @@ Real web app (model server, registry), real Rasa, real Redis.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 import requests
 
 from huimin.ops import registry
@@ -154,3 +156,8 @@ def test_one_conversation_on_two_workers_is_handled_one_message_at_a_time(rasa):
     # Each message in turn: its answer, then listening, before the next message was taken.
     assert len(turns) == sent
     assert all(t == ["utter_greet", "bot", "action_listen"] for t in turns), turns
+    # Both workers appended to the one stored list (huimin/ops/rasa_tracker.py): every event
+    # once, in the order the API gives them.
+    stored = redis.Redis.from_url(rasa.env["REDIS_URL"]).lrange(
+        f"huimin-tracker:events:{sender}", 0, -1)
+    assert [json.loads(e)["event"] for e in stored] == [e["event"] for e in tracker["events"]]
