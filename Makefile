@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
 	@touch $@
 
-$(RASA_VENV)/.installed: bot/requirements.txt $(VENV)/.installed
+$(RASA_VENV)/.installed: bot/requirements.txt | $(VENV)/.installed
 	@echo "==> [setup 2/2] Rasa environment ($(PY310)) -> $(RASA_VENV) (first time: under a minute, 2.5 GB)"
 	@test -n "$(PY310)" || { echo "Python 3.10 not found (set PY310=/path/to/python3.10)"; exit 1; }
 	@$(PY310) -m venv $(RASA_VENV)

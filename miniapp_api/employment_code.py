@@ -356,7 +356,7 @@ def _verify(body: dict[str, Any]) -> dict[str, Any]:
     response, _ = _answer(outcome.verification, verifier, purpose)
     if not scan_log.enqueue(services().redis, outcome.scan, limit=(limit, address)):
         with db.session() as session:
-            scan_log.write(session, outcome.scan)
+            outcome.scan.save(session)
     return response
 
 
@@ -410,7 +410,7 @@ def _verify_as_staff(
                     "job_seeking": job_seeking_summary(resident, result.status).to_dict(),
                 }
                 outcome.scan.disclosed = True
-        scan_log.write(session, outcome.scan)
+        outcome.scan.save(session)
         audit.record(
             session, principal.actor, "employment_code.verify",
             f"resident:{record.resident_id}" if record is not None else "employment_code",

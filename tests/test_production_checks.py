@@ -145,7 +145,7 @@ def production_with_development_secrets(redis_url: str, sqlite_url: str) -> dict
 @pytest.mark.parametrize("process", [
     ["-m", "jobs.worker", "worker"],
     ["-m", "jobs.worker", "trainer"],
-    ["-m", "rasa_sdk", "--actions", "bot.actions", "--port", "{port}"],
+    ["-m", "bot.action_server", "--actions", "bot.actions", "--port", "{port}"],
     ["-m", "jobs.cron_runner"],
 ], ids=["worker", "trainer", "action-server", "cron"])
 def test_every_process_that_builds_a_runtime_refuses_development_secrets(

@@ -56,7 +56,7 @@ def record(session: Session, conn: redis.Redis | None, scan: Scan) -> bool:
     `conn` is None), into `session` directly. Returns True when it was queued."""
     if conn is not None and enqueue(conn, scan):
         return True
-    write(session, scan)
+    scan.save(session)
     return False
 
 
@@ -64,7 +64,7 @@ def enqueue(
     conn: redis.Redis, scan: Scan, *, limit: tuple[WindowLimit, str] | None = None
 ) -> bool:
     """Put one complete scan on the stream; False when Redis cannot take it, and then the
-    caller must `write` it. `limit` (the limit, the caller's identity) is counted in the
+    caller must `Scan.save` it. `limit` (the limit, the caller's identity) is counted in the
     same round trip as the XADD, or in this process when Redis is down; over it,
     RateLimited is raised and the scan is not logged (it was refused, not answered)."""
     try:
@@ -79,14 +79,6 @@ def enqueue(
     if limit is not None:
         limit[0].hit_locally(limit[1])
     return False
-
-
-def write(session: Session, scan: Scan) -> None:
-    """Write one scan into `session` now (and set `scan.id`)."""
-    row = scan.row()
-    session.add(row)
-    session.flush()
-    scan.id = row.id
 
 
 def pending(conn: redis.Redis) -> int:

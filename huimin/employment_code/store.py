@@ -97,6 +97,14 @@ class Scan:
             disclosed=self.disclosed,
         )
 
+    def save(self, session: Session) -> None:
+        """Write this scan into `session` now and set `id` (the direct path, without the
+        stream: Redis down, or a caller that logs in its own unit of work)."""
+        row = self.row()
+        session.add(row)
+        session.flush()
+        self.id = row.id
+
 
 @dataclass(frozen=True)
 class ScanOutcome:
@@ -348,10 +356,7 @@ def verify_code(
         disclosed=False,
     )
     if log and session is not None:
-        row = scan.row()
-        session.add(row)
-        session.flush()
-        scan.id = row.id
+        scan.save(session)
     return ScanOutcome(verification, scan, record)
 
 
