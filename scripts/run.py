@@ -83,6 +83,8 @@ def main() -> int:
     run_dir = ROOT / "var" / f"supervisor-{ports['web']}"  # one per stack on this machine
     run_dir.mkdir(parents=True, exist_ok=True)
     conf = run_dir / "supervisord.conf"
+    conf.touch(mode=0o600)
+    conf.chmod(0o600)  # it holds the control socket's password
     conf.write_text(supervisord_conf(
         procfile(), {"ready": f"{VENV_BIN / 'python'} scripts/announce.py"}, ROOT, run_dir,
         LOG_DIR))

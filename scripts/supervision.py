@@ -10,6 +10,9 @@ each unexpected exit is reported on the console by supervisord. Each process's o
 
 from __future__ import annotations
 
+import getpass
+import os
+import secrets
 from pathlib import Path
 
 STARTSECS = 5  # a process that lives this long counts as started (its next failure: no delay)
@@ -49,23 +52,34 @@ def supervisord_conf(programs: dict[str, str], once: dict[str, str], root: Path,
                      var: Path, log_dir: Path) -> str:
     """The supervisord configuration for `programs` (kept running, output in `log_dir`) and
     `once` (run once, output on the console). supervisord itself reports only warnings (an
-    unexpected exit, giving up) on the console."""
+    unexpected exit, giving up) on the console.
+
+    Nothing else reaches the console: as root, the user is named (supervisord otherwise
+    prints a critical "running as root" line at every start), and the control socket has a
+    per-run password (otherwise "running without any HTTP authentication checking"), which
+    `supervisorctl -c <this file>` reads from its own section."""
+    password = secrets.token_urlsafe(16)
+    as_root = f"user={getpass.getuser()}\n" if os.getuid() == 0 else ""
     head = f"""[supervisord]
 nodaemon=true
 logfile=/dev/stdout
 logfile_maxbytes=0
 loglevel=warn
 pidfile={var / 'supervisord.pid'}
-
+{as_root}
 [unix_http_server]
 file={var / 'supervisor.sock'}
 chmod=0700
+username=huimin
+password={password}
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [supervisorctl]
 serverurl=unix://{var / 'supervisor.sock'}
+username=huimin
+password={password}
 """
     blocks = [_program(name, cmd, root, restart=True, log_dir=log_dir)
               for name, cmd in programs.items()]

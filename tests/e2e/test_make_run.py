@@ -75,6 +75,7 @@ def test_run_starts_its_own_redis_and_announces_the_simulator(tmp_path):
 def _supervised_pid(web_port: int, name: str) -> int:
     """The pid supervisord reports for `name` (0 while it is not running)."""
     conf = ROOT / "var" / f"supervisor-{web_port}" / "supervisord.conf"
+    assert conf.stat().st_mode & 0o077 == 0  # it holds the control socket's password
     out = subprocess.run([str(ROOT / ".venv" / "bin" / "supervisorctl"), "-c", str(conf), "pid",
                           name], capture_output=True, text=True, timeout=10).stdout.strip()
     return int(out) if out.isdigit() else 0
@@ -109,6 +110,7 @@ def _console_is_one_line_per_stage(text: str) -> None:
         assert re.search(rf"==> {stage}.* \.\.\. done \(\d+\.\d s\)", text), text
     assert re.search(r"==> ready after \d+ s", text), text
     assert "Warning" not in text and "Traceback" not in text, text
+    assert "CRIT" not in text, text  # supervisord's "running as root" / "no authentication"
     assert len(text.splitlines()) < 40, text
     for name in ("web", "rasa", "actions", "worker"):
         log = ROOT / "var" / "log" / f"{name}.log"
