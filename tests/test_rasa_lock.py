@@ -45,13 +45,18 @@ print(json.dumps({"kind": kind, "tickets": tickets, "queued": queued,
 """
 
 
-def test_tickets_issued_at_once_by_separate_workers_are_all_different(redis_url: str) -> None:
+def run_in_rasa(script: str, redis_url: str) -> dict:
+    """Run `script` in the Rasa environment against `redis_url`; its last line, as JSON."""
     url = urlparse(redis_url)
     done = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT, url.hostname or "127.0.0.1", str(url.port or 6379),
+        [str(RASA_PYTHON), "-c", script, url.hostname or "127.0.0.1", str(url.port or 6379),
          url.path.lstrip("/") or "0"],
         capture_output=True, text=True, cwd=ROOT, timeout=300, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_tickets_issued_at_once_by_separate_workers_are_all_different(redis_url: str) -> None:
+    result = run_in_rasa(SCRIPT, redis_url)
     assert result["kind"] == "AtomicRedisLockStore"
     assert result["tickets"] == list(range(32))  # 8 workers x 4 tickets, none issued twice
     assert result["queued"] == 32
@@ -105,12 +110,7 @@ print(json.dumps(out))
 def test_a_message_costs_three_redis_round_trips_in_rasas_own_format(redis_url: str) -> None:
     """One message's lock: issue, read, clean up — one command each (Lua scripts), where the
     WATCH/MULTI version took seven. Expiry and the stored format are Rasa's own."""
-    url = urlparse(redis_url)
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", CYCLE, url.hostname or "127.0.0.1", str(url.port or 6379),
-         url.path.lstrip("/") or "0"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_rasa(CYCLE, redis_url)
     assert result["commands"] == ["EVALSHA", "GET", "EVALSHA"], result["commands"]
     assert result["left"] is False
     assert result["after_expiry"] == [0, 0, 1]
