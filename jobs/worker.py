@@ -7,6 +7,7 @@ backoff instead of exiting. It stops only when asked to (SIGTERM, SIGINT)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -30,7 +31,8 @@ MAINTENANCE_INTERVAL = 15
 # the connection (a failover to another host, a frozen server) held the worker for 7 minutes
 # before RQ noticed, quit, and this process started a fresh one; with 60 s it is under a minute.
 # It also bounds how long a dead worker stays listed (WORKER_TTL + 60 s), which /readyz reads.
-WORKER_TTL = 60
+# WORKER_TTL_SECONDS overrides it (tests/test_worker_resilience.py waits out the timeout).
+WORKER_TTL = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
 BACKOFF = (1, 2, 5, 10, 20, 30)
 
 

@@ -337,4 +337,4 @@ def test_cli(api_app, ops_env, tmp_path, monkeypatch):
     monkeypatch.setenv("RASA_BIN", "/bin/false")
     trained = runner.invoke(args=["model", "train"])
     assert trained.exit_code == 1 and "failed" in trained.output
-    assert "$ rasa data validate" in trained.output
+    assert "$ rasa train" in trained.output

@@ -156,8 +156,24 @@ def test_epoch_bars_drive_progress(db):
         assert run.log.count("Epochs") == 6  # 5% is not logged (same tenth as 0%)
 
 
+def test_the_validate_stage_lasts_until_rasa_trains_its_first_component(db):
+    with db.session() as s:
+        run_id = training.start_run(s, "staff:1").id
+    reporter = training.RunReporter(db, run_id)
+    progress = training._TrainProgress(reporter)
+    reporter.set(stage="validate", progress=8)
+    progress("INFO     rasa.validator  - No story structure conflicts found.")
+    with db.session() as s:
+        assert s.get(training.TrainingRun, run_id).stage == "validate"
+    progress("INFO     rasa.engine.training.hooks  - Starting to train component 'JiebaTokenizer'.")
+    with db.session() as s:
+        run = s.get(training.TrainingRun, run_id)
+        assert (run.stage, run.progress) == ("train", 15)
+    assert progress.training and not progress.invalid
+
+
 def test_a_failing_step_fails_the_run_with_its_reason(db, ops, monkeypatch):
-    monkeypatch.setenv("RASA_BIN", "/bin/false")  # a real program that fails like a bad validate
+    monkeypatch.setenv("RASA_BIN", "/bin/false")  # a real program that fails like a bad train
     failing = OpsSettings()
     with db.session() as s:
         run_id = training.start_run(s, "staff:1", "ops1").id
@@ -166,11 +182,26 @@ def test_a_failing_step_fails_the_run_with_its_reason(db, ops, monkeypatch):
     with db.session() as s:
         run = s.get(training.TrainingRun, run_id)
         assert (run.status, run.stage) == ("failed", "failed")
-        assert "rasa data validate" in run.error and run.finished_at is not None
-        assert run.data_fingerprint and "$ rasa data validate" in run.log
+        assert "rasa train 出错" in run.error and run.finished_at is not None
+        assert run.data_fingerprint and "$ rasa train" in run.log
     assert any(line.startswith("失败") for line in lines)
     # Idempotent: running the finished job again changes nothing.
     assert training.execute(db, load_settings(), failing, run_id) == "failed"
+
+
+def test_invalid_data_fails_the_run_as_a_data_check(db, ops, monkeypatch, tmp_path):
+    """`rasa train` runs `rasa data validate`'s checks first; when they fail it prints Rasa's
+    verdict and exits before training, and the run says the data check failed."""
+    rasa = tmp_path / "rasa"
+    rasa.write_text("#!/bin/sh\necho 'Project validation completed with errors.'\nexit 1\n")
+    rasa.chmod(0o755)
+    monkeypatch.setenv("RASA_BIN", str(rasa))
+    with db.session() as s:
+        run_id = training.start_run(s, "staff:1", "ops1").id
+    assert training.execute(db, load_settings(), OpsSettings(), run_id) == "failed"
+    with db.session() as s:
+        run = s.get(training.TrainingRun, run_id)
+        assert "训练数据检查未通过" in run.error and "Project validation" in run.log
 
 
 def test_worker_job_runs_the_pipeline(db, ops, monkeypatch, redis_conn: redis.Redis, sqlite_url):

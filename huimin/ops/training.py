@@ -344,16 +344,28 @@ def run_command(
         raise TrainingFailed(f"超时（超过 {timeout:.0f} 秒）") from None
 
 
+# `rasa train`'s log: its data checks failed (it then exits), or passed and training began.
+_INVALID = "Project validation completed with errors"
+_TRAINING_STARTED = "Starting to train component"
+
+
 class _TrainProgress:
-    """Maps Rasa's epoch bars (DIET first, then TED) onto the run's 20..85 % range and keeps
-    only every tenth percent of a bar in the log."""
+    """Follows `rasa train`: the validate stage until Rasa starts training its first component
+    (its data checks passed), then the train stage, with the epoch bars (DIET first, then TED)
+    mapped onto the run's 20..85 % range and only every tenth percent of a bar in the log."""
 
     def __init__(self, reporter: RunReporter) -> None:
         self.reporter = reporter
+        self.invalid = False
+        self.training = False
         self.bar = 0
         self.last = -1
 
     def __call__(self, line: str) -> None:
+        self.invalid = self.invalid or _INVALID in line
+        if not self.training and _TRAINING_STARTED in line:
+            self.training = True
+            self.reporter.set(stage="train", progress=15)
         match = _EPOCHS.search(line)
         if not match:
             self.reporter.line(line)
@@ -465,43 +477,38 @@ def _pipeline(
     reporter.flush(data_fingerprint=exported.fingerprint,
                    annotation_count=len(exported.annotations_used))
 
+    # `rasa train` first runs the very checks of `rasa data validate` (the same
+    # rasa.cli.utils.validate_files, same defaults) and stops on an error: one Rasa process
+    # instead of two saves its start and data loading (30-40 s on 2 idle cores).
     reporter.set(stage="validate", progress=8)
-    reporter.line("$ rasa data validate")
-    code = run_command(
-        [str(ops.rasa_bin), "data", "validate", "--domain", "domain.yml", "--data", "data",
-         "build/training", "--config", "config.yml"],
-        cwd=workdir, env=env, timeout=timeout, on_line=reporter.line,
-    )
-    if code != 0:
-        raise TrainingFailed("训练数据检查未通过（rasa data validate），详见日志")
-
-    reporter.set(stage="train", progress=15)
     name = f"huimin-{exported.fingerprint}-r{run_id}"
-    reporter.line(f"$ rasa train  （模型 {name}）")
+    reporter.line(f"$ rasa train  （模型 {name}，先检查训练数据）")
+    progress = _TrainProgress(reporter)
     code = run_command(
         [str(ops.rasa_bin), "train", "--config", "config.yml", "--domain", "domain.yml",
          "--data", "data", "build/training", "--out", "out", "--fixed-model-name", name],
-        cwd=workdir, env=env, timeout=timeout, on_line=_TrainProgress(reporter),
+        cwd=workdir, env=env, timeout=timeout, on_line=progress,
     )
+    if code != 0 and progress.invalid:
+        raise TrainingFailed("训练数据检查未通过（rasa train 的数据检查），详见日志")
     model_file = workdir / "out" / f"{name}.tar.gz"
     if code != 0 or not model_file.exists():
         raise TrainingFailed("训练失败（rasa train 出错），详见日志")
 
     reporter.set(stage="evaluate", progress=86)
     reporter.line("$ rasa test nlu  （测试集 " + ops.heldout_file.name + "）")
-    # The live model's evaluation, when needed, runs beside the new one's (each is mostly one
-    # process starting up and loading a model: two cores do both in the time of one).
+    # The live model, when it was never evaluated on these files, is evaluated beside the new
+    # one: each side is one Rasa process at a time (a test run, then a server answering the
+    # cases, about one core busy), so two cores do both sides in little more than one's time.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        live = pool.submit(_evaluate_live_model_if_needed, db, ops, workdir, reporter,
-                           heldout_sha(ops))
+        live = pool.submit(_evaluate_live_model_if_needed, db, ops, settings, workdir, reporter)
         evaluation = evaluate(ops, model_file, workdir / "report", reporter.line)
         reporter.line(f"评估：{_scores(evaluation)}")
+        reporter.set(stage="evaluate", progress=90)
+        reporter.line(f"端到端答题评估（评估集 {ops.eval_dir.name}，按市民看到的回复判分）")
+        evaluation["answers"] = _answers(ops, settings, model_file, workdir / "answers",
+                                         reporter.line)
         live.result()
-
-    reporter.set(stage="evaluate", progress=90)
-    reporter.line("端到端答题评估（评估集 " + str(ops.eval_dir.name) + "，按市民看到的回复判分）")
-    evaluation["answers"] = _answers(ops, settings, model_file, workdir / "answers", reporter)
-    _answers_of_live_model_if_needed(db, ops, settings, workdir, reporter)
 
     reporter.set(stage="register", progress=96)
     started_by, started_by_name, created_at = who
@@ -523,15 +530,14 @@ def _pipeline(
 
 
 def _answers(ops: OpsSettings, settings: Settings, model: Path, workdir: Path,
-             reporter: RunReporter, who: str = "") -> dict[str, Any]:
+             log: Callable[[str], None]) -> dict[str, Any]:
     try:
-        answers = candidate_answers.evaluate_answers(ops, settings, model, workdir,
-                                                     reporter.line, rasa_env(ops))
+        answers = candidate_answers.evaluate_answers(ops, settings, model, workdir, log,
+                                                     rasa_env(ops))
     except candidate_answers.AnswerEvaluationFailed as exc:
         raise TrainingFailed(str(exc)) from exc
-    reporter.line(f"{who}答题评估：直接答对 {answers['direct_right']:.1%}，"
-                  f"答错 {answers['wrong']:.1%}，菜单 {answers['menu']:.1%}"
-                  f"（{answers['cases']} 条）")
+    log(f"答题评估：直接答对 {answers['direct_right']:.1%}，答错 {answers['wrong']:.1%}，"
+        f"菜单 {answers['menu']:.1%}（{answers['cases']} 条）")
     return answers
 
 
@@ -546,48 +552,41 @@ def _live_model_file(
         return None
 
 
-def _answers_of_live_model_if_needed(
+def _evaluate_live_model_if_needed(
     db: Database, ops: OpsSettings, settings: Settings, workdir: Path, reporter: RunReporter
 ) -> None:
-    """The gate compares answers with the live model's on the same cases and catalogue."""
-    sha = candidate_answers.eval_sha(ops, settings)
+    """The gate compares with the live model on the same held-out file and answer cases:
+    evaluate it on each it never was evaluated on (the first, installed model) or that changed
+    since. Its log lines are marked, as they come between the new model's."""
+    sha, cases_sha = heldout_sha(ops), candidate_answers.eval_sha(ops, settings)
     with db.session() as session:
         live = registry.active_model(session)
-        if live is None or ((live.evaluation or {}).get("answers") or {}).get("eval_sha") == sha:
+        if live is None:
             return
+        done = live.evaluation or {}
         live_id, live_sha = live.id, live.sha256
-    path = _live_model_file(db, live_id, live_sha, workdir / "live-answers.tar.gz", reporter)
+    needs_nlu = done.get("heldout_sha") != sha
+    needs_answers = (done.get("answers") or {}).get("eval_sha") != cases_sha
+    if not (needs_nlu or needs_answers):
+        return
+    path = _live_model_file(db, live_id, live_sha, workdir / "live.tar.gz", reporter)
     if path is None:
         return
-    answers = _answers(ops, settings, path, workdir / "answers-live", reporter,
-                       f"当前模型 #{live_id} ")
+
+    def log(line: str) -> None:
+        reporter.line(f"[当前模型 #{live_id}] {line}")
+
+    found: dict[str, Any] = {}
+    if needs_nlu:
+        log("$ rasa test nlu  （供上线检查比较）")
+        found.update(evaluate(ops, path, workdir / "report-live", log))
+        log(_scores(found))
+    if needs_answers:
+        found["answers"] = _answers(ops, settings, path, workdir / "answers-live", log)
     with db.session() as session:
         live = session.get(registry.ModelRecord, live_id)
         if live is not None:
-            live.evaluation = {**(live.evaluation or {}), "answers": answers}
-
-
-def _evaluate_live_model_if_needed(
-    db: Database, ops: OpsSettings, workdir: Path, reporter: RunReporter, sha: str
-) -> None:
-    """The gate compares with the live model on the same held-out file: evaluate it too if it
-    never was (the first, installed model) or the held-out file changed since."""
-    with db.session() as session:
-        live = registry.active_model(session)
-        if live is None or (live.evaluation or {}).get("heldout_sha") == sha:
-            return
-        live_id, live_sha = live.id, live.sha256
-    path = _live_model_file(db, live_id, live_sha, workdir / "live-nlu.tar.gz", reporter)
-    if path is None:
-        return
-    reporter.line(f"$ rasa test nlu  （当前模型 #{live_id}，供上线检查比较）")
-    evaluation = evaluate(ops, path, workdir / "report-live",
-                          lambda line: reporter.line(f"[当前模型] {line}"))
-    with db.session() as session:
-        live = session.get(registry.ModelRecord, live_id)
-        if live is not None:  # keeps the answer evaluation, which does not depend on it
-            live.evaluation = {**(live.evaluation or {}), **evaluation}
-    reporter.line(f"当前模型：{_scores(evaluation)}")
+            live.evaluation = {**(live.evaluation or {}), **found}
 
 
 def _prune(ops: OpsSettings, keep: int) -> None:
