@@ -74,6 +74,10 @@ def resolve(
     if len(found) >= 2 and len(mentioned) >= 2:
         return Resolution("answer", tuple(found[:2]), evidence="name")
     if found:
+        if mentioned and len(found) == 1:
+            other = _outweighed(catalogue, found[0], text, thresholds)
+            if other is not None:
+                return other
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
         return Resolution("none")
@@ -163,6 +167,37 @@ def _by_retrieval(catalogue: Catalogue, text: str, t: Thresholds) -> Resolution:
     if len(close) < 2:  # one weak candidate: never a one-item menu, and never a guess
         return Resolution("none", scores=scores)
     return Resolution("ask", tuple(close[: t.max_choices]), evidence="search", scores=scores)
+
+
+def _outweighed(
+    catalogue: Catalogue, policy: Policy, text: str, t: Thresholds
+) -> Resolution | None:
+    """Another policy when the words around the one name in `text` are clearly about it.
+
+    Look-alike policies share words: "企业带学徒的培训补贴" holds 培训补贴 (职业培训补贴) but
+    asks about 企业新型学徒制培训补贴; "考了证…交了三年失业保险…考证的补贴" holds 失业保险 but
+    asks about 技能提升补贴. Retrieval over the whole question decides: when it ranks another
+    policy above the named one (the name's own words counted), strongly (`switch_score`) and
+    on a word of the other's names found outside the name, the name alone is not trusted.
+    The other policy is answered when the name found is part of one of its own names (the
+    citizen said it loosely: 学徒制 + 培训补贴); otherwise both are offered, the other first:
+    a wrong answer is worse than a menu."""
+    plain_text = normalise(text)
+    name = max((normalise(n) for n in policy.names if normalise(n) in plain_text), key=len)
+    hits = sorted(
+        (h for h in catalogue.search(plain(text), k=len(catalogue)) if h.key in catalogue),
+        key=lambda h: -h.score,
+    )
+    own = next((h.score for h in hits if h.key == policy.key), 0.0)
+    if not hits or hits[0].key == policy.key or hits[0].score < max(own, t.switch_score):
+        return None
+    other = catalogue[hits[0].key]
+    if not _names_share(catalogue, other, plain(plain_text.replace(name, ""))):
+        return None
+    scores = tuple(h.score for h in hits[: t.max_choices])
+    if any(name in normalise(n) for n in other.names):
+        return Resolution("answer", (other,), evidence="name", scores=scores)
+    return Resolution("ask", (other, policy), evidence="search", scores=scores)
 
 
 def _names_share(catalogue: Catalogue, policy: Policy, text: str) -> bool:
