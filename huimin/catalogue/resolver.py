@@ -47,6 +47,11 @@ class Thresholds:
     # from this score up ("那老人的高龄补助怎么申请" after 失业保险金 scores ~11; the words
     # around an aspect, "我家老人要怎么申请" after 居家养老服务补贴, score ~5 and stay).
     switch_score: float = 8.0
+    # A policy named verbatim is doubted when retrieval over the whole question scores another
+    # at least this share of it (and at least `switch_score`) on a word of the other's names
+    # outside the name: "公司招了个就业困难人员给他交社保单位能拿回多少" names 就业困难人员
+    # (认定) but asks about 用人单位社会保险补贴 (0.92 of it).
+    name_doubt_ratio: float = 0.9
 
 
 THRESHOLDS = Thresholds()
@@ -176,12 +181,13 @@ def _outweighed(
 
     Look-alike policies share words: "企业带学徒的培训补贴" holds 培训补贴 (职业培训补贴) but
     asks about 企业新型学徒制培训补贴; "考了证…交了三年失业保险…考证的补贴" holds 失业保险 but
-    asks about 技能提升补贴. Retrieval over the whole question decides: when it ranks another
-    policy above the named one (the name's own words counted), strongly (`switch_score`) and
-    on a word of the other's names found outside the name, the name alone is not trusted.
-    The other policy is answered when the name found is part of one of its own names (the
-    citizen said it loosely: 学徒制 + 培训补贴); otherwise both are offered, the other first:
-    a wrong answer is worse than a menu."""
+    asks about 技能提升补贴. Retrieval over the whole question decides: when it scores another
+    policy about as high as the named one or higher (the name's own words counted; see
+    `name_doubt_ratio`), strongly (`switch_score`) and on a word of the other's names found
+    outside the name, the name alone is not trusted. The other policy is answered when it
+    scores higher and the name found is part of one of its own names (the citizen said it
+    loosely: 学徒制 + 培训补贴); otherwise both are offered, the other first: a wrong answer
+    is worse than a menu."""
     plain_text = normalise(text)
     name = max((normalise(n) for n in policy.names if normalise(n) in plain_text), key=len)
     hits = sorted(
@@ -189,13 +195,14 @@ def _outweighed(
         key=lambda h: -h.score,
     )
     own = next((h.score for h in hits if h.key == policy.key), 0.0)
-    if not hits or hits[0].key == policy.key or hits[0].score < max(own, t.switch_score):
+    rivals = [h for h in hits if h.key != policy.key]
+    if not rivals or rivals[0].score < max(own * t.name_doubt_ratio, t.switch_score):
         return None
-    other = catalogue[hits[0].key]
+    other = catalogue[rivals[0].key]
     if not _names_share(catalogue, other, plain(plain_text.replace(name, ""))):
         return None
     scores = tuple(h.score for h in hits[: t.max_choices])
-    if any(name in normalise(n) for n in other.names):
+    if rivals[0].score > own and any(name in normalise(n) for n in other.names):
         return Resolution("answer", (other,), evidence="name", scores=scores)
     return Resolution("ask", (other, policy), evidence="search", scores=scores)
 
