@@ -79,7 +79,7 @@ def resolve(
     if len(found) >= 2 and len(mentioned) >= 2:
         return Resolution("answer", tuple(found[:2]), evidence="name")
     if found:
-        if mentioned and len(found) == 1:
+        if len(mentioned) == 1:  # the NLU may tag more; the name in the text comes first
             other = _outweighed(catalogue, found[0], text, thresholds)
             if other is not None:
                 return other
