@@ -266,3 +266,13 @@ def test_the_conversation_words_file_is_checked(tmp_path) -> None:
     bad.write_text(text.replace("walkthrough:", "walk_through:"), encoding="utf-8")
     with pytest.raises(ValueError, match=r"field 'walkthrough': Field required"):
         load_conversation_words(bad)
+
+
+def test_a_look_alike_name_is_doubted_though_the_nlu_tagged_more(catalogue, referrals) -> None:
+    """The NLU may tag a further policy beside the name in the text; the doubt still holds."""
+    text = "公司招了个就业困难人员给他交社保单位能拿回多少"
+    named = (catalogue["employment_hardship_recognition"], catalogue["flexible_worker_enrollment"])
+    found = resolve(catalogue, referrals, text, named)
+    assert found.decision == "ask"
+    assert [p.key for p in found.policies] == [
+        "employer_social_insurance_subsidy", "employment_hardship_recognition"]
