@@ -276,3 +276,16 @@ def test_a_look_alike_name_is_doubted_though_the_nlu_tagged_more(catalogue, refe
     assert found.decision == "ask"
     assert [p.key for p in found.policies] == [
         "employer_social_insurance_subsidy", "employment_hardship_recognition"]
+
+
+def test_a_doubted_name_is_no_follow_up_about_it(catalogue, referrals) -> None:
+    """On a first message the NLU fills the policy slot from the name in the same turn; a name
+    the resolver doubts must not be answered as a follow-up about that policy."""
+    text = "公司招了个就业困难人员给他交社保单位能拿回多少"
+    assert asked_of_previous(catalogue, referrals, text, "employment_hardship_recognition",
+                             ["employment_hardship_recognition"]) is None
+    asked = asked_of_previous(catalogue, referrals, text, "employer_social_insurance_subsidy")
+    assert asked is not None and asked[0].key == "employer_social_insurance_subsidy"
+    asked = asked_of_previous(catalogue, referrals, "那要带什么材料",
+                              "employment_hardship_recognition")
+    assert asked is not None and asked[0].key == "employment_hardship_recognition"

@@ -62,7 +62,9 @@ class Resolution:
     decision: Decision
     policies: tuple[Policy, ...] = ()  # answer: 1 or 2 (two named); ask: best first
     referral: Match | None = None
-    evidence: str = ""  # entity | name | fuzzy | search: how the policy was found
+    # entity | name | fuzzy | search: how the policy was found; doubt: a name found, but the
+    # question may be about a look-alike policy (both offered)
+    evidence: str = ""
     scores: tuple[float, ...] = field(default=(), compare=False)
 
 
@@ -148,6 +150,12 @@ def switched_to(
     aspect often echo another policy's summary, and the context is the stronger evidence."""
     found = resolve_clear(catalogue, referrals, text, thresholds)
     if found is None:
+        # A name in the text that the resolver doubts, the look-alike first, is no follow-up
+        # either ("公司招了个就业困难人员…单位能拿回多少": the NLU fills the policy slot with
+        # 就业困难人员认定 in the same turn, which must not be read as the previous policy).
+        doubted = resolve(catalogue, referrals, text, thresholds=thresholds)
+        if doubted.evidence == "doubt" and doubted.policies[0].key != previous.key:
+            return doubted
         return None
     if found.decision == "answer" and all(p.key == previous.key for p in found.policies):
         return None
@@ -204,7 +212,7 @@ def _outweighed(
     scores = tuple(h.score for h in hits[: t.max_choices])
     if rivals[0].score > own and any(name in normalise(n) for n in other.names):
         return Resolution("answer", (other,), evidence="name", scores=scores)
-    return Resolution("ask", (other, policy), evidence="search", scores=scores)
+    return Resolution("ask", (other, policy), evidence="doubt", scores=scores)
 
 
 def _names_share(catalogue: Catalogue, policy: Policy, text: str) -> bool:
