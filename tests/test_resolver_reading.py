@@ -12,7 +12,11 @@ import pytest
 from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import is_follow_up, reply_to_question
 from huimin.catalogue.dialect import load_dialect, plain
-from huimin.catalogue.follow_ups import asked_of_previous
+from huimin.catalogue.follow_ups import (
+    CONVERSATION_FILE,
+    asked_of_previous,
+    load_conversation_words,
+)
 from huimin.catalogue.resolver import resolve, resolve_clear, switched_to
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +35,11 @@ TODAY = date(2025, 6, 1)
         ("考一次要几多钱", "考一次要多少钱"),
         ("俺在屋头咋个认证", "我在家里怎么认证"),
         ("失业金怎么样", "失业金怎么样"),  # plain words stay as they are
+        # Cantonese-flavoured Mandarin, and numbers said in words
+        ("社保卡去边度补办", "社保卡去哪里补办"),
+        ("边个可以申请", "谁可以申请"),
+        ("退休手续要几耐", "退休手续要多久"),
+        ("四零五零人员", "4050人员"),
     ],
 )
 def test_regional_words_are_read_plain(text: str, expected: str) -> None:
@@ -186,3 +195,97 @@ def test_a_referral_word_across_a_domain_word_does_not_count(catalogue, referral
     """"领养老金" is 领 + 养老金, not 领养 (adoption, civil affairs)."""
     assert referrals.match("到了六十岁怎么开始领养老金") is None
     assert resolve(catalogue, referrals, "到了六十岁怎么开始领养老金").decision != "refer"
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("办退休上哪嘎达办去", "where"),
+        ("工伤保险待遇去边度申请", "where"),
+        ("我冇咗工作失业金点样申请", "process"),
+        ("居家养老服务补贴几耐先批落来", "deadline"),
+        ("边个可以申请创业担保贷款", "eligibility"),
+        ("见习补贴我这种得不得行", "eligibility"),
+        ("公益岗啥样人能上", "eligibility"),
+        ("那个就业登记嗯网上怎么登", "process"),
+        ("稳岗返还我们公司需要去申请吗还是自己会到账", "process"),
+        ("单位让我自己准备材料办退休我想知道办退休要不要交什么费", "fee"),
+        ("我们想自己去申请工伤认定要多长时间才能出结果", "deadline"),
+    ],
+)
+def test_the_aspect_is_understood_in_more_regional_and_long_wordings(
+    text: str, aspect: str
+) -> None:
+    names = ("退休", "工伤认定", "工伤保险待遇", "失业金", "居家养老服务补贴", "就业登记",
+             "创业担保贷款", "见习补贴", "公益岗", "稳岗返还")
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "decision", "keys"),
+    [
+        # the name said loosely, as part of the other policy's own name: that one is answered
+        ("企业带学徒的培训补贴一个人补多少", "answer", ["apprenticeship_subsidy"]),
+        ("公司不裁员返还的那个失业保险钱什么时候发", "answer", ["job_stabilization_refund"]),
+        # another policy outweighs the name found: both offered, the other first
+        ("我在厂里上班考了个焊工证交了三年失业保险考证的补贴有多少", "ask",
+         ["skill_upgrade_subsidy", "unemployment_insurance"]),
+        # the words around the name only echo another policy: the name stands
+        ("社保转移是不是要收费", "answer", ["pension_transfer"]),
+        ("老人去世了一次性给的丧葬费有多少", "answer", ["survivor_benefits"]),
+        ("喂喂那个失业金是不是要交满一年才能领啊", "answer", ["unemployment_insurance"]),
+    ],
+)
+def test_a_look_alike_name_is_not_trusted_when_the_question_is_about_another_policy(
+    catalogue, referrals, text: str, decision: str, keys: list[str]
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == decision and [p.key for p in found.policies] == keys
+
+
+def test_a_policy_named_in_part_is_no_topic_of_its_own(catalogue) -> None:
+    """"培训期间" is the rest of 培训期间生活费补贴's title: "那培训期间的生活费补贴呢" after
+    职业培训补贴's amount asks the same of the newly named policy."""
+    assert is_follow_up(catalogue, "那培训期间的生活费补贴呢")
+    out = reply_to_question(catalogue, TODAY, "那培训期间的生活费补贴呢",
+                            previous="vocational_training_subsidy", previous_aspect="amount")
+    assert out.policy is not None and out.policy.key == "training_living_allowance"
+    assert out.aspect == "amount"
+    assert not is_follow_up(catalogue, "那我家老人的生活费补贴呢")
+
+
+def test_the_conversation_words_file_is_checked(tmp_path) -> None:
+    good = load_conversation_words()
+    assert "还有个事" in good.new_matter and good.guide_answers == ["process"]
+    text = CONVERSATION_FILE.read_text(encoding="utf-8")
+    bad = tmp_path / "_conversation.yml"
+    bad.write_text(text.replace("guide_answers: [process]", "guide_answers: [procedure]"),
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match=r"_conversation.yml: field 'guide_answers.0'"):
+        load_conversation_words(bad)
+    bad.write_text(text.replace("walkthrough:", "walk_through:"), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"field 'walkthrough': Field required"):
+        load_conversation_words(bad)
+
+
+def test_a_look_alike_name_is_doubted_though_the_nlu_tagged_more(catalogue, referrals) -> None:
+    """The NLU may tag a further policy beside the name in the text; the doubt still holds."""
+    text = "公司招了个就业困难人员给他交社保单位能拿回多少"
+    named = (catalogue["employment_hardship_recognition"], catalogue["flexible_worker_enrollment"])
+    found = resolve(catalogue, referrals, text, named)
+    assert found.decision == "ask"
+    assert [p.key for p in found.policies] == [
+        "employer_social_insurance_subsidy", "employment_hardship_recognition"]
+
+
+def test_a_doubted_name_is_no_follow_up_about_it(catalogue, referrals) -> None:
+    """On a first message the NLU fills the policy slot from the name in the same turn; a name
+    the resolver doubts must not be answered as a follow-up about that policy."""
+    text = "公司招了个就业困难人员给他交社保单位能拿回多少"
+    assert asked_of_previous(catalogue, referrals, text, "employment_hardship_recognition",
+                             ["employment_hardship_recognition"]) is None
+    asked = asked_of_previous(catalogue, referrals, text, "employer_social_insurance_subsidy")
+    assert asked is not None and asked[0].key == "employer_social_insurance_subsidy"
+    asked = asked_of_previous(catalogue, referrals, "那要带什么材料",
+                              "employment_hardship_recognition")
+    assert asked is not None and asked[0].key == "employment_hardship_recognition"

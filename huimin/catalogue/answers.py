@@ -209,14 +209,21 @@ def is_follow_up(catalogue: Catalogue, text: str) -> bool:
     """True when the text names no topic of its own, only an aspect, policy names already
     resolved and filler words ("那创业补贴呢", "要带啥")."""
     names = [n for p in catalogue for n in p.names]
+    said: list[str] = []
     for name in sorted(names, key=len, reverse=True):
-        text = text.replace(name, " ")
+        if name in text:
+            said.append(name)
+            text = text.replace(name, " ")
     rest = read_plain(text)  # "要带些啥子": regional words read as plain Mandarin
     for word in sorted(ASPECT_FORMS, key=len, reverse=True):
         rest = rest.replace(word, " ")
+    # Words of a name the citizen said in part are no topic of their own: "那培训期间的生活费补贴
+    # 呢" names 生活费补贴, and 培训期间 is the rest of its title (培训期间生活费补贴).
+    spoken = [full for p in catalogue if set(p.names) & set(said) for full in p.names]
     content = [
         w for w in catalogue.index().tokenizer.words(rest)
         if len(w) > 1 and w not in _GENERIC_WORDS and not set(w) <= _FILLER_CHARS
+        and not any(w in full for full in spoken)
     ]  # fmt: skip
     return not content
 

@@ -7,35 +7,71 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
+from typing import Annotated, Final
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
-from huimin.catalogue.vocabulary import aspect_of
+from huimin.catalogue.vocabulary import Aspect, aspect_of
+
+# The word lists that steer a conversation are data ops staff edit, beside the policy files.
+CONVERSATION_FILE: Final[Path] = (
+    Path(__file__).resolve().parents[2] / "policies" / "_conversation.yml"
+)
+
+_Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12,
+                                         pattern=r"^\S+$")]
+_Words = Annotated[list[_Word], Field(min_length=1)]
+
+
+class ConversationWords(BaseModel):
+    """policies/_conversation.yml: every list required, no unknown field (a misspelt one would
+    silently switch a rule off)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    application_status: _Words
+    which_benefits: _Words
+    new_matter: _Words
+    own: _Words
+    walkthrough: _Words
+    guide_answers: Annotated[list[Aspect], Field(min_length=1)]
+
+
+def load_conversation_words(path: Path = CONVERSATION_FILE) -> ConversationWords:
+    """The conversation word lists; raises ValueError naming the file and field when wrong."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ConversationWords.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path.name}: cannot read the conversation words: {exc}") from exc
+    except ValidationError as exc:
+        raise ValueError("\n".join(
+            f"{path.name}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
+            for err in exc.errors()
+        )) from exc
+
+
+_WORDS = load_conversation_words()
 
 # Words that make a message about the citizen's own application ("审核过了没", "到哪一步了"):
 # check_application keeps those even right after a policy answer.
-APPLICATION_STATUS_WORDS: tuple[str, ...] = (
-    "审核", "进度", "哪一步", "通过", "上次", "之前", "前几天", "现在", "情况", "了没", "没有",
-    "批了",
-)
+APPLICATION_STATUS_WORDS: tuple[str, ...] = tuple(_WORDS.application_status)
 # Words that ask which benefits there are ("我能领哪些补贴", "能领点啥"): check_benefits keeps
 # those, though "能领" is also an eligibility word.
-WHICH_BENEFITS_WORDS: tuple[str, ...] = (
-    "哪些", "什么", "啥", "哪", "补贴", "补助", "政策", "待遇", "钱", "福利",
-)
-
+WHICH_BENEFITS_WORDS: tuple[str, ...] = tuple(_WORDS.which_benefits)
 
 # Words that open a new matter ("还有个事我想问…", "另外…"): after them the turn is not read as
 # a follow-up about the previous answer's policy, but resolved on its own words (answered when
 # clear, else a menu or "not found"): a new matter answered with the old policy is a wrong
 # answer (issue 14).
-TOPIC_SHIFT_WORDS: tuple[str, ...] = (
-    "还有个事", "还有一个事", "还有件事", "还有一件事", "另外", "还想问", "再问", "顺便问",
-    "换个问题", "还有我想问", "还有个问题", "还有一个问题",
-)
+TOPIC_SHIFT_WORDS: tuple[str, ...] = tuple(_WORDS.new_matter)
 
 
 def opens_a_new_matter(text: str) -> bool:
@@ -74,7 +110,7 @@ def asked_of_previous(
 # Words of a question about the citizen's own entitlements ("我是低保户能领哪些补贴"): the
 # benefits check answers it even when it names another department's matter, which a question
 # without them ("老旧小区加装电梯有补贴吗") is referred to.
-OWN_WORDS: tuple[str, ...] = ("我", "俺", "咱", "自己", "本人")
+OWN_WORDS: tuple[str, ...] = tuple(_WORDS.own)
 
 
 def about_oneself(text: str) -> bool:
@@ -83,11 +119,11 @@ def about_oneself(text: str) -> bool:
 
 # A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how
 # long it takes or what it costs, which are asked of the catalogue even when a guide is named.
-GUIDE_ANSWERS: tuple[str, ...] = ("process",)
+GUIDE_ANSWERS: tuple[str, ...] = tuple(_WORDS.guide_answers)
 # Words that ask to be walked through ("教我做养老金认证", "一步一步带我弄"): only then does a
 # question naming a guide start it. "退休手续怎么办理" asks how it is done, and is answered
 # from the catalogue at once, with the guide offered beside the answer (issue 14).
-WALKTHROUGH_WORDS: tuple[str, ...] = ("教", "带我", "一步", "手把手", "开始", "陪我", "帮我")
+WALKTHROUGH_WORDS: tuple[str, ...] = tuple(_WORDS.walkthrough)
 
 
 def wants_walkthrough(text: str) -> bool:

@@ -47,6 +47,11 @@ class Thresholds:
     # from this score up ("那老人的高龄补助怎么申请" after 失业保险金 scores ~11; the words
     # around an aspect, "我家老人要怎么申请" after 居家养老服务补贴, score ~5 and stay).
     switch_score: float = 8.0
+    # A policy named verbatim is doubted when retrieval over the whole question scores another
+    # at least this share of it (and at least `switch_score`) on a word of the other's names
+    # outside the name: "公司招了个就业困难人员给他交社保单位能拿回多少" names 就业困难人员
+    # (认定) but asks about 用人单位社会保险补贴 (0.92 of it).
+    name_doubt_ratio: float = 0.9
 
 
 THRESHOLDS = Thresholds()
@@ -57,7 +62,9 @@ class Resolution:
     decision: Decision
     policies: tuple[Policy, ...] = ()  # answer: 1 or 2 (two named); ask: best first
     referral: Match | None = None
-    evidence: str = ""  # entity | name | fuzzy | search: how the policy was found
+    # entity | name | fuzzy | search: how the policy was found; doubt: a name found, but the
+    # question may be about a look-alike policy (both offered)
+    evidence: str = ""
     scores: tuple[float, ...] = field(default=(), compare=False)
 
 
@@ -74,6 +81,10 @@ def resolve(
     if len(found) >= 2 and len(mentioned) >= 2:
         return Resolution("answer", tuple(found[:2]), evidence="name")
     if found:
+        if len(mentioned) == 1:  # the NLU may tag more; the name in the text comes first
+            other = _outweighed(catalogue, found[0], text, thresholds)
+            if other is not None:
+                return other
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
         return Resolution("none")
@@ -139,6 +150,12 @@ def switched_to(
     aspect often echo another policy's summary, and the context is the stronger evidence."""
     found = resolve_clear(catalogue, referrals, text, thresholds)
     if found is None:
+        # A name in the text that the resolver doubts, the look-alike first, is no follow-up
+        # either ("公司招了个就业困难人员…单位能拿回多少": the NLU fills the policy slot with
+        # 就业困难人员认定 in the same turn, which must not be read as the previous policy).
+        doubted = resolve(catalogue, referrals, text, thresholds=thresholds)
+        if doubted.evidence == "doubt" and doubted.policies[0].key != previous.key:
+            return doubted
         return None
     if found.decision == "answer" and all(p.key == previous.key for p in found.policies):
         return None
@@ -163,6 +180,39 @@ def _by_retrieval(catalogue: Catalogue, text: str, t: Thresholds) -> Resolution:
     if len(close) < 2:  # one weak candidate: never a one-item menu, and never a guess
         return Resolution("none", scores=scores)
     return Resolution("ask", tuple(close[: t.max_choices]), evidence="search", scores=scores)
+
+
+def _outweighed(
+    catalogue: Catalogue, policy: Policy, text: str, t: Thresholds
+) -> Resolution | None:
+    """Another policy when the words around the one name in `text` are clearly about it.
+
+    Look-alike policies share words: "企业带学徒的培训补贴" holds 培训补贴 (职业培训补贴) but
+    asks about 企业新型学徒制培训补贴; "考了证…交了三年失业保险…考证的补贴" holds 失业保险 but
+    asks about 技能提升补贴. Retrieval over the whole question decides: when it scores another
+    policy about as high as the named one or higher (the name's own words counted; see
+    `name_doubt_ratio`), strongly (`switch_score`) and on a word of the other's names found
+    outside the name, the name alone is not trusted. The other policy is answered when it
+    scores higher and the name found is part of one of its own names (the citizen said it
+    loosely: 学徒制 + 培训补贴); otherwise both are offered, the other first: a wrong answer
+    is worse than a menu."""
+    plain_text = normalise(text)
+    name = max((normalise(n) for n in policy.names if normalise(n) in plain_text), key=len)
+    hits = sorted(
+        (h for h in catalogue.search(plain(text), k=len(catalogue)) if h.key in catalogue),
+        key=lambda h: -h.score,
+    )
+    own = next((h.score for h in hits if h.key == policy.key), 0.0)
+    rivals = [h for h in hits if h.key != policy.key]
+    if not rivals or rivals[0].score < max(own * t.name_doubt_ratio, t.switch_score):
+        return None
+    other = catalogue[rivals[0].key]
+    if not _names_share(catalogue, other, plain(plain_text.replace(name, ""))):
+        return None
+    scores = tuple(h.score for h in hits[: t.max_choices])
+    if rivals[0].score > own and any(name in normalise(n) for n in other.names):
+        return Resolution("answer", (other,), evidence="name", scores=scores)
+    return Resolution("ask", (other, policy), evidence="doubt", scores=scores)
 
 
 def _names_share(catalogue: Catalogue, policy: Policy, text: str) -> bool:

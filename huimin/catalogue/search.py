@@ -23,7 +23,7 @@ jieba.setLogLevel(logging.WARNING)
 # Function words that carry no topic; dropping them keeps short questions focused.
 _STOP_TEXT = """
 的 了 吗 呢 啊 呀 吧 嘛 么 哦 噢 哈 我 你 您 他 她 我们 你们 是 在 有 没有 和 跟 与 就 都
-也 还 要 想 能 会 可以 怎么 怎样 如何 什么 啥 哪 哪些 哪个 多少 一下 一个 这个 那个 请问
+也 还 要 想 能 会 可以 怎么 怎样 如何 什么 啥 哪 哪些 哪个 多少 一下 一个 这个 那个 请问 是不是
 问 问问 想问 咨询 一些 些 给 让 把 被 对 个 下 上 去 来 到 说 看 好 不 没 又 再 得 地 着 过
 """
 STOPWORDS = frozenset(_STOP_TEXT.split())
