@@ -127,13 +127,17 @@ def entity_values(tracker: Tracker, entity: str) -> list[str]:
 def previous_slot(tracker: Tracker, name: str) -> Any:
     """The slot's value before the latest message: the NLU's entity mapping may already have
     overwritten it with a stray span ("那创业补贴呢" tags "那" as an aspect), and follow-ups
-    must build on what the previous answer was about."""
+    must build on what the previous answer was about. On a conversation's first question
+    there is none: the value the NLU set from that same question is no previous answer (it
+    made first questions look like follow-ups, skipping the resolver's checks)."""
     events = list(tracker.events)
     latest_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
-    for event in reversed(events[: max(latest_user, 0)]):
+    if latest_user < 0:  # a tracker built from slots alone, without a conversation
+        return tracker.get_slot(name)
+    for event in reversed(events[:latest_user]):
         if event.get("event") == "slot" and event.get("name") == name:
             return event.get("value")
-    return tracker.get_slot(name)  # no history (values are checked against the catalogue)
+    return None
 
 
 def transcript(tracker: Tracker, limit: int = 20) -> list[dict]:

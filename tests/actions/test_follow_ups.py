@@ -267,3 +267,29 @@ def test_a_new_matter_opened_is_not_answered_with_the_previous_policy() -> None:
     (message,) = dispatcher.messages
     assert CATALOGUE[card].title not in message["text"]
     assert message["buttons"][0]["title"] == "欠薪投诉"  # asked, the likeliest first
+
+
+def _tracker(events: list[dict], slots: dict) -> Tracker:
+    return Tracker.from_dict({"sender_id": "t", "slots": slots, "events": events,
+                              "latest_message": {"text": events[-1].get("text", "")}})
+
+
+def test_the_previous_policy_is_the_one_before_this_question_never_its_own():
+    """Rasa posts the NLU's slot events after the user event: on a first question they are
+    that question's own policy, not a previous answer's (it made first questions look like
+    follow-ups and skip the resolver's checks)."""
+    first = _tracker(
+        [{"event": "user", "text": "公司招了个就业困难人员单位能拿回多少"},
+         {"event": "slot", "name": "policy", "value": "employment_difficulty_recognition"}],
+        {"policy": "employment_difficulty_recognition"})
+    assert context.previous_slot(first, "policy") is None
+    follow_up = _tracker(
+        [{"event": "user", "text": "社保卡怎么办"},
+         {"event": "slot", "name": "policy", "value": "social_security_card"},
+         {"event": "bot", "text": "……"},
+         {"event": "user", "text": "那创业补贴呢"},
+         {"event": "slot", "name": "policy", "value": "startup_subsidy"}],
+        {"policy": "startup_subsidy"})
+    assert context.previous_slot(follow_up, "policy") == "social_security_card"
+    # A tracker built from slots alone (no conversation) keeps its slot.
+    assert context.previous_slot(_tracker([{"event": "action"}], {"policy": "x"}), "policy") == "x"
