@@ -1,8 +1,8 @@
 """The answer-evaluation gate: the realistic citizen questions of tests/eval/ through the real
 WeChat path (callback -> Rasa -> actions -> catalogue), judged on what the citizen receives.
 
-The issue's gate (direct-right >= 0.85, wrong <= 0.02) is not met yet (0.768 and 0.017 on
-2026-12-02, 21:52 UTC), so this test holds the regression floor `FLOOR` below today's level
+The issue's gate (direct-right >= 0.85, wrong <= 0.02) is not met yet (0.841 and 0.013 on
+2026-12-03, 19:15 UTC), so this test holds the regression floor `FLOOR` below today's level
 and prints whether the gate holds; `make eval` reports both. Writes reports/answer-eval.md
 with the worst cases."""
 
