@@ -14,8 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Final
 
-import yaml
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+
+from huimin.catalogue.data_file import load_checked
 
 DIALECT_FILE: Final[Path] = Path(__file__).resolve().parents[2] / "policies" / "_dialect.yml"
 
@@ -41,16 +42,7 @@ class _DialectFile(BaseModel):
 
 def load_dialect(path: Path = DIALECT_FILE) -> dict[str, str]:
     """The regional word -> plain word table; raises ValueError naming the file and field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return dict(_DialectFile.model_validate(data).words)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path.name}: cannot read the dialect words: {exc}") from exc
-    except ValidationError as exc:
-        raise ValueError("\n".join(
-            f"{path.name}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
-            for err in exc.errors()
-        )) from exc
+    return dict(load_checked(path, _DialectFile, "dialect words").words)
 
 
 @lru_cache(maxsize=4)

@@ -10,11 +10,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Final
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
+from huimin.catalogue.data_file import load_checked
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
@@ -46,16 +46,7 @@ class ConversationWords(BaseModel):
 
 def load_conversation_words(path: Path = CONVERSATION_FILE) -> ConversationWords:
     """The conversation word lists; raises ValueError naming the file and field when wrong."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return ConversationWords.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path.name}: cannot read the conversation words: {exc}") from exc
-    except ValidationError as exc:
-        raise ValueError("\n".join(
-            f"{path.name}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
-            for err in exc.errors()
-        )) from exc
+    return load_checked(path, ConversationWords, "conversation words")
 
 
 _WORDS = load_conversation_words()

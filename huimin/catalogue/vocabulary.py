@@ -9,15 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     StringConstraints,
-    ValidationError,
     field_validator,
 )
 
+from huimin.catalogue.data_file import load_checked
 from huimin.catalogue.dialect import plain
 
 
@@ -67,17 +66,7 @@ def load_aspects(
 ) -> tuple[dict[str, str], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """Labels, words and phrases per aspect from the vocabulary file, in ASPECTS order;
     raises ValueError naming the file and field when the file is wrong."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        parsed = _AspectFile.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path.name}: cannot read the aspect vocabulary: {exc}") from exc
-    except ValidationError as exc:
-        problems = [
-            f"{path.name}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise ValueError("\n".join(problems)) from exc
+    parsed = load_checked(path, _AspectFile, "aspect vocabulary")
     labels = {a: parsed.aspects[a].label for a in ASPECTS}
     words = {a: _words(parsed.aspects[a].words) for a in ASPECTS}
     phrases = {a: _words(parsed.aspects[a].phrases) for a in ASPECTS}
