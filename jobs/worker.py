@@ -7,7 +7,6 @@ backoff instead of exiting. It stops only when asked to (SIGTERM, SIGINT)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -26,13 +25,12 @@ log = structlog.get_logger("worker")
 # heartbeat expires: about a minute with these, instead of RQ's defaults of up to 10 minutes.
 JOB_MONITORING_INTERVAL = 5
 MAINTENANCE_INTERVAL = 15
-# RQ's worker waits for jobs in BLPOP calls of WORKER_TTL - 15 s on a socket that times out
-# after WORKER_TTL - 5 s. With RQ's default (420 s) a Redis that stops answering without closing
-# the connection (a failover to another host, a frozen server) held the worker for 7 minutes
-# before RQ noticed, quit, and this process started a fresh one; with 60 s it is under a minute.
-# It also bounds how long a dead worker stays listed (WORKER_TTL + 60 s), which /readyz reads.
-# WORKER_TTL_SECONDS overrides it (tests/test_worker_resilience.py waits out the timeout).
-WORKER_TTL = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
+# The worker's TTL (settings.worker_ttl_seconds, 60 s): RQ's worker waits for jobs in BLPOP
+# calls of TTL - 15 s on a socket that times out after TTL - 5 s. With RQ's default (420 s) a
+# Redis that stops answering without closing the connection (a failover to another host, a
+# frozen server) held the worker for 7 minutes before RQ noticed, quit, and this process started
+# a fresh one; with 60 s it is under a minute. It also bounds how long a dead worker stays
+# listed (TTL + 60 s), which /readyz reads.
 BACKOFF = (1, 2, 5, 10, 20, 30)
 
 
@@ -42,12 +40,13 @@ def main(argv: list[str]) -> None:
         sys.exit(f"unknown worker role {role!r}; expected one of {', '.join(WORKERS)}")
     configure_logging()
     # Refuses development secrets with HUIMIN_ENV=production, before any connection.
-    conn = build_runtime(socket_connect_timeout=5, health_check_interval=30).redis
+    runtime = build_runtime(socket_connect_timeout=5, health_check_interval=30)
+    conn, worker_ttl = runtime.redis, runtime.settings.worker_ttl_seconds
     failures = 0
     while True:
         started, worker = time.monotonic(), None
         try:
-            worker = Worker(list(WORKERS[role]), connection=conn, worker_ttl=WORKER_TTL,
+            worker = Worker(list(WORKERS[role]), connection=conn, worker_ttl=worker_ttl,
                             job_monitoring_interval=JOB_MONITORING_INTERVAL,
                             maintenance_interval=MAINTENANCE_INTERVAL)
             worker.work(with_scheduler=True)

@@ -103,3 +103,16 @@ def test_worker_quits_on_a_redis_timeout_and_a_fresh_one_takes_over(private_redi
     finally:
         stop(proc)
     assert proc.returncode == 0
+
+
+def test_the_worker_ttl_is_a_setting_and_a_bad_value_names_the_variable(monkeypatch):
+    from huimin.platform.settings import Settings
+
+    monkeypatch.delenv("WORKER_TTL_SECONDS", raising=False)
+    assert Settings().worker_ttl_seconds == 60
+    monkeypatch.setenv("WORKER_TTL_SECONDS", "25")
+    assert Settings().worker_ttl_seconds == 25
+    for bad in ("10", "a minute"):
+        monkeypatch.setenv("WORKER_TTL_SECONDS", bad)
+        with pytest.raises(ValueError, match="WORKER_TTL_SECONDS"):
+            Settings()

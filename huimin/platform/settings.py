@@ -48,6 +48,14 @@ def whole_number(
         raise ValueError(f"{name}: expected {what}, got {raw!r}") from None
 
 
+def _worker_ttl(env: Mapping[str, str]) -> int:
+    """WORKER_TTL_SECONDS, 60 by default; a value RQ cannot work with names the variable."""
+    ttl = whole_number(env, "WORKER_TTL_SECONDS", 60, "a whole number of seconds")
+    if ttl < 20:
+        raise ValueError(f"WORKER_TTL_SECONDS: expected at least 20 seconds, got {ttl}")
+    return ttl
+
+
 def _optional_float(name: str) -> float | None:
     """A number, or None when the variable is unset or blank; a bad value names the variable."""
     raw = os.environ.get(name, "").strip()
@@ -342,6 +350,10 @@ class Settings:
         default_factory=lambda: _env("REAL_NAME_TEMPLATE_ID", "real-name-notice")
     )
     audit_retention_days: int = field(default_factory=lambda: _int("AUDIT_RETENTION_DAYS", 183))
+    # The RQ worker's heartbeat (jobs/worker.py): it bounds how long a Redis that stops
+    # answering holds a worker (its BLPOP waits WORKER_TTL - 15 s) and how long a dead worker
+    # stays listed for /readyz. At least 20 s, or RQ's blocking wait would be under 5 s.
+    worker_ttl_seconds: int = field(default_factory=lambda: _worker_ttl(os.environ))
     ops: OpsSettings = field(default_factory=OpsSettings)
     ports: PortSettings = field(default_factory=PortSettings)
     benefits: BenefitSettings = field(default_factory=BenefitSettings.from_env)
