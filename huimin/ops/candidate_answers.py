@@ -35,6 +35,7 @@ from huimin.wechat.conversation import render
 CONCURRENCY = 4
 ANSWER_TIMEOUT_SECONDS = 30.0
 START_TIMEOUT_SECONDS = 600.0
+PORT_ATTEMPTS = 3
 
 
 class AnswerEvaluationFailed(RuntimeError):
@@ -74,21 +75,8 @@ def evaluate_answers(
     policies = load_policies(settings.policies_dir)
     cases = load_cases(ops.eval_dir, policies)
     workdir.mkdir(parents=True, exist_ok=True)
-    port, token = _free_port(), secrets.token_hex(16)
-    logfile = workdir / "rasa-answers.log"
-    cwd = workdir.parent if (workdir.parent / "build" / "training").exists() else ROOT
-    with open(logfile, "ab") as out:  # noqa: PTH123 - the process writes to it
-        proc = subprocess.Popen(
-            [str(ops.rasa_bin), "run", "--model", str(model), "--port", str(port),
-             "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
-             "--endpoints", str(_endpoints(settings, workdir / "endpoints.yml")),
-             "--credentials", str(ROOT / "bot" / "credentials.yml")],
-            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+    proc, candidate = _start_candidate(ops, settings, model, workdir, env)
     try:
-        candidate = dataclasses.replace(settings, rasa_url=f"http://127.0.0.1:{port}",
-                                        rasa_token=token)
-        _wait_ready(AssistantClient(candidate), proc, logfile)
         log(f"候选模型已启动，逐条提问评估集（{len(cases)} 条）")
         results = _ask_all(cases, candidate, Judge(policies))
     finally:
@@ -98,11 +86,56 @@ def evaluate_answers(
     return summary
 
 
-def _wait_ready(client: AssistantClient, proc: subprocess.Popen, logfile: Path) -> None:
+def _start_candidate(
+    ops: OpsSettings, settings: Settings, model: Path, workdir: Path, env: dict[str, str],
+) -> tuple[subprocess.Popen, Settings]:
+    """Start Rasa with `model` on a free port and wait until it answers.
+
+    A free port is only free until someone binds it: the training job runs two evaluations at
+    once (candidate and live model) and other processes start too, so a Rasa that finds its
+    port taken is started again on another one."""
+    logfile = workdir / "rasa-answers.log"
+    cwd = workdir.parent if (workdir.parent / "build" / "training").exists() else ROOT
+    for _ in range(PORT_ATTEMPTS):
+        port, token = _free_port(), secrets.token_hex(16)
+        log_start = logfile.stat().st_size if logfile.exists() else 0
+        with open(logfile, "ab") as out:  # noqa: PTH123 - the process writes to it
+            proc = subprocess.Popen(
+                [str(ops.rasa_bin), "run", "--model", str(model), "--port", str(port),
+                 "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
+                 "--endpoints", str(_endpoints(settings, workdir / "endpoints.yml")),
+                 "--credentials", str(ROOT / "bot" / "credentials.yml")],
+                cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        candidate = dataclasses.replace(settings, rasa_url=f"http://127.0.0.1:{port}",
+                                        rasa_token=token)
+        try:
+            _wait_ready(AssistantClient(candidate), proc, logfile, log_start)
+            return proc, candidate
+        except _PortTaken:
+            _stop(proc)
+        except BaseException:
+            _stop(proc)
+            raise
+    raise AnswerEvaluationFailed("候选模型启动失败：端口一再被占用")
+
+
+class _PortTaken(Exception):
+    """Rasa exited because another process bound its port first."""
+
+
+def _wait_ready(
+    client: AssistantClient, proc: subprocess.Popen, logfile: Path, log_start: int,
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = logfile.read_text(errors="replace").splitlines()[-5:]
+            with open(logfile, "rb") as log:  # noqa: PTH123 - this attempt's part only
+                log.seek(log_start)
+                written = log.read().decode(errors="replace")
+            if "address already in use" in written.lower():
+                raise _PortTaken
+            tail = written.splitlines()[-5:]
             raise AnswerEvaluationFailed("候选模型启动失败：" + " / ".join(tail))
         if client.is_ready():
             return
