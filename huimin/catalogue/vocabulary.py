@@ -88,6 +88,8 @@ class QuestionWords:
 
 
 def load_question_words(path: Path = ASPECTS_FILE) -> QuestionWords:
+    """The question words of the vocabulary file: they tell the aspect asked from aspect words
+    in the citizen's story (aspect_of); raises ValueError naming the file and field."""
     parsed = load_checked(path, _AspectFile, "aspect vocabulary")
     return QuestionWords(
         _words(parsed.question_words), _words(parsed.closing_particles),
