@@ -6,6 +6,7 @@ user dictionary beside the catalogue's titles and aliases so they stay whole tok
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
 
@@ -46,6 +47,10 @@ class _AspectFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     aspects: dict[Aspect, _AspectEntry]
+    # Words that ask (吗, 哪, 多少 …): they tell the aspect asked from background words.
+    question_words: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    closing_particles: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    not_asking: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -71,6 +76,25 @@ def load_aspects(
     words = {a: _words(parsed.aspects[a].words) for a in ASPECTS}
     phrases = {a: _words(parsed.aspects[a].phrases) for a in ASPECTS}
     return labels, words, phrases
+
+
+@dataclass(frozen=True)
+class QuestionWords:
+    """What marks the asking part of a question (`_aspects.yml`, read as plain Mandarin)."""
+
+    anywhere: tuple[str, ...]  # question_words: 吗 哪 多少 …
+    closing: tuple[str, ...]  # closing_particles: only at the end of a clause (要钱不)
+    not_asking: tuple[str, ...]  # hold a question word but ask nothing (好几个月)
+
+
+def load_question_words(path: Path = ASPECTS_FILE) -> QuestionWords:
+    """The question words of the vocabulary file: they tell the aspect asked from aspect words
+    in the citizen's story (aspect_of); raises ValueError naming the file and field."""
+    parsed = load_checked(path, _AspectFile, "aspect vocabulary")
+    return QuestionWords(
+        _words(parsed.question_words), _words(parsed.closing_particles),
+        _words(parsed.not_asking),
+    )
 
 
 # Short citizen-facing labels, and the words people use for each aspect; every `aspect`
@@ -110,19 +134,106 @@ _ALL_WORDS = list(dict.fromkeys(
 ASPECT_FORMS: Final[tuple[str, ...]] = tuple(dict.fromkeys(word for word, _ in _ALL_WORDS))
 
 
-def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
-    """The aspect named in `text`, if any: its longest aspect word, and among equally long
-    ones the last (the closing words of a rambling question carry what is asked).
-    `ignore` are names to blank out first ("养老金资格认证" holds 资格 but asks nothing);
-    regional words are then read as plain Mandarin ("带啥子" is "带什么"; catalogue.dialect)."""
-    for name in sorted(ignore, key=len, reverse=True):
-        text = text.replace(name, " " * len(name))
-    text = plain(text)
-    best: tuple[int, int, str] | None = None
+# How far (in characters) a question word that is part of no aspect word may stand from one and
+# make it the aspect asked: "材料有哪些", "证件是什么". tests/dev reads the same with 2 to 5.
+QUESTION_REACH: Final[int] = 3
+QUESTION_WORDS: Final[QuestionWords] = load_question_words()
+_CLAUSE_END: Final[str] = "，。？！?!,.;；、 "
+
+
+@dataclass(frozen=True)
+class _Cue:
+    start: int
+    end: int
+    aspect: str
+    word: str
+
+
+def _cues(text: str) -> list[_Cue]:
+    """Every aspect word in `text`, overlaps settled longest first (and among equals the later):
+    a character belongs to one cue, so "能领多少" is the amount, not 能领 plus 多少."""
+    found = []
     for word, aspect in _ALL_WORDS:
-        end = text.rfind(word)
-        if end >= 0:
-            rank = (len(word), end + len(word), aspect)
-            if best is None or rank[:2] > best[:2]:
-                best = rank
-    return best[2] if best else None
+        start = text.find(word)
+        while start >= 0:
+            found.append(_Cue(start, start + len(word), aspect, word))
+            start = text.find(word, start + 1)
+    kept: list[_Cue] = []
+    for cue in sorted(found, key=lambda c: (c.start - c.end, -c.end)):
+        if all(cue.end <= k.start or cue.start >= k.end for k in kept):
+            kept.append(cue)
+    return kept
+
+
+def _asking(text: str, words: QuestionWords = QUESTION_WORDS) -> list[bool]:
+    """Per character of `text`: part of a word that asks. A closing particle asks only where a
+    clause ends ("要钱不", "要钱不，") or between a word and itself ("收不收", "有没有"), not
+    inside a clause ("条件不好")."""
+    masked = text
+    for word in words.not_asking:
+        masked = masked.replace(word, " " * len(word))
+    marks = [False] * len(text)
+    for word in words.anywhere:
+        start = masked.find(word)
+        while start >= 0:
+            marks[start : start + len(word)] = [True] * len(word)
+            start = masked.find(word, start + 1)
+    for i, char in enumerate(masked):
+        if char not in words.closing:
+            continue
+        if i + 1 == len(text) or text[i + 1] in _CLAUSE_END or (
+            0 < i < len(text) - 1 and text[i - 1] == text[i + 1]
+        ):
+            marks[i] = True
+    return marks
+
+
+def _asked(text: str, asking: list[bool], cues: list[_Cue]) -> set[_Cue]:
+    """The cues the question asks about: each word that asks belongs to the cue it is part of,
+    else to the nearest cue within QUESTION_REACH characters ("材料有哪些"); a cue that closes
+    the question is asked too. "好几个月了在哪领": 哪 is 在哪's, and 几个月 is the story."""
+    asked = {c for c in cues if not text[c.end :].strip(_CLAUSE_END)}
+    runs, start = [], None
+    for i, mark in enumerate([*asking, False]):
+        if mark and start is None:
+            start = i
+        elif not mark and start is not None:
+            runs.append((start, i))
+            start = None
+    for a, b in runs:
+        inside = [c for c in cues if c.start < b and a < c.end]
+        # A cue that is only a question word also asks about the word just before it:
+        # "报名费多少" asks the fee (the longer word then wins), not only an amount.
+        bare = [c for c in inside if all(asking[c.start : c.end])]
+        before = [c for c in cues if c.end <= a and a - c.end < QUESTION_REACH]
+        if bare and before:
+            inside.append(max(before, key=lambda c: c.end))
+        if inside:
+            asked.update(inside)
+            continue
+        gaps = {c: max(c.start - b, a - c.end) for c in cues}
+        near = [c for c, gap in gaps.items() if gap < QUESTION_REACH]
+        if near:
+            closest = min(gaps[c] for c in near)
+            asked.update(c for c in near if gaps[c] == closest)
+    return asked
+
+
+def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
+    """The aspect asked in `text`, if any.
+
+    Older citizens tell their story before they ask ("我在材料厂干了二十年…身份证丢了…社保卡
+    去哪补"), so an aspect word is read as asked only when a question word stands in or near it
+    (or it closes the question); asked words outrank background ones. Among those, the longest
+    (the most specific), then the last (the closing words carry what is asked).
+    `ignore` are names taken out first ("养老金资格认证" holds 资格 but asks nothing; "可以领
+    失业金不" reads 可以领不); regional words are then read as plain Mandarin ("带啥子" is
+    "带什么"; catalogue.dialect)."""
+    for name in sorted(ignore, key=len, reverse=True):
+        text = text.replace(name, "")
+    text = plain(text)
+    cues = _cues(text)
+    if not cues:
+        return None
+    asked = _asked(text, _asking(text), cues)
+    return max(cues, key=lambda c: (c in asked, c.end - c.start, c.end)).aspect

@@ -1,0 +1,107 @@
+"""Which aspect a long or regional question asks (issue 14), on the real catalogue and the real
+vocabulary (policies/_aspects.yml, policies/_dialect.yml).
+
+Older citizens tell their story first, and the story holds words that read as aspects (材料厂,
+身份证, 申请条件, 好几个月); the aspect asked is the word a question word stands in or next to,
+or the one that closes the question (huimin.catalogue.vocabulary.aspect_of)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from huimin.catalogue import aspect_of, load_catalogue
+from huimin.catalogue.answers import reply_to_question
+from huimin.catalogue.referrals import load_referrals
+from huimin.catalogue.vocabulary import load_aspects, load_question_words
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue(ROOT / "policies")
+
+
+@pytest.fixture(scope="module")
+def names(catalogue) -> tuple[str, ...]:
+    return tuple(n for p in catalogue for n in p.names)
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # a longer aspect word in the story loses to the one asked
+        ("我老伴的身份证户口本都在我这丧葬费在哪领", "where"),
+        ("我身份证丢了社保卡去哪补", "where"),
+        ("申请条件我都符合了创业补贴多久能到账", "deadline"),
+        ("我失业好几个月了失业金在哪领", "where"),
+        ("我在材料厂干了二十年去年被辞退了失业金到哪里去领", "where"),
+        # the question first, the story after it
+        ("想问一下要到哪里申请我是说那个创业担保贷款我儿子想回老家开个养鸡场需要十几万本钱",
+         "where"),
+        # "条件不好" is no question: 不 asks only where a clause ends
+        ("家里条件不好职业培训补贴到哪报名", "where"),
+    ],
+)
+def test_the_aspect_asked_wins_over_aspect_words_in_the_story(
+    names, text: str, aspect: str
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("高龄津贴材料有哪些", "materials"),  # the question word next to the aspect word
+        ("报名费多少", "fee"),  # 多少 asks about the fee before it
+        ("被辞退了每个月能领的失业保险金有多少", "amount"),
+        ("失业金收不收费", "fee"),  # A不A asks
+        ("够不够条件领失业金", "eligibility"),
+        ("喂那个失业金嗯现在网上能不能办就是在手机上办", "process"),  # the closing words
+        ("这种情况可以领失业金不", "eligibility"),  # the name taken out: 可以领不
+        ("能领多少钱", "amount"),  # overlapping words: the longest stands
+    ],
+)
+def test_question_words_mark_the_aspect_asked(names, text: str, aspect: str) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("工伤认定要跑几趟要得好多天", "deadline"),  # 好多天 is 多少天, not 好多 (amount)
+        ("恁说这高龄补贴一个月给几个钱", "amount"),  # 给几个钱 is the amount, 要几个钱 the fee
+        ("社保缴费记录么样查", "process"),  # Hubei
+        ("退休手续要哪能办", "process"),  # Shanghai
+        ("那个欠薪了投诉电话是多少我要投诉老板", "where"),
+        ("俺家老爷子能整上高龄补贴不", "eligibility"),  # northeastern
+        ("我家老头子交了十五年城乡居民养老保险现在可以领了吧要怎么去领", "process"),
+    ],
+)
+def test_regional_and_spoken_ways_of_asking(names, text: str, aspect: str) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_a_long_question_is_answered_with_the_aspect_asked(catalogue) -> None:
+    text = "我老伴的身份证户口本都在我这他上个月走了单位说可以领丧葬费在哪领"
+    out = reply_to_question(catalogue, TODAY, text, referrals=load_referrals(ROOT / "referrals"))
+    policy = catalogue["survivor_benefits"]
+    assert out.policy == policy and out.aspect == "where"
+    assert policy.where.address in out.reply.text
+
+
+def test_the_question_words_are_data(tmp_path) -> None:
+    words = load_question_words()
+    assert "吗" in words.anywhere and "不" in words.closing and "好几" in words.not_asking
+    good = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
+    bad = tmp_path / "_aspects.yml"
+    start = good.index("closing_particles:")
+    bad.write_text(good[:start] + good[good.index("not_asking:"):], encoding="utf-8")
+    with pytest.raises(ValueError, match="field 'closing_particles'"):
+        load_question_words(bad)
+    with pytest.raises(ValueError, match="field 'closing_particles'"):
+        load_aspects(bad)
