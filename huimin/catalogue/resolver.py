@@ -193,11 +193,12 @@ def _outweighed(
     policy about as high as the named one or higher (the name's own words counted; see
     `name_doubt_ratio`), strongly (`switch_score`) and on a word of the other's names found
     outside the name, the name alone is not trusted. The other policy is answered when it
-    scores higher and the name found is part of one of its own names (the citizen said it
+    scores higher and a name found is part of one of its own names (the citizen said it
     loosely: 学徒制 + 培训补贴); otherwise both are offered, the other first: a wrong answer
     is worse than a menu."""
     plain_text = normalise(text)
-    name = max((normalise(n) for n in policy.names if normalise(n) in plain_text), key=len)
+    said = sorted((normalise(n) for n in policy.names if normalise(n) in plain_text), key=len)
+    name = said[-1]
     hits = sorted(
         (h for h in catalogue.search(plain(text), k=len(catalogue)) if h.key in catalogue),
         key=lambda h: -h.score,
@@ -210,7 +211,8 @@ def _outweighed(
     if not _names_share(catalogue, other, plain(plain_text.replace(name, ""))):
         return None
     scores = tuple(h.score for h in hits[: t.max_choices])
-    if rivals[0].score > own and any(name in normalise(n) for n in other.names):
+    # Any of the names said counts: "交社保有补贴…用人单位的社保补贴" says 社保补贴 too.
+    if rivals[0].score > own and any(w in normalise(n) for w in said for n in other.names):
         return Resolution("answer", (other,), evidence="name", scores=scores)
     return Resolution("ask", (other, policy), evidence="doubt", scores=scores)
 
