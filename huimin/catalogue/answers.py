@@ -26,7 +26,7 @@ from huimin.catalogue import (
 )
 from huimin.catalogue.dialect import plain as read_plain
 from huimin.catalogue.referrals import Match, ReferralTable
-from huimin.catalogue.resolver import resolve
+from huimin.catalogue.resolver import Resolution, resolve, with_named
 from huimin.catalogue.vocabulary import ASPECT_FORMS
 
 # The numbered menu under an overview (the issue's "1 条件 2 标准 3 材料 4 怎么办").
@@ -272,6 +272,7 @@ def reply_to_question(
     previous: str | None = None,
     previous_aspect: str | None = None,
     referrals: ReferralTable | None = None,
+    resolution: Resolution | None = None,
 ) -> Outcome:
     """Answer an `ask_policy` message.
 
@@ -283,6 +284,8 @@ def reply_to_question(
     The aspect of typed text is its longest aspect word ("能领多少钱" is the amount, though the
     NLU may tag "能领", an eligibility word); entity values decide only for button payloads.
     Entity values that are not catalogue names or aspects (stray spans) are ignored.
+    `resolution`: the resolution of the typed `text` alone (`resolve(catalogue, referrals,
+    text)`) when the caller already has it, so one message is resolved once.
     """
     typed = "" if is_payload(text) else text
     names = tuple(n for p in catalogue for n in p.names)
@@ -300,7 +303,10 @@ def reply_to_question(
         return Outcome(answer(entity_named[0], aspect, today), entity_named[0], aspect)
     if earlier is not None and aspect is not None and follow_up and not catalogue.mentions(typed):
         return Outcome(answer(earlier, aspect, today), earlier, aspect)
-    found = resolve(catalogue, referrals, typed, entity_named)
+    if resolution is not None and typed:
+        found = with_named(resolution, entity_named)
+    else:
+        found = resolve(catalogue, referrals, typed, entity_named)
     if found.decision == "answer" and len(found.policies) == 1:
         policy = found.policies[0]
         return Outcome(answer(policy, aspect, today), policy, aspect)
