@@ -254,6 +254,23 @@ def test_a_policy_named_in_part_is_no_topic_of_its_own(catalogue) -> None:
     assert not is_follow_up(catalogue, "那我家老人的生活费补贴呢")
 
 
+@pytest.mark.parametrize(("previous", "aspect", "text", "key"), [
+    ("startup_guarantee_loan", "amount", "那创业的场地租金补贴呢", "startup_venue_subsidy"),
+    ("elderly_allowance", "materials", "那居家养老的补贴呢", "home_care_subsidy"),
+])
+def test_a_policy_said_loosely_after_an_answer_keeps_the_aspect(
+    catalogue, referrals, previous: str, aspect: str, text: str, key: str
+) -> None:
+    """No name verbatim, but every word is a word of the policy the text resolves to: the
+    previous aspect is asked of it, as with a verbatim name ("那创业补贴呢")."""
+    out = reply_to_question(catalogue, TODAY, text, previous=previous, previous_aspect=aspect,
+                            referrals=referrals)
+    assert out.policy is not None and out.policy.key == key
+    assert out.aspect == aspect
+    # Without a conversation before, there is no aspect to keep: an overview.
+    assert reply_to_question(catalogue, TODAY, text, referrals=referrals).aspect is None
+
+
 def test_the_conversation_words_file_is_checked(tmp_path) -> None:
     good = load_conversation_words()
     assert "还有个事" in good.new_matter and good.guide_answers == ["process"]
