@@ -27,6 +27,7 @@ from huimin.catalogue import Catalogue, Policy, load_catalogue  # noqa: E402
 from huimin.catalogue.answers import Outcome, answer, reply_to_question  # noqa: E402
 from huimin.catalogue.follow_ups import asked_of_previous  # noqa: E402
 from huimin.catalogue.referrals import ReferralTable, load_referrals  # noqa: E402
+from huimin.catalogue.resolver import resolve  # noqa: E402
 
 # The contract's department keys and the short name a referral reply must contain.
 DEPARTMENTS = {
@@ -53,10 +54,12 @@ def converse(
     text = ""
     for turn in turns:
         # As the ask_policy action does: a follow-up about the previous policy first.
-        asked = asked_of_previous(catalogue, referrals, turn, previous)
+        # The turn is resolved once and the resolution passed along, as the actions do.
+        found = resolve(catalogue, referrals, turn)
+        asked = asked_of_previous(catalogue, referrals, turn, previous, found=found)
         outcome = Outcome(answer(asked[0], asked[1], today), *asked) if asked else (
             reply_to_question(catalogue, today, text=turn, previous=previous,
-                              previous_aspect=aspect, referrals=referrals))
+                              previous_aspect=aspect, referrals=referrals, resolution=found))
         previous = outcome.policy.key if outcome.policy else None
         aspect = outcome.aspect
         lines = [outcome.reply.text]

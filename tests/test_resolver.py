@@ -269,3 +269,56 @@ def test_the_aspect_vocabulary_file_is_checked(tmp_path) -> None:
     bad.write_text(good.replace("年龄限制 ", "年龄限制 在哪 ", 1), encoding="utf-8")
     with pytest.raises(ValueError, match="'在哪' is listed under both"):
         load_aspects(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        # Each shares a word with a 人社 policy (手续, 报销, 投诉, 补贴, 申请), so retrieval
+        # would offer one; the matter's own words refer it first.
+        ("离婚要带什么证件", "civil_affairs"),
+        ("我爸在外省住院的钱回来能报吗", "medical_insurance"),
+        ("饭馆的菜里吃出头发去哪投诉", "market_regulation"),
+        ("老楼装电梯有补贴吗", "housing"),
+        ("长护险怎么申请", "medical_insurance"),
+        ("办的健身卡老板跑路了", "market_regulation"),
+    ],
+)
+def test_another_departments_matter_beats_retrieval(
+    catalogue, referrals, text: str, department: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer" and found.referral is not None, found
+    assert found.referral.department.key == department
+
+
+def test_starting_a_company_is_no_referral_but_registering_one_is(catalogue, referrals) -> None:
+    """开公司 is 创业 (人社's startup policies); the licence is market regulation's."""
+    found = resolve(catalogue, referrals, "我在孵化园开公司租金能补吗")
+    assert found.decision == "answer" and keys(found) == ["startup_venue_subsidy"]
+    found = resolve(catalogue, referrals, "开公司要办营业执照吗")
+    assert found.decision == "refer" and found.referral.department.key == "market_regulation"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("农保每年交多少", "residents_basic_pension"),
+        ("保洁岗一个月多少钱", "public_welfare_post"),
+        ("师傅带徒弟企业能领多少", "apprenticeship_subsidy"),
+        ("社保交了几年在哪看", "contribution_record"),
+    ],
+)
+def test_everyday_names_of_policies(catalogue, referrals, text: str, key: str) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == [key], found
+
+
+def test_a_look_alike_is_answered_on_any_name_said_not_only_the_longest(
+    catalogue, referrals
+) -> None:
+    """"交社保有补贴" (灵活就业人员社会保险补贴) is the longest name found, but the question
+    also says 社保补贴, part of the employer subsidy's names, which retrieval ranks higher."""
+    text = "企业给职工交社保有补贴那个用人单位的社保补贴要什么材料"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["employer_social_insurance_subsidy"]

@@ -17,7 +17,7 @@ from huimin.catalogue.follow_ups import (
     asked_of_previous,
     load_conversation_words,
 )
-from huimin.catalogue.resolver import resolve, resolve_clear, switched_to
+from huimin.catalogue.resolver import resolve, resolve_clear, resolve_words, switched_to, with_named
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
@@ -254,6 +254,23 @@ def test_a_policy_named_in_part_is_no_topic_of_its_own(catalogue) -> None:
     assert not is_follow_up(catalogue, "那我家老人的生活费补贴呢")
 
 
+@pytest.mark.parametrize(("previous", "aspect", "text", "key"), [
+    ("startup_guarantee_loan", "amount", "那创业的场地租金补贴呢", "startup_venue_subsidy"),
+    ("elderly_allowance", "materials", "那居家养老的补贴呢", "home_care_subsidy"),
+])
+def test_a_policy_said_loosely_after_an_answer_keeps_the_aspect(
+    catalogue, referrals, previous: str, aspect: str, text: str, key: str
+) -> None:
+    """No name verbatim, but every word is a word of the policy the text resolves to: the
+    previous aspect is asked of it, as with a verbatim name ("那创业补贴呢")."""
+    out = reply_to_question(catalogue, TODAY, text, previous=previous, previous_aspect=aspect,
+                            referrals=referrals)
+    assert out.policy is not None and out.policy.key == key
+    assert out.aspect == aspect
+    # Without a conversation before, there is no aspect to keep: an overview.
+    assert reply_to_question(catalogue, TODAY, text, referrals=referrals).aspect is None
+
+
 def test_the_conversation_words_file_is_checked(tmp_path) -> None:
     good = load_conversation_words()
     assert "还有个事" in good.new_matter and good.guide_answers == ["process"]
@@ -289,3 +306,35 @@ def test_a_doubted_name_is_no_follow_up_about_it(catalogue, referrals) -> None:
     asked = asked_of_previous(catalogue, referrals, "那要带什么材料",
                               "employment_hardship_recognition")
     assert asked is not None and asked[0].key == "employment_hardship_recognition"
+
+
+@pytest.mark.parametrize("text", [
+    "失业金去哪里办",  # a name
+    "失叶金怎么领",  # misheard
+    "低保怎么申请",  # another department
+    "刚毕业在这边租房子有补贴吗",  # retrieval, clear
+    "我想问问那个4050的补贴",  # retrieval, weak
+    "公司招了个就业困难人员给他交社保单位能拿回多少",  # a doubted name
+    "今天天气怎么样",
+])
+def test_a_resolution_passed_along_decides_as_resolving_again(
+    catalogue, referrals, text: str
+) -> None:
+    """The actions resolve a message once and pass the resolution to each rule; each rule must
+    decide exactly as when it resolves the message itself (the NLU's tagged policy too)."""
+    found = resolve(catalogue, referrals, text)
+    assert resolve_clear(catalogue, referrals, text, found=found) == resolve_clear(
+        catalogue, referrals, text)
+    assert resolve_words(catalogue, referrals, text, found=found) == resolve_words(
+        catalogue, referrals, text)
+    for previous in ("unemployment_insurance", "employment_hardship_recognition"):
+        policy = catalogue[previous]
+        assert switched_to(catalogue, referrals, text, policy, found=found) == switched_to(
+            catalogue, referrals, text, policy)
+    tagged = [catalogue["startup_subsidy"]]
+    assert with_named(found, tagged) == resolve(catalogue, referrals, text, tagged)
+    for named in ([], ["startup_subsidy"]):
+        given = reply_to_question(catalogue, TODAY, text, named, referrals=referrals,
+                                  resolution=found)
+        again = reply_to_question(catalogue, TODAY, text, named, referrals=referrals)
+        assert given == again

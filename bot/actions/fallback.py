@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, previous_slot, referrals, utter
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
-from bot.actions.policy import answer_question, follow_up, slots
+from bot.actions.policy import answer_question, follow_up, resolution, slots
 from huimin.catalogue.answers import asks_about, candidates, named_policies, rephrase
 from huimin.catalogue.resolver import resolve_clear
 
@@ -74,12 +74,13 @@ class ActionFallback(Action):
         text = tracker.latest_message.get("text") or ""
         cat = catalogue()
         previous = previous_slot(tracker, "policy")
+        found = resolution(tracker)
         if (
-            resolve_clear(cat, referrals(), text) is not None
+            resolve_clear(cat, referrals(), text, found=found) is not None
             or asks_about(cat, text, previous)
-            or follow_up(tracker) is not None
+            or follow_up(tracker, found) is not None
         ):
-            outcome = answer_question(tracker, dispatcher)
+            outcome = answer_question(tracker, dispatcher, found)
             return [*slots(outcome), SlotSet(RESOLVED_SLOT, True)]
         policies = named_policies(cat, entity_values(tracker, "policy"), text)
         if not policies and text:

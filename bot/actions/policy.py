@@ -32,10 +32,23 @@ from huimin.catalogue.answers import (
     reply_to_question,
 )
 from huimin.catalogue.follow_ups import asked_of_previous, named_question
+from huimin.catalogue.resolver import Resolution, resolve
 
 
-def follow_up(tracker: Tracker) -> Outcome | None:
-    """The answer to a follow-up about the previous answer's policy, or None."""
+def resolution(tracker: Tracker) -> Resolution | None:
+    """The latest message's resolution from its words (policy named, another department's
+    matter, retrieval), or None for no typed text. An action computes it once and passes it
+    to every rule it asks (follow-up, named question, answer): each would otherwise resolve
+    the same message again, retrieval included."""
+    text = tracker.latest_message.get("text") or ""
+    if not text or is_payload(text):
+        return None
+    return resolve(catalogue(), referrals(), text)
+
+
+def follow_up(tracker: Tracker, found: Resolution | None = None) -> Outcome | None:
+    """The answer to a follow-up about the previous answer's policy, or None. `found`: the
+    message's resolution (`resolution(tracker)`) when the caller already has it."""
     cat = catalogue()
     asked = asked_of_previous(
         cat,
@@ -43,6 +56,7 @@ def follow_up(tracker: Tracker) -> Outcome | None:
         tracker.latest_message.get("text") or "",
         previous_slot(tracker, "policy"),
         entity_values(tracker, "policy"),
+        found,
     )
     if asked is None:
         return None
@@ -78,11 +92,14 @@ def policy_question_instead(
     if not text or is_payload(text):
         return None
     mine = not follow_ups or any(word in text for word in unless)
-    outcome = None if mine else follow_up(tracker)
+    if mine and not named:
+        return None
+    found = resolution(tracker)
+    outcome = None if mine else follow_up(tracker, found)
     if outcome is None and named:
         outcome = named_question(catalogue(), referrals(), text,
                                  entity_values(tracker, "policy"), today(), besides,
-                                 any_aspect, refer)
+                                 any_aspect, refer, found)
     if outcome is None:
         return None
     reply = outcome.reply
@@ -92,10 +109,14 @@ def policy_question_instead(
     return slots(outcome)
 
 
-def answer_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> Outcome:
+def answer_question(
+    tracker: Tracker, dispatcher: CollectingDispatcher, found: Resolution | None = None
+) -> Outcome:
     """Resolve the latest message against the catalogue and the referrals, and utter it;
-    a follow-up about the previous answer's policy is answered for that policy."""
-    outcome = follow_up(tracker) or reply_to_question(
+    a follow-up about the previous answer's policy is answered for that policy. `found`: the
+    message's resolution when the caller already has it."""
+    found = found or resolution(tracker)
+    outcome = follow_up(tracker, found) or reply_to_question(
         catalogue(),
         today(),
         text=tracker.latest_message.get("text") or "",
@@ -104,6 +125,7 @@ def answer_question(tracker: Tracker, dispatcher: CollectingDispatcher) -> Outco
         previous=previous_slot(tracker, "policy"),
         previous_aspect=previous_slot(tracker, "aspect"),
         referrals=referrals(),
+        resolution=found,
     )
     utter(dispatcher, outcome.reply)
     return outcome

@@ -26,7 +26,7 @@ from huimin.catalogue import (
 )
 from huimin.catalogue.dialect import plain as read_plain
 from huimin.catalogue.referrals import Match, ReferralTable
-from huimin.catalogue.resolver import resolve
+from huimin.catalogue.resolver import Resolution, resolve, with_named
 from huimin.catalogue.vocabulary import ASPECT_FORMS
 
 # The numbered menu under an overview (the issue's "1 条件 2 标准 3 材料 4 怎么办").
@@ -205,9 +205,11 @@ def is_payload(text: str) -> bool:
     return text.lstrip().startswith("/")
 
 
-def is_follow_up(catalogue: Catalogue, text: str) -> bool:
+def is_follow_up(catalogue: Catalogue, text: str, about: Policy | None = None) -> bool:
     """True when the text names no topic of its own, only an aspect, policy names already
-    resolved and filler words ("那创业补贴呢", "要带啥")."""
+    resolved and filler words ("那创业补贴呢", "要带啥"). `about`: the policy the text was
+    resolved to, whose names' words are no topic of their own either ("那场地租金补贴呢" is
+    创业场地租金补贴 said loosely)."""
     names = [n for p in catalogue for n in p.names]
     said: list[str] = []
     for name in sorted(names, key=len, reverse=True):
@@ -220,6 +222,7 @@ def is_follow_up(catalogue: Catalogue, text: str) -> bool:
     # Words of a name the citizen said in part are no topic of their own: "那培训期间的生活费补贴
     # 呢" names 生活费补贴, and 培训期间 is the rest of its title (培训期间生活费补贴).
     spoken = [full for p in catalogue if set(p.names) & set(said) for full in p.names]
+    spoken += list(about.names) if about is not None else []
     content = [
         w for w in catalogue.index().tokenizer.words(rest)
         if len(w) > 1 and w not in _GENERIC_WORDS and not set(w) <= _FILLER_CHARS
@@ -272,6 +275,7 @@ def reply_to_question(
     previous: str | None = None,
     previous_aspect: str | None = None,
     referrals: ReferralTable | None = None,
+    resolution: Resolution | None = None,
 ) -> Outcome:
     """Answer an `ask_policy` message.
 
@@ -283,6 +287,8 @@ def reply_to_question(
     The aspect of typed text is its longest aspect word ("能领多少钱" is the amount, though the
     NLU may tag "能领", an eligibility word); entity values decide only for button payloads.
     Entity values that are not catalogue names or aspects (stray spans) are ignored.
+    `resolution`: the resolution of the typed `text` alone (`resolve(catalogue, referrals,
+    text)`) when the caller already has it, so one message is resolved once.
     """
     typed = "" if is_payload(text) else text
     names = tuple(n for p in catalogue for n in p.names)
@@ -300,9 +306,17 @@ def reply_to_question(
         return Outcome(answer(entity_named[0], aspect, today), entity_named[0], aspect)
     if earlier is not None and aspect is not None and follow_up and not catalogue.mentions(typed):
         return Outcome(answer(earlier, aspect, today), earlier, aspect)
-    found = resolve(catalogue, referrals, typed, entity_named)
+    if resolution is not None and typed:
+        found = with_named(resolution, entity_named)
+    else:
+        found = resolve(catalogue, referrals, typed, entity_named)
     if found.decision == "answer" and len(found.policies) == 1:
         policy = found.policies[0]
+        if (aspect is None and earlier is not None and previous_aspect in ASPECTS
+                and is_follow_up(catalogue, typed, about=policy)):
+            # "那场地租金补贴呢" after the loan's amount: the same aspect of the policy it
+            # names loosely, as "那创业补贴呢" (a verbatim name) keeps it.
+            aspect = previous_aspect
         return Outcome(answer(policy, aspect, today), policy, aspect)
     if found.decision == "answer":
         return Outcome(side_by_side(found.policies, aspect, today), None, aspect)

@@ -16,7 +16,7 @@ from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.data_file import load_checked
 from huimin.catalogue.referrals import ReferralTable
-from huimin.catalogue.resolver import resolve_clear, switched_to
+from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.vocabulary import Aspect, aspect_of
 
@@ -75,6 +75,7 @@ def asked_of_previous(
     text: str,
     previous: str | None,
     entity_policies: Sequence[str] = (),
+    found: Resolution | None = None,
 ) -> tuple[Policy, str] | None:
     """(previous policy, aspect) when `text` asks one aspect of the policy being discussed.
 
@@ -84,6 +85,7 @@ def asked_of_previous(
     another department's matter, or when retrieval finds another policy clearly and strongly
     (resolver.switched_to); a weak retrieval match does not switch: over the words around an
     aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴).
+    `found`: the message's resolution when the caller already has it (resolved once).
     """
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
@@ -93,7 +95,7 @@ def asked_of_previous(
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
         return None
-    if switched_to(cat, refs, text, policy) is not None:
+    if switched_to(cat, refs, text, policy, found=found) is not None:
         return None
     return policy, aspect
 
@@ -130,20 +132,23 @@ def named_question(
     besides: Sequence[str] = (),
     any_aspect: bool = False,
     refer: bool = False,
+    found: Resolution | None = None,
 ) -> Outcome | None:
     """The answer when `text` settles one policy clearly (named verbatim, misheard or mistyped,
     or found by retrieval clearly and strongly: resolver.resolve_clear) and asks one aspect of
     it, other than the aspects `besides` ("失业登计要带什么" tagged as checking benefits;
     "去办退休我要带哪些东西" tagged as starting the retirement guide), or with `any_aspect` asks
     about it at all ("刚毕业在这边租房子有补贴吗"); with `refer`, another department's matter
-    is referred ("我想申请低保…" tagged as starting a guide); else None."""
-    found = resolve_clear(cat, refs, text)
-    if found is not None and found.decision == "refer":
-        return reply_to_question(cat, today, text=text, referrals=refs) if refer else None
+    is referred ("我想申请低保…" tagged as starting a guide); else None.
+    `found`: the message's resolution when the caller already has it (resolved once)."""
+    clear = resolve_clear(cat, refs, text, found=found)
+    if clear is not None and clear.decision == "refer":
+        return (reply_to_question(cat, today, text=text, referrals=refs, resolution=clear)
+                if refer else None)
     aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
-    if found is None or found.decision != "answer" or aspect in besides:
+    if clear is None or clear.decision != "answer" or aspect in besides:
         return None
     if aspect is None and not any_aspect:
         return None
     return reply_to_question(cat, today, text=text, policy_values=entity_policies,
-                             referrals=refs)
+                             referrals=refs, resolution=clear)

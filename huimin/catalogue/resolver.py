@@ -101,20 +101,29 @@ def resolve(
     return _by_retrieval(catalogue, plain(text), thresholds)
 
 
+def with_named(found: Resolution, named: Sequence[Policy]) -> Resolution:
+    """`found`, the resolution of the words alone, once the policies the NLU tagged are added:
+    exactly what `resolve(..., named)` decides. A name in the text comes first, so the tagged
+    policies decide only when the text names none (no name, no doubted name)."""
+    if named and found.evidence not in {"name", "doubt"}:
+        return Resolution("answer", (named[0],), evidence="entity")
+    return found
+
+
 def resolve_words(
-    catalogue: Catalogue, referrals: ReferralTable | None, text: str
+    catalogue: Catalogue,
+    referrals: ReferralTable | None,
+    text: str,
+    found: Resolution | None = None,
 ) -> Resolution | None:
     """The resolution when the words alone settle it (a policy named, misheard or mistyped,
     or another department's matter), else None. Retrieval alone is not enough here: this is
-    for messages whose intent the NLU could not tell, where a guess would be a wrong answer."""
+    for messages whose intent the NLU could not tell, where a guess would be a wrong answer.
+    `found`: the message's resolution (`resolve(catalogue, referrals, text)`) when the caller
+    already has it, so one message is resolved once."""
     if not text or text.lstrip().startswith("/"):
         return None
-    found = resolve(catalogue, referrals, text)
-    if found.decision == "refer" or (
-        found.decision == "answer" and found.evidence in {"name", "fuzzy"}
-    ):
-        return found
-    return None
+    return _settled_by_words(found or resolve(catalogue, referrals, text))
 
 
 def resolve_clear(
@@ -122,18 +131,15 @@ def resolve_clear(
     referrals: ReferralTable | None,
     text: str,
     thresholds: Thresholds = THRESHOLDS,
+    found: Resolution | None = None,
 ) -> Resolution | None:
     """Like `resolve_words`, and also a policy retrieval finds clearly and strongly (its best
     score at least `switch_score`, the runner-up well behind): "刚毕业在这边租房子有补贴吗" is
-    高校毕业生住房补贴 though it names none of its names. Anything weaker is None."""
-    found = resolve_words(catalogue, referrals, text)
-    if found is not None or not text or text.lstrip().startswith("/"):
-        return found
-    searched = resolve(catalogue, None, text, thresholds=thresholds)
-    strong = bool(searched.scores) and searched.scores[0] >= thresholds.switch_score
-    if searched.decision == "answer" and searched.evidence == "search" and strong:
-        return searched
-    return None
+    高校毕业生住房补贴 though it names none of its names. Anything weaker is None.
+    `found` as in `resolve_words`."""
+    if not text or text.lstrip().startswith("/"):
+        return None
+    return _clear(found or resolve(catalogue, referrals, text, thresholds=thresholds), thresholds)
 
 
 def switched_to(
@@ -142,24 +148,49 @@ def switched_to(
     text: str,
     previous: Policy,
     thresholds: Thresholds = THRESHOLDS,
+    found: Resolution | None = None,
 ) -> Resolution | None:
     """The resolution that moves a conversation about `previous` elsewhere, else None: another
     policy named (verbatim, misheard or mistyped), another department's matter, or another
     policy that retrieval finds clearly and strongly ("养老金认证" discussed, then
     "家属领丧葬的钱去哪里领"). A weak retrieval match does not switch: the words around an
-    aspect often echo another policy's summary, and the context is the stronger evidence."""
-    found = resolve_clear(catalogue, referrals, text, thresholds)
-    if found is None:
+    aspect often echo another policy's summary, and the context is the stronger evidence.
+    `found` as in `resolve_words`."""
+    found = found or resolve(catalogue, referrals, text, thresholds=thresholds)
+    typed = bool(text) and not text.lstrip().startswith("/")
+    clear = _clear(found, thresholds) if typed else None
+    if clear is None:
         # A name in the text that the resolver doubts, the look-alike first, is no follow-up
         # either ("公司招了个就业困难人员…单位能拿回多少": the NLU fills the policy slot with
         # 就业困难人员认定 in the same turn, which must not be read as the previous policy).
-        doubted = resolve(catalogue, referrals, text, thresholds=thresholds)
-        if doubted.evidence == "doubt" and doubted.policies[0].key != previous.key:
-            return doubted
+        if found.evidence == "doubt" and found.policies[0].key != previous.key:
+            return found
         return None
-    if found.decision == "answer" and all(p.key == previous.key for p in found.policies):
+    if clear.decision == "answer" and all(p.key == previous.key for p in clear.policies):
         return None
-    return found
+    return clear
+
+
+def _settled_by_words(found: Resolution) -> Resolution | None:
+    """`found` when the words settle it: another department's matter, or a policy named."""
+    if found.decision == "refer" or (
+        found.decision == "answer" and found.evidence in {"name", "fuzzy"}
+    ):
+        return found
+    return None
+
+
+def _clear(found: Resolution, t: Thresholds) -> Resolution | None:
+    """`found` when settled by the words, or a strong, clear retrieval answer; else None.
+    (Retrieval without the referrals decides as with them whenever no referral matched, so
+    one resolution serves both.)"""
+    settled = _settled_by_words(found)
+    if settled is not None:
+        return settled
+    strong = bool(found.scores) and found.scores[0] >= t.switch_score
+    if found.decision == "answer" and found.evidence == "search" and strong:
+        return found
+    return None
 
 
 def _by_retrieval(catalogue: Catalogue, text: str, t: Thresholds) -> Resolution:
@@ -193,11 +224,12 @@ def _outweighed(
     policy about as high as the named one or higher (the name's own words counted; see
     `name_doubt_ratio`), strongly (`switch_score`) and on a word of the other's names found
     outside the name, the name alone is not trusted. The other policy is answered when it
-    scores higher and the name found is part of one of its own names (the citizen said it
+    scores higher and a name found is part of one of its own names (the citizen said it
     loosely: 学徒制 + 培训补贴); otherwise both are offered, the other first: a wrong answer
     is worse than a menu."""
     plain_text = normalise(text)
-    name = max((normalise(n) for n in policy.names if normalise(n) in plain_text), key=len)
+    said = sorted((normalise(n) for n in policy.names if normalise(n) in plain_text), key=len)
+    name = said[-1]
     hits = sorted(
         (h for h in catalogue.search(plain(text), k=len(catalogue)) if h.key in catalogue),
         key=lambda h: -h.score,
@@ -210,7 +242,8 @@ def _outweighed(
     if not _names_share(catalogue, other, plain(plain_text.replace(name, ""))):
         return None
     scores = tuple(h.score for h in hits[: t.max_choices])
-    if rivals[0].score > own and any(name in normalise(n) for n in other.names):
+    # Any of the names said counts: "交社保有补贴…用人单位的社保补贴" says 社保补贴 too.
+    if rivals[0].score > own and any(w in normalise(n) for w in said for n in other.names):
         return Resolution("answer", (other,), evidence="name", scores=scores)
     return Resolution("ask", (other, policy), evidence="doubt", scores=scores)
 

@@ -293,3 +293,32 @@ def test_the_previous_policy_is_the_one_before_this_question_never_its_own():
     assert context.previous_slot(follow_up, "policy") == "social_security_card"
     # A tracker built from slots alone (no conversation) keeps its slot.
     assert context.previous_slot(_tracker([{"event": "action"}], {"policy": "x"}), "policy") == "x"
+
+
+@pytest.mark.parametrize(("action", "text", "intent"), [
+    (ActionAnswerPolicy(), "办这个要去什么地方", "ask_policy"),  # a follow-up
+    (ActionAnswerPolicy(), "那创业担保贷款能贷多少", "ask_policy"),  # a switch
+    (ActionAnswerPolicy(), "刚毕业在这边租房子有补贴吗", "ask_policy"),  # retrieval
+    (ActionFallback(), "那失业登计要带什么", "nlu_fallback"),
+    (ActionOutOfScope(), "高林津贴在哪办", "out_of_scope"),
+])
+def test_an_action_resolves_the_message_once(
+    monkeypatch: pytest.MonkeyPatch, action: Action, text: str, intent: str
+) -> None:
+    """The follow-up rule, the named-question rule and the answer all need the message's
+    resolution (retrieval included); the action computes it once and passes it along."""
+    from huimin.catalogue import resolver
+
+    calls: list[str] = []
+    real = resolver.resolve
+
+    def counting(*args: Any, **kwargs: Any) -> resolver.Resolution:
+        calls.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(resolver, "resolve", counting)
+    monkeypatch.setattr("bot.actions.policy.resolve", counting)
+    monkeypatch.setattr("huimin.catalogue.answers.resolve", counting)
+    messages, _ = run(action, next_turn(text, intent))
+    assert messages
+    assert calls.count(text) <= 1, calls
