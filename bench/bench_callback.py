@@ -13,6 +13,10 @@ Without pauses (--think 0, the default) both sides are saturated, and the channe
 shows as the saturation ratio (channel msg/s over Rasa's). With pauses the ratio only measures
 the pauses, so it is not reported; latency and the late-answer count are.
 
+Each measured path also reports every stack process's CPU time per message (its process
+group's user + system time, from /proc): on a shared machine rates follow the other work, CPU
+per message much less.
+
 Targets (2 cores): zero 5xx, zero duplicate answers, zero lost messages, p99 < 1 s at 20
 citizens with pauses, saturation ratio >= 0.8.
 Run: .venv/bin/python bench/bench_callback.py [--users 20] [--messages 20] [--think 0]
@@ -84,9 +88,12 @@ class Run:
     apologies: int = 0  # the assistant-down apology (the answer follows later)
     limited: int = 0  # the rate-limit notice (the citizen is asked to send again)
     seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds used
 
     def merge(self, other: Run) -> None:
         self.latencies += other.latencies
+        for name, used in other.cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + used
         self.statuses += other.statuses
         self.seconds += other.seconds
         for openid, n in other.passive.items():
@@ -155,7 +162,28 @@ def message(user: int, n: int) -> str:
     return MIX[order[n % len(order)]]
 
 
-def run_threads(users: int, work: Callable[[int, Run, threading.Lock], None]) -> Run:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(procs: dict[str, Process]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each stack process's process group (Rasa's
+    worker processes, gunicorn's workers): a steadier figure than rates on a shared machine,
+    where the run queue sets latency and throughput."""
+    groups = {p.popen.pid: name for name, p in procs.items() if p.popen is not None}
+    used = dict.fromkeys(groups.values(), 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        name = groups.get(int(fields[2]))  # the process group
+        if name is not None:
+            used[name] += (int(fields[11]) + int(fields[12])) / _TICK
+    return used
+
+
+def run_threads(users: int, work: Callable[[int, Run, threading.Lock], None],
+                procs: dict[str, Process] | None = None) -> Run:
     run, lock = Run(), threading.Lock()
     barrier = threading.Barrier(users + 1)
 
@@ -168,9 +196,12 @@ def run_threads(users: int, work: Callable[[int, Run, threading.Lock], None]) ->
         t.start()
     barrier.wait()
     started = time.perf_counter()
+    cpu_before = group_cpu(procs) if procs else {}
     for t in threads:
         t.join()
     run.seconds = time.perf_counter() - started
+    if procs:
+        run.cpu = {k: v - cpu_before[k] for k, v in group_cpu(procs).items()}
     return run
 
 
@@ -187,7 +218,8 @@ def arrive(think: float, rng: random.Random) -> None:
         time.sleep(rng.uniform(0, think))
 
 
-def rasa_direct(env: dict[str, str], senders: list[str], messages: int, think: float) -> Run:
+def rasa_direct(env: dict[str, str], senders: list[str], messages: int, think: float,
+                procs: dict[str, Process] | None = None) -> Run:
     url = f"{env['RASA_URL']}/webhooks/rest/webhook"
 
     def work(i: int, run: Run, lock: threading.Lock) -> None:
@@ -205,10 +237,11 @@ def rasa_direct(env: dict[str, str], senders: list[str], messages: int, think: f
                 run.statuses.append(resp.status_code)
             pause(think, rng)
 
-    return run_threads(len(senders), work)
+    return run_threads(len(senders), work, procs)
 
 
-def channel(env: dict[str, str], openids: list[str], messages: int, think: float) -> Run:
+def channel(env: dict[str, str], openids: list[str], messages: int, think: float,
+            procs: dict[str, Process] | None = None) -> Run:
     settings = load_settings()
     crypto = WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     url = f"http://127.0.0.1:{env['WEB_PORT']}/wechat/callback"
@@ -249,7 +282,7 @@ def channel(env: dict[str, str], openids: list[str], messages: int, think: float
             run.apologies += apologies
             run.limited += limited
 
-    return run_threads(len(openids), work)
+    return run_threads(len(openids), work, procs)
 
 
 def late_answers(env: dict[str, str], openids: list[str], expected: int, passive: dict[str, int],
@@ -296,6 +329,10 @@ def report(label: str, run: Run) -> None:
     print(f"{label:<26} n={len(run.latencies):<5} p50={run.quantile(50) * 1000:7.1f} ms  "
           f"p95={run.quantile(95) * 1000:7.1f} ms  p99={run.quantile(99) * 1000:7.1f} ms  "
           f"max={max(run.latencies) * 1000:7.1f} ms  {run.rate():6.1f} msg/s  5xx={errors}")
+    if run.cpu:
+        n = len(run.latencies)
+        print(f"{'':<26} CPU per message: " + "  ".join(
+            f"{name} {used / n * 1000:.1f} ms" for name, used in sorted(run.cpu.items())))
 
 
 def main() -> None:
@@ -341,8 +378,9 @@ def main() -> None:
             rasa, chan = Run(), Run()
             per_round = max(1, args.messages // args.rounds)
             for r in range(args.rounds):
-                phases = [(rasa, lambda: rasa_direct(env, senders, per_round, args.think)),
-                          (chan, lambda: channel(env, openids, per_round, args.think))]
+                phases = [(rasa, lambda: rasa_direct(env, senders, per_round, args.think,
+                                                     procs)),
+                          (chan, lambda: channel(env, openids, per_round, args.think, procs))]
                 for total, phase in phases if r % 2 == 0 else reversed(phases):
                     total.merge(phase())
             sent = per_round * args.rounds

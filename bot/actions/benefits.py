@@ -12,6 +12,7 @@ Saved answers bump the resident's facts version and queue matching for that resi
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -93,7 +94,25 @@ class _State:
         return question(fact)
 
 
+# Where a request's states are kept on its tracker (rasa_sdk builds one per request).
+_STATES = "_huimin_benefit_states"
+
+
 def _state(tracker: Tracker) -> _State:
+    """The conversation's state, read once per request for the same slots: a form request
+    asks it three or four times (required slots before and after extraction, validation),
+    and each read is a database lookup and a rule check (py-spy: about a third of the action
+    server's CPU under the realistic mix). Within a request the stored facts change only by
+    `_save`, whose answer is in the ANSWERS slot too, so a changed answer reads afresh."""
+    key = json.dumps([tracker.get_slot(name) for name in (ANSWERS, SKIPPED, SAVE_SLOT, DONE)],
+                     sort_keys=True, default=str)
+    states = tracker.__dict__.setdefault(_STATES, {})
+    if key not in states:
+        states[key] = _read_state(tracker)
+    return states[key]
+
+
+def _read_state(tracker: Tracker) -> _State:
     given = dict(tracker.get_slot(ANSWERS) or {})
     with database().session() as s:
         user = wechat_users.by_pseudonym(s, tracker.sender_id)

@@ -54,8 +54,9 @@ class RuleStore:
         return []
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
-        return tuple(sorted(
-            (f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in self.directory.glob("*.yml")
+        return tuple(sorted(  # one stat per file: this runs on every benefit check
+            (f.name, st.st_size, st.st_mtime_ns)
+            for f in self.directory.glob("*.yml") for st in (f.stat(),)
         ))
 
 

@@ -248,7 +248,8 @@ class ReferralStore:
             return ()
         return tuple(
             sorted(
-                (f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                (f.name, st.st_size, st.st_mtime_ns)  # one stat per file, per message
                 for f in self.directory.glob("*.yml")
+                for st in (f.stat(),)
             )
         )

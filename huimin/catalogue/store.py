@@ -57,12 +57,14 @@ class CatalogueStore:
         return self.reload()
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
+        # One stat per file (this runs several times per message in the action server).
         return tuple(
             sorted(
-                (str(f), f.stat().st_size, f.stat().st_mtime_ns)
+                (str(f), st.st_size, st.st_mtime_ns)
                 for folder in (self.directory, self.rules_dir)
                 if folder.is_dir()
                 for f in folder.iterdir()
                 if f.suffix in POLICY_SUFFIXES
+                for st in (f.stat(),)
             )
         )

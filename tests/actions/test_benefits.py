@@ -195,3 +195,35 @@ def test_the_form_restarting_after_a_hand_off_says_nothing_out_of_turn(db):
     dispatcher = CollectingDispatcher()
     out = chat.ValidateBenefitsForm().validate_benefit_answer(None, dispatcher, talk.tracker(), {})
     assert out == {chat.ANSWER: None} and dispatcher.messages == []
+
+
+def test_a_form_request_reads_the_state_once_per_slot_values(db, monkeypatch):
+    """rasa_sdk asks the required slots several times in one validation request: the state
+    (a database lookup and a rule check) is read once for the same slots, and afresh when an
+    answer changed them, so the form behaves as before."""
+    rid = add_resident(db, "CHAT5", **ELDER)
+    link(db, rid)
+    talk = Conversation()
+    talk.check()
+    talk.ask()
+    talk.reply("只这次用，不保存")
+    talk.ask()
+    reads: list[dict] = []
+    real = chat._read_state
+
+    def counted(tracker: Tracker) -> chat._State:
+        reads.append(dict(tracker.get_slot(chat.ANSWERS) or {}))
+        return real(tracker)
+
+    monkeypatch.setattr(chat, "_read_state", counted)
+    tracker = talk.tracker("否")
+    # As Rasa's form sends it: the reply extracted into the answer slot, last of the events.
+    tracker.slots[chat.ANSWER] = "否"
+    tracker.events.append({"event": "slot", "name": chat.ANSWER, "value": "否"})
+    d = CollectingDispatcher()
+    events = asyncio.run(chat.ValidateBenefitsForm().run(d, tracker, {
+        "forms": {chat.FORM: {"required_slots": [chat.ANSWER]}}, "slots": {}}))
+    answered = [e["value"] for e in events if e.get("name") == chat.ANSWERS]
+    assert answered == [{"receiving_pension": False}]
+    # Before the answer (extraction, validation), then after it (the next slot to ask).
+    assert reads == [{}, {"receiving_pension": False}]
