@@ -49,12 +49,12 @@ from huimin.ops.answer_eval import (  # noqa: E402
 from scripts.stack import ROOT, Process, free_port, http_ok, procfile, stack_env  # noqa: E402
 from tests.services import claimed_redis_db  # noqa: E402
 
-# The gate and targets. `make test` cannot hold the gate yet (measured 2026-12-03
-# 19:15 UTC: direct-right 0.841, wrong 0.013), so until it can, `make test` holds a regression
-# floor below today's measured level (by about the retraining noise, 0.03) instead; `make eval`
-# still reports the gate honestly.
+# The gate and targets. The gate now holds, narrowly (measured 2026-12-04 16:59 UTC,
+# model 3f9ffc02: direct-right 0.854, wrong 0.011); a model retrained elsewhere moves a few
+# cases (about 0.02-0.03), so `make test` holds a regression floor that much below today's level
+# instead of the gate itself, and `make eval` reports the gate honestly.
 GATE = {"direct_right": 0.85, "wrong": 0.02}
-FLOOR = {"direct_right": 0.81, "wrong": 0.03}
+FLOOR = {"direct_right": 0.83, "wrong": 0.025}
 TARGETS = {"direct_right": 0.92, "wrong": 0.01, "menu": 0.06, "referral_right": 0.90}
 LATE_ANSWER_SECONDS = 60.0  # the assistant was late: wait this long for the follow-up message
 SETTLE_SECONDS = 1.0  # after an answer, how long more parts (long answers) may take to arrive
