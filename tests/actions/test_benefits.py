@@ -86,6 +86,18 @@ class Conversation:
         return [b["title"] for m in self.said for b in m.get("buttons") or []]
 
 
+def declined_saving(db: Database, resident_code: str) -> tuple[int, Conversation]:
+    """An older resident's check, consent to save declined, the first question asked."""
+    rid = add_resident(db, resident_code, **ELDER)
+    link(db, rid)
+    talk = Conversation()
+    talk.check()
+    talk.ask()
+    talk.reply("只这次用，不保存")
+    talk.ask()
+    return rid, talk
+
+
 def test_asks_consent_then_one_fact_at_a_time_and_saves(db, redis_conn):
     rid = add_resident(db, "CHAT1", **ELDER)
     link(db, rid)
@@ -140,13 +152,7 @@ def test_asks_consent_then_one_fact_at_a_time_and_saves(db, redis_conn):
 
 
 def test_without_consent_nothing_is_saved_and_zero_ends(db, redis_conn):
-    rid = add_resident(db, "CHAT2", **ELDER)
-    link(db, rid)
-    talk = Conversation()
-    talk.check()
-    talk.ask()
-    talk.reply("只这次用，不保存")
-    talk.ask()
+    rid, talk = declined_saving(db, "CHAT2")
     talk.reply("2")
     assert talk.slots[chat.ANSWERS] == {"receiving_pension": False}
     with db.session() as s:
@@ -201,13 +207,7 @@ def test_a_form_request_reads_the_state_once_per_slot_values(db, monkeypatch):
     """rasa_sdk asks the required slots several times in one validation request: the state
     (a database lookup and a rule check) is read once for the same slots, and afresh when an
     answer changed them, so the form behaves as before."""
-    rid = add_resident(db, "CHAT5", **ELDER)
-    link(db, rid)
-    talk = Conversation()
-    talk.check()
-    talk.ask()
-    talk.reply("只这次用，不保存")
-    talk.ask()
+    _, talk = declined_saving(db, "CHAT5")
     reads: list[dict] = []
     real = chat._read_state
 
