@@ -1,7 +1,8 @@
 """Which policy a citizen's question is about: answer, ask, or refer elsewhere.
 
 Evidence, strongest first:
-1. a policy the NLU tagged, or a title/alias contained verbatim in the text;
+1. a policy the NLU tagged, or a title/alias contained verbatim in the text, or an occupation's
+   certificate (`policies/_certificates.yml`: 电工证 is 职业技能等级认定);
 2. a matter of another department (`referrals/`), which is never answered with a policy;
 3. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
    or one character off in a name of four or more (劳动冲裁);
@@ -22,6 +23,7 @@ from typing import Literal
 from pypinyin import Style, pinyin
 
 from huimin.catalogue.catalogue import Catalogue
+from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
@@ -77,6 +79,11 @@ def resolve(
 ) -> Resolution:
     """Decide from the typed text; `named` are the policies the NLU tagged (catalogue keys)."""
     mentioned = _in_text_order(catalogue.mentions(text), text) if text else []
+    if text and not mentioned:
+        # An occupation's certificate ("考电工证去哪报名") names its policy as surely as an alias.
+        key = load_certificates().policy_for(text)
+        if key is not None and key in catalogue:
+            return Resolution("answer", (catalogue[key],), evidence="name")
     found = list({p.key: p for p in [*mentioned, *named]}.values())
     if len(found) >= 2 and len(mentioned) >= 2:
         return Resolution("answer", tuple(found[:2]), evidence="name")

@@ -1,0 +1,65 @@
+"""Questions that name an occupation's certificate instead of a policy ("考电工证去哪报名").
+
+Citizens say 电工证, 厨师证, 育婴师证 where the catalogue says 职业技能等级认定 or 技能提升补贴;
+no alias can hold every occupation, and the same certificate means the certification, the
+training subsidy or the upgrade subsidy depending on the other words. The occupations and those
+words are data (`policies/_certificates.yml`), read here; the resolver asks `certificate_policy`
+only when the question names no policy.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from huimin.catalogue.data_file import load_checked
+
+CERTIFICATES_FILE: Final[Path] = (
+    Path(__file__).resolve().parents[2] / "policies" / "_certificates.yml"
+)
+
+_Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10,
+                                         pattern=r"^\S+$")]
+_Words = Annotated[list[_Word], Field(min_length=1)]
+_Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    words: _Words
+    policy: _Key
+
+
+class Certificates(BaseModel):
+    """policies/_certificates.yml: every field required, no unknown field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    occupations: _Words
+    certificate_words: _Words
+    default: _Key
+    when: list[_Rule]
+
+    def policy_for(self, text: str) -> str | None:
+        """The policy key a question about an occupation's certificate is about, else None."""
+        if not any(o in text for o in self.occupations):
+            return None
+        if not any(w in text for w in self.certificate_words):
+            return None
+        for rule in self.when:
+            if any(w in text for w in rule.words):
+                return rule.policy
+        return self.default
+
+    def policy_keys(self) -> set[str]:
+        return {self.default, *(rule.policy for rule in self.when)}
+
+
+@lru_cache(maxsize=4)
+def load_certificates(path: Path = CERTIFICATES_FILE) -> Certificates:
+    """The certificate rules; raises ValueError naming the file and field when wrong."""
+    return load_checked(path, Certificates, "certificate rules")
