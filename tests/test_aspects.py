@@ -15,7 +15,7 @@ import pytest
 from huimin.catalogue import aspect_of, load_catalogue
 from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.referrals import load_referrals
-from huimin.catalogue.vocabulary import load_aspects, load_question_words
+from huimin.catalogue.vocabulary import load_aspects, question_part
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
@@ -95,13 +95,64 @@ def test_a_long_question_is_answered_with_the_aspect_asked(catalogue) -> None:
 
 
 def test_the_question_words_are_data(tmp_path) -> None:
-    words = load_question_words()
+    words = load_aspects().question
     assert "吗" in words.anywhere and "不" in words.closing and "好几" in words.not_asking
     good = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
     bad = tmp_path / "_aspects.yml"
     start = good.index("closing_particles:")
     bad.write_text(good[:start] + good[good.index("not_asking:"):], encoding="utf-8")
     with pytest.raises(ValueError, match="field 'closing_particles'"):
-        load_question_words(bad)
-    with pytest.raises(ValueError, match="field 'closing_particles'"):
         load_aspects(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # 怎么算 / 按什么算 ask the amount, though 怎么 alone asks the process
+        ("居民养老保险一年怎么算的", "amount"),
+        ("工伤待遇咋个算法我不懂", "amount"),
+        # 轮得到 / 都有份 / 能享受 / 还能再领 ask who qualifies
+        ("公益性岗位我这岁数轮得到不", "eligibility"),
+        ("失业金领完了第二回还能再领吗", "eligibility"),
+        # 几回 / 几次 / 要多长 ask how long or how often
+        ("养老金认证一年要做几次", "deadline"),
+        ("补社保卡办下来要多长", "deadline"),
+        # 准备点啥 is what to bring
+        ("办退休之前要准备点啥", "materials"),
+        # 网上能弄 is how to do it
+        ("失业登记在网上能弄不", "process"),
+        # a place asked as an alternative
+        ("社保卡能在银行补吗还是得上街道", "where"),
+    ],
+)
+def test_colloquial_ways_of_asking_one_aspect(names, text: str, aspect: str) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # the story asks a question of its own (不知道…多少钱); what follows 想问问 is the question
+        ("我都不知道要花多少钱才能办下来我就想问问到底在哪里办", "where"),
+        ("听说要交好几千我也不知道多少钱反正就是想问问去哪领", "where"),
+        # no asked word after the marker: the marker changes nothing
+        ("请问去哪里领我家老头子交了十五年", "where"),
+    ],
+)
+def test_the_question_after_asking_starts_outweighs_the_story(
+    names, text: str, aspect: str
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_asking_starts_are_data() -> None:
+    assert "想问" in load_aspects().question.starts
+
+
+def test_the_question_part_starts_a_little_before_the_aspect_asked() -> None:
+    text = (
+        "我年轻时在外地打了十几年工广东交过社保浙江也交过后来回了老家"
+        "听我外甥说社保能转回来我不懂这个手续要办多久"
+    )
+    assert question_part(text) == "听我外甥说社保能转回来我不懂这个手续要办多久"
+    assert question_part("我在材料厂干了二十年") is None  # nothing asked: no part

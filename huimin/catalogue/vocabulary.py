@@ -51,6 +51,7 @@ class _AspectFile(BaseModel):
     question_words: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     closing_particles: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     not_asking: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    asking_starts: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -66,18 +67,6 @@ class _AspectFile(BaseModel):
         return value
 
 
-def load_aspects(
-    path: Path = ASPECTS_FILE,
-) -> tuple[dict[str, str], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    """Labels, words and phrases per aspect from the vocabulary file, in ASPECTS order;
-    raises ValueError naming the file and field when the file is wrong."""
-    parsed = load_checked(path, _AspectFile, "aspect vocabulary")
-    labels = {a: parsed.aspects[a].label for a in ASPECTS}
-    words = {a: _words(parsed.aspects[a].words) for a in ASPECTS}
-    phrases = {a: _words(parsed.aspects[a].phrases) for a in ASPECTS}
-    return labels, words, phrases
-
-
 @dataclass(frozen=True)
 class QuestionWords:
     """What marks the asking part of a question (`_aspects.yml`, read as plain Mandarin)."""
@@ -85,15 +74,34 @@ class QuestionWords:
     anywhere: tuple[str, ...]  # question_words: 吗 哪 多少 …
     closing: tuple[str, ...]  # closing_particles: only at the end of a clause (要钱不)
     not_asking: tuple[str, ...]  # hold a question word but ask nothing (好几个月)
+    # asking_starts: what comes after the last of these is the question, what comes before
+    # the story ("我都不知道要花多少钱…我就想问问到底在哪里办")
+    starts: tuple[str, ...] = ()
 
 
-def load_question_words(path: Path = ASPECTS_FILE) -> QuestionWords:
-    """The question words of the vocabulary file: they tell the aspect asked from aspect words
-    in the citizen's story (aspect_of); raises ValueError naming the file and field."""
+@dataclass(frozen=True)
+class AspectVocabulary:
+    """The aspect vocabulary file, parsed once: labels, words and phrases per aspect (in
+    ASPECTS order) and the words that ask."""
+
+    labels: dict[str, str]
+    words: dict[str, tuple[str, ...]]
+    phrases: dict[str, tuple[str, ...]]
+    question: QuestionWords
+
+
+def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
+    """The aspect vocabulary file; raises ValueError naming the file and field when it is
+    wrong. One parse serves the NLU synonyms, the labels and the question reading."""
     parsed = load_checked(path, _AspectFile, "aspect vocabulary")
-    return QuestionWords(
-        _words(parsed.question_words), _words(parsed.closing_particles),
-        _words(parsed.not_asking),
+    return AspectVocabulary(
+        labels={a: parsed.aspects[a].label for a in ASPECTS},
+        words={a: _words(parsed.aspects[a].words) for a in ASPECTS},
+        phrases={a: _words(parsed.aspects[a].phrases) for a in ASPECTS},
+        question=QuestionWords(
+            _words(parsed.question_words), _words(parsed.closing_particles),
+            _words(parsed.not_asking), _words(parsed.asking_starts),
+        ),
     )
 
 
@@ -101,10 +109,10 @@ def load_question_words(path: Path = ASPECTS_FILE) -> QuestionWords:
 # annotation in nlu_data must be one of these (checked by tests), so the generated synonyms
 # cover the training data. The phrases are the resolver's alone: the model is not trained on
 # them, so ops staff can add a way of asking without a retrain (issue 14).
-_LABELS, _WORDS, _PHRASES = load_aspects()
-ASPECT_LABELS: Final[dict[str, str]] = _LABELS
-ASPECT_WORDS: Final[dict[str, tuple[str, ...]]] = _WORDS
-ASPECT_PHRASES: Final[dict[str, tuple[str, ...]]] = _PHRASES
+VOCABULARY: Final[AspectVocabulary] = load_aspects()
+ASPECT_LABELS: Final[dict[str, str]] = VOCABULARY.labels
+ASPECT_WORDS: Final[dict[str, tuple[str, ...]]] = VOCABULARY.words
+ASPECT_PHRASES: Final[dict[str, tuple[str, ...]]] = VOCABULARY.phrases
 
 # Domain words kept whole by Jieba besides the catalogue's titles and aliases.
 DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
@@ -137,7 +145,7 @@ ASPECT_FORMS: Final[tuple[str, ...]] = tuple(dict.fromkeys(word for word, _ in _
 # How far (in characters) a question word that is part of no aspect word may stand from one and
 # make it the aspect asked: "材料有哪些", "证件是什么". tests/dev reads the same with 2 to 5.
 QUESTION_REACH: Final[int] = 3
-QUESTION_WORDS: Final[QuestionWords] = load_question_words()
+QUESTION_WORDS: Final[QuestionWords] = VOCABULARY.question
 _CLAUSE_END: Final[str] = "，。？！?!,.;；、 "
 
 
@@ -219,21 +227,59 @@ def _asked(text: str, asking: list[bool], cues: list[_Cue]) -> set[_Cue]:
     return asked
 
 
+def _question_start(text: str, asked: set[_Cue], words: QuestionWords = QUESTION_WORDS) -> int:
+    """Where the question proper starts: after the last asking start ("想问问", "到底") that
+    an asked aspect word follows; 0 when there is none. What comes before is the story, even
+    when it holds a question of its own ("我都不知道要花多少钱…")."""
+    ends = [
+        i + len(word) for word in words.starts for i in range(len(text))
+        if text.startswith(word, i) and any(c.start >= i + len(word) for c in asked)
+    ]  # fmt: skip
+    return max(ends, default=0)
+
+
+def _winner(text: str) -> _Cue | None:
+    """The aspect word that `text` (read plain) asks about: see `aspect_of`."""
+    cues = _cues(text)
+    if not cues:
+        return None
+    asked = _asked(text, _asking(text), cues)
+    start = _question_start(text, asked)
+    return max(cues, key=lambda c: (c in asked, c.start >= start, c.end - c.start, c.end))
+
+
 def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     """The aspect asked in `text`, if any.
 
     Older citizens tell their story before they ask ("我在材料厂干了二十年…身份证丢了…社保卡
     去哪补"), so an aspect word is read as asked only when a question word stands in or near it
-    (or it closes the question); asked words outrank background ones. Among those, the longest
-    (the most specific), then the last (the closing words carry what is asked).
+    (or it closes the question); asked words outrank background ones, and asked words after
+    the last "想问问" / "到底" outrank those of the story before it ("我都不知道要花多少钱才能
+    办下来我就想问问到底在哪里办"). Among those, the longest (the most specific), then the
+    last (the closing words carry what is asked).
     `ignore` are names taken out first ("养老金资格认证" holds 资格 but asks nothing; "可以领
     失业金不" reads 可以领不); regional words are then read as plain Mandarin ("带啥子" is
     "带什么"; catalogue.dialect)."""
     for name in sorted(ignore, key=len, reverse=True):
         text = text.replace(name, "")
+    cue = _winner(plain(text))
+    return cue.aspect if cue is not None else None
+
+
+# How far (in characters) before the aspect asked the question's own words reach: "社保可以
+# 转回来我不懂这个手续要多长时间能办完" is one question; what comes before is the citizen's story.
+QUESTION_SPAN: Final[int] = 20
+
+
+def question_part(text: str) -> str | None:
+    """The part of a long question that asks, read plain: from QUESTION_SPAN characters before
+    the aspect word asked (`aspect_of`) to the end; None when no aspect word is asked.
+
+    Older citizens tell their story first ("我在外头打工二十几年广东那边交过社保…"), and the
+    story's words may point the retrieval at another policy than the one asked about; the
+    resolver reads this part when the whole question leaves it in doubt."""
     text = plain(text)
-    cues = _cues(text)
-    if not cues:
+    cue = _winner(text)
+    if cue is None or cue not in _asked(text, _asking(text), _cues(text)):
         return None
-    asked = _asked(text, _asking(text), cues)
-    return max(cues, key=lambda c: (c in asked, c.end - c.start, c.end)).aspect
+    return text[max(0, cue.start - QUESTION_SPAN) :]
