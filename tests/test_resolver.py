@@ -9,7 +9,7 @@ import pytest
 
 from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import reply_to_question
-from huimin.catalogue.resolver import fuzzy_names, resolve, resolve_words
+from huimin.catalogue.resolver import Thresholds, fuzzy_names, resolve, resolve_words
 from huimin.catalogue.vocabulary import load_aspects
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +71,37 @@ def test_a_name_with_a_negation_is_matched_verbatim_only(catalogue) -> None:
     assert [p.key for p in fuzzy_names(catalogue, "工地上拖着工资不给")] == [
         "wage_arrears_complaint"
     ]
+
+
+def test_a_particle_in_the_story_is_no_mistyped_name(catalogue) -> None:
+    """"的人交社保" differs from 个人交社保 (灵活就业人员参保登记) by 的 only: the citizen's
+    sentence, not the name mistyped."""
+    assert fuzzy_names(catalogue, "听说四零五零的人交社保政府能补一部分") == []
+    assert fuzzy_names(catalogue, "工地上拖着工资不给") != []  # 着 for 欠 is the name said loosely
+
+
+def test_a_long_questions_doubt_is_settled_by_the_part_that_asks(catalogue, referrals) -> None:
+    """The story (广东交过社保, 浙江也交过) reads 缴费记录 as much as 转移; the part that asks
+    (社保能转回来…这个手续要办多久) reads 转移 clearly: answered, not a menu."""
+    text = (
+        "我年轻时在外地打了十几年工广东交过社保浙江也交过后来回了老家"
+        "听我外甥说社保能转回来我不懂这个手续要办多久"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["pension_transfer"]
+    whole = resolve(catalogue, referrals, text, thresholds=Thresholds(long_question=10_000))
+    assert whole.decision == "ask" and keys(whole)[0] == "pension_transfer"
+
+
+def test_the_part_that_asks_never_reorders_a_menu(catalogue, referrals) -> None:
+    """The part "…开个早餐店当老板问问自己开店创业政府能补多少钱" leans on 开店 (开店贷款),
+    a later candidate of the menu: the menu stays (the citizen chooses)."""
+    text = (
+        "我儿子大学毕业两年了一直在这边租房子住房租好贵一个月一千多"
+        "他想自己出来开个早餐店当老板问问自己开店创业政府能补多少钱"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "ask" and keys(found)[0] != "startup_guarantee_loan"
 
 
 def test_two_close_candidates_make_a_menu_best_first(catalogue, referrals) -> None:

@@ -28,6 +28,7 @@ from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.text import normalise
+from huimin.catalogue.vocabulary import question_part
 
 Decision = Literal["answer", "ask", "refer", "none"]
 
@@ -54,6 +55,9 @@ class Thresholds:
     # outside the name: "公司招了个就业困难人员给他交社保单位能拿回多少" names 就业困难人员
     # (认定) but asks about 用人单位社会保险补贴 (0.92 of it).
     name_doubt_ratio: float = 0.9
+    # A question this long (characters) whose retrieval is in doubt is read again on the part
+    # that asks (`vocabulary.question_part`): the story before it may point elsewhere.
+    long_question: int = 40
 
 
 THRESHOLDS = Thresholds()
@@ -105,7 +109,8 @@ def resolve(
         return Resolution("ask", tuple(heard[: thresholds.max_choices]), evidence="fuzzy")
     # Retrieval reads regional words plain ("莫得工作" as "没有工作"); names are matched above
     # on the citizen's own words.
-    return _by_retrieval(catalogue, plain(text), thresholds)
+    return _long_question(catalogue, text, _by_retrieval(catalogue, plain(text), thresholds),
+                          thresholds)
 
 
 def with_named(found: Resolution, named: Sequence[Policy]) -> Resolution:
@@ -220,6 +225,29 @@ def _by_retrieval(catalogue: Catalogue, text: str, t: Thresholds) -> Resolution:
     return Resolution("ask", tuple(close[: t.max_choices]), evidence="search", scores=scores)
 
 
+def _long_question(
+    catalogue: Catalogue, text: str, found: Resolution, t: Thresholds
+) -> Resolution:
+    """`found` (retrieval over the whole of `text`) weighed against retrieval over the part
+    that asks, for long questions whose story may leave the whole in doubt.
+
+    A menu whose first candidate the part finds clearly and strongly (`switch_score`) is
+    answered with it ("…广东那边交过社保…听我侄子说社保可以转回来我不懂这个手续要多长时间
+    能办完": the whole reads 转移 and 缴费记录 alike, the question 转移). A menu whose later
+    candidate the part finds stays a menu (a short part may lean on one word: "开店…能补多少"
+    reads 开店贷款), and an answer is never overturned by the part: on the development set the
+    part contradicted only right answers ("上门…要不要花钱" alone reads 居家养老服务补贴)."""
+    if len(text) < t.long_question or found.decision != "ask":
+        return found
+    part = question_part(text)
+    if part is None or len(part) >= len(plain(text)):
+        return found
+    narrow = _clear(_by_retrieval(catalogue, part, t), t)
+    if narrow is None or narrow.policies[0] != found.policies[0]:
+        return found
+    return Resolution("answer", narrow.policies[:1], evidence="search", scores=found.scores)
+
+
 def _outweighed(
     catalogue: Catalogue, policy: Policy, text: str, t: Thresholds
 ) -> Resolution | None:
@@ -304,6 +332,11 @@ _GENERIC_PARTS = ("补贴", "补助", "津贴", "登记", "认定", "申请", "�
 # Names holding a negation are matched verbatim only.
 _NEGATIONS = frozenset("不没无未")
 
+# Particles of the citizen's own sentence: a window that differs from a name only by one of
+# these is the name's words in a story, not the name mistyped ("四零五零的人交社保" is not
+# "个人交社保", 灵活就业人员参保登记).
+_PARTICLES = frozenset("的地得了吗呢吧啊呀嘛")
+
 
 def _specific(name: str) -> list[bool]:
     """Per character of `name`: True unless it is part of a generic ending."""
@@ -330,6 +363,8 @@ def _near(name: str, window: str) -> bool:
     if not any(sound_off):
         return same_specific >= 1 or not any(specific)
     if len(name) < 4 or sum(sound_off) != 1 or sum(same) != len(name) - 1:
+        return False
+    if window[sound_off.index(True)] in _PARTICLES:
         return False
     return same_specific >= 2 and specific[sound_off.index(True)]
 
