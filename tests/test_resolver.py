@@ -93,6 +93,19 @@ def test_a_long_questions_doubt_is_settled_by_the_part_that_asks(catalogue, refe
     assert whole.decision == "ask" and keys(whole)[0] == "pension_transfer"
 
 
+def test_a_name_in_the_part_that_asks_is_not_doubted_for_the_story(catalogue, referrals) -> None:
+    """The story (档案…人才中心) makes 流动人员人事档案管理 score as high as 退休办理, whose name
+    the question says (办退休…要准备哪些材料): the name is answered, not doubted."""
+    text = (
+        "我今年五十九了厂子改制以后档案一直在人才中心放着中间断过几年社保"
+        "想先问清楚办退休要准备哪些材料"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["retirement_application"]
+    whole = resolve(catalogue, referrals, text, thresholds=Thresholds(long_question=10_000))
+    assert whole.evidence == "doubt"
+
+
 def test_the_part_that_asks_never_reorders_a_menu(catalogue, referrals) -> None:
     """The part "…开个早餐店当老板问问自己开店创业政府能补多少钱" leans on 开店 (开店贷款),
     a later candidate of the menu: the menu stays (the citizen chooses)."""

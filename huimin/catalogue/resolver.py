@@ -94,7 +94,7 @@ def resolve(
     if found:
         if len(mentioned) == 1:  # the NLU may tag more; the name in the text comes first
             other = _outweighed(catalogue, found[0], text, thresholds)
-            if other is not None:
+            if other is not None and not _named_where_asked(catalogue, found[0], text, thresholds):
                 return other
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
@@ -246,6 +246,19 @@ def _long_question(
     if narrow is None or narrow.policies[0] != found.policies[0]:
         return found
     return Resolution("answer", narrow.policies[:1], evidence="search", scores=found.scores)
+
+
+def _named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:
+    """A long question names `policy` in the part that asks, and nothing there outweighs it:
+    the look-alike that retrieval finds over the whole question comes from the story ("…厂子
+    改制以后档案一直在人才中心放着…我想先问清楚办退休到时候要准备哪些材料": 档案 is the story,
+    办退休 the question), so the name is trusted."""
+    if len(text) < t.long_question:
+        return False
+    part = question_part(text)
+    if part is None or not any(normalise(n) in normalise(part) for n in policy.names):
+        return False
+    return _outweighed(catalogue, policy, part, t) is None
 
 
 def _outweighed(
