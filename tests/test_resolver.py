@@ -106,15 +106,41 @@ def test_a_name_in_the_part_that_asks_is_not_doubted_for_the_story(catalogue, re
     assert whole.evidence == "doubt"
 
 
-def test_the_part_that_asks_never_reorders_a_menu(catalogue, referrals) -> None:
-    """The part "…开个早餐店当老板问问自己开店创业政府能补多少钱" leans on 开店 (开店贷款),
-    a later candidate of the menu: the menu stays (the citizen chooses)."""
+def test_the_part_that_asks_puts_its_candidate_first_but_does_not_answer_it(
+    catalogue, referrals
+) -> None:
+    """The story (退休的退休金领了…) makes 退休办理 the whole question's best; the part that
+    asks (人走了…办后事…能领多少, read 去世/丧葬) finds 丧葬补助金和抚恤金, the menu's second:
+    it is offered first, and still offered, not answered."""
     text = (
-        "我儿子大学毕业两年了一直在这边租房子住房租好贵一个月一千多"
-        "他想自己出来开个早餐店当老板问问自己开店创业政府能补多少钱"
+        "我家老爷子上个月走了他是从化肥厂退休的退休金领了快二十年"
+        "单位的人说人走了家里能领一笔钱办后事我也不懂能领多少"
     )
     found = resolve(catalogue, referrals, text)
-    assert found.decision == "ask" and keys(found)[0] != "startup_guarantee_loan"
+    assert found.decision == "ask" and keys(found)[:2] == [
+        "survivor_benefits", "retirement_application"
+    ]
+    whole = resolve(catalogue, referrals, text, thresholds=Thresholds(long_question=10_000))
+    assert keys(whole)[0] == "retirement_application"
+
+
+def test_another_departments_matter_only_in_the_story_is_not_referred(
+    catalogue, referrals
+) -> None:
+    """低保 (民政) is the family's story; the question (毕业那年找工作政府给的钱) is 人社's."""
+    text = (
+        "我外孙女今年大学毕业家里是低保户听说这种家庭的孩子毕业那年找工作"
+        "政府会给一笔钱这个钱什么时候去申请"
+    )
+    assert resolve(catalogue, referrals, text).decision in {"answer", "ask"}
+    assert resolve(catalogue, referrals, "家里是低保户低保每个月能领多少").decision == "refer"
+
+
+def test_a_name_said_inside_a_look_alikes_name_is_the_look_alike(catalogue, referrals) -> None:
+    """失业保险 is part of 失业保险稳岗返还, which the rest of the question is about."""
+    text = "我外甥的小厂一个工人都没裁过听说这种不裁员的企业政府会把交的失业保险退一部分怎么申请"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["job_stabilization_refund"]
 
 
 def test_two_close_candidates_make_a_menu_best_first(catalogue, referrals) -> None:

@@ -101,7 +101,7 @@ def resolve(
         return Resolution("none")
     match = referrals.match(text) if referrals is not None else None
     if match is not None:
-        return Resolution("refer", referral=match)
+        return _refer_or_story(catalogue, referrals, text, match, thresholds)
     heard = fuzzy_names(catalogue, text)
     if len(heard) == 1:
         return Resolution("answer", (heard[0],), evidence="fuzzy")
@@ -231,21 +231,45 @@ def _long_question(
     """`found` (retrieval over the whole of `text`) weighed against retrieval over the part
     that asks, for long questions whose story may leave the whole in doubt.
 
-    A menu whose first candidate the part finds clearly and strongly (`switch_score`) is
-    answered with it ("…广东那边交过社保…听我侄子说社保可以转回来我不懂这个手续要多长时间
-    能办完": the whole reads 转移 and 缴费记录 alike, the question 转移). A menu whose later
-    candidate the part finds stays a menu (a short part may lean on one word: "开店…能补多少"
-    reads 开店贷款), and an answer is never overturned by the part: on the development set the
-    part contradicted only right answers ("上门…要不要花钱" alone reads 居家养老服务补贴)."""
+    When the part finds a candidate of the menu clearly and strongly (`switch_score`), the
+    first one is answered ("…广东那边交过社保…听我侄子说社保可以转回来我不懂这个手续要多长
+    时间能办完": the whole reads 转移 and 缴费记录 alike, the question 转移), a later one is put
+    first and still offered, not answered: a short part may lean on one word ("开店…能补多少"
+    reads 开店贷款). An answer is never overturned by the part: on the development set the part
+    contradicted only right answers ("上门…要不要花钱" alone reads 居家养老服务补贴).
+    """
     if len(text) < t.long_question or found.decision != "ask":
         return found
     part = question_part(text)
     if part is None or len(part) >= len(plain(text)):
         return found
     narrow = _clear(_by_retrieval(catalogue, part, t), t)
-    if narrow is None or narrow.policies[0] != found.policies[0]:
+    if narrow is None or narrow.policies[0] not in found.policies:
         return found
-    return Resolution("answer", narrow.policies[:1], evidence="search", scores=found.scores)
+    best = narrow.policies[0]
+    if best == found.policies[0]:
+        return Resolution("answer", (best,), evidence="search", scores=found.scores)
+    rest = tuple(p for p in found.policies if p != best)
+    return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
+
+
+def _refer_or_story(
+    catalogue: Catalogue, referrals: ReferralTable, text: str, match: Match, t: Thresholds
+) -> Resolution:
+    """Refer to another department, unless its matter is only in the story of a long question
+    and retrieval finds 人社 policies for the whole ("我孙女…家里是低保户听说这种家庭的孩子毕业
+    那年找工作政府会给一笔钱这个钱什么时候申请": 低保 is 民政's, the question 人社's). Only
+    retrieval, which answers clearly or asks, decides then; a name heard in the story is no
+    evidence ("干保洁干了" is not 保洁岗)."""
+    if len(text) >= t.long_question:
+        part = question_part(text)
+        if part is not None and referrals.match(part) is None:
+            found = _long_question(
+                catalogue, text, _by_retrieval(catalogue, plain(text), t), t
+            )
+            if found.decision in {"answer", "ask"}:
+                return found
+    return Resolution("refer", referral=match)
 
 
 def _named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:
@@ -287,11 +311,14 @@ def _outweighed(
     if not rivals or rivals[0].score < max(own * t.name_doubt_ratio, t.switch_score):
         return None
     other = catalogue[rivals[0].key]
-    if not _names_share(catalogue, other, plain(plain_text.replace(name, ""))):
+    # Any of the names said counts: "交社保有补贴…用人单位的社保补贴" says 社保补贴 too.
+    # A name said that is part of the other's name is the other named loosely ("…不裁人的厂
+    # 政府会把交的失业保险退一部分回来": 失业保险 is in 失业保险稳岗返还).
+    loosely = any(w in normalise(n) for w in said for n in other.names)
+    if not loosely and not _names_share(catalogue, other, plain(plain_text.replace(name, ""))):
         return None
     scores = tuple(h.score for h in hits[: t.max_choices])
-    # Any of the names said counts: "交社保有补贴…用人单位的社保补贴" says 社保补贴 too.
-    if rivals[0].score > own and any(w in normalise(n) for w in said for n in other.names):
+    if rivals[0].score > own and loosely:
         return Resolution("answer", (other,), evidence="name", scores=scores)
     return Resolution("ask", (other, policy), evidence="doubt", scores=scores)
 
