@@ -106,6 +106,20 @@ def test_a_name_in_the_part_that_asks_is_not_doubted_for_the_story(catalogue, re
     assert whole.evidence == "doubt"
 
 
+def test_the_part_that_asks_answers_only_a_candidate_it_sets_well_apart(
+    catalogue, referrals
+) -> None:
+    """"…失业了每个月能领点生活费…要带什么东西": the part reads 培训期间生活费补贴 only 0.69
+    ahead of 失业保险金, no clearer than the whole: still a menu, not a guess."""
+    text = (
+        "我女儿在超市干了五年上个月超市裁员把她裁了她说交过保险"
+        "失业了每个月能领点生活费我想问问要带什么东西"
+    )
+    assert resolve(catalogue, referrals, text).decision == "ask"
+    looser = resolve(catalogue, referrals, text, thresholds=Thresholds(part_clear_ratio=0.7))
+    assert looser.decision == "answer"
+
+
 def test_the_part_that_asks_puts_its_candidate_first_but_does_not_answer_it(
     catalogue, referrals
 ) -> None:

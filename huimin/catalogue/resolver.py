@@ -58,6 +58,10 @@ class Thresholds:
     # A question this long (characters) whose retrieval is in doubt is read again on the part
     # that asks (`vocabulary.question_part`): the story before it may point elsewhere.
     long_question: int = 40
+    # ... and the part that asks answers a menu's first candidate only when its runner-up
+    # scores at most this share of it: clearer than an ordinary answer, as the part is short
+    # ("…失业了每个月能领点生活费…要带什么" reads 生活费补贴 0.69 ahead of 失业保险金: a menu).
+    part_clear_ratio: float = 0.6
 
 
 THRESHOLDS = Thresholds()
@@ -231,12 +235,13 @@ def _long_question(
     """`found` (retrieval over the whole of `text`) weighed against retrieval over the part
     that asks, for long questions whose story may leave the whole in doubt.
 
-    When the part finds a candidate of the menu clearly and strongly (`switch_score`), the
-    first one is answered ("…广东那边交过社保…听我侄子说社保可以转回来我不懂这个手续要多长
-    时间能办完": the whole reads 转移 and 缴费记录 alike, the question 转移), a later one is put
-    first and still offered, not answered: a short part may lean on one word ("开店…能补多少"
-    reads 开店贷款). An answer is never overturned by the part: on the development set the part
-    contradicted only right answers ("上门…要不要花钱" alone reads 居家养老服务补贴).
+    When the part finds a candidate of the menu clearly and strongly (`switch_score`): the
+    first one is answered if the part sets it well apart (`part_clear_ratio`; "…广东那边交过
+    社保…听我侄子说社保可以转回来我不懂这个手续要多长时间能办完": the whole reads 转移 and
+    缴费记录 alike, the question 转移); a later one is put first and still offered, not
+    answered, as a short part may lean on one word ("开店…能补多少" reads 开店贷款). An answer
+    is never overturned by the part: on the development set the part contradicted only right
+    answers ("上门…要不要花钱" alone reads 居家养老服务补贴).
     """
     if len(text) < t.long_question or found.decision != "ask":
         return found
@@ -247,7 +252,10 @@ def _long_question(
     if narrow is None or narrow.policies[0] not in found.policies:
         return found
     best = narrow.policies[0]
+    runner_up = narrow.scores[1] if len(narrow.scores) > 1 else 0.0
     if best == found.policies[0]:
+        if runner_up > narrow.scores[0] * t.part_clear_ratio:
+            return found
         return Resolution("answer", (best,), evidence="search", scores=found.scores)
     rest = tuple(p for p in found.policies if p != best)
     return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
