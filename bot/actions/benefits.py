@@ -39,7 +39,7 @@ from huimin.benefits.questions import (
     to_slot,
 )
 from huimin.benefits.sources import catalogue, rule_store, titles
-from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, about_oneself
+from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, asks_own_benefits
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
@@ -169,7 +169,7 @@ class ActionCheckBenefits(Action):
             text = tracker.latest_message.get("text") or ""
             events = policy_question_instead(
                 tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS, any_aspect=True,
-                refer=not about_oneself(text),
+                refer=not asks_own_benefits(text),
             )
             if events is not None:
                 return events

@@ -40,6 +40,7 @@ class ConversationWords(BaseModel):
     which_benefits: _Words
     new_matter: _Words
     own: _Words
+    which: _Words
     walkthrough: _Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
@@ -102,12 +103,15 @@ def asked_of_previous(
 
 # Words of a question about the citizen's own entitlements ("我是低保户能领哪些补贴"): the
 # benefits check answers it even when it names another department's matter, which a question
-# without them ("老旧小区加装电梯有补贴吗") is referred to.
+# without them ("老旧小区加装电梯有补贴吗", "我们家是低保户过年有没有慰问金") is referred to.
 OWN_WORDS: tuple[str, ...] = tuple(_WORDS.own)
+WHICH_WORDS: tuple[str, ...] = tuple(_WORDS.which)
 
 
-def about_oneself(text: str) -> bool:
-    return any(word in text for word in OWN_WORDS)
+def asks_own_benefits(text: str) -> bool:
+    """The citizen asks which benefits they have ("我是低保户能领哪些补贴"), not about one
+    matter of their own that another department handles ("我们家是低保户过年有没有慰问金")."""
+    return any(word in text for word in OWN_WORDS) and any(word in text for word in WHICH_WORDS)
 
 
 # A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how
