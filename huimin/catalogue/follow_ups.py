@@ -85,7 +85,9 @@ def asked_of_previous(
     (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
     another department's matter, or when retrieval finds another policy clearly and strongly
     (resolver.switched_to); a weak retrieval match does not switch: over the words around an
-    aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴).
+    aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴). An everyday
+    situation told (`policies/_situations.yml`: "厂里拖了我三个月工资") settles a policy as a
+    name does, so it switches.
     `found`: the message's resolution when the caller already has it (resolved once).
     """
     policy = cat.get(previous) if previous else None

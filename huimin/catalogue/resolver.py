@@ -4,9 +4,11 @@ Evidence, strongest first:
 1. a policy the NLU tagged, or a title/alias contained verbatim in the text, or an occupation's
    certificate (`policies/_certificates.yml`: 电工证 is 职业技能等级认定);
 2. a matter of another department (`referrals/`), which is never answered with a policy;
-3. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
+3. an everyday situation told instead of a name (`policies/_situations.yml`: "干活的时候手被
+   机器压了" is 工伤认定); it beats the 12345 catch-all of step 2, not another department;
+4. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
    or one character off in a name of four or more (劳动冲裁);
-4. BM25 retrieval over the catalogue's text, the question's regional words read plain.
+5. BM25 retrieval over the catalogue's text, the question's regional words read plain.
 Retrieval answers only when its best candidate stands clear of the next (the margin); when
 two or more are close it asks, best first; when nothing is close enough it says so. A wrong
 policy stated as the answer is the worst failure, so doubt means asking, never guessing.
@@ -27,6 +29,7 @@ from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
+from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
 
 Decision = Literal["answer", "ask", "refer", "none"]
@@ -64,8 +67,8 @@ class Resolution:
     decision: Decision
     policies: tuple[Policy, ...] = ()  # answer: 1 or 2 (two named); ask: best first
     referral: Match | None = None
-    # entity | name | fuzzy | search: how the policy was found; doubt: a name found, but the
-    # question may be about a look-alike policy (both offered)
+    # entity | name | fuzzy | situation | search: how the policy was found; doubt: a name
+    # found, but the question may be about a look-alike policy (both offered)
     evidence: str = ""
     scores: tuple[float, ...] = field(default=(), compare=False)
 
@@ -95,9 +98,15 @@ def resolve(
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
         return Resolution("none")
+    told = load_situations().policy_for(text)
+    told = told if told in catalogue else None
     match = referrals.match(text) if referrals is not None else None
-    if match is not None:
+    # The 12345 catch-all yields to a situation told ("在小区门口干保洁…拖了我四个月工资"):
+    # it is for what no department, 人社 included, handles.
+    if match is not None and not (told and match.department.key == "hotline_12345"):
         return Resolution("refer", referral=match)
+    if told is not None:
+        return Resolution("answer", (catalogue[told],), evidence="situation")
     heard = fuzzy_names(catalogue, text)
     if len(heard) == 1:
         return Resolution("answer", (heard[0],), evidence="fuzzy")
@@ -179,9 +188,10 @@ def switched_to(
 
 
 def _settled_by_words(found: Resolution) -> Resolution | None:
-    """`found` when the words settle it: another department's matter, or a policy named."""
+    """`found` when the words settle it: another department's matter, a policy named, or
+    an everyday situation told."""
     if found.decision == "refer" or (
-        found.decision == "answer" and found.evidence in {"name", "fuzzy"}
+        found.decision == "answer" and found.evidence in {"name", "fuzzy", "situation"}
     ):
         return found
     return None
