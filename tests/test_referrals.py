@@ -59,11 +59,20 @@ def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> N
         ("买的新房一直不交房找谁", "housing"),
         ("超市卖过期面包", "market_regulation"),
         ("户口从农村迁到城里找哪个部门", "public_security"),  # not the 12345 catch-all
+        ("退休以后看病住院能报多少", "medical_insurance"),  # 看病住院: not 卫健's 看病
+        ("家里有个残疾的弟弟能申请什么补贴", "disabled_federation"),
+        ("开饭店要办什么证", "market_regulation"),
+        ("想领养个孩子去哪办手续", "civil_affairs"),
     ],
 )
 def test_matters_citizens_word_their_own_way(text: str, department: str) -> None:
     found = load_referrals(ROOT / "referrals").match(text)
     assert found is not None and found.department.key == department
+
+
+def test_a_pension_asked_for_is_no_adoption() -> None:
+    """"领养老钱" is 领 + 养老钱: adoption's words are 领养孩子, 领养个…, not a bare 领养."""
+    assert load_referrals(ROOT / "referrals").match("我农村的没交过社保老了怎么领养老钱") is None
 
 
 @pytest.fixture

@@ -166,12 +166,18 @@ def test_the_dialect_file_is_checked(tmp_path) -> None:
 def test_a_clear_strong_retrieval_match_settles_the_policy(catalogue, referrals) -> None:
     """For intents that are not policy questions (benefits, out of scope, fallback): a policy
     found by retrieval clearly and strongly counts; a weak or close one does not."""
-    found = resolve_clear(catalogue, referrals, "刚毕业在这边租房子有补贴吗")
-    assert found is not None and [p.key for p in found.policies] == ["graduate_housing_subsidy"]
+    found = resolve_clear(catalogue, referrals, "包工头跑了工钱找谁要")
+    assert found is not None and [p.key for p in found.policies] == ["wage_arrears_complaint"]
     assert found.evidence == "search"
-    for text in ("我能领哪些补贴", "家里老人走了有什么钱可以领", "到了六十岁怎么开始领养老金",
-                 "手机内存满了怎么清理"):
+    for text in ("我能领哪些补贴", "手机内存满了怎么清理"):
         assert resolve_clear(catalogue, referrals, text) is None, text
+    # A situation told settles it as a name does (policies/_situations.yml).
+    for text, key in (("刚毕业在这边租房子有补贴吗", "graduate_housing_subsidy"),
+                      ("家里老人走了有什么钱可以领", "survivor_benefits"),
+                      ("到了六十岁怎么开始领养老金", "retirement_application")):
+        found = resolve_clear(catalogue, referrals, text)
+        assert found is not None and found.evidence == "situation", text
+        assert [p.key for p in found.policies] == [key]
     assert resolve_clear(catalogue, referrals, "高林津贴在哪办").evidence == "fuzzy"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,7 +39,7 @@ from huimin.benefits.questions import (
     to_slot,
 )
 from huimin.benefits.sources import catalogue, rule_store, titles
-from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, about_oneself
+from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, asks_own_benefits
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
@@ -94,8 +95,9 @@ class _State:
         return question(fact)
 
 
-# Where a request's states are kept on its tracker (rasa_sdk builds one per request).
-_STATES = "_huimin_benefit_states"
+# Each request's states, by the identity of its tracker (rasa_sdk builds one per request; a
+# Tracker defines __eq__ and so is not hashable). An entry goes when its tracker is collected.
+_STATES: dict[int, dict[str, _State]] = {}
 
 
 def _state(tracker: Tracker) -> _State:
@@ -106,7 +108,10 @@ def _state(tracker: Tracker) -> _State:
     `_save`, whose answer is in the ANSWERS slot too, so a changed answer reads afresh."""
     key = json.dumps([tracker.get_slot(name) for name in (ANSWERS, SKIPPED, SAVE_SLOT, DONE)],
                      sort_keys=True, default=str)
-    states = tracker.__dict__.setdefault(_STATES, {})
+    states = _STATES.get(id(tracker))
+    if states is None:
+        states = _STATES[id(tracker)] = {}
+        weakref.finalize(tracker, _STATES.pop, id(tracker), None)
     if key not in states:
         states[key] = _read_state(tracker)
     return states[key]
@@ -164,7 +169,7 @@ class ActionCheckBenefits(Action):
             text = tracker.latest_message.get("text") or ""
             events = policy_question_instead(
                 tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS, any_aspect=True,
-                refer=not about_oneself(text),
+                refer=not asks_own_benefits(text),
             )
             if events is not None:
                 return events

@@ -98,12 +98,13 @@ class ActionStartGuide(Action):
                 # "养老金认正怎么弄" names a policy, mistyped; "我想申请低保" is civil affairs'.
                 events = policy_question_instead(tracker, dispatcher, named=True, refer=True)
             else:
-                # A guide named, but "去办退休我要带哪些东西" asks what to bring, and
+                # A guide named (the NLU may tag "低保" as one: still civil affairs'), but
+                # "去办退休我要带哪些东西" asks what to bring, and
                 # "退休手续怎么办理" how it is done: answered from the catalogue at once, the
                 # guide offered under the answer. Only asking to be walked through
                 # ("教我做养老金认证") starts the guide.
                 events = policy_question_instead(
-                    tracker, dispatcher, named=True, unless=("",),
+                    tracker, dispatcher, named=True, unless=("",), refer=True,
                     besides=GUIDE_ANSWERS if wants_walkthrough(text) else (),
                     offer=(Choice(WALK_ME_THROUGH, start_payload(named)),))
             if events is not None:

@@ -27,6 +27,7 @@ from huimin.catalogue import (
 from huimin.catalogue.dialect import plain as read_plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve, with_named
+from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import ASPECT_FORMS
 
 # The numbered menu under an overview (the issue's "1 条件 2 标准 3 材料 4 怎么办").
@@ -231,6 +232,15 @@ def is_follow_up(catalogue: Catalogue, text: str, about: Policy | None = None) -
     return not content
 
 
+# Endings that ask the same thing again of something else ("…的补贴呢" after "在哪办").
+_SAME_QUESTION_ENDINGS = ("呢",)
+
+
+def asks_the_same(text: str) -> bool:
+    """The turn ends in 呢 (punctuation aside): it asks what was just asked, of what it names."""
+    return normalise(text).endswith(_SAME_QUESTION_ENDINGS)  # punctuation is dropped
+
+
 def asks_about(catalogue: Catalogue, text: str, previous: str | None) -> bool:
     """A follow-up asking one aspect of the policy being discussed ("那要带啥")."""
     if previous not in catalogue or not text or is_payload(text):
@@ -313,9 +323,10 @@ def reply_to_question(
     if found.decision == "answer" and len(found.policies) == 1:
         policy = found.policies[0]
         if (aspect is None and earlier is not None and previous_aspect in ASPECTS
-                and is_follow_up(catalogue, typed, about=policy)):
+                and (is_follow_up(catalogue, typed, about=policy) or asks_the_same(typed))):
             # "那场地租金补贴呢" after the loan's amount: the same aspect of the policy it
-            # names loosely, as "那创业补贴呢" (a verbatim name) keeps it.
+            # names loosely, as "那创业补贴呢" (a verbatim name) keeps it; so does a new
+            # policy told in words of its own ending in 呢 ("家里老人上门助餐的补贴呢").
             aspect = previous_aspect
         return Outcome(answer(policy, aspect, today), policy, aspect)
     if found.decision == "answer":

@@ -10,9 +10,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.figures import RuleFigures
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.search import PolicyIndex, PolicyTokenizer, SearchHit
+from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
 
 POLICY_SUFFIXES = (".yml", ".yaml")
@@ -126,6 +128,8 @@ def load_catalogue(directory: str | Path, rules_dir: Path | None = None) -> Cata
         if policy is not None:
             policies.append((label, policy))
     _check_across_files(policies, problems)
+    # Against every policy file, valid or not: a file with a mistake is reported once, above.
+    _check_rule_keys(directory, {f.stem for f in files}, problems)
     if problems:
         raise CatalogueError(problems)
     return Catalogue([p for _, p in policies], source=directory)
@@ -190,3 +194,30 @@ def _check_across_files(policies: list[tuple[str, Policy]], problems: list[str])
                 )
             else:
                 owner.setdefault(norm, (label, policy.key))
+
+
+def _check_rule_keys(directory: Path, keys: set[str], problems: list[str]) -> None:
+    """The rule files beside the policies (`_certificates.yml`, `_situations.yml`) may name
+    only policies of this catalogue: the resolver would otherwise skip a mistyped key silently
+    and the questions it should catch would go unanswered."""
+    named: list[tuple[str, str, str]] = []  # (file, field, key)
+    certificates = directory / "_certificates.yml"
+    situations = directory / "_situations.yml"
+    try:
+        if certificates.is_file():
+            rules = load_certificates.__wrapped__(certificates)  # read afresh, not cached
+            named.append((certificates.name, "default", rules.default))
+            named += [(certificates.name, f"when[{i}].policy", rule.policy)
+                      for i, rule in enumerate(rules.when)]
+        if situations.is_file():
+            told = load_situations.__wrapped__(situations).situations
+            named += [(situations.name, f"situations[{i}].policy", s.policy)
+                      for i, s in enumerate(told)]
+    except ValueError as exc:
+        problems.extend(f"{directory.name}/{line}" for line in str(exc).splitlines())
+        return
+    problems.extend(
+        f"{directory.name}/{file}: field '{field}': unknown policy key '{key}' "
+        f"(no {directory.name}/{key}.yml)"
+        for file, field, key in named if key not in keys
+    )

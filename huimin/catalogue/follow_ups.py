@@ -40,6 +40,7 @@ class ConversationWords(BaseModel):
     which_benefits: _Words
     new_matter: _Words
     own: _Words
+    which: _Words
     walkthrough: _Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
@@ -84,7 +85,9 @@ def asked_of_previous(
     (verbatim, misheard or mistyped, or tagged by the NLU) other than the previous one, or
     another department's matter, or when retrieval finds another policy clearly and strongly
     (resolver.switched_to); a weak retrieval match does not switch: over the words around an
-    aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴).
+    aspect it guesses ("我家老人要怎么申请" after 居家养老服务补贴 finds 高龄津贴). An everyday
+    situation told (`policies/_situations.yml`: "厂里拖了我三个月工资") settles a policy as a
+    name does, so it switches.
     `found`: the message's resolution when the caller already has it (resolved once).
     """
     policy = cat.get(previous) if previous else None
@@ -102,12 +105,15 @@ def asked_of_previous(
 
 # Words of a question about the citizen's own entitlements ("我是低保户能领哪些补贴"): the
 # benefits check answers it even when it names another department's matter, which a question
-# without them ("老旧小区加装电梯有补贴吗") is referred to.
+# without them ("老旧小区加装电梯有补贴吗", "我们家是低保户过年有没有慰问金") is referred to.
 OWN_WORDS: tuple[str, ...] = tuple(_WORDS.own)
+WHICH_WORDS: tuple[str, ...] = tuple(_WORDS.which)
 
 
-def about_oneself(text: str) -> bool:
-    return any(word in text for word in OWN_WORDS)
+def asks_own_benefits(text: str) -> bool:
+    """The citizen asks which benefits they have ("我是低保户能领哪些补贴"), not about one
+    matter of their own that another department handles ("我们家是低保户过年有没有慰问金")."""
+    return any(word in text for word in OWN_WORDS) and any(word in text for word in WHICH_WORDS)
 
 
 # A step-by-step guide shows how to apply; it does not answer what to bring, where to go, how

@@ -4,9 +4,11 @@ Evidence, strongest first:
 1. a policy the NLU tagged, or a title/alias contained verbatim in the text, or an occupation's
    certificate (`policies/_certificates.yml`: 电工证 is 职业技能等级认定);
 2. a matter of another department (`referrals/`), which is never answered with a policy;
-3. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
+3. an everyday situation told instead of a name (`policies/_situations.yml`: "干活的时候手被
+   机器压了" is 工伤认定); it beats the 12345 catch-all of step 2, not another department;
+4. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
    or one character off in a name of four or more (劳动冲裁);
-4. BM25 retrieval over the catalogue's text, the question's regional words read plain.
+5. BM25 retrieval over the catalogue's text, the question's regional words read plain.
 Retrieval answers only when its best candidate stands clear of the next (the margin); when
 two or more are close it asks, best first; when nothing is close enough it says so. A wrong
 policy stated as the answer is the worst failure, so doubt means asking, never guessing.
@@ -27,6 +29,7 @@ from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
+from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import question_part
 
@@ -72,8 +75,8 @@ class Resolution:
     decision: Decision
     policies: tuple[Policy, ...] = ()  # answer: 1 or 2 (two named); ask: best first
     referral: Match | None = None
-    # entity | name | fuzzy | search: how the policy was found; doubt: a name found, but the
-    # question may be about a look-alike policy (both offered)
+    # entity | name | fuzzy | situation | search: how the policy was found; doubt: a name
+    # found, but the question may be about a look-alike policy (both offered)
     evidence: str = ""
     scores: tuple[float, ...] = field(default=(), compare=False)
 
@@ -103,9 +106,15 @@ def resolve(
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
         return Resolution("none")
+    told = load_situations().policy_for(text)
+    told = told if told in catalogue else None
     match = referrals.match(text) if referrals is not None else None
-    if match is not None:
-        return _refer_or_story(catalogue, referrals, text, match, thresholds)
+    # The 12345 catch-all yields to a situation told ("在小区门口干保洁…拖了我四个月工资"):
+    # it is for what no department, 人社 included, handles.
+    if match is not None and not (told and match.department.key == "hotline_12345"):
+        return _refer_or_story(catalogue, referrals, text, match, told, thresholds)
+    if told is not None:
+        return Resolution("answer", (catalogue[told],), evidence="situation")
     heard = fuzzy_names(catalogue, text)
     if len(heard) == 1:
         return Resolution("answer", (heard[0],), evidence="fuzzy")
@@ -188,9 +197,10 @@ def switched_to(
 
 
 def _settled_by_words(found: Resolution) -> Resolution | None:
-    """`found` when the words settle it: another department's matter, or a policy named."""
+    """`found` when the words settle it: another department's matter, a policy named, or
+    an everyday situation told."""
     if found.decision == "refer" or (
-        found.decision == "answer" and found.evidence in {"name", "fuzzy"}
+        found.decision == "answer" and found.evidence in {"name", "fuzzy", "situation"}
     ):
         return found
     return None
@@ -262,16 +272,23 @@ def _long_question(
 
 
 def _refer_or_story(
-    catalogue: Catalogue, referrals: ReferralTable, text: str, match: Match, t: Thresholds
+    catalogue: Catalogue,
+    referrals: ReferralTable,
+    text: str,
+    match: Match,
+    told: str | None,
+    t: Thresholds,
 ) -> Resolution:
     """Refer to another department, unless its matter is only in the story of a long question
-    and retrieval finds 人社 policies for the whole ("我孙女…家里是低保户听说这种家庭的孩子毕业
-    那年找工作政府会给一笔钱这个钱什么时候申请": 低保 is 民政's, the question 人社's). Only
-    retrieval, which answers clearly or asks, decides then; a name heard in the story is no
-    evidence ("干保洁干了" is not 保洁岗)."""
+    ("我孙女…家里是低保户听说这种家庭的孩子毕业那年找工作政府会给一笔钱这个钱什么时候申请":
+    低保 is 民政's, the question 人社's): then a situation told answers, else retrieval when it
+    answers clearly or asks; a name heard in the story is no evidence ("干保洁干了" is not
+    保洁岗)."""
     if len(text) >= t.long_question:
         part = question_part(text)
         if part is not None and referrals.match(part) is None:
+            if told is not None:
+                return Resolution("answer", (catalogue[told],), evidence="situation")
             found = _long_question(
                 catalogue, text, _by_retrieval(catalogue, plain(text), t), t
             )

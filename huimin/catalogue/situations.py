@@ -1,0 +1,59 @@
+"""Everyday situations citizens describe instead of naming a policy ("干活的时候手被机器压了
+单位不管" is 工伤认定, "没工作了能领钱吗" is 失业保险金).
+
+No alias can hold every way of telling what happened, and retrieval over the catalogue's text
+finds too little in such words to answer (or finds the previous turn's policy). The situations
+are data (`policies/_situations.yml`): word groups that must all be present, read here; the
+resolver asks `policy_for` only when the question names no policy and no other department's
+matter. A follow-up that tells a new situation is thereby a new topic, never the previous one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from huimin.catalogue.data_file import load_checked
+
+SITUATIONS_FILE: Final[Path] = (
+    Path(__file__).resolve().parents[2] / "policies" / "_situations.yml"
+)
+
+_Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12,
+                                         pattern=r"^\S+$")]
+_Group = Annotated[list[_Word], Field(min_length=1)]
+_Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Situation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: _Key
+    all: Annotated[list[_Group], Field(min_length=1)]
+
+    def holds(self, text: str) -> bool:
+        return all(any(word in text for word in group) for group in self.all)
+
+
+class Situations(BaseModel):
+    """policies/_situations.yml: every field required, no unknown field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    situations: Annotated[list[Situation], Field(min_length=1)]
+
+    def policy_for(self, text: str) -> str | None:
+        """The policy key of the first situation `text` tells, else None."""
+        return next((s.policy for s in self.situations if s.holds(text)), None)
+
+    def policy_keys(self) -> set[str]:
+        return {s.policy for s in self.situations}
+
+
+@lru_cache(maxsize=4)
+def load_situations(path: Path = SITUATIONS_FILE) -> Situations:
+    """The situation rules; raises ValueError naming the file and field when wrong."""
+    return load_checked(path, Situations, "situations")

@@ -1,0 +1,115 @@
+"""Everyday situations told instead of a policy's name (policies/_situations.yml,
+huimin/catalogue/situations.py), resolved with the real catalogue and referrals, alone and as a
+follow-up that switches topic."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+
+from huimin.catalogue import CatalogueError, load_catalogue
+from huimin.catalogue.answers import reply_to_question
+from huimin.catalogue.follow_ups import asked_of_previous
+from huimin.catalogue.resolver import resolve, switched_to
+from huimin.catalogue.situations import SITUATIONS_FILE, Situations, load_situations
+
+TODAY = date(2026, 12, 4)
+
+
+def test_every_policy_the_situations_name_is_in_the_catalogue(catalogue) -> None:
+    assert load_situations().policy_keys() <= {p.key for p in catalogue}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("干活的时候手被机器压了单位不管", "work_injury_recognition"),
+        ("被裁员了有补偿吗", "labor_arbitration"),
+        ("没工作了能领钱吗", "unemployment_insurance"),
+        ("家里老人走了有什么钱可以领", "survivor_benefits"),
+        ("到了六十岁怎么开始领养老金", "retirement_application"),
+        ("开饭店有什么补贴怎么申请", "startup_subsidy"),
+        ("老人一个人在家没人做饭政府管不管", "home_care_subsidy"),
+    ],
+)
+def test_a_situation_told_is_answered(catalogue, referrals, text: str, key: str) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and found.evidence == "situation"
+    assert [p.key for p in found.policies] == [key]
+    out = reply_to_question(catalogue, TODAY, text, referrals=referrals)
+    assert out.policy is not None and out.policy.key == key
+
+
+def test_the_first_situation_that_holds_decides() -> None:
+    """Narrower situations come first: dismissed without compensation is arbitration, though
+    "被辞退" alone with money asked is the unemployment benefit."""
+    rules = load_situations()
+    assert rules.policy_for("被公司辞退了一分钱补偿没给想告他") == "labor_arbitration"
+    assert rules.policy_for("被辞退了能领什么") == "unemployment_insurance"
+    # every group must hold: money alone is no situation
+    assert rules.policy_for("能领钱吗") is None
+
+
+def test_a_policy_named_or_another_department_wins(catalogue, referrals) -> None:
+    """A name in the text comes first; a named department's matter too ("火化" is 民政's
+    though someone died); only the 12345 catch-all yields to a situation."""
+    assert resolve(catalogue, referrals, "干活受伤了工伤认定去哪办").evidence == "name"
+    found = resolve(catalogue, referrals, "家里老人去世了火化要花多少钱")
+    assert found.decision == "refer" and found.referral.department.key == "civil_affairs"
+    text = "我在小区门口干保洁老板拖了我四个月工资"  # 小区门口 is a 12345 word
+    assert referrals.match(text).department.key == "hotline_12345"
+    found = resolve(catalogue, referrals, text)
+    assert found.evidence == "situation"
+    assert [p.key for p in found.policies] == ["wage_arrears_complaint"]
+
+
+def test_a_follow_up_telling_a_new_situation_switches(catalogue, referrals) -> None:
+    """"厂里拖了我三个月工资怎么办" after 工伤认定 asks "how" but tells a new matter: never
+    the previous policy's process as the answer."""
+    injury = catalogue["work_injury_recognition"]
+    text = "厂里拖了我三个月工资怎么办"
+    assert switched_to(catalogue, referrals, text, injury) is not None
+    assert asked_of_previous(catalogue, referrals, text, injury.key) is None
+    out = reply_to_question(catalogue, TODAY, text, previous=injury.key,
+                            previous_aspect="materials", referrals=referrals)
+    assert out.policy is not None and out.policy.key == "wage_arrears_complaint"
+    # an aspect alone still asks about the policy being discussed
+    assert asked_of_previous(catalogue, referrals, "要带什么", injury.key) == (injury, "materials")
+
+
+def test_a_new_policy_asked_with_ne_keeps_the_aspect(catalogue, referrals) -> None:
+    """"那老人在家请人上门做饭的补贴呢" after "高龄津贴在哪办": 呢 asks the same (where) of
+    the policy it tells in words of its own."""
+    out = reply_to_question(catalogue, TODAY, "那老人在家请人上门做饭的补贴呢",
+                            previous="elderly_allowance", previous_aspect="where",
+                            referrals=referrals)
+    assert out.policy is not None and out.policy.key == "home_care_subsidy"
+    assert out.aspect == "where"
+    out = reply_to_question(catalogue, TODAY, "那老人在家请人上门做饭的补贴",
+                            previous="elderly_allowance", previous_aspect="where",
+                            referrals=referrals)
+    assert out.policy is not None and out.policy.key == "home_care_subsidy"
+    assert out.aspect is None
+
+
+def test_the_situations_file_is_checked(tmp_path) -> None:
+    good = SITUATIONS_FILE.read_text(encoding="utf-8")
+    bad = tmp_path / "_situations.yml"
+    bad.write_text(good.replace("    all:\n", "    any:\n", 1), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"_situations.yml: field 'situations.0.(all|any)'"):
+        load_situations(bad)
+    with pytest.raises(ValueError):
+        Situations.model_validate({"situations": [{"policy": "x", "all": [[]]}]})
+
+
+def test_an_unknown_policy_key_fails_the_catalogue_load(tmp_path) -> None:
+    folder = tmp_path / "policies"
+    shutil.copytree(SITUATIONS_FILE.parent, folder)
+    rules = folder / "_situations.yml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace(
+        "policy: personnel_archive", "policy: personal_archive"), encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"policies/_situations.yml: field 'situations\[\d+\]"
+                       r"\.policy': unknown policy key 'personal_archive'"):
+        load_catalogue(folder)
