@@ -30,6 +30,7 @@ from huimin.platform.settings import load_settings
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
 
+from .cache import holder_changed
 from .codes import (
     CodeClaims,
     EmploymentCodes,
@@ -184,7 +185,10 @@ def revoke_codes(
             synchronize_session="fetch"
         )
     )
-    return result.rowcount or 0
+    count = result.rowcount or 0
+    if count:
+        holder_changed(session, resident_id)  # a bulk UPDATE: the flush listener misses it
+    return count
 
 
 def revoke_if_status_changed(
@@ -344,20 +348,31 @@ def verify_code(
         found = _code_row(read, verification.claims.jti)  # expired: still the holder's scan
         if found is not None and found.subject == verification.claims.sub:
             record = found
-    scan = Scan(
+    scan = scan_of(verification, record, verifier, now, seen.get("detail"))
+    if log and session is not None:
+        scan.save(session)
+    return ScanOutcome(verification, scan, record)
+
+
+def scan_of(
+    verification: Verification,
+    record: CodeRow | None,
+    verifier: Verifier,
+    now: datetime,
+    detail: str | None = None,
+) -> Scan:
+    """The scan-log entry of one verification (unsaved), attributed to `record`."""
+    return Scan(
         scanned_at=now,
         code_id=record.id if record else None,
         resident_id=record.resident_id if record else None,
         reason=verification.reason.value,
-        detail=str(seen.get("detail", verification.detail))[:32],
+        detail=str(detail or verification.detail)[:32],
         verifier_kind=verifier.kind,
         verifier_id=verifier.id,
         verifier_name=verifier.name,
         disclosed=False,
     )
-    if log and session is not None:
-        scan.save(session)
-    return ScanOutcome(verification, scan, record)
 
 
 def holder_scans(session: Session, resident_id: int, *, limit: int = 50) -> Sequence[ScanRecord]:
