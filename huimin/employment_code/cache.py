@@ -16,6 +16,8 @@ stream. The database stays the truth:
   marks explicitly). The mark is the Redis time of the commit; an entry filled from a read
   that began before it is never served again, and a fill racing with it is dropped (the
   fill carries the time its miss was reported, before its read began);
+* a code is cached as live when the unit of work that issued it commits (`issued`), so even
+  its first scan is a hit, unless its holder changed since just before its facts were read;
 * a lost mark (Redis down at commit, a write outside the ORM) is bounded by the entry's
   expiry, EMPLOYMENT_CODE_VERIFY_CACHE_SECONDS;
 * Redis down at a scan: the caller takes the database path as before.
@@ -51,6 +53,8 @@ MARK_SECONDS = 3601
 """A mark outlives every entry filled before it (the longest setting allowed is 3600 s)."""
 _PENDING = "employment_code_holders_changed"
 """session.info key: holders whose verdicts end when the unit of work commits."""
+_ISSUED = "employment_code_issued"
+"""session.info key: verdicts of codes issued in the unit of work, cached when it commits."""
 
 # Redis time in microseconds, as a decimal string (exact in Lua's doubles until year 2255).
 _NOW = "local t = redis.call('TIME')\nlocal now = t[1] .. string.format('%06d', tonumber(t[2]))\n"
@@ -140,7 +144,7 @@ class VerdictCache:
         sub: str,
         today: date,
         verdict: Verdict | None,
-        append: tuple[str, Mapping[str, str]],
+        append: tuple[str, Mapping[str, str]] | None = None,
     ) -> None:
         """Store `verdict` (None: nothing to store) unless the holder changed since `token`,
         and append the complete scan (stream, fields), in one round trip."""
@@ -150,7 +154,8 @@ class VerdictCache:
             fill = [1, self._key(jti), HOLDER_PREFIX, token, verdict.resident_id, sub,
                     today.isoformat(), verdict.code_id, verdict.refused, self.seconds]
             pipe.evalsha(_FILL_SHA, *fill)
-        pipe.xadd(append[0], dict(append[1]))
+        if append is not None:
+            pipe.xadd(append[0], dict(append[1]))
         try:
             pipe.execute()
         except redis.exceptions.NoScriptError:  # the XADD went through; only the fill failed
@@ -177,6 +182,30 @@ def _text(value: bytes | str) -> str:
 def holder_changed(session: Session, resident_id: int) -> None:
     """The holder's verdicts end when `session` commits (nothing happens on rollback)."""
     session.info.setdefault(_PENDING, set()).add(resident_id)
+
+
+def token(session: Session) -> str | None:
+    """The Redis time now, for `issued` (None without Redis): take it before reading the
+    facts a verdict is judged from."""
+    conn = session.info.get("redis")
+    if conn is None:
+        return None
+    try:
+        seconds, micros = conn.time()
+    except redis.RedisError:
+        return None
+    return f"{seconds}{micros:06d}"
+
+
+def issued(
+    session: Session, token: str | None, *, jti: str, sub: str, verdict: Verdict,
+    today: date, seconds: int,
+) -> None:
+    """Cache a code issued in `session` when it commits, so its first scan is a hit; dropped
+    if its holder changes after `token` (this issue's own revocations included)."""
+    if token is not None and seconds:
+        session.info.setdefault(_ISSUED, []).append(
+            (VerdictCache(seconds), token, jti, sub, verdict, today))
 
 
 def mark_holders(conn: redis.Redis, resident_ids: set[int]) -> None:
@@ -207,11 +236,15 @@ def _changes(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "after_commit")
 def _send(session: Session) -> None:
     holders = session.info.pop(_PENDING, None)
+    fills = session.info.pop(_ISSUED, None)
     conn = session.info.get("redis")
-    if not holders or conn is None:
+    if conn is None:
         return
     try:
-        mark_holders(conn, holders)
+        if holders:
+            mark_holders(conn, holders)
+        for verdicts, token_, jti, sub, verdict, today in fills or ():
+            verdicts.fill(conn, token_, jti=jti, sub=sub, today=today, verdict=verdict)
     except redis.RedisError as exc:
         log.warning("employment-code verdicts not invalidated (%s): they end within "
                     "EMPLOYMENT_CODE_VERIFY_CACHE_SECONDS", type(exc).__name__)
@@ -220,4 +253,5 @@ def _send(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_ISSUED, None)
 

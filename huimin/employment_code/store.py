@@ -30,7 +30,7 @@ from huimin.platform.settings import load_settings
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
 
-from .cache import holder_changed
+from . import cache
 from .codes import (
     CodeClaims,
     EmploymentCodes,
@@ -187,7 +187,7 @@ def revoke_codes(
     )
     count = result.rowcount or 0
     if count:
-        holder_changed(session, resident_id)  # a bulk UPDATE: the flush listener misses it
+        cache.holder_changed(session, resident_id)  # a bulk UPDATE: the flush listener misses it
     return count
 
 
@@ -215,22 +215,25 @@ def issue_code(
     """Sign a fresh code with the holder's status derived now, store it, and revoke live
     codes that carry another status. Raises HolderNotFoundError, InsufficientFactsError."""
     now = now or utcnow()
+    fill_token = cache.token(session)  # before the facts are read
     status = holder_status(session, resident_id, today=today)
     revoke_codes(session, resident_id, STATUS_CHANGE, now=now, unless_status=status)
     issued = codes.issue(new_subject_id(), status, now=now)
-    session.add(
-        IssuedCodeRecord(
-            jti=issued.jti,
-            subject=issued.subject,
-            resident_id=resident_id,
-            status=issued.status.value,
-            kid=issued.kid,
-            code=issued.code,
-            issued_at=issued.issued_at,
-            expires_at=issued.expires_at,
-        )
+    record = IssuedCodeRecord(
+        jti=issued.jti,
+        subject=issued.subject,
+        resident_id=resident_id,
+        status=issued.status.value,
+        kid=issued.kid,
+        code=issued.code,
+        issued_at=issued.issued_at,
+        expires_at=issued.expires_at,
     )
+    session.add(record)
     session.flush()
+    cache.issued(session, fill_token, jti=issued.jti, sub=issued.subject,
+                 verdict=cache.Verdict(record.id, resident_id, ""), today=today or date.today(),
+                 seconds=load_settings().employment_code.verify_cache_seconds)
     return issued
 
 
