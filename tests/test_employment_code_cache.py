@@ -195,3 +195,9 @@ def test_the_cache_can_be_turned_off(sqlite_url, redis_url, redis_conn, monkeypa
         assert verify(client, code)["valid"] is True
     assert len(reads) == 2 and not redis_conn.keys(f"{cache.PREFIX}:*")
     assert len(logged(off, redis_conn, citizen["resident_id"])) == 2
+
+
+def test_many_holders_are_marked_in_chunks(redis_conn, monkeypatch):
+    monkeypatch.setattr(cache, "_MARK_CHUNK", 3)
+    cache.mark_holders(redis_conn, set(range(10)))
+    assert len(redis_conn.keys(f"{cache.HOLDER_PREFIX}*")) == 10

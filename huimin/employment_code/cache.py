@@ -51,6 +51,7 @@ PREFIX = "employment_code:verdict"
 HOLDER_PREFIX = "employment_code:holder_changed:"
 MARK_SECONDS = 3601
 """A mark outlives every entry filled before it (the longest setting allowed is 3600 s)."""
+_MARK_CHUNK = 1000
 _PENDING = "employment_code_holders_changed"
 """session.info key: holders whose verdicts end when the unit of work commits."""
 _ISSUED = "employment_code_issued"
@@ -209,10 +210,11 @@ def issued(
 
 
 def mark_holders(conn: redis.Redis, resident_ids: set[int]) -> None:
-    """End these holders' cached verdicts now."""
-    if resident_ids:
-        conn.eval(_MARK, len(resident_ids), *(f"{HOLDER_PREFIX}{r}" for r in resident_ids),
-                  MARK_SECONDS)
+    """End these holders' cached verdicts now (in chunks: an import may change thousands)."""
+    keys = [f"{HOLDER_PREFIX}{r}" for r in sorted(resident_ids)]
+    for start in range(0, len(keys), _MARK_CHUNK):
+        chunk = keys[start:start + _MARK_CHUNK]
+        conn.eval(_MARK, len(chunk), *chunk, MARK_SECONDS)
 
 
 @event.listens_for(Session, "after_flush")
