@@ -201,3 +201,20 @@ def test_many_holders_are_marked_in_chunks(redis_conn, monkeypatch):
     monkeypatch.setattr(cache, "_MARK_CHUNK", 3)
     cache.mark_holders(redis_conn, set(range(10)))
     assert len(redis_conn.keys(f"{cache.HOLDER_PREFIX}*")) == 10
+
+
+def test_an_import_that_changes_facts_is_seen_by_the_next_scan(client, app, redis_conn,
+                                                                 tmp_path: Path):
+    from huimin.residents.importer import import_residents
+
+    citizen = add_citizen(app, employment_status="unemployed")
+    code = issue(client, citizen)["code"]
+    assert verify(client, code)["valid"] is True
+    with app.app_context(), services().db.session() as s:
+        external_id = s.get(Resident, citizen["resident_id"]).external_id
+    path = tmp_path / "facts.csv"
+    path.write_text(f"external_id,employment_status\n{external_id},employed\n")
+    with app.app_context():
+        report = import_residents(services().db, path, None)
+    assert not report.problems
+    assert verify(client, code)["reason"] == "revoked"
