@@ -44,12 +44,14 @@ from huimin.employment_code import (
     scan_log,
     store,
 )
+from huimin.employment_code.cache import VerdictCache
 from huimin.employment_code.disclosure import (
     clean_purpose,
     job_seeking_summary,
     masked_name,
     status_visible,
 )
+from huimin.employment_code.public import verify_public
 from huimin.employment_code.runtime import CodesProvider
 from huimin.identity.tokens import CITIZEN
 from huimin.platform.db import utcnow
@@ -78,6 +80,8 @@ VERIFY_LIMIT = "huimin_api_verify_limit"
 """app.extensions key of the verify endpoint's per-address limit (a `WindowLimit`,
 EMPLOYMENT_CODE_VERIFY_RATE_LIMIT): generous for a job-fair booth behind one NAT, a brake on
 log flooding."""
+VERDICTS = "huimin_api_verify_verdicts"
+"""app.extensions key of the public scans' `VerdictCache` (EMPLOYMENT_CODE_VERIFY_CACHE_SECONDS)."""
 FEED_OVERLAP_SECONDS = 60
 """`next_since` steps back this far, so revocations committed late are not missed."""
 _QR_MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
@@ -339,25 +343,22 @@ def verify(body: dict[str, Any]) -> dict[str, Any]:
 
 def _verify(body: dict[str, Any]) -> dict[str, Any]:
     """The per-address limit is counted with the scan's XADD in one Redis round trip; an
-    address already over it is refused before any work. The public's scan (the bulk) is one
-    SELECT outside any unit of work plus that round trip; staff scans are written at once
-    with their audit row."""
+    address already over it is refused before any work. The public's scan (the bulk) is that
+    round trip alone when the code's verdict is cached, else one SELECT more
+    (`huimin.employment_code.public`); staff scans are written at once with their audit
+    row."""
     limit: WindowLimit = current_app.extensions[VERIFY_LIMIT]
     address = f"ip:{client_ip()}"
     limit.check(address)
     principal = optional_principal()
-    codes = provider().get()
-    db = services().db
     purpose = clean_purpose(body.get("purpose"))
     if principal is not None and principal.is_staff:
         return _verify_as_staff(body["code"], purpose, principal, limit, address)
     verifier = store.Verifier(kind=_verifier_kind(principal))
-    outcome = store.verify_code(None, codes, body["code"], verifier, log=False, reads=db)
-    response, _ = _answer(outcome.verification, verifier, purpose)
-    if not scan_log.enqueue(services().redis, outcome.scan, limit=(limit, address)):
-        with db.session() as session:
-            outcome.scan.save(session)
-    return response
+    result = verify_public(
+        services().db, services().redis, current_app.extensions[VERDICTS], provider().get(),
+        body["code"], verifier, limit=limit, identity=address)
+    return _answer(result, verifier, purpose)[0]
 
 
 def _answer(
@@ -461,6 +462,7 @@ def _setup(state: BlueprintSetupState) -> None:
         settings = services().settings
     app.extensions[VERIFY_LIMIT] = WindowLimit(
         "employment_code_verify", settings.employment_code.verify_rate_limit)
+    app.extensions[VERDICTS] = VerdictCache(settings.employment_code.verify_cache_seconds)
     production = settings.is_production
     codes_provider = CodesProvider(settings.employment_code, production=production)
     if production:

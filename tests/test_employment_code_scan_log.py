@@ -1,7 +1,7 @@
 """The scan log through the Redis stream: every public scan reaches the database, with the
 worker down and then up, with the database failing mid-flush, and with Redis down (then
-the scan is written directly). Revocation is read from the database at every scan, so it
-is seen at once."""
+the scan is written directly). A revocation ends the code's cached verdict, so it is seen
+at once (tests/test_employment_code_cache.py)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from huimin.platform.db import Database
 from huimin.platform.ratelimit import WindowLimit
 from huimin.residents.models import Resident
 
+from .codes import Reason
 from .models import IssuedCodeRecord, ScanRecord
 from .store import Scan
 
@@ -69,9 +71,9 @@ def enqueue(
     RateLimited is raised and the scan is not logged (it was refused, not answered)."""
     try:
         if limit is None:
-            conn.xadd(STREAM, {"v": _encode(scan)})
+            conn.xadd(STREAM, {"v": encode(scan)})
         else:
-            limit[0].hit(conn, limit[1], append=(STREAM, {"v": _encode(scan)}))
+            limit[0].hit(conn, limit[1], append=(STREAM, {"v": encode(scan)}))
         return True
     except redis.RedisError as exc:
         log.warning("scan log stream unavailable (%s): writing the scan directly",
@@ -95,7 +97,7 @@ def flush(db: Database, conn: redis.Redis, *, batch: int = BATCH) -> int:
     written = 0
     try:
         while entries := conn.xrange(STREAM, count=batch):
-            rows = [_decode(fields.get(b"v") or fields["v"]) for _, fields in entries]
+            rows = [_decode(fields) for _, fields in entries]
             with db.session() as session:
                 _drop_dangling(session, rows)
                 if rows:
@@ -110,14 +112,30 @@ def flush(db: Database, conn: redis.Redis, *, batch: int = BATCH) -> int:
     return written
 
 
-def _encode(scan: Scan) -> str:
+def encode(scan: Scan) -> str:
+    """A scan as the stream's `v` field."""
     values: dict[str, Any] = {name: getattr(scan, name) for name in _COLUMNS}
     values["scanned_at"] = scan.scanned_at.isoformat()
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 
-def _decode(raw: bytes | str) -> dict[str, Any]:
-    values = json.loads(raw)
+def verdict_fields(code_id: int, resident_id: int, refused: str) -> dict[str, Any]:
+    """What a cached verdict sets in a scan (`cache.VerdictCache.lookup` appends the scan
+    with them as stream fields `c`, `r` and, for a refused in-time scan, `x`)."""
+    values: dict[str, Any] = {"code_id": code_id, "resident_id": resident_id}
+    if refused:
+        values.update(reason=Reason.REVOKED.value, detail=refused)
+    return values
+
+
+def _decode(fields: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
+    got = {k.decode() if isinstance(k, bytes) else k: v for k, v in fields.items()}
+    values = json.loads(got["v"])
+    if "c" in got:
+        refused = got.get("x", b"")
+        values.update(verdict_fields(
+            int(got["c"]), int(got["r"]),
+            refused.decode() if isinstance(refused, bytes) else refused))
     values["scanned_at"] = datetime.fromisoformat(values["scanned_at"])
     values["disclosed"] = bool(values.get("disclosed"))
     return values

@@ -30,6 +30,7 @@ from huimin.platform.settings import load_settings
 from huimin.residents import FACT_NAMES
 from huimin.residents.models import Resident
 
+from . import cache
 from .codes import (
     CodeClaims,
     EmploymentCodes,
@@ -184,7 +185,10 @@ def revoke_codes(
             synchronize_session="fetch"
         )
     )
-    return result.rowcount or 0
+    count = result.rowcount or 0
+    if count:
+        cache.holder_changed(session, resident_id)  # a bulk UPDATE: the flush listener misses it
+    return count
 
 
 def revoke_if_status_changed(
@@ -211,22 +215,25 @@ def issue_code(
     """Sign a fresh code with the holder's status derived now, store it, and revoke live
     codes that carry another status. Raises HolderNotFoundError, InsufficientFactsError."""
     now = now or utcnow()
+    fill_token = cache.token(session)  # before the facts are read
     status = holder_status(session, resident_id, today=today)
     revoke_codes(session, resident_id, STATUS_CHANGE, now=now, unless_status=status)
     issued = codes.issue(new_subject_id(), status, now=now)
-    session.add(
-        IssuedCodeRecord(
-            jti=issued.jti,
-            subject=issued.subject,
-            resident_id=resident_id,
-            status=issued.status.value,
-            kid=issued.kid,
-            code=issued.code,
-            issued_at=issued.issued_at,
-            expires_at=issued.expires_at,
-        )
+    record = IssuedCodeRecord(
+        jti=issued.jti,
+        subject=issued.subject,
+        resident_id=resident_id,
+        status=issued.status.value,
+        kid=issued.kid,
+        code=issued.code,
+        issued_at=issued.issued_at,
+        expires_at=issued.expires_at,
     )
+    session.add(record)
     session.flush()
+    cache.issued(session, fill_token, jti=issued.jti, sub=issued.subject,
+                 verdict=cache.Verdict(record.id, resident_id, ""), today=today or date.today(),
+                 seconds=load_settings().employment_code.verify_cache_seconds)
     return issued
 
 
@@ -344,20 +351,31 @@ def verify_code(
         found = _code_row(read, verification.claims.jti)  # expired: still the holder's scan
         if found is not None and found.subject == verification.claims.sub:
             record = found
-    scan = Scan(
+    scan = scan_of(verification, record, verifier, now, seen.get("detail"))
+    if log and session is not None:
+        scan.save(session)
+    return ScanOutcome(verification, scan, record)
+
+
+def scan_of(
+    verification: Verification,
+    record: CodeRow | None,
+    verifier: Verifier,
+    now: datetime,
+    detail: str | None = None,
+) -> Scan:
+    """The scan-log entry of one verification (unsaved), attributed to `record`."""
+    return Scan(
         scanned_at=now,
         code_id=record.id if record else None,
         resident_id=record.resident_id if record else None,
         reason=verification.reason.value,
-        detail=str(seen.get("detail", verification.detail))[:32],
+        detail=str(detail or verification.detail)[:32],
         verifier_kind=verifier.kind,
         verifier_id=verifier.id,
         verifier_name=verifier.name,
         disclosed=False,
     )
-    if log and session is not None:
-        scan.save(session)
-    return ScanOutcome(verification, scan, record)
 
 
 def holder_scans(session: Session, resident_id: int, *, limit: int = 50) -> Sequence[ScanRecord]:

@@ -67,10 +67,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 class Database:
     """One engine and session factory per process, built from a URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, session_info: Mapping[str, Any] | None = None) -> None:
+        """`session_info`: put in every session's `info`, e.g. the runtime's Redis client
+        for after-commit hooks (huimin.employment_code.cache)."""
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(
+            self.engine, expire_on_commit=False, info=dict(session_info or {}))
         self._reads = make_engine(url, reads=True)  # connects on first use only
 
     def read_one(self, statement: Executable, params: Mapping[str, Any]) -> Row[Any] | None:

@@ -4,7 +4,8 @@ Flask-Limiter pays one Redis round trip per limit before the view runs, and the 
 pays another for its own write. On a hot public endpoint (employment-code verification:
 two windows, ``120/minute,3000/hour``, and an XADD of the scan log) that is three round
 trips where one will do: ``WindowLimit.hit`` counts every window and, when none is over,
-appends the entry to a stream, all in one Lua script (EVALSHA).
+appends the entry to a stream, all in one Lua script (EVALSHA). ``WindowLimit.run`` runs
+any other ``LimitScript`` the same way (the verify path also reads a cached verdict).
 
 Windows are aligned to the clock (the key names the window), so a key's expiry is only
 clean-up and ``Retry-After`` needs no look-up. A breach is remembered in the process until
@@ -22,13 +23,14 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from limits import parse_many
 
-_SCRIPT = """
+_COUNT = """
 local n = tonumber(ARGV[1])
 local over = {}
 for i = 1, n do
@@ -36,14 +38,30 @@ for i = 1, n do
   if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1]) end
   if count > tonumber(ARGV[2 * i]) then over[#over + 1] = i end
 end
-if #over == 0 and #KEYS > n then
-  local entry = {}
-  for j = 2 * n + 2, #ARGV do entry[#entry + 1] = ARGV[j] end
-  redis.call('XADD', KEYS[n + 1], '*', unpack(entry))
-end
-return over
+if #over > 0 then return {over} end
+local kb, ab = n, 2 * n + 1
 """
-_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
+"""Counts every window; over any, returns {over}. Otherwise a ``LimitScript``'s tail runs,
+its own keys and arguments after the windows' (``KEYS[kb + 1]``, ``ARGV[ab + 1]``)."""
+
+
+class LimitScript:
+    """The windows' count followed by ``tail``, a Lua chunk that runs only when no window is
+    over and returns ``{over, result}`` (``over`` is the empty table the count leaves)."""
+
+    def __init__(self, tail: str) -> None:
+        self.source = _COUNT + tail
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+
+_APPEND = LimitScript("""
+if #KEYS > kb then
+  local entry = {}
+  for j = ab + 1, #ARGV do entry[#entry + 1] = ARGV[j] end
+  redis.call('XADD', KEYS[kb + 1], '*', unpack(entry))
+end
+return {over}
+""")
 _LOCAL_MAX_KEYS = 100_000
 """Bound on the in-process counters and breach memo (stale windows are dropped first)."""
 
@@ -96,22 +114,42 @@ class WindowLimit:
         """Count one hit in every window and, if none is over, XADD ``append`` (stream,
         fields): one round trip. Over: RateLimited, nothing appended. RedisError propagates
         (the caller falls back: ``hit_locally``, and writes elsewhere)."""
-        now = time.time() if now is None else now
-        keys = [self._key(identity, w, now) for w in self.windows]
-        args: list[str | int] = [len(self.windows)]
-        for w in self.windows:
-            args += [w.amount, w.seconds]
+        keys: list[str] = []
+        args: list[str | int] = []
         if append is not None:
             stream, fields = append
             keys.append(stream)
             for name, value in fields.items():
                 args += [name, value]
+        self.run(conn, identity, _APPEND, keys, args, now=now)
+
+    def run(
+        self,
+        conn: redis.Redis,
+        identity: str,
+        script: LimitScript,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        now: float | None = None,
+    ) -> Any:
+        """Count one hit in every window and, if none is over, run ``script``'s tail with
+        ``keys`` and ``args``, in one round trip; returns the tail's result. Over:
+        RateLimited, the tail not run. RedisError propagates."""
+        now = time.time() if now is None else now
+        all_keys = [self._key(identity, w, now) for w in self.windows] + list(keys)
+        all_args: list[str | int] = [len(self.windows)]
+        for w in self.windows:
+            all_args += [w.amount, w.seconds]
+        all_args += args
         try:
-            over = conn.evalsha(_SHA, len(keys), *keys, *args)
+            reply = conn.evalsha(script.sha, len(all_keys), *all_keys, *all_args)
         except redis.exceptions.NoScriptError:
-            over = conn.eval(_SCRIPT, len(keys), *keys, *args)
+            reply = conn.eval(script.source, len(all_keys), *all_keys, *all_args)
+        over = reply[0]
         if over:
             self._refuse(identity, [self.windows[int(i) - 1] for i in over], now)
+        return reply[1] if len(reply) > 1 else None
 
     def hit_locally(self, identity: str, *, now: float | None = None) -> None:
         """``hit`` without Redis: the windows counted in this process only."""

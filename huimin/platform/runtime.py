@@ -39,11 +39,8 @@ def build_runtime(settings: Settings | None = None, **redis_options: object) -> 
     (ProductionConfigError), before anything connects."""
     settings = settings or load_settings()
     check_production(settings)
-    return Runtime(
-        settings,
-        Database(settings.database_url),
-        redis.Redis.from_url(settings.redis_url, **redis_options),
-    )
+    conn = redis.Redis.from_url(settings.redis_url, **redis_options)
+    return Runtime(settings, Database(settings.database_url, session_info={"redis": conn}), conn)
 
 
 @contextmanager

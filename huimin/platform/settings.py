@@ -221,10 +221,15 @@ class EmploymentCodeSettings:
     keys_json: str = ""
     # Flask-Limiter string for the public verify endpoint, per client IP.
     verify_rate_limit: str = "120/minute,3000/hour"
+    # How long a scan's verdict (code revoked or not, holder's status current) may be served
+    # from Redis; writes invalidate it at once, this bounds a lost invalidation. 0: off.
+    verify_cache_seconds: int = 60
 
     def __post_init__(self) -> None:
         if not 0 < self.ttl_seconds <= self.max_ttl_seconds:
             raise ValueError("EMPLOYMENT_CODE_TTL_SECONDS must be > 0 and <= the max TTL")
+        if not 0 <= self.verify_cache_seconds <= 3600:
+            raise ValueError("EMPLOYMENT_CODE_VERIFY_CACHE_SECONDS must be between 0 and 3600")
         if not 0 <= self.leeway_seconds <= 300:
             raise ValueError("EMPLOYMENT_CODE_LEEWAY_SECONDS must be between 0 and 300")
         if not re.fullmatch(r"[\x21-\x7e]{1,32}", self.issuer) or '"' in self.issuer:
@@ -237,7 +242,9 @@ class EmploymentCodeSettings:
         replaced key stays published), EMPLOYMENT_CODE_LEEWAY_SECONDS (30: clock skew),
         EMPLOYMENT_CODE_KEYS (JSON: JWK Set, list or one private JWK; wins over the
         directory), EMPLOYMENT_CODE_KEY_DIR (*.jwk files, default keys/employment_code),
-        EMPLOYMENT_CODE_VERIFY_RATE_LIMIT ("120/minute,3000/hour", per client IP).
+        EMPLOYMENT_CODE_VERIFY_RATE_LIMIT ("120/minute,3000/hour", per client IP),
+        EMPLOYMENT_CODE_VERIFY_CACHE_SECONDS (60: longest a scan verdict is served from Redis
+        if an invalidation is lost; 0 turns the cache off).
         """
         env = os.environ if environ is None else environ
         defaults = cls()
@@ -252,6 +259,8 @@ class EmploymentCodeSettings:
             keys_json=env.get("EMPLOYMENT_CODE_KEYS", "").strip(),
             verify_rate_limit=env.get("EMPLOYMENT_CODE_VERIFY_RATE_LIMIT", "").strip()
             or defaults.verify_rate_limit,
+            verify_cache_seconds=seconds(
+                "EMPLOYMENT_CODE_VERIFY_CACHE_SECONDS", defaults.verify_cache_seconds),
         )
 
     @property
