@@ -156,3 +156,31 @@ def test_the_question_part_starts_a_little_before_the_aspect_asked() -> None:
     )
     assert question_part(text) == "听我外甥说社保能转回来我不懂这个手续要办多久"
     assert question_part("我在材料厂干了二十年") is None  # nothing asked: no part
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # aspect words typed with a homophone: 再哪 for 在哪, 代 for 带, 前 for 钱, 多就 for 多久
+        ("失业金再哪里办", "where"),
+        ("社保卡补办要代什么", "materials"),
+        ("高龄津贴一个月能领多少前", "amount"),
+        ("工伤认定要多就", "deadline"),
+        ("职业培训补贴申请条见是啥", "eligibility"),
+    ],
+)
+def test_aspect_words_typed_with_a_homophone(names, text: str, aspect: str) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "家里老人走了有什么钱可以领",  # 么 is also read yao, but 什么钱 is not 要钱
+        "自个去办",  # sounds like 资格 but holds neither of its characters
+    ],
+)
+def test_a_homophone_needs_the_usual_reading_and_one_character_of_the_word(
+    names, text: str
+) -> None:
+    assert aspect_of(text, ignore=names) is None

@@ -19,6 +19,7 @@ from pydantic import (
 
 from huimin.catalogue.data_file import load_checked
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.sounds import sounds
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -157,10 +158,43 @@ class _Cue:
     word: str
 
 
-def _cues(text: str) -> list[_Cue]:
-    """Every aspect word in `text`, overlaps settled longest first (and among equals the later):
-    a character belongs to one cue, so "能领多少" is the amount, not 能领 plus 多少."""
+# Aspect words of two characters or more by the sound of their first character, for reading
+# one typed or dictated with a homophone: "再哪办" (在哪办), "要代什么" (要带什么), "多少前".
+_BY_FIRST_SOUND: Final[dict[str, tuple[tuple[str, str], ...]]] = {}
+for _word, _aspect in _ALL_WORDS:
+    if len(_word) >= 2 and all("\u4e00" <= char <= "\u9fff" for char in _word):
+        for _sound in sounds(_word[0], every=False):
+            _BY_FIRST_SOUND[_sound] = (*_BY_FIRST_SOUND.get(_sound, ()), (_word, _aspect))
+
+
+def _heard(text: str) -> list[_Cue]:
+    """Aspect words in `text` written with homophones: each character read as it usually is
+    sounds like the word's (a rare reading would make 什么钱 "要钱", 么 being yao too), at
+    least one is the word's own and at most half are not (two strangers that sound like 资格,
+    "自个", are no aspect word)."""
     found = []
+    for start, char in enumerate(text):
+        for sound in sounds(char, every=False):
+            for word, aspect in _BY_FIRST_SOUND.get(sound, ()):
+                span = text[start : start + len(word)]
+                if len(span) < len(word):
+                    continue
+                same = sum(a == b for a, b in zip(span, word, strict=True))
+                if same in (0, len(word)):
+                    continue
+                pairs = zip(span, word, strict=True)
+                if 2 * (len(word) - same) <= len(word) and all(
+                    sounds(a, every=False) & sounds(b, every=False) for a, b in pairs
+                ):
+                    found.append(_Cue(start, start + len(word), aspect, word))
+    return found
+
+
+def _cues(text: str, heard: bool = False) -> list[_Cue]:
+    """Every aspect word in `text` (with `heard`, also those written with homophones), overlaps
+    settled longest first (and among equals the later): a character belongs to one cue, so
+    "能领多少" is the amount, not 能领 plus 多少."""
+    found = _heard(text) if heard else []
     for word, aspect in _ALL_WORDS:
         start = text.find(word)
         while start >= 0:
@@ -238,14 +272,20 @@ def _question_start(text: str, asked: set[_Cue], words: QuestionWords = QUESTION
     return max(ends, default=0)
 
 
-def _winner(text: str) -> _Cue | None:
-    """The aspect word that `text` (read plain) asks about: see `aspect_of`."""
-    cues = _cues(text)
-    if not cues:
-        return None
-    asked = _asked(text, _asking(text), cues)
-    start = _question_start(text, asked)
-    return max(cues, key=lambda c: (c in asked, c.start >= start, c.end - c.start, c.end))
+def _winner(text: str) -> tuple[_Cue | None, bool]:
+    """The aspect word that `text` (read plain) asks about, and whether it is asked (not only
+    background): see `aspect_of`. Homophones are read only when the words as written ask
+    nothing, so a word spelt right is never outvoted by one merely sounding alike."""
+    for heard in (False, True):
+        cues = _cues(text, heard)
+        if not cues:
+            continue
+        asked = _asked(text, _asking(text), cues)
+        start = _question_start(text, asked)
+        cue = max(cues, key=lambda c: (c in asked, c.start >= start, c.end - c.start, c.end))
+        if cue in asked or heard:
+            return cue, cue in asked
+    return None, False
 
 
 def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
@@ -262,7 +302,7 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     "带什么"; catalogue.dialect)."""
     for name in sorted(ignore, key=len, reverse=True):
         text = text.replace(name, "")
-    cue = _winner(plain(text))
+    cue, _ = _winner(plain(text))
     return cue.aspect if cue is not None else None
 
 
@@ -279,7 +319,7 @@ def question_part(text: str) -> str | None:
     story's words may point the retrieval at another policy than the one asked about; the
     resolver reads this part when the whole question leaves it in doubt."""
     text = plain(text)
-    cue = _winner(text)
-    if cue is None or cue not in _asked(text, _asking(text), _cues(text)):
+    cue, asked = _winner(text)
+    if cue is None or not asked:
         return None
     return text[max(0, cue.start - QUESTION_SPAN) :]
