@@ -184,3 +184,12 @@ def test_a_homophone_needs_the_usual_reading_and_one_character_of_the_word(
     names, text: str
 ) -> None:
     assert aspect_of(text, ignore=names) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我没上过大学能评职称吗", "我妈今年五十五了能不能办退休", "被辞退了可以申请仲裁吗"],
+)
+def test_a_name_after_neng_asks_whether_it_may_be_done(names, text: str) -> None:
+    # the name (评职称) is the thing to be done: 能评职称吗 reads 能办吗
+    assert aspect_of(text, ignore=names) == "eligibility"

@@ -6,6 +6,7 @@ user dictionary beside the catalogue's titles and aliases so they stay whole tok
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
@@ -301,7 +302,9 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     失业金不" reads 可以领不); regional words are then read as plain Mandarin ("带啥子" is
     "带什么"; catalogue.dialect)."""
     for name in sorted(ignore, key=len, reverse=True):
-        text = text.replace(name, "")
+        # After 能 / 可以 the name is what may be done ("能评职称吗", "能不能办退休"): it
+        # leaves a plain 办 behind, so the question still reads "能办吗".
+        text = re.sub(f"(?<=[能以]){re.escape(name)}", "办", text).replace(name, "")
     cue, _ = _winner(plain(text))
     return cue.aspect if cue is not None else None
 
