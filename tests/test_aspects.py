@@ -193,3 +193,28 @@ def test_a_homophone_needs_the_usual_reading_and_one_character_of_the_word(
 def test_a_name_after_neng_asks_whether_it_may_be_done(names, text: str) -> None:
     # the name (评职称) is the thing to be done: 能评职称吗 reads 能办吗
     assert aspect_of(text, ignore=names) == "eligibility"
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # what there is to get asks the overview, not the conditions 能领 alone would ask
+        ("合同到期公司不续了我能领什么", None),
+        ("我家老头子上个月过世了能领点啥", None),
+        ("失业金我能领吗", "eligibility"),
+        # a word right after 了 tells what happened: 交了多少个月 is what to look up
+        ("我想打一张单子看看这些年一共交了多少个月去哪里打", "where"),
+    ],
+)
+def test_what_there_is_and_what_happened_ask_no_aspect_of_their_own(
+    names, text: str, aspect: str | None
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_what_there_is_must_not_be_an_aspect_word_too(tmp_path) -> None:
+    source = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
+    bad = tmp_path / "_aspects.yml"
+    bad.write_text(source.replace("能领什么 能领点什么", "能领什么 门槛", 1), encoding="utf-8")
+    with pytest.raises(ValueError, match="门槛"):
+        load_aspects(bad)

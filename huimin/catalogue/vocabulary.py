@@ -54,6 +54,8 @@ class _AspectFile(BaseModel):
     closing_particles: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     not_asking: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     asking_starts: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Ask what there is, no one aspect ("能领什么", "能领点啥"): read by the resolver only.
+    what_there_is: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -90,6 +92,7 @@ class AspectVocabulary:
     words: dict[str, tuple[str, ...]]
     phrases: dict[str, tuple[str, ...]]
     question: QuestionWords
+    what_there_is: tuple[str, ...] = ()
 
 
 def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
@@ -104,7 +107,18 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
             _words(parsed.question_words), _words(parsed.closing_particles),
             _words(parsed.not_asking), _words(parsed.asking_starts),
         ),
+        what_there_is=_checked_apart(parsed),
     )
+
+
+def _checked_apart(parsed: _AspectFile) -> tuple[str, ...]:
+    """The `what_there_is` words, none of them also an aspect's (it would ask two things)."""
+    words = _words(parsed.what_there_is)
+    for aspect, entry in parsed.aspects.items():
+        both = set(words) & {*entry.words.split(), *entry.phrases.split()}
+        if both:
+            raise ValueError(f"'{sorted(both)[0]}' is listed under both what_there_is and {aspect}")
+    return words
 
 
 # Short citizen-facing labels, and the words people use for each aspect; every `aspect`
@@ -130,18 +144,24 @@ DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
     """
 )
 
+# The cue of a question that asks what there is ("家里能领什么"): it asks no one aspect, and
+# it outweighs the shorter aspect word inside it (能领, eligibility) as any longer word does.
+WHAT_THERE_IS: Final[str] = "overview"
+
 # Each word also in its plain Mandarin reading ("带啥子" as "带什么"), as questions are read
 # plain; not a reading of two characters: "啷个" read "怎么" would make "怎么回事" a process word.
 _ALL_WORDS = list(dict.fromkeys(
     (form, aspect)
-    for vocabulary in (ASPECT_WORDS, ASPECT_PHRASES)
+    for vocabulary in (ASPECT_WORDS, ASPECT_PHRASES, {WHAT_THERE_IS: VOCABULARY.what_there_is})
     for aspect, words in vocabulary.items()
     for word in words
     for form in (word, plain(word))
     if form == word or len(form) > 2
 ))
 # Every aspect word in every form, for blanking a question's aspect out of its other words.
-ASPECT_FORMS: Final[tuple[str, ...]] = tuple(dict.fromkeys(word for word, _ in _ALL_WORDS))
+ASPECT_FORMS: Final[tuple[str, ...]] = tuple(
+    dict.fromkeys(word for word, aspect in _ALL_WORDS if aspect != WHAT_THERE_IS)
+)
 
 
 # How far (in characters) a question word that is part of no aspect word may stand from one and
@@ -283,7 +303,10 @@ def _winner(text: str) -> tuple[_Cue | None, bool]:
             continue
         asked = _asked(text, _asking(text), cues)
         start = _question_start(text, asked)
-        cue = max(cues, key=lambda c: (c in asked, c.start >= start, c.end - c.start, c.end))
+        cue = max(cues, key=lambda c: (
+            c in asked, c.start >= start, text[c.start - 1 : c.start] != "了",
+            c.end - c.start, c.end,
+        ))  # fmt: skip
         if cue in asked or heard:
             return cue, cue in asked
     return None, False
@@ -296,7 +319,8 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     去哪补"), so an aspect word is read as asked only when a question word stands in or near it
     (or it closes the question); asked words outrank background ones, and asked words after
     the last "想问问" / "到底" outrank those of the story before it ("我都不知道要花多少钱才能
-    办下来我就想问问到底在哪里办"). Among those, the longest (the most specific), then the
+    办下来我就想问问到底在哪里办"), and a word right after 了 tells what happened ("交了多少个月
+    去哪里打" asks where). Among those, the longest (the most specific), then the
     last (the closing words carry what is asked).
     `ignore` are names taken out first ("养老金资格认证" holds 资格 but asks nothing; "可以领
     失业金不" reads 可以领不); regional words are then read as plain Mandarin ("带啥子" is
@@ -306,7 +330,7 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
         # leaves a plain 办 behind, so the question still reads "能办吗".
         text = re.sub(f"(?<=[能以]){re.escape(name)}", "办", text).replace(name, "")
     cue, _ = _winner(plain(text))
-    return cue.aspect if cue is not None else None
+    return cue.aspect if cue is not None and cue.aspect != WHAT_THERE_IS else None
 
 
 # How far (in characters) before the aspect asked the question's own words reach: "社保可以
