@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Literal
-
-from pypinyin import Style, pinyin
 
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.certificates import load_certificates
@@ -30,6 +27,7 @@ from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations
+from huimin.catalogue.sounds import sounds as _sounds
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import question_part
 
@@ -367,27 +365,6 @@ def _in_text_order(policies: list[Policy], text: str) -> list[Policy]:
 
 
 # --- Names heard or typed wrongly ---------------------------------------------------------
-
-# Sounds people (and voice input) confuse: retroflex and flat initials, front and back nasals.
-_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
-_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
-
-
-@lru_cache(maxsize=4096)
-def _sounds(char: str) -> frozenset[str]:
-    """Every reading of one character, loosened for commonly confused sounds."""
-    readings = pinyin(char, style=Style.NORMAL, heteronym=True)[0]
-    out = set()
-    for reading in readings:
-        for a, b in _INITIALS:
-            if reading.startswith(a):
-                reading = b + reading[len(a) :]
-        for a, b in _FINALS:
-            if reading.endswith(a):
-                reading = reading[: -len(a)] + b
-        out.add(reading)
-    return frozenset(out)
-
 
 # Endings many policy names share; a name matched only on these says nothing about which
 # policy ("人的补贴" is not "人才补贴"), so fuzzy matches must agree on the rest.

@@ -6,6 +6,7 @@ user dictionary beside the catalogue's titles and aliases so they stay whole tok
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
@@ -19,6 +20,7 @@ from pydantic import (
 
 from huimin.catalogue.data_file import load_checked
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.sounds import sounds
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -52,6 +54,8 @@ class _AspectFile(BaseModel):
     closing_particles: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     not_asking: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     asking_starts: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Ask what there is, no one aspect ("能领什么", "能领点啥"): read by the resolver only.
+    what_there_is: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -88,6 +92,7 @@ class AspectVocabulary:
     words: dict[str, tuple[str, ...]]
     phrases: dict[str, tuple[str, ...]]
     question: QuestionWords
+    what_there_is: tuple[str, ...] = ()
 
 
 def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
@@ -102,7 +107,18 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
             _words(parsed.question_words), _words(parsed.closing_particles),
             _words(parsed.not_asking), _words(parsed.asking_starts),
         ),
+        what_there_is=_checked_apart(parsed),
     )
+
+
+def _checked_apart(parsed: _AspectFile) -> tuple[str, ...]:
+    """The `what_there_is` words, none of them also an aspect's (it would ask two things)."""
+    words = _words(parsed.what_there_is)
+    for aspect, entry in parsed.aspects.items():
+        both = set(words) & {*entry.words.split(), *entry.phrases.split()}
+        if both:
+            raise ValueError(f"'{sorted(both)[0]}' is listed under both what_there_is and {aspect}")
+    return words
 
 
 # Short citizen-facing labels, and the words people use for each aspect; every `aspect`
@@ -128,18 +144,24 @@ DOMAIN_WORDS: Final[tuple[str, ...]] = _words(
     """
 )
 
+# The cue of a question that asks what there is ("家里能领什么"): it asks no one aspect, and
+# it outweighs the shorter aspect word inside it (能领, eligibility) as any longer word does.
+WHAT_THERE_IS: Final[str] = "overview"
+
 # Each word also in its plain Mandarin reading ("带啥子" as "带什么"), as questions are read
 # plain; not a reading of two characters: "啷个" read "怎么" would make "怎么回事" a process word.
 _ALL_WORDS = list(dict.fromkeys(
     (form, aspect)
-    for vocabulary in (ASPECT_WORDS, ASPECT_PHRASES)
+    for vocabulary in (ASPECT_WORDS, ASPECT_PHRASES, {WHAT_THERE_IS: VOCABULARY.what_there_is})
     for aspect, words in vocabulary.items()
     for word in words
     for form in (word, plain(word))
     if form == word or len(form) > 2
 ))
 # Every aspect word in every form, for blanking a question's aspect out of its other words.
-ASPECT_FORMS: Final[tuple[str, ...]] = tuple(dict.fromkeys(word for word, _ in _ALL_WORDS))
+ASPECT_FORMS: Final[tuple[str, ...]] = tuple(
+    dict.fromkeys(word for word, aspect in _ALL_WORDS if aspect != WHAT_THERE_IS)
+)
 
 
 # How far (in characters) a question word that is part of no aspect word may stand from one and
@@ -157,10 +179,43 @@ class _Cue:
     word: str
 
 
-def _cues(text: str) -> list[_Cue]:
-    """Every aspect word in `text`, overlaps settled longest first (and among equals the later):
-    a character belongs to one cue, so "能领多少" is the amount, not 能领 plus 多少."""
+# Aspect words of two characters or more by the sound of their first character, for reading
+# one typed or dictated with a homophone: "再哪办" (在哪办), "要代什么" (要带什么), "多少前".
+_BY_FIRST_SOUND: Final[dict[str, tuple[tuple[str, str], ...]]] = {}
+for _word, _aspect in _ALL_WORDS:
+    if len(_word) >= 2 and all("\u4e00" <= char <= "\u9fff" for char in _word):
+        for _sound in sounds(_word[0], every=False):
+            _BY_FIRST_SOUND[_sound] = (*_BY_FIRST_SOUND.get(_sound, ()), (_word, _aspect))
+
+
+def _heard(text: str) -> list[_Cue]:
+    """Aspect words in `text` written with homophones: each character read as it usually is
+    sounds like the word's (a rare reading would make 什么钱 "要钱", 么 being yao too), at
+    least one is the word's own and at most half are not (two strangers that sound like 资格,
+    "自个", are no aspect word)."""
     found = []
+    for start, char in enumerate(text):
+        for sound in sounds(char, every=False):
+            for word, aspect in _BY_FIRST_SOUND.get(sound, ()):
+                span = text[start : start + len(word)]
+                if len(span) < len(word):
+                    continue
+                same = sum(a == b for a, b in zip(span, word, strict=True))
+                if same in (0, len(word)):
+                    continue
+                pairs = zip(span, word, strict=True)
+                if 2 * (len(word) - same) <= len(word) and all(
+                    sounds(a, every=False) & sounds(b, every=False) for a, b in pairs
+                ):
+                    found.append(_Cue(start, start + len(word), aspect, word))
+    return found
+
+
+def _cues(text: str, heard: bool = False) -> list[_Cue]:
+    """Every aspect word in `text` (with `heard`, also those written with homophones), overlaps
+    settled longest first (and among equals the later): a character belongs to one cue, so
+    "能领多少" is the amount, not 能领 plus 多少."""
+    found = _heard(text) if heard else []
     for word, aspect in _ALL_WORDS:
         start = text.find(word)
         while start >= 0:
@@ -238,14 +293,23 @@ def _question_start(text: str, asked: set[_Cue], words: QuestionWords = QUESTION
     return max(ends, default=0)
 
 
-def _winner(text: str) -> _Cue | None:
-    """The aspect word that `text` (read plain) asks about: see `aspect_of`."""
-    cues = _cues(text)
-    if not cues:
-        return None
-    asked = _asked(text, _asking(text), cues)
-    start = _question_start(text, asked)
-    return max(cues, key=lambda c: (c in asked, c.start >= start, c.end - c.start, c.end))
+def _winner(text: str) -> tuple[_Cue | None, bool]:
+    """The aspect word that `text` (read plain) asks about, and whether it is asked (not only
+    background): see `aspect_of`. Homophones are read only when the words as written ask
+    nothing, so a word spelt right is never outvoted by one merely sounding alike."""
+    for heard in (False, True):
+        cues = _cues(text, heard)
+        if not cues:
+            continue
+        asked = _asked(text, _asking(text), cues)
+        start = _question_start(text, asked)
+        cue = max(cues, key=lambda c: (
+            c in asked, c.start >= start, text[c.start - 1 : c.start] != "了",
+            c.end - c.start, c.end,
+        ))  # fmt: skip
+        if cue in asked or heard:
+            return cue, cue in asked
+    return None, False
 
 
 def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
@@ -255,15 +319,18 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     去哪补"), so an aspect word is read as asked only when a question word stands in or near it
     (or it closes the question); asked words outrank background ones, and asked words after
     the last "想问问" / "到底" outrank those of the story before it ("我都不知道要花多少钱才能
-    办下来我就想问问到底在哪里办"). Among those, the longest (the most specific), then the
+    办下来我就想问问到底在哪里办"), and a word right after 了 tells what happened ("交了多少个月
+    去哪里打" asks where). Among those, the longest (the most specific), then the
     last (the closing words carry what is asked).
     `ignore` are names taken out first ("养老金资格认证" holds 资格 but asks nothing; "可以领
     失业金不" reads 可以领不); regional words are then read as plain Mandarin ("带啥子" is
     "带什么"; catalogue.dialect)."""
     for name in sorted(ignore, key=len, reverse=True):
-        text = text.replace(name, "")
-    cue = _winner(plain(text))
-    return cue.aspect if cue is not None else None
+        # After 能 / 可以 the name is what may be done ("能评职称吗", "能不能办退休"): it
+        # leaves a plain 办 behind, so the question still reads "能办吗".
+        text = re.sub(f"(?<=[能以]){re.escape(name)}", "办", text).replace(name, "")
+    cue, _ = _winner(plain(text))
+    return cue.aspect if cue is not None and cue.aspect != WHAT_THERE_IS else None
 
 
 # How far (in characters) before the aspect asked the question's own words reach: "社保可以
@@ -279,7 +346,7 @@ def question_part(text: str) -> str | None:
     story's words may point the retrieval at another policy than the one asked about; the
     resolver reads this part when the whole question leaves it in doubt."""
     text = plain(text)
-    cue = _winner(text)
-    if cue is None or cue not in _asked(text, _asking(text), _cues(text)):
+    cue, asked = _winner(text)
+    if cue is None or not asked:
         return None
     return text[max(0, cue.start - QUESTION_SPAN) :]
