@@ -103,6 +103,9 @@ def resolve(
             other = _outweighed(catalogue, found[0], text, thresholds)
             if other is not None and not _named_where_asked(catalogue, found[0], text, thresholds):
                 return other
+            story = _told_over_story_name(catalogue, found[0], text)
+            if story is not None:
+                return story
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
         return Resolution("none")
@@ -295,6 +298,24 @@ def _refer_or_story(
             if found.decision in {"answer", "ask"}:
                 return found
     return Resolution("refer", referral=match)
+
+
+def _told_over_story_name(
+    catalogue: Catalogue, policy: Policy, text: str
+) -> Resolution | None:
+    """The policy of the situation `text` tells when that situation reads the one name said
+    as part of its story: a word it looks for (three characters or more) lies inside the name
+    ("…四十多五十多岁的人自己交社保政府能补一点": the 4050 subsidy's situation looks for
+    自己交, so 自己交社保, which names 参保登记, is its story; the question asks for the help
+    with paying). Shorter words are too common in names to say so."""
+    told = load_situations().told(text)
+    if told is None or told.policy == policy.key or told.policy not in catalogue:
+        return None
+    said = [normalise(n) for n in policy.names if normalise(n) in normalise(text)]
+    found = [w for w in told.words_found(text) if len(w) >= 3 and "…" not in w]
+    if not any(w in n for w in found for n in said):
+        return None
+    return Resolution("answer", (catalogue[told.policy],), evidence="situation")
 
 
 def _named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:
