@@ -327,3 +327,28 @@ def test_an_action_resolves_the_message_once(
     messages, _ = run(action, next_turn(text, intent))
     assert messages
     assert calls.count(text) <= 1, calls
+
+
+def test_a_follow_up_read_with_the_policy_discussed_may_tell_another() -> None:
+    """"那房租能补多少" after 一次性创业补贴 tells the venue rent subsidy (创业 from the title,
+    the topic; 房租 from the turn): answering the grant's amount again would be wrong. The title
+    lends only its topic, never a word like 补贴 ("我妈一个人在家八十多了能补多少" after
+    居家养老服务补贴 stays with it), and genuine follow-ups keep their policy."""
+    refs = ReferralStore(ROOT / "referrals").table
+    asked = asked_of_previous(CATALOGUE, refs, "那房租能补多少", "startup_subsidy")
+    assert asked == (CATALOGUE["startup_venue_subsidy"], "amount")
+    asked = asked_of_previous(CATALOGUE, refs, "我妈一个人在家八十多了能补多少",
+                              "home_care_subsidy")
+    assert asked is not None and asked[0].key == "home_care_subsidy"
+    for text, previous in (("我家老人要怎么申请", "unemployment_insurance"),
+                           ("一个月工资大概多少", "public_welfare_post")):
+        asked = asked_of_previous(CATALOGUE, refs, text, previous)
+        assert asked is not None and asked[0].key == previous, text
+
+
+def test_another_departments_matter_in_few_words_is_no_follow_up() -> None:
+    """"我身份证过期了去哪里换" after 退休手续 holds only words of materials and an aspect, yet
+    is 公安's matter: referred, never the retirement office's address."""
+    messages, slots = run(ActionAnswerPolicy(), next_turn("我身份证过期了去哪里换"))
+    assert "公安" in messages[0]["text"] and "【" not in messages[0]["text"]
+    assert slots["policy"] is None
