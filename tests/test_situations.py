@@ -155,3 +155,29 @@ def test_a_situation_that_reads_the_name_as_its_story_wins(catalogue, referrals)
     assert found.evidence == "situation"
     found = resolve(catalogue, referrals, "我自己交社保要去哪里办")
     assert [p.key for p in found.policies] == ["flexible_worker_enrollment"]
+
+
+def test_a_department_word_the_situation_reads_as_its_own_does_not_refer(
+    catalogue, referrals
+) -> None:
+    """丧事 is 民政's (funeral services), but "家属能领一笔办丧事的钱" is the funeral grant: the
+    survivors' situation looks for 办丧事, which holds the department's word. A department word
+    outside the situation's words still refers ("去世了火化要花多少钱")."""
+    text = "我们家那口子前些天在医院没了听说家属能领一笔办丧事的钱这个要拿哪些东西去办"
+    assert referrals.match(text).department.key == "civil_affairs"
+    found = resolve(catalogue, referrals, text)
+    assert [p.key for p in found.policies] == ["survivor_benefits"]
+    assert resolve(catalogue, referrals, "家里老人去世了火化要花多少钱").decision == "refer"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("那老板给的比这个少我去哪里投诉", "wage_arrears_complaint"),
+        ("考了个叉车证能补钱吗", "skill_upgrade_subsidy"),
+        ("想考个证书以后好找工作考证要去哪里报名", "skill_level_certification"),
+        ("我爸在单位交了二十年社保人突然没了家里能拿到多少", "survivor_benefits"),
+    ],
+)
+def test_complaints_certificates_and_sudden_deaths_are_told(text: str, key: str) -> None:
+    assert load_situations().policy_for(text) == key

@@ -29,7 +29,7 @@ from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
-from huimin.catalogue.situations import load_situations
+from huimin.catalogue.situations import Situation, load_situations
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import question_part
 
@@ -109,12 +109,16 @@ def resolve(
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
         return Resolution("none")
-    told = load_situations().policy_for(text)
-    told = told if told in catalogue else None
+    situation = load_situations().told(text)
+    told = situation.policy if situation is not None and situation.policy in catalogue else None
     match = referrals.match(text) if referrals is not None else None
     # The 12345 catch-all yields to a situation told ("在小区门口干保洁…拖了我四个月工资"):
-    # it is for what no department, 人社 included, handles.
-    if match is not None and not (told and match.department.key == "hotline_12345"):
+    # it is for what no department, 人社 included, handles; so does a department whose words
+    # the situation reads as its own ("家属能领一笔办丧事的钱": 丧事 is 民政's, 办丧事的钱 the
+    # funeral grant's).
+    if match is not None and not (told and (
+        match.department.key == "hotline_12345" or _reads_matter(situation, match, text)
+    )):
         return _refer_or_story(catalogue, referrals, text, match, told, thresholds)
     if told is not None:
         return Resolution("answer", (catalogue[told],), evidence="situation")
@@ -127,6 +131,14 @@ def resolve(
     # on the citizen's own words.
     return _long_question(catalogue, text, _by_retrieval(catalogue, plain(text), thresholds),
                           thresholds)
+
+
+def _reads_matter(situation: Situation, match: Match, text: str) -> bool:
+    """Every word of the matched department's matter that `text` holds lies inside a word the
+    situation found: the situation tells it as part of a 人社 matter."""
+    found = situation.words_found(text)
+    said = [w for w in match.matter.words if w in text]
+    return bool(said) and all(any(w in f for f in found) for w in said)
 
 
 def with_named(found: Resolution, named: Sequence[Policy]) -> Resolution:
