@@ -205,10 +205,26 @@ def switched_to(
         # 就业困难人员认定 in the same turn, which must not be read as the previous policy).
         if found.evidence == "doubt" and found.policies[0].key != previous.key:
             return found
+        if _ranked_above(catalogue, found, previous, text):
+            return found
         return None
     if clear.decision == "answer" and all(p.key == previous.key for p in clear.policies):
         return None
     return clear
+
+
+def _ranked_above(catalogue: Catalogue, found: Resolution, previous: Policy, text: str) -> bool:
+    """The turn's own menu holds the previous policy but puts another first, and the turn says
+    a word of that other's names that is no word of the previous one's ("认定以后赔偿要多久到
+    账" after 工伤认定: 赔偿 is 工伤赔偿's): a new matter said loosely, so ask rather than
+    repeat the previous policy. A turn whose menu lacks the previous policy ("一个月工资大概
+    多少" after 公益性岗位) stays a follow-up: its words only echo other summaries."""
+    if found.decision != "ask" or previous not in found.policies[1:]:
+        return False
+    terms = catalogue.index().tokenizer.terms
+    asked = {w for w in terms(plain(text)) if len(w) >= 2 and w not in _GENERIC_PARTS}
+    own = {w for name in previous.names for w in terms(name)}
+    return any((asked & set(terms(name))) - own for name in found.policies[0].names)
 
 
 def _settled_by_words(found: Resolution) -> Resolution | None:

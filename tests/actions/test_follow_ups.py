@@ -352,3 +352,14 @@ def test_another_departments_matter_in_few_words_is_no_follow_up() -> None:
     messages, slots = run(ActionAnswerPolicy(), next_turn("我身份证过期了去哪里换"))
     assert "公安" in messages[0]["text"] and "【" not in messages[0]["text"]
     assert slots["policy"] is None
+
+
+def test_a_new_matter_said_loosely_is_asked_not_answered_with_the_old_policy() -> None:
+    """"认定以后赔偿要多久到账" after 工伤认定: the turn's menu puts 工伤保险待遇 (赔偿 is in
+    工伤赔偿) above 工伤认定, so it is no follow-up and the citizen chooses; a turn whose menu
+    lacks the previous policy stays a follow-up ("一个月工资大概多少" after 公益性岗位)."""
+    refs = ReferralStore(ROOT / "referrals").table
+    assert asked_of_previous(CATALOGUE, refs, "认定以后赔偿要多久到账",
+                             "work_injury_recognition") is None
+    asked = asked_of_previous(CATALOGUE, refs, "一个月工资大概多少", "public_welfare_post")
+    assert asked is not None and asked[0].key == "public_welfare_post"
