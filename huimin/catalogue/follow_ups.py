@@ -99,9 +99,21 @@ def asked_of_previous(
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
         return None
-    if switched_to(cat, refs, text, policy, found=found) is not None:
+    switch = switched_to(cat, refs, text, policy, found=found)
+    if switch is not None and not tells_a_condition(policy, aspect, switch):
         return None
     return told_in_context(cat, policy, text) or policy, aspect
+
+
+def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:
+    """A follow-up asking whether the citizen qualifies tells a situation whose policy is one
+    of the previous policy's conditions ("我这种五十多的下岗的能去吗" after 公益性岗位, whose
+    conditions name 就业困难人员): the citizen describes themself, the question stays. A
+    policy named still switches."""
+    if aspect != "eligibility" or switch.decision != "answer" or switch.evidence != "situation":
+        return False
+    conditions = " ".join(policy.eligibility)
+    return any(name in conditions for name in switch.policies[0].names)
 
 
 def told_in_context(cat: Catalogue, policy: Policy, text: str) -> Policy | None:
@@ -116,11 +128,11 @@ def told_in_context(cat: Catalogue, policy: Policy, text: str) -> Policy | None:
     if told is None or told.policy == policy.key or told.policy not in cat:
         return None
     topic = {w for s in situations.situations if s.policy == policy.key for g in s.all for w in g}
-    for group in told.all:
-        if not any(said(w, text) for w in group) and not any(
-            w in topic and said(w, policy.title) for w in group
-        ):
-            return None
+    lent = [g for g in told.all if not any(said(w, text) for w in g)]
+    if not lent:  # told by the turn alone: switched_to has judged it
+        return None
+    if not all(any(w in topic and said(w, policy.title) for w in g) for g in lent):
+        return None
     return cat[told.policy]
 
 

@@ -363,3 +363,14 @@ def test_a_new_matter_said_loosely_is_asked_not_answered_with_the_old_policy() -
                              "work_injury_recognition") is None
     asked = asked_of_previous(CATALOGUE, refs, "一个月工资大概多少", "public_welfare_post")
     assert asked is not None and asked[0].key == "public_welfare_post"
+
+
+def test_a_citizen_describing_themself_against_the_conditions_stays() -> None:
+    """"我五十多了下岗好几年了符合条件吗" after 公益性岗位 tells 就业困难人员认定's situation,
+    and 就业困难人员 is one of the post's conditions: the question is still the post's. After
+    失业保险金, whose conditions do not name it, the situation switches."""
+    refs = ReferralStore(ROOT / "referrals").table
+    text = "我五十多了下岗好几年了符合条件吗"
+    asked = asked_of_previous(CATALOGUE, refs, text, "public_welfare_post")
+    assert asked == (CATALOGUE["public_welfare_post"], "eligibility")
+    assert asked_of_previous(CATALOGUE, refs, text, "unemployment_insurance") is None
