@@ -177,6 +177,8 @@ def test_a_department_word_the_situation_reads_as_its_own_does_not_refer(
         ("考了个叉车证能补钱吗", "skill_upgrade_subsidy"),
         ("想考个证书以后好找工作考证要去哪里报名", "skill_level_certification"),
         ("我爸在单位交了二十年社保人突然没了家里能拿到多少", "survivor_benefits"),
+        # recognised already: the benefits, not the recognition again
+        ("已经认定是工伤了现在出院了能赔多少钱", "work_injury_insurance"),
     ],
 )
 def test_complaints_certificates_and_sudden_deaths_are_told(text: str, key: str) -> None:
