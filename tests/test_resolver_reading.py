@@ -166,7 +166,7 @@ def test_the_dialect_file_is_checked(tmp_path) -> None:
 def test_a_clear_strong_retrieval_match_settles_the_policy(catalogue, referrals) -> None:
     """For intents that are not policy questions (benefits, out of scope, fallback): a policy
     found by retrieval clearly and strongly counts; a weak or close one does not."""
-    found = resolve_clear(catalogue, referrals, "包工头跑了工钱找谁要")
+    found = resolve_clear(catalogue, referrals, "包工头联系不上工钱找谁要")
     assert found is not None and [p.key for p in found.policies] == ["wage_arrears_complaint"]
     assert found.evidence == "search"
     for text in ("我能领哪些补贴", "手机内存满了怎么清理"):

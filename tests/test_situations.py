@@ -13,7 +13,7 @@ from huimin.catalogue import CatalogueError, load_catalogue
 from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.follow_ups import asked_of_previous
 from huimin.catalogue.resolver import resolve, switched_to
-from huimin.catalogue.situations import SITUATIONS_FILE, Situations, load_situations
+from huimin.catalogue.situations import SITUATIONS_FILE, Situations, load_situations, said
 
 TODAY = date(2026, 12, 4)
 
@@ -113,3 +113,73 @@ def test_an_unknown_policy_key_fails_the_catalogue_load(tmp_path) -> None:
     with pytest.raises(CatalogueError, match=r"policies/_situations.yml: field 'situations\[\d+\]"
                        r"\.policy': unknown policy key 'personal_archive'"):
         load_catalogue(folder)
+
+
+def test_a_near_word_holds_only_when_its_parts_are_close() -> None:
+    """"老伴…走了" is a death told around the time it happened; "小刘调走了" is a colleague
+    moved away, no death, so a pensioner's certification question stays that."""
+    assert said("老伴…走了", "我老伴上个月走了")
+    assert not said("老伴…走了", "我老伴领养老金每年都要认证去年是社区的小刘帮弄的今年小刘调走了")
+    rules = load_situations()
+    assert rules.policy_for("我老伴上个月走了能领什么钱") == "survivor_benefits"
+    assert rules.policy_for("今年小刘调走了我不知道找谁这个认证怎么弄") is None
+    with pytest.raises(ValueError):
+        Situations.model_validate({"situations": [{"policy": "x", "all": [["老伴…"]]}]})
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # a complaint about wages owed, though 告 is said
+        ("去告老板欠薪得带些啥证据", "wage_arrears_complaint"),
+        # dismissed without a cent: arbitration, though money is not given
+        ("老板说不要她就不要了一分钱都不赔我们想去告他", "labor_arbitration"),
+        # wanting someone to settle it, not a court
+        ("厂里不让干了也不给钱我们不想打官司就想有人出面说说", "labor_dispute_mediation"),
+        # the unemployment money asked plainly, an age near retirement in the story
+        ("我五十五了还有几年才到退休年龄能不能领失业的钱", "unemployment_insurance"),
+        # the record asked, odd jobs in the story
+        ("一直在外面打零工自己也交着社保我想查一下交了多少个月", "contribution_record"),
+    ],
+)
+def test_narrower_situations_come_before_story_words(text: str, key: str) -> None:
+    assert load_situations().policy_for(text) == key
+
+
+def test_a_situation_that_reads_the_name_as_its_story_wins(catalogue, referrals) -> None:
+    """自己交社保 names 参保登记, but asking for help with paying it is the 4050 subsidy, whose
+    situation looks for 自己交; a situation looking only for short words does not outweigh
+    a name ("养老金认证" stays named)."""
+    found = resolve(catalogue, referrals, "我五十二了没单位自己交社保太贵了政府能补一点吗")
+    assert [p.key for p in found.policies] == ["flexible_employment_subsidy"]
+    assert found.evidence == "situation"
+    found = resolve(catalogue, referrals, "我自己交社保要去哪里办")
+    assert [p.key for p in found.policies] == ["flexible_worker_enrollment"]
+
+
+def test_a_department_word_the_situation_reads_as_its_own_does_not_refer(
+    catalogue, referrals
+) -> None:
+    """丧事 is 民政's (funeral services), but "家属能领一笔办丧事的钱" is the funeral grant: the
+    survivors' situation looks for 办丧事, which holds the department's word. A department word
+    outside the situation's words still refers ("去世了火化要花多少钱")."""
+    text = "我们家那口子前些天在医院没了听说家属能领一笔办丧事的钱这个要拿哪些东西去办"
+    assert referrals.match(text).department.key == "civil_affairs"
+    found = resolve(catalogue, referrals, text)
+    assert [p.key for p in found.policies] == ["survivor_benefits"]
+    assert resolve(catalogue, referrals, "家里老人去世了火化要花多少钱").decision == "refer"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("那老板给的比这个少我去哪里投诉", "wage_arrears_complaint"),
+        ("考了个叉车证能补钱吗", "skill_upgrade_subsidy"),
+        ("想考个证书以后好找工作考证要去哪里报名", "skill_level_certification"),
+        ("我爸在单位交了二十年社保人突然没了家里能拿到多少", "survivor_benefits"),
+        # recognised already: the benefits, not the recognition again
+        ("已经认定是工伤了现在出院了能赔多少钱", "work_injury_insurance"),
+    ],
+)
+def test_complaints_certificates_and_sudden_deaths_are_told(text: str, key: str) -> None:
+    assert load_situations().policy_for(text) == key

@@ -314,12 +314,15 @@ def reply_to_question(
         aspect = previous_aspect
     if not typed and entity_named:
         return Outcome(answer(entity_named[0], aspect, today), entity_named[0], aspect)
-    if earlier is not None and aspect is not None and follow_up and not catalogue.mentions(typed):
-        return Outcome(answer(earlier, aspect, today), earlier, aspect)
     if resolution is not None and typed:
         found = with_named(resolution, entity_named)
     else:
         found = resolve(catalogue, referrals, typed, entity_named)
+    # Another department's matter is no follow-up, however few its words ("我身份证过期了
+    # 去哪里换" after 退休手续: 身份证 and 过期 are words of materials, not a topic).
+    if (earlier is not None and aspect is not None and follow_up
+            and not catalogue.mentions(typed) and found.decision != "refer"):
+        return Outcome(answer(earlier, aspect, today), earlier, aspect)
     if found.decision == "answer" and len(found.policies) == 1:
         policy = found.policies[0]
         if (aspect is None and earlier is not None and previous_aspect in ASPECTS

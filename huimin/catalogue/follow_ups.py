@@ -18,6 +18,7 @@ from huimin.catalogue.data_file import load_checked
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
+from huimin.catalogue.situations import load_situations, said
 from huimin.catalogue.vocabulary import Aspect, aspect_of
 
 # The word lists that steer a conversation are data ops staff edit, beside the policy files.
@@ -98,9 +99,41 @@ def asked_of_previous(
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
         return None
-    if switched_to(cat, refs, text, policy, found=found) is not None:
+    switch = switched_to(cat, refs, text, policy, found=found)
+    if switch is not None and not tells_a_condition(policy, aspect, switch):
         return None
-    return policy, aspect
+    return told_in_context(cat, policy, text) or policy, aspect
+
+
+def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:
+    """A follow-up asking whether the citizen qualifies tells a situation whose policy is one
+    of the previous policy's conditions ("我这种五十多的下岗的能去吗" after 公益性岗位, whose
+    conditions name 就业困难人员): the citizen describes themself, the question stays. A
+    policy named still switches."""
+    if aspect != "eligibility" or switch.decision != "answer" or switch.evidence != "situation":
+        return False
+    conditions = " ".join(policy.eligibility)
+    return any(name in conditions for name in switch.policies[0].names)
+
+
+def told_in_context(cat: Catalogue, policy: Policy, text: str) -> Policy | None:
+    """Another policy that a follow-up tells as a situation once read with the policy being
+    discussed, else None: "那房租能补多少" after 一次性创业补贴 is the venue rent subsidy
+    (创业 from the title, 房租 from the turn), not the grant's amount again. The title lends
+    only its topic: a word that the previous policy's own situations look for too (创业), never
+    a word such as 补贴 that would make "我妈八十多了能补多少" after 居家养老服务补贴 the
+    old-age allowance."""
+    situations = load_situations()
+    told = situations.told(f"{policy.title} {text}")
+    if told is None or told.policy == policy.key or told.policy not in cat:
+        return None
+    topic = {w for s in situations.situations if s.policy == policy.key for g in s.all for w in g}
+    lent = [g for g in told.all if not any(said(w, text) for w in g)]
+    if not lent:  # told by the turn alone: switched_to has judged it
+        return None
+    if not all(any(w in topic and said(w, policy.title) for w in g) for g in lent):
+        return None
+    return cat[told.policy]
 
 
 # Words of a question about the citizen's own entitlements ("我是低保户能领哪些补贴"): the

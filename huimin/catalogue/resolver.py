@@ -26,7 +26,7 @@ from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
-from huimin.catalogue.situations import load_situations
+from huimin.catalogue.situations import Situation, load_situations
 from huimin.catalogue.sounds import sounds as _sounds
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import question_part
@@ -101,15 +101,22 @@ def resolve(
             other = _outweighed(catalogue, found[0], text, thresholds)
             if other is not None and not _named_where_asked(catalogue, found[0], text, thresholds):
                 return other
+            story = _told_over_story_name(catalogue, found[0], text)
+            if story is not None:
+                return story
         return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
     if not text:
         return Resolution("none")
-    told = load_situations().policy_for(text)
-    told = told if told in catalogue else None
+    situation = load_situations().told(text)
+    told = situation.policy if situation is not None and situation.policy in catalogue else None
     match = referrals.match(text) if referrals is not None else None
     # The 12345 catch-all yields to a situation told ("在小区门口干保洁…拖了我四个月工资"):
-    # it is for what no department, 人社 included, handles.
-    if match is not None and not (told and match.department.key == "hotline_12345"):
+    # it is for what no department, 人社 included, handles; so does a department whose words
+    # the situation reads as its own ("家属能领一笔办丧事的钱": 丧事 is 民政's, 办丧事的钱 the
+    # funeral grant's).
+    if match is not None and not (told and (
+        match.department.key == "hotline_12345" or _reads_matter(situation, match, text)
+    )):
         return _refer_or_story(catalogue, referrals, text, match, told, thresholds)
     if told is not None:
         return Resolution("answer", (catalogue[told],), evidence="situation")
@@ -122,6 +129,14 @@ def resolve(
     # on the citizen's own words.
     return _long_question(catalogue, text, _by_retrieval(catalogue, plain(text), thresholds),
                           thresholds)
+
+
+def _reads_matter(situation: Situation, match: Match, text: str) -> bool:
+    """Every word of the matched department's matter that `text` holds lies inside a word the
+    situation found: the situation tells it as part of a 人社 matter."""
+    found = situation.words_found(text)
+    said = [w for w in match.matter.words if w in text]
+    return bool(said) and all(any(w in f for f in found) for w in said)
 
 
 def with_named(found: Resolution, named: Sequence[Policy]) -> Resolution:
@@ -188,10 +203,26 @@ def switched_to(
         # 就业困难人员认定 in the same turn, which must not be read as the previous policy).
         if found.evidence == "doubt" and found.policies[0].key != previous.key:
             return found
+        if _ranked_above(catalogue, found, previous, text):
+            return found
         return None
     if clear.decision == "answer" and all(p.key == previous.key for p in clear.policies):
         return None
     return clear
+
+
+def _ranked_above(catalogue: Catalogue, found: Resolution, previous: Policy, text: str) -> bool:
+    """The turn's own menu holds the previous policy but puts another first, and the turn says
+    a word of that other's names that is no word of the previous one's ("认定以后赔偿要多久到
+    账" after 工伤认定: 赔偿 is 工伤赔偿's): a new matter said loosely, so ask rather than
+    repeat the previous policy. A turn whose menu lacks the previous policy ("一个月工资大概
+    多少" after 公益性岗位) stays a follow-up: its words only echo other summaries."""
+    if found.decision != "ask" or previous not in found.policies[1:]:
+        return False
+    terms = catalogue.index().tokenizer.terms
+    asked = {w for w in terms(plain(text)) if len(w) >= 2 and w not in _GENERIC_PARTS}
+    own = {w for name in previous.names for w in terms(name)}
+    return any((asked & set(terms(name))) - own for name in found.policies[0].names)
 
 
 def _settled_by_words(found: Resolution) -> Resolution | None:
@@ -293,6 +324,24 @@ def _refer_or_story(
             if found.decision in {"answer", "ask"}:
                 return found
     return Resolution("refer", referral=match)
+
+
+def _told_over_story_name(
+    catalogue: Catalogue, policy: Policy, text: str
+) -> Resolution | None:
+    """The policy of the situation `text` tells when that situation reads the one name said
+    as part of its story: a word it looks for (three characters or more) lies inside the name
+    ("…四十多五十多岁的人自己交社保政府能补一点": the 4050 subsidy's situation looks for
+    自己交, so 自己交社保, which names 参保登记, is its story; the question asks for the help
+    with paying). Shorter words are too common in names to say so."""
+    told = load_situations().told(text)
+    if told is None or told.policy == policy.key or told.policy not in catalogue:
+        return None
+    said = [normalise(n) for n in policy.names if normalise(n) in normalise(text)]
+    found = [w for w in told.words_found(text) if len(w) >= 3 and "…" not in w]
+    if not any(w in n for w in found for n in said):
+        return None
+    return Resolution("answer", (catalogue[told.policy],), evidence="situation")
 
 
 def _named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:

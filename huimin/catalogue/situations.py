@@ -10,6 +10,7 @@ matter. A follow-up that tells a new situation is thereby a new topic, never the
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Final
@@ -23,7 +24,20 @@ SITUATIONS_FILE: Final[Path] = (
 )
 
 _Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12,
-                                         pattern=r"^\S+$")]
+                                         pattern=r"^[^\s…]+(…[^\s…]+)?$")]
+# "老伴…走了": the two parts in this order, at most this many characters between them.
+NEAR: Final[int] = 8
+
+
+@lru_cache(maxsize=4096)
+def _pattern(word: str) -> re.Pattern[str]:
+    return re.compile(f".{{0,{NEAR}}}".join(re.escape(part) for part in word.split("…")))
+
+
+def said(word: str, text: str) -> bool:
+    """`word` is in `text`; a word "A…B" is A followed closely by B, for a phrase that a story
+    splits ("老伴上个月走了" is a death, "小刘调走了" is not: bare 走了 is too loose)."""
+    return word in text if "…" not in word else _pattern(word).search(text) is not None
 _Group = Annotated[list[_Word], Field(min_length=1)]
 _Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 
@@ -35,7 +49,11 @@ class Situation(BaseModel):
     all: Annotated[list[_Group], Field(min_length=1)]
 
     def holds(self, text: str) -> bool:
-        return all(any(word in text for word in group) for group in self.all)
+        return all(any(said(word, text) for word in group) for group in self.all)
+
+    def words_found(self, text: str) -> list[str]:
+        """The words of its groups that `text` holds."""
+        return [word for group in self.all for word in group if said(word, text)]
 
 
 class Situations(BaseModel):
@@ -45,9 +63,14 @@ class Situations(BaseModel):
 
     situations: Annotated[list[Situation], Field(min_length=1)]
 
+    def told(self, text: str) -> Situation | None:
+        """The first situation `text` tells, else None."""
+        return next((s for s in self.situations if s.holds(text)), None)
+
     def policy_for(self, text: str) -> str | None:
         """The policy key of the first situation `text` tells, else None."""
-        return next((s.policy for s in self.situations if s.holds(text)), None)
+        told = self.told(text)
+        return told.policy if told is not None else None
 
     def policy_keys(self) -> set[str]:
         return {s.policy for s in self.situations}

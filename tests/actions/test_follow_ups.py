@@ -327,3 +327,50 @@ def test_an_action_resolves_the_message_once(
     messages, _ = run(action, next_turn(text, intent))
     assert messages
     assert calls.count(text) <= 1, calls
+
+
+def test_a_follow_up_read_with_the_policy_discussed_may_tell_another() -> None:
+    """"那房租能补多少" after 一次性创业补贴 tells the venue rent subsidy (创业 from the title,
+    the topic; 房租 from the turn): answering the grant's amount again would be wrong. The title
+    lends only its topic, never a word like 补贴 ("我妈一个人在家八十多了能补多少" after
+    居家养老服务补贴 stays with it), and genuine follow-ups keep their policy."""
+    refs = ReferralStore(ROOT / "referrals").table
+    asked = asked_of_previous(CATALOGUE, refs, "那房租能补多少", "startup_subsidy")
+    assert asked == (CATALOGUE["startup_venue_subsidy"], "amount")
+    asked = asked_of_previous(CATALOGUE, refs, "我妈一个人在家八十多了能补多少",
+                              "home_care_subsidy")
+    assert asked is not None and asked[0].key == "home_care_subsidy"
+    for text, previous in (("我家老人要怎么申请", "unemployment_insurance"),
+                           ("一个月工资大概多少", "public_welfare_post")):
+        asked = asked_of_previous(CATALOGUE, refs, text, previous)
+        assert asked is not None and asked[0].key == previous, text
+
+
+def test_another_departments_matter_in_few_words_is_no_follow_up() -> None:
+    """"我身份证过期了去哪里换" after 退休手续 holds only words of materials and an aspect, yet
+    is 公安's matter: referred, never the retirement office's address."""
+    messages, slots = run(ActionAnswerPolicy(), next_turn("我身份证过期了去哪里换"))
+    assert "公安" in messages[0]["text"] and "【" not in messages[0]["text"]
+    assert slots["policy"] is None
+
+
+def test_a_new_matter_said_loosely_is_asked_not_answered_with_the_old_policy() -> None:
+    """"认定以后赔偿要多久到账" after 工伤认定: the turn's menu puts 工伤保险待遇 (赔偿 is in
+    工伤赔偿) above 工伤认定, so it is no follow-up and the citizen chooses; a turn whose menu
+    lacks the previous policy stays a follow-up ("一个月工资大概多少" after 公益性岗位)."""
+    refs = ReferralStore(ROOT / "referrals").table
+    assert asked_of_previous(CATALOGUE, refs, "认定以后赔偿要多久到账",
+                             "work_injury_recognition") is None
+    asked = asked_of_previous(CATALOGUE, refs, "一个月工资大概多少", "public_welfare_post")
+    assert asked is not None and asked[0].key == "public_welfare_post"
+
+
+def test_a_citizen_describing_themself_against_the_conditions_stays() -> None:
+    """"我五十多了下岗好几年了符合条件吗" after 公益性岗位 tells 就业困难人员认定's situation,
+    and 就业困难人员 is one of the post's conditions: the question is still the post's. After
+    失业保险金, whose conditions do not name it, the situation switches."""
+    refs = ReferralStore(ROOT / "referrals").table
+    text = "我五十多了下岗好几年了符合条件吗"
+    asked = asked_of_previous(CATALOGUE, refs, text, "public_welfare_post")
+    assert asked == (CATALOGUE["public_welfare_post"], "eligibility")
+    assert asked_of_previous(CATALOGUE, refs, text, "unemployment_insurance") is None
