@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.figures import RuleFigures
+from huimin.catalogue.handovers import load_handovers
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.search import PolicyIndex, PolicyTokenizer, SearchHit
 from huimin.catalogue.situations import load_situations
@@ -197,12 +198,13 @@ def _check_across_files(policies: list[tuple[str, Policy]], problems: list[str])
 
 
 def _check_rule_keys(directory: Path, keys: set[str], problems: list[str]) -> None:
-    """The rule files beside the policies (`_certificates.yml`, `_situations.yml`) may name
-    only policies of this catalogue: the resolver would otherwise skip a mistyped key silently
-    and the questions it should catch would go unanswered."""
+    """The rule files beside the policies (`_certificates.yml`, `_situations.yml`,
+    `_handovers.yml`) may name only policies of this catalogue: the resolver would otherwise
+    skip a mistyped key silently and the questions it should catch would go unanswered."""
     named: list[tuple[str, str, str]] = []  # (file, field, key)
     certificates = directory / "_certificates.yml"
     situations = directory / "_situations.yml"
+    handovers = directory / "_handovers.yml"
     try:
         if certificates.is_file():
             rules = load_certificates.__wrapped__(certificates)  # read afresh, not cached
@@ -213,6 +215,9 @@ def _check_rule_keys(directory: Path, keys: set[str], problems: list[str]) -> No
             told = load_situations.__wrapped__(situations).situations
             named += [(situations.name, f"situations[{i}].policy", s.policy)
                       for i, s in enumerate(told)]
+        if handovers.is_file():
+            named += [(handovers.name, field, key)
+                      for field, key in load_handovers.__wrapped__(handovers).policy_keys()]
     except ValueError as exc:
         problems.extend(f"{directory.name}/{line}" for line in str(exc).splitlines())
         return

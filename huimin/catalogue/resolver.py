@@ -2,7 +2,9 @@
 
 Evidence, strongest first:
 1. a policy the NLU tagged, or a title/alias contained verbatim in the text, or an occupation's
-   certificate (`policies/_certificates.yml`: 电工证 is 职业技能等级认定);
+   certificate (`policies/_certificates.yml`: 电工证 is 职业技能等级认定); one name said while
+   the part that asks is about its neighbour goes to the neighbour (`policies/_handovers.yml`:
+   "工伤认定下来以后能赔多少" is 工伤保险待遇);
 2. a matter of another department (`referrals/`), which is never answered with a policy;
 3. an everyday situation told instead of a name (`policies/_situations.yml`: "干活的时候手被
    机器压了" is 工伤认定); it beats the 12345 catch-all of step 2, not another department;
@@ -24,6 +26,7 @@ from typing import Literal
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.handovers import load_handovers
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import Situation, load_situations
@@ -98,6 +101,9 @@ def resolve(
         return Resolution("answer", tuple(found[:2]), evidence="name")
     if found:
         if len(mentioned) == 1:  # the NLU may tag more; the name in the text comes first
+            neighbour = load_handovers().handed_to(found[0], text)
+            if neighbour is not None and neighbour in catalogue:
+                return Resolution("answer", (catalogue[neighbour],), evidence="name")
             other = _outweighed(catalogue, found[0], text, thresholds)
             if other is not None and not _named_where_asked(catalogue, found[0], text, thresholds):
                 return other
