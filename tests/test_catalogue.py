@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -405,3 +406,33 @@ def test_entity_spans_fall_on_jieba_token_boundaries(nlu, heldout, training: Pat
             if s.start not in starts or s.end not in ends
         ]  # fmt: skip
     assert misaligned == []
+
+
+@pytest.mark.parametrize(
+    ("name", "right", "wrong", "problem"),
+    [
+        ("_certificates.yml", "policy: skill_upgrade_subsidy", "policy: skill_upgrade_subsidyy",
+         "field 'when[1].policy': unknown policy key 'skill_upgrade_subsidyy' "
+         "(no policies/skill_upgrade_subsidyy.yml)"),
+        ("_situations.yml", "policy: personnel_archive", "policy: personal_archive",
+         "field 'situations[N].policy': unknown policy key 'personal_archive' "
+         "(no policies/personal_archive.yml)"),
+        ("_handovers.yml", "to: labor_arbitration", "to: labour_arbitration",
+         "field 'handovers[7].to': unknown policy key 'labour_arbitration' "
+         "(no policies/labour_arbitration.yml)"),
+    ],
+)
+def test_a_rule_file_naming_an_unknown_policy_fails_the_load(
+    tmp_path, name: str, right: str, wrong: str, problem: str
+) -> None:
+    """The resolver would skip an unknown key silently; the catalogue load names file, field
+    and key (the situations' index depends on the file's order)."""
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICIES, folder)
+    rules = folder / name
+    rules.write_text(rules.read_text(encoding="utf-8").replace(right, wrong, 1),
+                     encoding="utf-8")
+    with pytest.raises(CatalogueError) as failed:
+        load_catalogue(folder)
+    [found] = failed.value.problems
+    assert re.sub(r"situations\[\d+\]", "situations[N]", found) == f"policies/{name}: {problem}"

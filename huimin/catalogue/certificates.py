@@ -11,27 +11,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
-from huimin.catalogue.data_file import load_checked
+from huimin.catalogue.data_file import PolicyKey, Words, load_checked
 
 CERTIFICATES_FILE: Final[Path] = (
     Path(__file__).resolve().parents[2] / "policies" / "_certificates.yml"
 )
 
-_Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10,
-                                         pattern=r"^\S+$")]
-_Words = Annotated[list[_Word], Field(min_length=1)]
-_Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
-
 
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    words: _Words
-    policy: _Key
+    words: Words
+    policy: PolicyKey
 
 
 class Certificates(BaseModel):
@@ -39,9 +34,9 @@ class Certificates(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    occupations: _Words
-    certificate_words: _Words
-    default: _Key
+    occupations: Words
+    certificate_words: Words
+    default: PolicyKey
     when: list[_Rule]
 
     def policy_for(self, text: str) -> str | None:

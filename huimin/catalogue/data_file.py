@@ -5,12 +5,19 @@ field, so a mistyped file stops the start-up with a message that says where to l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+# The field types these files share: a word matched inside a question (no spaces; short, since
+# a message "holds" it anywhere), a non-empty list of them, and a policy's catalogue key.
+Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12,
+                                        pattern=r"^\S+$")]
+Words = Annotated[list[Word], Field(min_length=1)]
+PolicyKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 def load_checked(path: Path, model: type[M], what: str) -> M:

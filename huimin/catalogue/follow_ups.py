@@ -10,11 +10,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
-from huimin.catalogue.data_file import load_checked
+from huimin.catalogue.data_file import Words, load_checked
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
@@ -26,10 +26,6 @@ CONVERSATION_FILE: Final[Path] = (
     Path(__file__).resolve().parents[2] / "policies" / "_conversation.yml"
 )
 
-_Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12,
-                                         pattern=r"^\S+$")]
-_Words = Annotated[list[_Word], Field(min_length=1)]
-
 
 class ConversationWords(BaseModel):
     """policies/_conversation.yml: every list required, no unknown field (a misspelt one would
@@ -37,12 +33,12 @@ class ConversationWords(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    application_status: _Words
-    which_benefits: _Words
-    new_matter: _Words
-    own: _Words
-    which: _Words
-    walkthrough: _Words
+    application_status: Words
+    which_benefits: Words
+    new_matter: Words
+    own: Words
+    which: Words
+    walkthrough: Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
 

@@ -17,20 +17,17 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from huimin.catalogue.data_file import load_checked
+from huimin.catalogue.data_file import PolicyKey, Word, Words, load_checked
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import aspect_of
 
 HANDOVERS_FILE: Final[Path] = Path(__file__).resolve().parents[2] / "policies" / "_handovers.yml"
 
-_Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10,
-                                         pattern=r"^\S+$")]
-_Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 
 # Clauses: citizens separate them with spaces or punctuation (voice input: not at all).
 _CLAUSE_BREAK = re.compile(r"[\s,.!?;:，。！？；：、…~～]+")
@@ -42,10 +39,10 @@ class Handover(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    from_: _Key = Field(alias="from")
-    to: _Key
-    words: Annotated[list[_Word], Field(min_length=1)]
-    unless: list[_Word] = []
+    from_: PolicyKey = Field(alias="from")
+    to: PolicyKey
+    words: Words
+    unless: list[Word] = []
 
     @model_validator(mode="after")
     def _to_another(self) -> Handover:

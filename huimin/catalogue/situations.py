@@ -17,7 +17,7 @@ from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from huimin.catalogue.data_file import load_checked
+from huimin.catalogue.data_file import PolicyKey, load_checked
 
 SITUATIONS_FILE: Final[Path] = (
     Path(__file__).resolve().parents[2] / "policies" / "_situations.yml"
@@ -39,13 +39,12 @@ def said(word: str, text: str) -> bool:
     splits ("老伴上个月走了" is a death, "小刘调走了" is not: bare 走了 is too loose)."""
     return word in text if "…" not in word else _pattern(word).search(text) is not None
 _Group = Annotated[list[_Word], Field(min_length=1)]
-_Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class Situation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    policy: _Key
+    policy: PolicyKey
     all: Annotated[list[_Group], Field(min_length=1)]
 
     def holds(self, text: str) -> bool:
