@@ -69,6 +69,8 @@ def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> N
         ("学历认证去哪做", "education"),
         ("电瓶车被偷了找谁", "public_security"),
         ("楼上半夜施工吵得睡不着", "hotline_12345"),
+        ("户口想迁到老家去", "public_security"),  # 户口迁 read without 想
+        ("流产后能领什么", "medical_insurance"),
     ],
 )
 def test_matters_citizens_word_their_own_way(text: str, department: str) -> None:
