@@ -63,6 +63,14 @@ def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> N
         ("家里有个残疾的弟弟能申请什么补贴", "disabled_federation"),
         ("开饭店要办什么证", "market_regulation"),
         ("想领养个孩子去哪办手续", "civil_affairs"),
+        ("卖房子要交多少税", "tax"),  # 交多少税 outweighs housing's words
+        ("医宝卡怎么激活", "medical_insurance"),  # a mistyped 医保卡
+        ("用公基金贷款买房", "housing_fund"),  # a mistyped 公积金
+        ("学历认证去哪做", "education"),
+        ("电瓶车被偷了找谁", "public_security"),
+        ("楼上半夜施工吵得睡不着", "hotline_12345"),
+        ("户口想迁到老家去", "public_security"),  # 户口迁 read without 想
+        ("流产后能领什么", "medical_insurance"),
     ],
 )
 def test_matters_citizens_word_their_own_way(text: str, department: str) -> None:

@@ -157,6 +157,16 @@ def test_a_department_word_the_situation_reads_as_its_own_does_not_refer(
     assert resolve(catalogue, referrals, "家里老人去世了火化要花多少钱").decision == "refer"
 
 
+
+def test_a_work_injury_s_medical_bills_are_no_medical_insurance_matter(
+    catalogue, referrals
+) -> None:
+    """住院 is 医保's word, but a work injury's hospital bills are paid by work-injury
+    insurance; 住院 without 工伤 still refers."""
+    found = resolve(catalogue, referrals, "工伤住院的医药费去哪报")
+    assert [p.key for p in found.policies] == ["work_injury_insurance"]
+    assert resolve(catalogue, referrals, "住院的医药费去哪报").decision == "refer"
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [

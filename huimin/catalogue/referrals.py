@@ -102,9 +102,10 @@ class Match:
 
 
 # Words a question puts inside a matter's name ("户口怎么注销" for 户口注销, "医保要去报销"
-# for 医保报销): a referral word also matches the question read without them.
+# for 医保报销, "户口想迁到" for 户口迁): a referral word also matches the question read
+# without them.
 _DOMAIN_TERMS: Final[tuple[str, ...]] = tuple(w for w in DOMAIN_WORDS if len(w) >= 2)
-_QUESTION_WORDS = re.compile("怎么|如何|怎样|咋个|咋|啷个|要|去|该|能|可以|的")
+_QUESTION_WORDS = re.compile("怎么|如何|怎样|咋个|咋|啷个|要|去|该|能|可以|想|的")
 
 
 def _stands_alone(word: str, text: str) -> bool:
