@@ -86,6 +86,19 @@ def test_regional_and_spoken_ways_of_asking(names, text: str, aspect: str) -> No
     assert aspect_of(text, ignore=names) == aspect
 
 
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("技能提升补贴要交什么", "materials"),  # what to hand in
+        ("社保转移要交什么手续费吗", "fee"),  # ... unless a fee is named
+        ("这个要交什么费用", "fee"),
+        ("养老服务券怎么申领", "process"),
+    ],
+)
+def test_handing_in_and_claiming(names, text: str, aspect: str) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
 def test_a_long_question_is_answered_with_the_aspect_asked(catalogue) -> None:
     text = "我老伴的身份证户口本都在我这他上个月走了单位说可以领丧葬费在哪领"
     out = reply_to_question(catalogue, TODAY, text, referrals=load_referrals(ROOT / "referrals"))

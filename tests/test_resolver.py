@@ -88,6 +88,42 @@ def test_a_name_with_a_negation_is_matched_verbatim_only(catalogue) -> None:
     ]
 
 
+def test_a_name_misheard_in_full_beats_the_situation_words_it_shares(
+    catalogue, referrals
+) -> None:
+    """创业 … 补贴 tells 一次性创业补贴, but 创业场低补贴 is 创业场地补贴 heard wrongly: the
+    more specific name wins over the story."""
+    for text in ("创业场低补贴有多少", "创业场地租经补贴怎么申请", "创业场补贴有多少"):
+        found = resolve(catalogue, referrals, text)
+        assert found.decision == "answer" and keys(found) == ["startup_venue_subsidy"], text
+
+
+def test_a_loose_likeness_does_not_beat_a_situation(catalogue, referrals) -> None:
+    """保洁干 sounds like 保洁岗 (公益性岗位) in three characters only; the story of unpaid
+    wages stays the situation it tells."""
+    text = "我在小区门口干保洁，老板拖了我四个月工资，这种事投诉收不收钱"
+    assert keys(resolve(catalogue, referrals, text)) == ["wage_arrears_complaint"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("技能提补贴怎么申请", "skill_upgrade_subsidy"),
+        ("职业培补贴多少", "vocational_training_subsidy"),
+        ("就业困认定在哪办", "employment_hardship_recognition"),
+        ("社保缴记录在哪查", "contribution_record"),
+    ],
+)
+def test_a_long_name_missing_one_character_is_found(catalogue, text: str, key: str) -> None:
+    assert [p.key for p in fuzzy_names(catalogue, text)] == [key]
+
+
+def test_a_dropped_character_must_leave_enough_of_the_name(catalogue) -> None:
+    """What is left must hold three policy-specific characters, not mostly a shared ending."""
+    assert fuzzy_names(catalogue, "失业登在哪") == []
+    assert fuzzy_names(catalogue, "人的补贴要什么") == []
+
+
 def test_a_particle_in_the_story_is_no_mistyped_name(catalogue) -> None:
     """"的人交社保" differs from 个人交社保 (灵活就业人员参保登记) by 的 only: the citizen's
     sentence, not the name mistyped."""

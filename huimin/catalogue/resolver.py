@@ -8,8 +8,9 @@ Evidence, strongest first:
 2. a matter of another department (`referrals/`), which is never answered with a policy;
 3. an everyday situation told instead of a name (`policies/_situations.yml`: "干活的时候手被
    机器压了" is 工伤认定); it beats the 12345 catch-all of step 2, not another department;
-4. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定)
-   or one character off in a name of four or more (劳动冲裁);
+4. a title/alias heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定),
+   one character off in a name of four or more (劳动冲裁), or one left out of a name of five
+   or more (创业场补贴); a whole name misheard this way beats the situation of step 3;
 5. BM25 retrieval over the catalogue's text, the question's regional words read plain.
 Retrieval answers only when its best candidate stands clear of the next (the margin); when
 two or more are close it asks, best first; when nothing is close enough it says so. A wrong
@@ -124,9 +125,16 @@ def resolve(
         match.department.key == "hotline_12345" or _reads_matter(situation, match, text)
     )):
         return _refer_or_story(catalogue, referrals, text, match, told, thresholds)
-    if told is not None:
-        return Resolution("answer", (catalogue[told],), evidence="situation")
     heard = fuzzy_names(catalogue, text)
+    if told is not None:
+        # A name of four or more misheard in full ("创业场低补贴": every character sounds like
+        # 创业场地补贴) or missing one character ("创业场补贴") is more specific than the
+        # situation words it shares (创业 … 补贴 tells 一次性创业补贴); a looser likeness
+        # (保洁干 ~ 保洁岗, 自己去社保 ~ 自己交社保: one character of another sound) is not.
+        alike = fuzzy_names(catalogue, text, shortest=4, sound_only=True)
+        if not alike or catalogue[told] in alike:
+            return Resolution("answer", (catalogue[told],), evidence="situation")
+        heard = alike
     if len(heard) == 1:
         return Resolution("answer", (heard[0],), evidence="fuzzy")
     if heard:
@@ -447,9 +455,10 @@ def _specific(name: str) -> list[bool]:
     return mask
 
 
-def _near(name: str, window: str) -> bool:
+def _near(name: str, window: str, sound_only: bool = False) -> bool:
     """Same length, the same characters on the policy-specific part at least once (twice when
-    one is off), and every character sounding alike, or (names of 4+) all but one equal."""
+    one is off), and every character sounding alike, or (names of 4+, unless `sound_only`)
+    all but one equal."""
     pairs = list(zip(name, window, strict=True))
     same = [a == b for a, b in pairs]
     if all(same):
@@ -459,30 +468,49 @@ def _near(name: str, window: str) -> bool:
     sound_off = [not (_sounds(a) & _sounds(b)) for a, b in pairs]
     if not any(sound_off):
         return same_specific >= 1 or not any(specific)
-    if len(name) < 4 or sum(sound_off) != 1 or sum(same) != len(name) - 1:
+    if sound_only or len(name) < 4 or sum(sound_off) != 1 or sum(same) != len(name) - 1:
         return False
     if window[sound_off.index(True)] in _PARTICLES:
         return False
     return same_specific >= 2 and specific[sound_off.index(True)]
 
 
-def fuzzy_names(catalogue: Catalogue, text: str) -> list[Policy]:
-    """Policies one of whose names (3+ characters) appears in the text misheard or mistyped;
-    the longest name found first."""
+def _dropped(name: str, window: str) -> bool:
+    """A name of five or more typed with one of its policy-specific characters left out
+    ("创业场补贴" for 创业场地补贴, "技能提补贴" for 技能提升补贴), keeping at least three
+    others: too much of the name is left to be another's."""
+    if len(name) < 5 or len(window) != len(name) - 1:
+        return False
+    specific = _specific(name)
+    for i in range(1, len(name)):
+        if specific[i] and name[:i] + name[i + 1 :] == window:
+            return sum(specific) - 1 >= 3
+    return False
+
+
+def fuzzy_names(
+    catalogue: Catalogue, text: str, shortest: int = 3, sound_only: bool = False
+) -> list[Policy]:
+    """Policies one of whose names (`shortest`+ characters) appears in the text misheard or
+    mistyped (only misheard: `sound_only`); those of the longest name found."""
     plain = normalise(text)
     found: dict[str, tuple[int, Policy]] = {}
     for policy in catalogue:
         for name in map(normalise, policy.names):
             n = len(name)
-            if n < 3 or not all("\u4e00" <= ch <= "\u9fff" for ch in name):
+            if n < shortest or not all("\u4e00" <= ch <= "\u9fff" for ch in name):
                 continue
             if _NEGATIONS & set(name):  # one character off may flip it: 工资不发 / 工资谁发
                 continue
-            for start in range(len(plain) - n + 1):
-                if _near(name, plain[start : start + n]):
-                    if n > found.get(policy.key, (0, policy))[0]:
-                        found[policy.key] = (n, policy)
-                    break
+            if n <= found.get(policy.key, (0, policy))[0]:
+                continue
+            misheard = any(
+                _near(name, plain[i : i + n], sound_only) for i in range(len(plain) - n + 1)
+            )
+            if misheard or any(
+                _dropped(name, plain[i : i + n - 1]) for i in range(len(plain) - n + 2)
+            ):
+                found[policy.key] = (n, policy)
     ranked = sorted(found.values(), key=lambda item: -item[0])
     if not ranked:
         return []
