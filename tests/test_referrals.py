@@ -78,9 +78,13 @@ def test_matters_citizens_word_their_own_way(text: str, department: str) -> None
     assert found is not None and found.department.key == department
 
 
-def test_a_pension_asked_for_is_no_adoption() -> None:
-    """"领养老钱" is 领 + 养老钱: adoption's words are 领养孩子, 领养个…, not a bare 领养."""
-    assert load_referrals(ROOT / "referrals").match("我农村的没交过社保老了怎么领养老钱") is None
+@pytest.mark.parametrize("text", [
+    "我农村的没交过社保老了怎么领养老钱",  # 领 + 养老钱: adoption's words are 领养孩子, 领养个…
+    "店家不给交社保怎么办",  # an employer's duty (人社), not a shop's consumer matter
+    "我在饭店打工老板娘说给我交了社保是假的吗",
+])
+def test_a_workers_question_sharing_a_word_is_not_referred(text: str) -> None:
+    assert load_referrals(ROOT / "referrals").match(text) is None
 
 
 @pytest.fixture
