@@ -10,12 +10,12 @@ import pytest
 from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.misheard import fuzzy_names
 from huimin.catalogue.resolver import (
     THRESHOLDS,
     Thresholds,
     _by_retrieval,
     _long_question,
-    fuzzy_names,
     resolve,
     resolve_words,
 )

@@ -28,10 +28,10 @@ from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.certificates import load_certificates
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.handovers import load_handovers
+from huimin.catalogue.misheard import GENERIC_PARTS, fuzzy_names
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import Situation, load_situations
-from huimin.catalogue.sounds import sounds as _sounds
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import question_part
 
@@ -234,7 +234,7 @@ def _ranked_above(catalogue: Catalogue, found: Resolution, previous: Policy, tex
     if found.decision != "ask" or previous not in found.policies[1:]:
         return False
     terms = catalogue.index().tokenizer.terms
-    asked = {w for w in terms(plain(text)) if len(w) >= 2 and w not in _GENERIC_PARTS}
+    asked = {w for w in terms(plain(text)) if len(w) >= 2 and w not in GENERIC_PARTS}
     own = {w for name in previous.names for w in terms(name)}
     return any((asked & set(terms(name))) - own for name in found.policies[0].names)
 
@@ -413,7 +413,7 @@ def _names_share(catalogue: Catalogue, policy: Policy, text: str) -> bool:
     """The question shares a specific word with one of the policy's names (not only with its
     summary: "被裁员" matches the summary of 稳岗返还, "不裁员…的企业", but asks something else)."""
     terms = catalogue.index().tokenizer.terms
-    asked = {w for w in terms(text) if len(w) >= 2 and w not in _GENERIC_PARTS}
+    asked = {w for w in terms(text) if len(w) >= 2 and w not in GENERIC_PARTS}
     return any(asked & set(terms(name)) for name in policy.names)
 
 
@@ -425,94 +425,3 @@ def _in_text_order(policies: list[Policy], text: str) -> list[Policy]:
         return min((s for s in spots if s >= 0), default=len(plain))
 
     return sorted(policies, key=first)
-
-
-# --- Names heard or typed wrongly ---------------------------------------------------------
-
-# Endings many policy names share; a name matched only on these says nothing about which
-# policy ("人的补贴" is not "人才补贴"), so fuzzy matches must agree on the rest.
-_GENERIC_PARTS = ("补贴", "补助", "津贴", "登记", "认定", "申请", "保险", "待遇", "办理", "岗位")
-
-
-# Names holding a negation are matched verbatim only.
-_NEGATIONS = frozenset("不没无未")
-
-# Particles of the citizen's own sentence: a window that differs from a name only by one of
-# these is the name's words in a story, not the name mistyped ("四零五零的人交社保" is not
-# "个人交社保", 灵活就业人员参保登记).
-_PARTICLES = frozenset("的地得了吗呢吧啊呀嘛")
-
-
-def _specific(name: str) -> list[bool]:
-    """Per character of `name`: True unless it is part of a generic ending."""
-    mask = [True] * len(name)
-    for part in _GENERIC_PARTS:
-        start = name.find(part)
-        while start >= 0:
-            for i in range(start, start + len(part)):
-                mask[i] = False
-            start = name.find(part, start + 1)
-    return mask
-
-
-def _near(name: str, window: str, sound_only: bool = False) -> bool:
-    """Same length, the same characters on the policy-specific part at least once (twice when
-    one is off), and every character sounding alike, or (names of 4+, unless `sound_only`)
-    all but one equal."""
-    pairs = list(zip(name, window, strict=True))
-    same = [a == b for a, b in pairs]
-    if all(same):
-        return False  # verbatim: catalogue.mentions already found it
-    specific = _specific(name)
-    same_specific = sum(s and k for s, k in zip(same, specific, strict=True))
-    sound_off = [not (_sounds(a) & _sounds(b)) for a, b in pairs]
-    if not any(sound_off):
-        return same_specific >= 1 or not any(specific)
-    if sound_only or len(name) < 4 or sum(sound_off) != 1 or sum(same) != len(name) - 1:
-        return False
-    if window[sound_off.index(True)] in _PARTICLES:
-        return False
-    return same_specific >= 2 and specific[sound_off.index(True)]
-
-
-def _dropped(name: str, window: str) -> bool:
-    """A name of five or more typed with one of its policy-specific characters left out
-    ("创业场补贴" for 创业场地补贴, "技能提补贴" for 技能提升补贴), keeping at least three
-    others: too much of the name is left to be another's."""
-    if len(name) < 5 or len(window) != len(name) - 1:
-        return False
-    specific = _specific(name)
-    for i in range(1, len(name)):
-        if specific[i] and name[:i] + name[i + 1 :] == window:
-            return sum(specific) - 1 >= 3
-    return False
-
-
-def fuzzy_names(
-    catalogue: Catalogue, text: str, shortest: int = 3, sound_only: bool = False
-) -> list[Policy]:
-    """Policies one of whose names (`shortest`+ characters) appears in the text misheard or
-    mistyped (only misheard: `sound_only`); those of the longest name found."""
-    plain = normalise(text)
-    found: dict[str, tuple[int, Policy]] = {}
-    for policy in catalogue:
-        for name in map(normalise, policy.names):
-            n = len(name)
-            if n < shortest or not all("\u4e00" <= ch <= "\u9fff" for ch in name):
-                continue
-            if _NEGATIONS & set(name):  # one character off may flip it: 工资不发 / 工资谁发
-                continue
-            if n <= found.get(policy.key, (0, policy))[0]:
-                continue
-            misheard = any(
-                _near(name, plain[i : i + n], sound_only) for i in range(len(plain) - n + 1)
-            )
-            if misheard or any(
-                _dropped(name, plain[i : i + n - 1]) for i in range(len(plain) - n + 2)
-            ):
-                found[policy.key] = (n, policy)
-    ranked = sorted(found.values(), key=lambda item: -item[0])
-    if not ranked:
-        return []
-    longest = ranked[0][0]
-    return [policy for n, policy in ranked if n == longest]
