@@ -7,18 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from huimin.catalogue import aspect_of
+from huimin.catalogue import aspect_of, retrieval
 from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.long_questions import long_question
 from huimin.catalogue.misheard import fuzzy_names
-from huimin.catalogue.resolver import (
-    THRESHOLDS,
-    Thresholds,
-    _by_retrieval,
-    _long_question,
-    resolve,
-    resolve_words,
-)
+from huimin.catalogue.resolver import resolve, resolve_words
+from huimin.catalogue.retrieval import THRESHOLDS, Thresholds
 from huimin.catalogue.vocabulary import load_aspects
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +28,7 @@ def keys(resolution) -> list[str]:
 
 def by_retrieval(catalogue, text: str):
     """Retrieval's decision over the whole question, as the resolver reads it."""
-    return _by_retrieval(catalogue, plain(text), THRESHOLDS)
+    return retrieval.by_retrieval(catalogue, plain(text), THRESHOLDS)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +135,7 @@ def test_a_long_questions_doubt_is_settled_by_the_part_that_asks(catalogue, refe
     )
     whole = by_retrieval(catalogue, text)  # (everyday situations aside: retrieval's rule)
     assert whole.decision == "ask" and keys(whole)[0] == "pension_transfer"
-    found = _long_question(catalogue, text, whole, THRESHOLDS)
+    found = long_question(catalogue, text, whole, THRESHOLDS)
     assert found.decision == "answer" and keys(found) == ["pension_transfer"]
 
 
@@ -167,9 +162,9 @@ def test_the_part_that_asks_answers_only_a_candidate_it_sets_well_apart(
         "失业了每个月能领点生活费我想问问要带什么东西"
     )
     whole = by_retrieval(catalogue, text)
-    assert _long_question(catalogue, text, whole, THRESHOLDS).decision == "ask"
+    assert long_question(catalogue, text, whole, THRESHOLDS).decision == "ask"
     looser = Thresholds(part_clear_ratio=0.7)
-    assert _long_question(catalogue, text, whole, looser).decision == "answer"
+    assert long_question(catalogue, text, whole, looser).decision == "answer"
 
 
 def test_the_part_that_asks_puts_its_candidate_first_but_does_not_answer_it(
@@ -184,7 +179,7 @@ def test_the_part_that_asks_puts_its_candidate_first_but_does_not_answer_it(
     )
     whole = by_retrieval(catalogue, text)
     assert whole.decision == "ask" and keys(whole)[0] == "retirement_application"
-    found = _long_question(catalogue, text, whole, THRESHOLDS)
+    found = long_question(catalogue, text, whole, THRESHOLDS)
     assert found.decision == "ask" and keys(found)[:2] == [
         "survivor_benefits", "retirement_application"
     ]

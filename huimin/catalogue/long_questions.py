@@ -1,0 +1,107 @@
+"""Long questions: the story told first may point elsewhere than the part that asks.
+
+Older citizens often explain their situation at length before asking ("我是下岗的…听说…这个
+手续要多长时间能办完"). These rules read the part that asks (`vocabulary.question_part`) on
+its own, against what retrieval made of the whole, so that a word of the story (another
+department's matter, a look-alike name) does not decide the answer.
+"""
+
+from __future__ import annotations
+
+from huimin.catalogue.catalogue import Catalogue
+from huimin.catalogue.dialect import plain
+from huimin.catalogue.referrals import Match, ReferralTable
+from huimin.catalogue.retrieval import Resolution, Thresholds, by_retrieval, clear, outweighed
+from huimin.catalogue.schema import Policy
+from huimin.catalogue.situations import load_situations
+from huimin.catalogue.text import normalise
+from huimin.catalogue.vocabulary import question_part
+
+
+def long_question(
+    catalogue: Catalogue, text: str, found: Resolution, t: Thresholds
+) -> Resolution:
+    """`found` (retrieval over the whole of `text`) weighed against retrieval over the part
+    that asks, for long questions whose story may leave the whole in doubt.
+
+    When the part finds a candidate of the menu clearly and strongly (`switch_score`): the
+    first one is answered if the part sets it well apart (`part_clear_ratio`; "…广东那边交过
+    社保…听我侄子说社保可以转回来我不懂这个手续要多长时间能办完": the whole reads 转移 and
+    缴费记录 alike, the question 转移); a later one is put first and still offered, not
+    answered, as a short part may lean on one word ("开店…能补多少" reads 开店贷款). An answer
+    is never overturned by the part: on the development set the part contradicted only right
+    answers ("上门…要不要花钱" alone reads 居家养老服务补贴).
+    """
+    if len(text) < t.long_question or found.decision != "ask":
+        return found
+    part = question_part(text)
+    if part is None or len(part) >= len(plain(text)):
+        return found
+    narrow = clear(by_retrieval(catalogue, part, t), t)
+    if narrow is None or narrow.policies[0] not in found.policies:
+        return found
+    best = narrow.policies[0]
+    runner_up = narrow.scores[1] if len(narrow.scores) > 1 else 0.0
+    if best == found.policies[0]:
+        if runner_up > narrow.scores[0] * t.part_clear_ratio:
+            return found
+        return Resolution("answer", (best,), evidence="search", scores=found.scores)
+    rest = tuple(p for p in found.policies if p != best)
+    return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
+
+
+def refer_or_story(
+    catalogue: Catalogue,
+    referrals: ReferralTable,
+    text: str,
+    match: Match,
+    told: str | None,
+    t: Thresholds,
+) -> Resolution:
+    """Refer to another department, unless its matter is only in the story of a long question
+    ("我孙女…家里是低保户听说这种家庭的孩子毕业那年找工作政府会给一笔钱这个钱什么时候申请":
+    低保 is 民政's, the question 人社's): then a situation told answers, else retrieval when it
+    answers clearly or asks; a name heard in the story is no evidence ("干保洁干了" is not
+    保洁岗)."""
+    if len(text) >= t.long_question:
+        part = question_part(text)
+        if part is not None and referrals.match(part) is None:
+            if told is not None:
+                return Resolution("answer", (catalogue[told],), evidence="situation")
+            found = long_question(
+                catalogue, text, by_retrieval(catalogue, plain(text), t), t
+            )
+            if found.decision in {"answer", "ask"}:
+                return found
+    return Resolution("refer", referral=match)
+
+
+def told_over_story_name(
+    catalogue: Catalogue, policy: Policy, text: str
+) -> Resolution | None:
+    """The policy of the situation `text` tells when that situation reads the one name said
+    as part of its story: a word it looks for (three characters or more) lies inside the name
+    ("…四十多五十多岁的人自己交社保政府能补一点": the 4050 subsidy's situation looks for
+    自己交, so 自己交社保, which names 参保登记, is its story; the question asks for the help
+    with paying). Shorter words are too common in names to say so."""
+    told = load_situations().told(text)
+    if told is None or told.policy == policy.key or told.policy not in catalogue:
+        return None
+    said = [normalise(n) for n in policy.names if normalise(n) in normalise(text)]
+    found = [w for w in told.words_found(text) if len(w) >= 3 and "…" not in w]
+    if not any(w in n for w in found for n in said):
+        return None
+    return Resolution("answer", (catalogue[told.policy],), evidence="situation")
+
+
+def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:
+    """A long question names `policy` in the part that asks, and nothing there outweighs it:
+    the look-alike that retrieval finds over the whole question comes from the story ("…厂子
+    改制以后档案一直在人才中心放着…我想先问清楚办退休到时候要准备哪些材料": 档案 is the story,
+    办退休 the question), so the name is trusted."""
+    if len(text) < t.long_question:
+        return False
+    part = question_part(text)
+    if part is None or not any(normalise(n) in normalise(part) for n in policy.names):
+        return False
+    return outweighed(catalogue, policy, part, t) is None
