@@ -202,22 +202,13 @@ def _check_rule_keys(directory: Path, keys: set[str], problems: list[str]) -> No
     `_handovers.yml`) may name only policies of this catalogue: the resolver would otherwise
     skip a mistyped key silently and the questions it should catch would go unanswered."""
     named: list[tuple[str, str, str]] = []  # (file, field, key)
-    certificates = directory / "_certificates.yml"
-    situations = directory / "_situations.yml"
-    handovers = directory / "_handovers.yml"
+    rule_files = (("_certificates.yml", load_certificates), ("_situations.yml", load_situations),
+                  ("_handovers.yml", load_handovers))
     try:
-        if certificates.is_file():
-            rules = load_certificates.__wrapped__(certificates)  # read afresh, not cached
-            named.append((certificates.name, "default", rules.default))
-            named += [(certificates.name, f"when[{i}].policy", rule.policy)
-                      for i, rule in enumerate(rules.when)]
-        if situations.is_file():
-            told = load_situations.__wrapped__(situations).situations
-            named += [(situations.name, f"situations[{i}].policy", s.policy)
-                      for i, s in enumerate(told)]
-        if handovers.is_file():
-            named += [(handovers.name, field, key)
-                      for field, key in load_handovers.__wrapped__(handovers).policy_keys()]
+        for name, load in rule_files:
+            path = directory / name
+            if path.is_file():  # read afresh, not from the loader's cache
+                named += [(name, field, key) for field, key in load.__wrapped__(path).policy_keys()]
     except ValueError as exc:
         problems.extend(f"{directory.name}/{line}" for line in str(exc).splitlines())
         return

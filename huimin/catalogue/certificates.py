@@ -50,8 +50,10 @@ class Certificates(BaseModel):
                 return rule.policy
         return self.default
 
-    def policy_keys(self) -> set[str]:
-        return {self.default, *(rule.policy for rule in self.when)}
+    def policy_keys(self) -> list[tuple[str, str]]:
+        """(field, key) for every policy key the file names, for the catalogue's check."""
+        return [("default", self.default),
+                *((f"when[{i}].policy", rule.policy) for i, rule in enumerate(self.when))]
 
 
 @lru_cache(maxsize=4)

@@ -71,8 +71,9 @@ class Situations(BaseModel):
         told = self.told(text)
         return told.policy if told is not None else None
 
-    def policy_keys(self) -> set[str]:
-        return {s.policy for s in self.situations}
+    def policy_keys(self) -> list[tuple[str, str]]:
+        """(field, key) for every policy key the file names, for the catalogue's check."""
+        return [(f"situations[{i}].policy", s.policy) for i, s in enumerate(self.situations)]
 
 
 @lru_cache(maxsize=4)
