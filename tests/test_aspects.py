@@ -231,3 +231,65 @@ def test_what_there_is_must_not_be_an_aspect_word_too(tmp_path) -> None:
     bad.write_text(source.replace("能领什么 能领点什么", "能领什么 门槛", 1), encoding="utf-8")
     with pytest.raises(ValueError, match="门槛"):
         load_aspects(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # where: 往哪 / 搁哪 / 归谁管 / a place asked as "在社区办" or "跑到区里"
+        ("补办社保卡往哪儿去", "where"),
+        ("欠薪投诉这事归谁管", "where"),
+        ("档案现在搁哪儿存", "where"),
+        ("退休能在社区办吗", "where"),
+        ("失业登记得跑到县里去吗", "where"),
+        # process: trips, errands done by someone else, whether it is a bother
+        ("办退休前后要跑几趟", "process"),
+        ("我腿脚不好高龄津贴能让人代办吗", "process"),
+        ("养老金认证要本人到场吗", "process"),
+        ("社保转移麻不麻烦", "process"),
+        # materials: whether to bring a document, the evidence to have in hand
+        ("办失业登记用不用带户口本", "materials"),
+        ("劳动仲裁手上得有什么凭据", "materials"),
+        # fee: paying out of one's own pocket
+        ("职业技能等级认定要自费吗", "fee"),
+        ("办社保卡要给人家钱不", "fee"),
+        # deadline: northern 多会儿, weeks, how fast
+        ("创业补贴多会儿能下来", "deadline"),
+        ("社保转移要等几个星期", "deadline"),
+        ("工伤认定批得快不快", "deadline"),
+        # 等多少日子 asks how long, not an amount (多少)
+        ("失业金批下来要等多少日子", "deadline"),
+        # eligibility: 得行 / 也行吗 / 有份 / 沾边 / 能不能申 / age asked
+        ("我是个体户就业登记得行不", "eligibility"),
+        ("外地户口的创业贷款也行吗", "eligibility"),
+        ("求职创业补贴专科生有份不", "eligibility"),
+        ("我们小公司稳岗返还沾得上边不", "eligibility"),
+        ("吸纳就业补贴私人小厂能不能申", "eligibility"),
+        ("高龄津贴多大岁数能领", "eligibility"),
+        # amount: 几个钱 of a benefit is how much it pays, of a service what it costs
+        ("失业金一个月能有几个钱", "amount"),
+        ("工伤赔偿少了根手指能赔几个钱", "amount"),
+        ("补办社保卡要花几个钱", "fee"),
+        ("培训生活费一天补几块钱", "amount"),
+    ],
+)
+def test_everyday_ways_of_asking_one_aspect(names, text: str, aspect: str) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # 什么政(策) sounds like 什么证 but asks no document
+        ("我们厂让老师傅带徒弟这种政府补钱的是个什么政策", None),
+        # 行不行 of a choice loses to the place asked after it
+        ("那先调解行不行去哪调解", "where"),
+        # the story's 要等三个月 / 免费 / 身份证 are not what is asked
+        ("老板说要等三个月才发工资欠薪投诉在哪投", "where"),
+        ("我在电话里问过说免费技能鉴定怎么报名", "process"),
+    ],
+)
+def test_everyday_words_in_the_story_or_sounding_alike_ask_nothing(
+    names, text: str, aspect: str | None
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
