@@ -293,3 +293,42 @@ def test_everyday_words_in_the_story_or_sounding_alike_ask_nothing(
     names, text: str, aspect: str | None
 ) -> None:
     assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # 能 / 可以 … 吗, … 不 closing the clause, or 能不能: may it be done, who qualifies
+        ("我毕业三年了就业见习还能去吗", "eligibility"),
+        ("开个早餐店房租能补点不", "eligibility"),
+        ("我能不能去公益性岗位", "eligibility"),
+        ("外地交的养老保险可以转过来吗", "eligibility"),
+        # an aspect word asked still wins over 能…吗
+        ("失业金能领多少", "amount"),
+        ("社保卡能在银行补吗", "where"),
+        ("养老金认证在家里手机上可以弄不", "process"),
+        # 能在…吗 asks a place
+        ("失业登记能在街道办吗", "where"),
+        # a request, a way of getting help or an order of steps asks no eligibility
+        ("能帮我查一下社保缴费记录吗", None),
+        ("和老板闹翻了能不能先调解", None),
+        ("想开店缺钱能找政府借点吗", None),
+        # 能 far from the 吗 / 不, or 不 inside a clause, asks nothing
+        ("能干活的时候都在厂里", None),
+        # 有没有钱发 asks what there is, no aspect
+        ("我妈八十九了政府有没有钱发", None),
+    ],
+)
+def test_a_question_whether_it_may_be_done_asks_who_qualifies(
+    names, text: str, aspect: str | None
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_may_words_are_data(tmp_path) -> None:
+    source = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
+    assert load_aspects().question.may == ("能", "可以", "可不可以")
+    bad = tmp_path / "_aspects.yml"
+    bad.write_text(source.replace("may: >-", "may: [", 1), encoding="utf-8")
+    with pytest.raises(ValueError):
+        load_aspects(bad)
