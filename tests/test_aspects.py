@@ -271,6 +271,16 @@ def test_what_there_is_must_not_be_an_aspect_word_too(tmp_path) -> None:
         ("工伤赔偿少了根手指能赔几个钱", "amount"),
         ("补办社保卡要花几个钱", "fee"),
         ("培训生活费一天补几块钱", "amount"),
+        # an appointment, a form or a stamp is how it is done; a counter, where
+        ("办社保卡要不要预约", "process"),
+        ("退休要单位盖章吗", "process"),
+        ("失业登记是哪个服务中心办", "where"),
+        # 要交多少钱 for a service is its fee; 花多少天 / 多少时间 how long
+        ("职称评审要交好多钱", "fee"),
+        ("办退休得花多少天", "deadline"),
+        ("社保转移要花多少时间", "deadline"),
+        # 行吗 after a person: may they
+        ("灵活就业社保补贴外地人行吗", "eligibility"),
     ],
 )
 def test_everyday_ways_of_asking_one_aspect(names, text: str, aspect: str) -> None:
