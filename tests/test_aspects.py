@@ -231,3 +231,114 @@ def test_what_there_is_must_not_be_an_aspect_word_too(tmp_path) -> None:
     bad.write_text(source.replace("能领什么 能领点什么", "能领什么 门槛", 1), encoding="utf-8")
     with pytest.raises(ValueError, match="门槛"):
         load_aspects(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # where: 往哪 / 搁哪 / 归谁管 / a place asked as "在社区办" or "跑到区里"
+        ("补办社保卡往哪儿去", "where"),
+        ("欠薪投诉这事归谁管", "where"),
+        ("档案现在搁哪儿存", "where"),
+        ("退休能在社区办吗", "where"),
+        ("失业登记得跑到县里去吗", "where"),
+        # process: trips, errands done by someone else, whether it is a bother
+        ("办退休前后要跑几趟", "process"),
+        ("我腿脚不好高龄津贴能让人代办吗", "process"),
+        ("养老金认证要本人到场吗", "process"),
+        ("社保转移麻不麻烦", "process"),
+        # materials: whether to bring a document, the evidence to have in hand
+        ("办失业登记用不用带户口本", "materials"),
+        ("劳动仲裁手上得有什么凭据", "materials"),
+        # fee: paying out of one's own pocket
+        ("职业技能等级认定要自费吗", "fee"),
+        ("办社保卡要给人家钱不", "fee"),
+        # deadline: northern 多会儿, weeks, how fast
+        ("创业补贴多会儿能下来", "deadline"),
+        ("社保转移要等几个星期", "deadline"),
+        ("工伤认定批得快不快", "deadline"),
+        # 等多少日子 asks how long, not an amount (多少)
+        ("失业金批下来要等多少日子", "deadline"),
+        # eligibility: 得行 / 也行吗 / 有份 / 沾边 / 能不能申 / age asked
+        ("我是个体户就业登记得行不", "eligibility"),
+        ("外地户口的创业贷款也行吗", "eligibility"),
+        ("求职创业补贴专科生有份不", "eligibility"),
+        ("我们小公司稳岗返还沾得上边不", "eligibility"),
+        ("吸纳就业补贴私人小厂能不能申", "eligibility"),
+        ("高龄津贴多大岁数能领", "eligibility"),
+        # amount: 几个钱 of a benefit is how much it pays, of a service what it costs
+        ("失业金一个月能有几个钱", "amount"),
+        ("工伤赔偿少了根手指能赔几个钱", "amount"),
+        ("补办社保卡要花几个钱", "fee"),
+        ("培训生活费一天补几块钱", "amount"),
+        # an appointment, a form or a stamp is how it is done; a counter, where
+        ("办社保卡要不要预约", "process"),
+        ("退休要单位盖章吗", "process"),
+        ("失业登记是哪个服务中心办", "where"),
+        # 要交多少钱 for a service is its fee; 花多少天 / 多少时间 how long
+        ("职称评审要交好多钱", "fee"),
+        ("办退休得花多少天", "deadline"),
+        ("社保转移要花多少时间", "deadline"),
+        # 行吗 after a person: may they
+        ("灵活就业社保补贴外地人行吗", "eligibility"),
+    ],
+)
+def test_everyday_ways_of_asking_one_aspect(names, text: str, aspect: str) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # 什么政(策) sounds like 什么证 but asks no document
+        ("我们厂让老师傅带徒弟这种政府补钱的是个什么政策", None),
+        # 行不行 of a choice loses to the place asked after it
+        ("那先调解行不行去哪调解", "where"),
+        # the story's 要等三个月 / 免费 / 身份证 are not what is asked
+        ("老板说要等三个月才发工资欠薪投诉在哪投", "where"),
+        ("我在电话里问过说免费技能鉴定怎么报名", "process"),
+    ],
+)
+def test_everyday_words_in_the_story_or_sounding_alike_ask_nothing(
+    names, text: str, aspect: str | None
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # 能 / 可以 … 吗, … 不 closing the clause, or 能不能: may it be done, who qualifies
+        ("我毕业三年了就业见习还能去吗", "eligibility"),
+        ("开个早餐店房租能补点不", "eligibility"),
+        ("我能不能去公益性岗位", "eligibility"),
+        ("外地交的养老保险可以转过来吗", "eligibility"),
+        # an aspect word asked still wins over 能…吗
+        ("失业金能领多少", "amount"),
+        ("社保卡能在银行补吗", "where"),
+        ("养老金认证在家里手机上可以弄不", "process"),
+        # 能在…吗 asks a place
+        ("失业登记能在街道办吗", "where"),
+        # a request, a way of getting help or an order of steps asks no eligibility
+        ("能帮我查一下社保缴费记录吗", None),
+        ("和老板闹翻了能不能先调解", None),
+        ("想开店缺钱能找政府借点吗", None),
+        # 能 far from the 吗 / 不, or 不 inside a clause, asks nothing
+        ("能干活的时候都在厂里", None),
+        # 有没有钱发 asks what there is, no aspect
+        ("我妈八十九了政府有没有钱发", None),
+    ],
+)
+def test_a_question_whether_it_may_be_done_asks_who_qualifies(
+    names, text: str, aspect: str | None
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_may_words_are_data(tmp_path) -> None:
+    source = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
+    assert load_aspects().question.may == ("能", "可以", "可不可以")
+    bad = tmp_path / "_aspects.yml"
+    bad.write_text(source.replace("may: >-", "may: [", 1), encoding="utf-8")
+    with pytest.raises(ValueError):
+        load_aspects(bad)

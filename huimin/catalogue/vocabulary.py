@@ -56,6 +56,11 @@ class _AspectFile(BaseModel):
     asking_starts: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Ask what there is, no one aspect ("能领什么", "能领点啥"): read by the resolver only.
     what_there_is: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Ask whether something may be done ("房租能补吗", "还能去吗"): eligibility when no aspect
+    # word is asked; `may_not` start a request, not a question of eligibility ("能帮我查吗").
+    may: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    may_not: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    may_where: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -81,6 +86,10 @@ class QuestionWords:
     # asking_starts: what comes after the last of these is the question, what comes before
     # the story ("我都不知道要花多少钱…我就想问问到底在哪里办")
     starts: tuple[str, ...] = ()
+    # may / may_not: "能…吗" asks whether it may be done, "能帮我…吗" is a request
+    may: tuple[str, ...] = ()
+    may_not: tuple[str, ...] = ()
+    may_where: tuple[str, ...] = ()  # "能在街道办吗" asks where
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
         question=QuestionWords(
             _words(parsed.question_words), _words(parsed.closing_particles),
             _words(parsed.not_asking), _words(parsed.asking_starts),
+            _words(parsed.may), _words(parsed.may_not), _words(parsed.may_where),
         ),
         what_there_is=_checked_apart(parsed),
     )
@@ -293,10 +303,44 @@ def _question_start(text: str, asked: set[_Cue], words: QuestionWords = QUESTION
     return max(ends, default=0)
 
 
+# How many characters may stand between 能 / 可以 and the 吗 or closing 不 that makes it ask
+# whether a thing may be done: "房租能补点不", "能去单位见习吗"; farther, they are two clauses.
+MAY_REACH: Final[int] = 8
+# The aspect a question of "may it be done" asks when no aspect word is asked.
+MAY_ASPECT: Final[str] = "eligibility"
+
+
+def _may(text: str, words: QuestionWords = QUESTION_WORDS) -> _Cue | None:
+    """The last question in `text` whether something may be done ("房租能补吗", "我能不能去",
+    "创业贷款我能贷不"), not a request ("能帮我查一下吗"): 能 / 可以 (`may`) asked as A不A
+    (能不能) or followed within MAY_REACH characters, in its clause, by 吗 / 么 or by 不 closing
+    the clause. It asks who qualifies; "能在街道办吗" (`may_where`) asks where."""
+    found = None
+    for word in words.may:
+        for match in re.finditer(re.escape(word), text):
+            start, end = match.span()
+            if any(text.startswith(n, start) for n in words.may_not):
+                continue
+            clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[end:])[0]
+            near = clause[:MAY_REACH + 1]
+            asks = (
+                "不" in word or clause.startswith(f"不{word}")
+                or re.search(r"吗|(?<![什怎这那多])么", near) is not None
+                or (clause.endswith("不") and len(clause) <= MAY_REACH + 1)
+            )
+            if asks and (found is None or start > found.start):
+                where = any(text.startswith(w, start) for w in words.may_where)
+                found = _Cue(start, end, "where" if where else MAY_ASPECT, word)
+    return found
+
+
 def _winner(text: str) -> tuple[_Cue | None, bool]:
     """The aspect word that `text` (read plain) asks about, and whether it is asked (not only
     background): see `aspect_of`. Homophones are read only when the words as written ask
-    nothing, so a word spelt right is never outvoted by one merely sounding alike."""
+    nothing, so a word spelt right is never outvoted by one merely sounding alike; a question
+    whether a thing may be done ("房租能补吗") asks who qualifies when no aspect word is asked,
+    before aspect words of the story."""
+    background: _Cue | None = None
     for heard in (False, True):
         cues = _cues(text, heard)
         if not cues:
@@ -307,9 +351,14 @@ def _winner(text: str) -> tuple[_Cue | None, bool]:
             c in asked, c.start >= start, text[c.start - 1 : c.start] != "了",
             c.end - c.start, c.end,
         ))  # fmt: skip
-        if cue in asked or heard:
-            return cue, cue in asked
-    return None, False
+        if cue in asked:
+            return cue, True
+        if heard:
+            background = cue
+    may = _may(text)
+    if may is not None:
+        return may, True
+    return background, False
 
 
 def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
