@@ -19,6 +19,7 @@ from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations, said
+from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import Aspect, aspect_of
 
 # The word lists that steer a conversation are data ops staff edit, beside the policy files.
@@ -39,6 +40,7 @@ class ConversationWords(BaseModel):
     own: Words
     which: Words
     walkthrough: Words
+    qualifies: Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
 
@@ -90,7 +92,8 @@ def asked_of_previous(
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
         return None
-    aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
+    names = tuple(n for p in cat for n in p.names)
+    aspect = asks_if_qualifies(text) or aspect_of(text, ignore=names)
     if aspect is None:
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
@@ -99,6 +102,19 @@ def asked_of_previous(
     if switch is not None and not tells_a_condition(policy, aspect, switch):
         return None
     return told_in_context(cat, policy, text) or policy, aspect
+
+
+# Words that close a follow-up asking whether the citizen may take part ("我这种五十多的下岗的
+# 能去吗" after 公益性岗位): said last, after the policy was named, they ask its conditions,
+# whatever aspect words the citizen's story holds (五十多 is an age, not 多少).
+QUALIFIES_WORDS: tuple[str, ...] = tuple(normalise(w) for w in _WORDS.qualifies)
+_CLOSING_PARTICLES: Final[str] = "啊呀呢吧哈么嘛哦"
+
+
+def asks_if_qualifies(text: str) -> Aspect | None:
+    """The aspect "eligibility" when the turn ends asking whether the citizen may take part."""
+    plain = normalise(text).rstrip(_CLOSING_PARTICLES)
+    return "eligibility" if plain.endswith(QUALIFIES_WORDS) else None
 
 
 def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:

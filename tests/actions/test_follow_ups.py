@@ -374,3 +374,21 @@ def test_a_citizen_describing_themself_against_the_conditions_stays() -> None:
     asked = asked_of_previous(CATALOGUE, refs, text, "public_welfare_post")
     assert asked == (CATALOGUE["public_welfare_post"], "eligibility")
     assert asked_of_previous(CATALOGUE, refs, text, "unemployment_insurance") is None
+
+
+@pytest.mark.parametrize("text", ["我这种五十多的下岗的能去吗", "我这种下岗好多年又五十多岁的能去不"])
+def test_a_turn_closing_with_may_i_take_part_asks_the_conditions(text: str) -> None:
+    """"…能去吗" at the end asks whether the citizen qualifies, though no aspect word says so
+    and 五十多 looks like 多少: after 公益性岗位 it is the post's conditions, the citizen's
+    story (就业困难人员's situation) being one of them."""
+    refs = ReferralStore(ROOT / "referrals").table
+    asked = asked_of_previous(CATALOGUE, refs, text, "public_welfare_post")
+    assert asked == (CATALOGUE["public_welfare_post"], "eligibility")
+
+
+def test_may_i_take_part_said_mid_turn_is_not_read_as_the_question() -> None:
+    """Only the end of the turn counts: "能去吗" inside a longer question leaves its own aspect."""
+    refs = ReferralStore(ROOT / "referrals").table
+    asked = asked_of_previous(CATALOGUE, refs, "我问了能去吗他们说要先登记在哪登记",
+                              "public_welfare_post")
+    assert asked is not None and asked[1] == "where"
