@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from huimin.catalogue import load_catalogue, normalise
-from huimin.catalogue.resolver import resolve
 from huimin.catalogue.referrals import (
     SHORT_NAMES,
     ReferralError,
     ReferralStore,
     load_referrals,
 )
+from huimin.catalogue.resolver import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,47 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
-from typing import Annotated, Final
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Final
 
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
-from huimin.catalogue.data_file import Words, load_checked
+from huimin.catalogue.conversation import CONVERSATION_FILE, load_conversation_words
+
+__all__ = ["CONVERSATION_FILE", "load_conversation_words"]  # read from here by the tests too
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations, said
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import Aspect, aspect_of
-
-# The word lists that steer a conversation are data ops staff edit, beside the policy files.
-CONVERSATION_FILE: Final[Path] = (
-    Path(__file__).resolve().parents[2] / "policies" / "_conversation.yml"
-)
-
-
-class ConversationWords(BaseModel):
-    """policies/_conversation.yml: every list required, no unknown field (a misspelt one would
-    silently switch a rule off)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    application_status: Words
-    which_benefits: Words
-    new_matter: Words
-    own: Words
-    which: Words
-    walkthrough: Words
-    qualifies: Words
-    guide_answers: Annotated[list[Aspect], Field(min_length=1)]
-
-
-def load_conversation_words(path: Path = CONVERSATION_FILE) -> ConversationWords:
-    """The conversation word lists; raises ValueError naming the file and field when wrong."""
-    return load_checked(path, ConversationWords, "conversation words")
-
 
 _WORDS = load_conversation_words()
 
