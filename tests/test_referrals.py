@@ -192,3 +192,20 @@ def test_a_phrase_word_needs_its_parts_in_order_and_close() -> None:
     table = load_referrals(ROOT / "referrals")
     assert table.match("身份证还有一个月到期") is not None
     assert table.match("到期了带身份证") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("我家狗打疫苗去哪", "hotline_12345"),  # a pet's vaccine is not 卫健's
+        ("被狗咬了要打狂犬疫苗吗", "health"),
+    ],
+)
+def test_unless_words_keep_a_matter_to_its_own_people(text: str, department: str) -> None:
+    found = load_referrals(ROOT / "referrals").match(text)
+    assert found is not None and found.department.key == department
+
+
+def test_a_story_word_of_the_policy_discussed_is_no_referral() -> None:
+    """"那我爸住院了没法刷脸咋办" after 养老金认证: 住院 is the story, 刷脸 the question."""
+    assert load_referrals(ROOT / "referrals").match("那我爸住院了没法刷脸咋办") is None
