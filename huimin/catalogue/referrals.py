@@ -79,7 +79,7 @@ class Matter(_Strict):
     topic: _Line
     words: list[_Word] = Field(min_length=1)
     answer: _Line
-    unless: list[_Word] = Field(default_factory=list)
+    unless: list[_Word] = Field(default_factory=list)  # words or phrases "A…B"
     names_department: bool = False
 
 
@@ -194,7 +194,7 @@ class ReferralTable:
         found = [
             (word, Match(d, m)) for word, d, m in self._words
             if word and _found(word, plain, bare)
-            and not any(normalise(w) in plain for w in m.unless)
+            and not any(said(_plain_word(w), plain) for w in m.unless)
         ]  # fmt: skip
         if not found:
             return None
