@@ -15,6 +15,7 @@ from huimin.catalogue.referrals import (
     ReferralStore,
     load_referrals,
 )
+from huimin.catalogue.resolver import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +72,12 @@ def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> N
         ("楼上半夜施工吵得睡不着", "hotline_12345"),
         ("户口想迁到老家去", "public_security"),  # 户口迁 read without 想
         ("流产后能领什么", "medical_insurance"),
+        ("身份证还有一个月到期提前能换吗", "public_security"),  # 身份证…到期, split by the story
+        ("身份证上的照片太丑了能重新拍吗", "public_security"),
+        ("身份证也丢了咋办", "public_security"),
+        ("我是二级残疾坐公交免费吗", "disabled_federation"),  # not the 12345 catch-all's 公交
+        ("去年在外地做的手术回来报销要带啥", "medical_insurance"),
+        ("药店卖的药是假的", "market_regulation"),  # not 医保's 药店
     ],
 )
 def test_matters_citizens_word_their_own_way(text: str, department: str) -> None:
@@ -134,3 +141,71 @@ def test_a_bad_edit_keeps_the_last_good_table_serving(folder: Path) -> None:
     assert store.reload_if_changed() == []
     found = store.table.match("家里吃不上饭了")
     assert found is not None and found.department.key == "civil_affairs"
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("这个事民政管不管", "civil_affairs"),
+        ("卫健委的投诉电话是多少", "health"),
+        ("市场监管局在哪办公", "market_regulation"),
+        ("孩子看病报销是不是要找医保局", "medical_insurance"),
+        ("我妈生活困难去民政局能申请点啥", "civil_affairs"),
+    ],
+)
+def test_a_department_named_as_a_word_is_its_matter(text: str, department: str) -> None:
+    found = load_referrals(ROOT / "referrals").match(text)
+    assert found is not None and found.department.key == department
+
+
+def test_a_department_named_yields_to_a_situation_told() -> None:
+    """A department's bare name says no matter: "我下岗了去民政局还是人社局登记失业" tells
+    失业登记, which the resolver answers; 民政's own matters (低保) still refer."""
+    catalogue = load_catalogue(ROOT / "policies")
+    table = load_referrals(ROOT / "referrals")
+    found = resolve(catalogue, table, "我下岗了去民政局还是人社局登记")
+    assert found.decision == "answer" and found.policies[0].key == "unemployment_registration"
+    found = resolve(catalogue, table, "失业了家里揭不开锅能申请低保吗")
+    assert found.decision == "refer" and found.referral is not None
+    assert found.referral.department.key == "civil_affairs"
+
+
+@pytest.mark.parametrize(
+    ("text", "policy"),
+    [
+        ("上班时手被切伤了在医院缝了针工伤怎么报", "work_injury_recognition"),
+        ("在厂里受伤送医院了工伤认定去哪弄", "work_injury_recognition"),
+    ],
+)
+def test_a_work_injury_treated_in_hospital_is_not_referred_to_health(
+    text: str, policy: str
+) -> None:
+    """医院 is 卫健's word, but a work injury treated in hospital is 人社's 工伤 (`unless`)."""
+    table = load_referrals(ROOT / "referrals")
+    assert table.match(text) is None or table.match(text).department.key != "health"
+    found = resolve(load_catalogue(ROOT / "policies"), table, text)
+    assert found.decision == "answer" and found.policies[0].key == policy
+    assert table.match("去医院看病挂号怎么预约") is not None
+
+
+def test_a_phrase_word_needs_its_parts_in_order_and_close() -> None:
+    table = load_referrals(ROOT / "referrals")
+    assert table.match("身份证还有一个月到期") is not None
+    assert table.match("到期了带身份证") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("我家狗打疫苗去哪", "hotline_12345"),  # a pet's vaccine is not 卫健's
+        ("被狗咬了要打狂犬疫苗吗", "health"),
+    ],
+)
+def test_unless_words_keep_a_matter_to_its_own_people(text: str, department: str) -> None:
+    found = load_referrals(ROOT / "referrals").match(text)
+    assert found is not None and found.department.key == department
+
+
+def test_a_story_word_of_the_policy_discussed_is_no_referral() -> None:
+    """"那我爸住院了没法刷脸咋办" after 养老金认证: 住院 is the story, 刷脸 the question."""
+    assert load_referrals(ROOT / "referrals").match("那我爸住院了没法刷脸咋办") is None

@@ -24,6 +24,7 @@ from huimin.catalogue import (
     SearchHit,
     aspect_of,
 )
+from huimin.catalogue.conversation import asks_of_another
 from huimin.catalogue.dialect import plain as read_plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve, with_named
@@ -342,6 +343,10 @@ def reply_to_question(
         )
     if not typed:
         return Outcome(which_policy(catalogue), None, aspect, decision="none")
+    if earlier is not None and aspect is None and asks_of_another(typed):
+        # "那我媳妇呢她也被裁了" after 失业保险金's process: the same question of someone else.
+        again = previous_aspect if previous_aspect in ASPECTS else None
+        return Outcome(answer(earlier, again, today), earlier, again)
     return Outcome(not_found(), None, aspect, decision="none")
 
 

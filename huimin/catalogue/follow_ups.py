@@ -7,45 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
-from typing import Annotated, Final
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Final
 
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
-from huimin.catalogue.data_file import Words, load_checked
+from huimin.catalogue.conversation import CONVERSATION_FILE, load_conversation_words
+
+__all__ = ["CONVERSATION_FILE", "load_conversation_words"]  # read from here by the tests too
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations, said
+from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import Aspect, aspect_of
-
-# The word lists that steer a conversation are data ops staff edit, beside the policy files.
-CONVERSATION_FILE: Final[Path] = (
-    Path(__file__).resolve().parents[2] / "policies" / "_conversation.yml"
-)
-
-
-class ConversationWords(BaseModel):
-    """policies/_conversation.yml: every list required, no unknown field (a misspelt one would
-    silently switch a rule off)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    application_status: Words
-    which_benefits: Words
-    new_matter: Words
-    own: Words
-    which: Words
-    walkthrough: Words
-    guide_answers: Annotated[list[Aspect], Field(min_length=1)]
-
-
-def load_conversation_words(path: Path = CONVERSATION_FILE) -> ConversationWords:
-    """The conversation word lists; raises ValueError naming the file and field when wrong."""
-    return load_checked(path, ConversationWords, "conversation words")
-
 
 _WORDS = load_conversation_words()
 
@@ -90,7 +64,8 @@ def asked_of_previous(
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
         return None
-    aspect = aspect_of(text, ignore=tuple(n for p in cat for n in p.names))
+    names = tuple(n for p in cat for n in p.names)
+    aspect = asks_if_qualifies(text) or aspect_of(text, ignore=names)
     if aspect is None:
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
@@ -99,6 +74,19 @@ def asked_of_previous(
     if switch is not None and not tells_a_condition(policy, aspect, switch):
         return None
     return told_in_context(cat, policy, text) or policy, aspect
+
+
+# Words that close a follow-up asking whether the citizen may take part ("我这种五十多的下岗的
+# 能去吗" after 公益性岗位): said last, after the policy was named, they ask its conditions,
+# whatever aspect words the citizen's story holds (五十多 is an age, not 多少).
+QUALIFIES_WORDS: tuple[str, ...] = tuple(normalise(w) for w in _WORDS.qualifies)
+_CLOSING_PARTICLES: Final[str] = "啊呀呢吧哈么嘛哦"
+
+
+def asks_if_qualifies(text: str) -> Aspect | None:
+    """The aspect "eligibility" when the turn ends asking whether the citizen may take part."""
+    plain = normalise(text).rstrip(_CLOSING_PARTICLES)
+    return "eligibility" if plain.endswith(QUALIFIES_WORDS) else None
 
 
 def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:

@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from huimin.catalogue.situations import said
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import DOMAIN_WORDS
 
@@ -55,8 +56,12 @@ DepartmentKey = Literal[
 ]  # fmt: skip
 
 _Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
+# A word, or a phrase "A…B" (A followed closely by B) that a question splits.
 _Word = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12, pattern=r"^\S+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=2, max_length=12, pattern=r"^[^\s…]+(…[^\s…]+)?$"
+    ),
 ]
 
 
@@ -65,9 +70,17 @@ class _Strict(BaseModel):
 
 
 class Matter(_Strict):
+    """One matter of a department. `unless`: words that tell a 人社 matter in which this
+    matter's words are only part of the story ("工伤" beside 医院: a work injury treated in
+    hospital is 人社's 工伤, not 卫健's); a question holding one is not this matter.
+    `names_department`: the words only name the department ("民政局", "卫健委"); a situation
+    told outweighs them, as it outweighs the 12345 catch-all ("下岗了是去民政局还是人社局登记")."""
+
     topic: _Line
     words: list[_Word] = Field(min_length=1)
     answer: _Line
+    unless: list[_Word] = Field(default_factory=list)  # words or phrases "A…B"
+    names_department: bool = False
 
 
 class Department(_Strict):
@@ -99,6 +112,12 @@ class Match:
             f"这件事由{self.department.department}负责，{REFERRAL_MARK}。\n"
             f"{self.matter.answer}\n联系方式：{self.department.contact}"
         )
+
+    @property
+    def yields_to_situation(self) -> bool:
+        """A situation told outweighs this match: the 12345 catch-all is for what no
+        department, 人社 included, handles, and a department's name alone says no matter."""
+        return self.department.key == "hotline_12345" or self.matter.names_department
 
 
 # Words a question puts inside a matter's name ("户口怎么注销" for 户口注销, "医保要去报销"
@@ -133,13 +152,32 @@ def _straddles(start: int, end: int, text: str, term: str) -> bool:
     return False
 
 
+def _plain_word(word: str) -> str:
+    """A referral word as questions are compared: normalised, a phrase "A…B" kept split."""
+    return "…".join(normalise(part) for part in word.split("…"))
+
+
+def _length(word: str) -> int:
+    """How much of a question a word covers: "身份证…到期" counts as 身份证到期."""
+    return len(word) - word.count("…")
+
+
+def _found(word: str, plain: str, bare: str) -> bool:
+    """`word` is in the question (normalised `plain`, or `bare` without question words); a
+    phrase "A…B" is A followed closely by B ("身份证还有一个月到期": 身份证…到期), as in the
+    situations file."""
+    if "…" in word:
+        return said(word, plain) or said(word, bare)
+    return _stands_alone(word, plain) or _stands_alone(word, bare)
+
+
 class ReferralTable:
     """Every referral word, longest first, so the most specific matter wins."""
 
     def __init__(self, departments: list[Department]) -> None:
         self.departments = {d.key: d for d in departments}
-        pairs = [(normalise(w), d, m) for d in departments for m in d.matters for w in m.words]
-        self._words = sorted(pairs, key=lambda p: -len(p[0]))
+        pairs = [(_plain_word(w), d, m) for d in departments for m in d.matters for w in m.words]
+        self._words = sorted(pairs, key=lambda p: -_length(p[0]))
 
     def __len__(self) -> int:
         return len(self.departments)
@@ -155,7 +193,8 @@ class ReferralTable:
         bare = _QUESTION_WORDS.sub("", plain)
         found = [
             (word, Match(d, m)) for word, d, m in self._words
-            if word and (_stands_alone(word, plain) or _stands_alone(word, bare))
+            if word and _found(word, plain, bare)
+            and not any(said(_plain_word(w), plain) for w in m.unless)
         ]  # fmt: skip
         if not found:
             return None
@@ -163,9 +202,9 @@ class ReferralTable:
         covered: dict[str, int] = {}
         for word, match in named:
             key = match.department.key
-            covered[key] = covered.get(key, 0) + len(word)
+            covered[key] = covered.get(key, 0) + _length(word)
         # `named` is longest word first and stable, so max() keeps the earlier on a full tie.
-        best = max(named, key=lambda f: (len(f[0]), covered[f[1].department.key]))
+        best = max(named, key=lambda f: (_length(f[0]), covered[f[1].department.key]))
         return best[1]
 
     def general(self) -> Department | None:
@@ -208,7 +247,7 @@ def load_referrals(directory: str | Path) -> ReferralTable:
             continue
         for matter in department.matters:
             for word in matter.words:
-                norm = normalise(word)
+                norm = _plain_word(word)
                 if owner.setdefault(norm, label) != label:
                     problems.append(f"{label}: field 'words': '{word}' is also in {owner[norm]}")
         departments.append(department)

@@ -87,11 +87,12 @@ def resolve(
     told = situation.policy if situation is not None and situation.policy in catalogue else None
     match = referrals.match(text) if referrals is not None else None
     # The 12345 catch-all yields to a situation told ("在小区门口干保洁…拖了我四个月工资"):
-    # it is for what no department, 人社 included, handles; so does a department whose words
+    # it is for what no department, 人社 included, handles; so does a department's bare name
+    # ("下岗了去民政局还是人社局登记") and a department whose words
     # the situation reads as its own ("家属能领一笔办丧事的钱": 丧事 is 民政's, 办丧事的钱 the
     # funeral grant's).
     if match is not None and not (told and (
-        match.department.key == "hotline_12345" or _reads_matter(situation, match, text)
+        match.yields_to_situation or _reads_matter(situation, match, text)
     )):
         return refer_or_story(catalogue, referrals, text, match, told, thresholds)
     heard = fuzzy_names(catalogue, text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from bot.actions.policy import (
     policy_question_instead,
 )
 from huimin.catalogue import load_catalogue
+from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.follow_ups import (
     GUIDE_ANSWERS,
     WHICH_BENEFITS_WORDS,
@@ -374,3 +376,49 @@ def test_a_citizen_describing_themself_against_the_conditions_stays() -> None:
     asked = asked_of_previous(CATALOGUE, refs, text, "public_welfare_post")
     assert asked == (CATALOGUE["public_welfare_post"], "eligibility")
     assert asked_of_previous(CATALOGUE, refs, text, "unemployment_insurance") is None
+
+
+@pytest.mark.parametrize("text", ["我这种五十多的下岗的能去吗", "我这种下岗好多年又五十多的能去不"])
+def test_a_turn_closing_with_may_i_take_part_asks_the_conditions(text: str) -> None:
+    """"…能去吗" at the end asks whether the citizen qualifies, though no aspect word says so
+    and 五十多 looks like 多少: after 公益性岗位 it is the post's conditions, the citizen's
+    story (就业困难人员's situation) being one of them."""
+    refs = ReferralStore(ROOT / "referrals").table
+    asked = asked_of_previous(CATALOGUE, refs, text, "public_welfare_post")
+    assert asked == (CATALOGUE["public_welfare_post"], "eligibility")
+
+
+def test_may_i_take_part_said_mid_turn_is_not_read_as_the_question() -> None:
+    """Only the end of the turn counts: "能去吗" inside a longer question leaves its own aspect."""
+    refs = ReferralStore(ROOT / "referrals").table
+    asked = asked_of_previous(CATALOGUE, refs, "我问了能去吗他们说要先登记在哪登记",
+                              "public_welfare_post")
+    assert asked is not None and asked[1] == "where"
+
+
+@pytest.mark.parametrize(
+    ("previous", "aspect", "text"),
+    [
+        ("unemployment_insurance", "process", "那我媳妇呢她也被裁了"),
+        ("elderly_allowance", "amount", "我奶奶九十了呢"),
+        ("wage_arrears_complaint", "process", "要是老板跑了呢"),
+    ],
+)
+def test_the_same_question_of_someone_else_keeps_the_policy(
+    previous: str, aspect: str, text: str
+) -> None:
+    """A turn that finds nothing of its own and asks again with 呢 about someone else or
+    another case is the previous question again; a bare "那这个呢" adds nothing to find."""
+    refs = ReferralStore(ROOT / "referrals").table
+    outcome = reply_to_question(CATALOGUE, date(2026, 1, 5), text=text, previous=previous,
+                                previous_aspect=aspect, referrals=refs)
+    assert outcome.policy is not None and outcome.policy.key == previous
+    assert outcome.aspect == aspect
+
+
+def test_a_materials_word_is_no_other_departments_matter() -> None:
+    """"补卡要带户口本吗" after 社保卡 asks what to bring; 户口本丢了 is 公安's."""
+    refs = ReferralStore(ROOT / "referrals").table
+    assert refs.match("补卡要带户口本吗") is None
+    found = refs.match("我户口本丢了去哪里补")
+    assert found is not None and found.department.key == "public_security"
