@@ -95,6 +95,18 @@ def test_another_policy_presented_as_the_answer_is_wrong() -> None:
     assert (verdict.label, verdict.presented) == ("wrong", ("skill_upgrade_subsidy",))
 
 
+@pytest.mark.parametrize("tail", [
+    "",  # the other policy's own text names the expected one (公益性岗位 in its amount)
+    "\n还想了解：\n回复 1：公益性岗位",  # and as an option beneath the answer
+])
+def test_another_policy_that_mentions_the_expected_one_is_still_wrong(tail: str) -> None:
+    other = POLICIES["employment_hardship_recognition"]
+    assert "公益性岗位" in other["amount"]
+    reply = f"【就业困难人员认定】标准和金额\n{other['amount']}{tail}"
+    verdict = JUDGE.judge(Expect(("public_welfare_post",), "eligibility"), reply)
+    assert (verdict.label, verdict.presented) == ("wrong", ("employment_hardship_recognition",))
+
+
 def test_please_rephrase_is_a_fallback_and_an_empty_reply_is_other() -> None:
     rephrase = "抱歉，我没太明白。您可以换个说法，或者选一项：\n回复 1：查政策\n回复 2：转人工"
     assert label(UI_AMOUNT, rephrase) == "fallback"

@@ -282,7 +282,12 @@ class Judge:
                     return Verdict("referral_right")
                 return Verdict("fallback" if _FALLBACK.search(text) else "other")
             return Verdict("other" if offers else "oos_handled")
-        titles = {k: self.policies[k]["title"] in text for k in expect.policies}
+        # Another policy's answer that mentions the expected one (in its text, or as a
+        # numbered option beneath it) is still another policy presented as the answer.
+        if presented and not set(presented) & set(expect.policies):
+            return Verdict("wrong", None, presented)
+        body = "\n".join(self._split(text)[0])
+        titles = {k: self.policies[k]["title"] in body for k in expect.policies}
         if all(titles.values()):
             if all(self.answers(k, expect.aspect or "overview", text) for k in expect.policies):
                 return Verdict("direct_right", None, presented)
