@@ -27,6 +27,8 @@ from huimin.catalogue.figures import RuleFigures
 CATEGORIES: tuple[str, ...] = (
     "colloquial", "voice", "typo", "dialect", "elderly", "followup", "two_policies",
     "referral", "out_of_scope",
+    # A policy named beside its neighbour ("工伤认定下来以后能赔多少"): development set only.
+    "neighbour",
 )
 ASPECTS: tuple[str, ...] = (
     "overview", "eligibility", "amount", "materials", "process", "where", "time_limit", "fee",
