@@ -86,6 +86,21 @@ def test_amount_answer_states_the_catalogue_figures(catalogue: Catalogue) -> Non
     assert "1710元" in text and "最多领24个月" in text
 
 
+@pytest.mark.parametrize("key", ["residents_basic_pension", "flexible_worker_enrollment",
+                                 "startup_guarantee_loan"])
+def test_a_fee_that_points_to_the_figures_comes_with_them(catalogue: Catalogue, key: str) -> None:
+    policy = catalogue[key]
+    assert "见“标准和金额”" in policy.fee
+    text = answer(policy, "fee", TODAY).text
+    assert policy.fee in text and policy.amount in text
+
+
+def test_a_fee_of_its_own_is_answered_alone(catalogue: Catalogue) -> None:
+    policy = catalogue["social_security_card"]
+    assert policy.fee and "标准和金额" not in policy.fee
+    assert policy.amount not in answer(policy, "fee", TODAY).text
+
+
 def test_where_and_process_answers_give_the_hotline(catalogue: Catalogue) -> None:
     policy = catalogue["wage_arrears_complaint"]
     for aspect in ("where", "process"):

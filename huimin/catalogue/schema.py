@@ -127,7 +127,8 @@ class Policy(_Strict):
     def aspect_text(self, aspect: str) -> str:
         """The catalogue's own text for one aspect (never composed facts), lists numbered.
 
-        `deadline` is the `time_limit` field. Raises ValueError for an unknown aspect.
+        `deadline` is the `time_limit` field; a fee that refers to “标准和金额” comes with
+        it. Raises ValueError for an unknown aspect.
         """
         if aspect == "eligibility":
             return _numbered(self.eligibility)
@@ -153,6 +154,10 @@ class Policy(_Strict):
         if aspect == "deadline":
             return self.time_limit
         if aspect == "fee":
+            # "保险费按自己选的档次每年交，见“标准和金额”": the citizen asked what it costs, so
+            # the figures it points to come with it, not one more turn away.
+            if f"“{ASPECT_LABELS['amount']}”" in self.fee:
+                return f"{self.fee}\n{self.aspect_text('amount')}"
             return self.fee
         raise ValueError(f"unknown aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
 
