@@ -1,12 +1,15 @@
 """Policy names heard or typed wrongly: the same pinyin (失叶金 = 失业金, 工商认定 = 工伤认定),
-one character off in a name of four or more (劳动冲裁), or one left out of a name of five or
-more (创业场补贴). Step 4 of the resolver's evidence (huimin/catalogue/resolver.py); a match
-must agree on the policy-specific part of the name, not only on a generic ending ("补贴")."""
+one character off in a name of four or more (劳动冲裁), one left out of a name of five or
+more (创业场补贴), one typed twice (社保保卡), syllables left in letters by the pinyin input
+method (失业jin, shebao卡), or the name's pinyin initials (sydj = 失业登记). Step 4 of the
+resolver's evidence (huimin/catalogue/resolver.py); a match must agree on the
+policy-specific part of the name, not only on a generic ending ("补贴")."""
 
 from __future__ import annotations
 
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.schema import Policy
+from huimin.catalogue.sounds import loosen
 from huimin.catalogue.sounds import sounds as _sounds
 from huimin.catalogue.text import normalise
 
@@ -69,12 +72,94 @@ def _dropped(name: str, window: str) -> bool:
     return False
 
 
+def _doubled(name: str, window: str) -> bool:
+    """A name of three or more typed with one inner character twice ("社保保卡" for 社保卡,
+    "工伤认认定"): the input method repeats a character when a key is pressed twice. Doubled at
+    either end the name is still verbatim in the text, so only inner ones are looked for."""
+    if len(name) < 3 or len(window) != len(name) + 1:
+        return False
+    return any(
+        window[i] == window[i - 1] and window[:i] + window[i + 1 :] == name
+        for i in range(2, len(name))
+    )
+
+
+def _latin(ch: str) -> bool:
+    return "a" <= ch <= "z"
+
+
+# The longest toneless pinyin syllable ("zhuang", "shuang") has six letters.
+_LONGEST_SYLLABLE = 6
+
+
+def _spelled(name: str, plain: str, start: int) -> bool:
+    """`name` at `start` of `plain` with some of its characters left as pinyin letters ("失业
+    jin", "shebao卡", "shiyejin"): each run of letters reads as whole syllables of the name's
+    characters, a run is never cut in the middle, and the characters still typed must agree
+    on the policy-specific part at least once, unless the whole name is in letters."""
+    if _latin(plain[start]) and start > 0 and _latin(plain[start - 1]):
+        return False
+    specific = _specific(name)
+
+    def match(i: int, j: int, letters: bool, same: int) -> bool:
+        if i == len(name):
+            cut = _latin(plain[j - 1]) and j < len(plain) and _latin(plain[j])
+            return (
+                letters
+                and not cut
+                and (same >= 1 or all(_latin(ch) for ch in plain[start:j]))
+            )
+        if j >= len(plain):
+            return False
+        if not _latin(plain[j]):
+            if plain[j] == name[i]:
+                return match(i + 1, j + 1, letters, same + specific[i])
+            return False
+        for size in range(1, _LONGEST_SYLLABLE + 1):
+            syllable = plain[j : j + size]
+            if len(syllable) < size or not all(map(_latin, syllable)):
+                break
+            if loosen(syllable) in _sounds(name[i]) and match(i + 1, j + size, True, same):
+                return True
+        return False
+
+    return match(0, start, False, 0)
+
+
+def _initials(name: str, run: str) -> bool:
+    """A run of letters that is the name's pinyin initials, one letter a character, for names
+    of three or more ("sydj" 失业登记, "gsrd" 工伤认定, "ldzc" 劳动仲裁): how some citizens
+    type a name they use often."""
+    return (
+        len(name) >= 3
+        and len(run) == len(name)
+        and all(
+            any(r[0] == letter for r in _sounds(ch, every=False))
+            for ch, letter in zip(name, run, strict=True)
+        )
+    )
+
+
+def _letter_runs(plain: str) -> list[str]:
+    runs: list[str] = []
+    current = ""
+    for ch in plain + " ":
+        if _latin(ch):
+            current += ch
+        elif current:
+            runs.append(current)
+            current = ""
+    return runs
+
+
 def fuzzy_names(
     catalogue: Catalogue, text: str, shortest: int = 3, sound_only: bool = False
 ) -> list[Policy]:
     """Policies one of whose names (`shortest`+ characters) appears in the text misheard or
     mistyped (only misheard: `sound_only`); those of the longest name found."""
     plain = normalise(text)
+    runs = _letter_runs(plain)
+    letters = bool(runs)
     found: dict[str, tuple[int, Policy]] = {}
     for policy in catalogue:
         for name in map(normalise, policy.names):
@@ -89,8 +174,12 @@ def fuzzy_names(
                 _near(name, plain[i : i + n], sound_only) for i in range(len(plain) - n + 1)
             )
             if misheard or any(
-                _dropped(name, plain[i : i + n - 1]) for i in range(len(plain) - n + 2)
-            ):
+                _dropped(name, plain[i : i + n - 1]) or _doubled(name, plain[i : i + n + 1])
+                for i in range(len(plain) - n + 2)
+            ) or (letters and (
+                any(_spelled(name, plain, i) for i in range(len(plain)))
+                or any(_initials(name, run) for run in runs)
+            )):
                 found[policy.key] = (n, policy)
     ranked = sorted(found.values(), key=lambda item: -item[0])
     if not ranked:

@@ -1,0 +1,73 @@
+"""Policy names typed or heard wrongly (huimin/catalogue/misheard.py), on the real catalogue:
+pinyin letters left by the input method, a name's pinyin initials, a character typed twice;
+and what must not be read as a name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from huimin.catalogue.catalogue import load_catalogue
+from huimin.catalogue.misheard import fuzzy_names
+from huimin.catalogue.resolver import resolve
+from huimin.catalogue.sounds import loosen, sounds
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue(ROOT / "policies")
+
+
+def _keys(catalogue, text: str) -> list[str]:
+    return [p.key for p in fuzzy_names(catalogue, text)]
+
+
+def test_loosen_merges_the_sounds_sounds_merges() -> None:
+    assert loosen("sheng") == "sen" and loosen("zhi") == "zi" and loosen("bang") == "ban"
+    assert loosen("sheng") in sounds("生")
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # syllables the pinyin input method left in letters
+        ("失业jin能领多久", "unemployment_insurance"),
+        ("shebao卡要带啥", "social_security_card"),
+        ("社保ka丢了怎么补", "social_security_card"),
+        ("失业bao险金怎么领", "unemployment_insurance"),
+        ("shiyejin", "unemployment_insurance"),  # the whole name in letters
+        # pinyin initials of a whole name
+        ("sydj需要什么资料", "unemployment_registration"),
+        ("gsrd去哪里申请", "work_injury_recognition"),
+        ("ldzc怎么申请", "labor_arbitration"),
+        ("cybt怎么申请", "startup_subsidy"),
+        ("syj怎么申请", "unemployment_insurance"),
+        # one inner character typed twice
+        ("社保保卡怎么办理", "social_security_card"),
+        ("工伤认认定要多久", "work_injury_recognition"),
+    ],
+)
+def test_names_typed_in_letters_or_doubled(catalogue, text: str, key: str) -> None:
+    assert _keys(catalogue, text) == [key]
+    found = resolve(catalogue, None, text)
+    assert found.decision == "answer" and found.policies[0].key == key
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "失业jinx",  # a run of letters is never cut in the middle
+        "xshebao卡",
+        "shiyejinn",
+        "app打不开",
+        "ok谢谢",
+        "wifi密码是多少",
+        "我想去考考证补贴",  # a doubled character at the start: the name is verbatim anyway
+        "ylj怎么领",  # initials of no whole name
+    ],
+)
+def test_letters_that_name_no_policy(catalogue, text: str) -> None:
+    assert _keys(catalogue, text) == []
