@@ -1,6 +1,6 @@
 """Policy names typed or heard wrongly (huimin/catalogue/misheard.py), on the real catalogue:
-pinyin letters left by the input method, a name's pinyin initials, a character typed twice;
-and what must not be read as a name."""
+pinyin letters left by the input method, a name's pinyin initials, a character typed twice,
+traditional characters; and what must not be read as a name."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from huimin.catalogue.catalogue import load_catalogue
+from huimin.catalogue.dialect import load_traditional, simplified
 from huimin.catalogue.misheard import fuzzy_names
 from huimin.catalogue.resolver import resolve
 from huimin.catalogue.sounds import loosen, sounds
+from huimin.catalogue.text import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,3 +73,31 @@ def test_names_typed_in_letters_or_doubled(catalogue, text: str, key: str) -> No
 )
 def test_letters_that_name_no_policy(catalogue, text: str) -> None:
     assert _keys(catalogue, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # no character of the name is written the same in simplified: only the table reads it
+        ("創業補貼多少錢", "startup_subsidy"),
+        ("職稱評審要什麼條件", "professional_title"),
+        ("勞動仲裁在哪裡", "labor_arbitration"),
+    ],
+)
+def test_traditional_characters_are_read_simplified(catalogue, text: str, key: str) -> None:
+    assert normalise(text) == normalise(simplified(text))
+    found = resolve(catalogue, None, text)
+    assert (found.decision, found.evidence, found.policies[0].key) == ("answer", "name", key)
+
+
+def test_simplified_text_is_left_as_it_is() -> None:
+    assert simplified("于是著名的乾隆年间") == "于是著名的乾隆年间"
+    assert simplified("創業補貼多少錢") == "创业补贴多少钱"
+
+
+def test_the_traditional_table_is_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "_dialect.yml"
+    bad.write_text("words: {啥: 什么}\ncharacters: {業: 业, 业: 亚}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="characters"):
+        load_traditional(bad)
+    assert len(load_traditional()) > 200
