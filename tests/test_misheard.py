@@ -101,3 +101,24 @@ def test_the_traditional_table_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="characters"):
         load_traditional(bad)
     assert len(load_traditional()) > 200
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "decision"),
+    [
+        # a shorter name said verbatim inside a longer name misheard: the longer is meant
+        ("求直创业补贴要什么材料", ["graduate_job_search_subsidy"], "answer"),
+        ("求织创业补助在哪办", ["graduate_job_search_subsidy"], "answer"),
+        ("格人社保补贴要什么材料", ["flexible_employment_subsidy"], "answer"),
+        # one character of another sound: could be either, the name said first
+        ("想求个创业补贴", ["startup_subsidy", "graduate_job_search_subsidy"], "ask"),
+        # the sentence going on after a name is no longer name ("失业保险考" ~ 失业保险金)
+        ("创业补贴多少", ["startup_subsidy"], "answer"),
+    ],
+)
+def test_a_name_inside_a_longer_name_misheard(
+    catalogue, text: str, expected: list[str], decision: str
+) -> None:
+    found = resolve(catalogue, None, text)
+    assert found.decision == decision
+    assert [p.key for p in found.policies] == expected

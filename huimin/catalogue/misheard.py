@@ -186,3 +186,50 @@ def fuzzy_names(
         return []
     longest = ranked[0][0]
     return [policy for n, policy in ranked if n == longest]
+
+
+def around_name(catalogue: Catalogue, text: str, policy: Policy) -> tuple[list[Policy], bool]:
+    """Policies a longer name of which `text` holds misheard or mistyped around a name of
+    `policy` said verbatim, and whether every character of that longer name sounds alike.
+
+    A typo in a long name can leave a shorter name intact inside it: "求直创业补贴" says 创业补贴
+    (一次性创业补贴) verbatim, but sounds exactly like 求职创业补贴; "格人社保补贴" says 社保补贴
+    and is 个人社保补贴 misheard. The verbatim name alone would give a confidently wrong answer.
+    Those of the longest name found; the sound-alike reading when there is one."""
+    plain = normalise(text)
+    spans = []
+    for name in {normalise(n) for n in policy.names}:
+        start = plain.find(name)
+        while start >= 0:
+            spans.append((start, start + len(name)))
+            start = plain.find(name, start + 1)
+    if not spans:
+        return [], False
+    found: dict[str, tuple[int, bool, Policy]] = {}
+    for other in catalogue:
+        for name in map(normalise, other.names):
+            n = len(name)
+            if (
+                n < 4
+                or not all("\u4e00" <= ch <= "\u9fff" for ch in name)
+                or _NEGATIONS & set(name)
+                or n <= max(e - s for s, e in spans)
+            ):
+                continue
+            for i in range(len(plain) - n + 1):
+                window = plain[i : i + n]
+                if not any(i <= s and e <= i + n for s, e in spans):
+                    continue
+                if not _near(name, window):
+                    continue
+                alike = all(_sounds(a) & _sounds(b) for a, b in zip(name, window, strict=True))
+                best = found.get(other.key)
+                if best is None or (n, alike) > best[:2]:
+                    found[other.key] = (n, alike, other)
+    if not found:
+        return [], False
+    longest = max(n for n, _, _ in found.values())
+    top = [(alike, p) for n, alike, p in found.values() if n == longest]
+    if any(alike for alike, _ in top):
+        return [p for alike, p in top if alike], True
+    return [p for _, p in top], False
