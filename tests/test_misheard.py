@@ -122,3 +122,27 @@ def test_a_name_inside_a_longer_name_misheard(
     found = resolve(catalogue, None, text)
     assert found.decision == decision
     assert [p.key for p in found.policies] == expected
+
+
+_FLEXIBLE, _ENROLMENT = "flexible_employment_subsidy", "flexible_worker_enrollment"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "decision"),
+    [
+        # a longer name one character off in its generic ending, a shorter one off elsewhere
+        ("灵活就业社保补簿多少钱", [_FLEXIBLE, _ENROLMENT], "ask"),
+        ("个人社保贴怎么办理", [_FLEXIBLE, _ENROLMENT], "ask"),
+        # a name of six or more one character off beats the situation its words tell
+        ("创业场地数金补贴怎么办理", ["startup_venue_subsidy"], "answer"),
+        # a longer name with a character left out around a shorter name said
+        ("求创业补贴怎么办理", ["startup_subsidy", "graduate_job_search_subsidy"], "ask"),
+        ("灵就业社保补贴谁能申请", ["flexible_employment_subsidy"], "answer"),
+    ],
+)
+def test_look_alike_names_typed_wrongly(
+    catalogue, text: str, expected: list[str], decision: str
+) -> None:
+    found = resolve(catalogue, None, text)
+    assert found.decision == decision
+    assert [p.key for p in found.policies] == expected

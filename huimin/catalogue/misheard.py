@@ -18,6 +18,10 @@ from huimin.catalogue.text import normalise
 GENERIC_PARTS = ("补贴", "补助", "津贴", "登记", "认定", "申请", "保险", "待遇", "办理", "岗位")
 
 
+# A name this long with one character off ("创业场地数金补贴") is still more specific than any
+# situation's words it shares, so it counts even where only sound-alike names do.
+_LONG_NAME = 6
+
 # Names holding a negation are matched verbatim only.
 _NEGATIONS = frozenset("不没无未")
 
@@ -41,8 +45,8 @@ def _specific(name: str) -> list[bool]:
 
 def _near(name: str, window: str, sound_only: bool = False) -> bool:
     """Same length, the same characters on the policy-specific part at least once (twice when
-    one is off), and every character sounding alike, or (names of 4+, unless `sound_only`)
-    all but one equal."""
+    one is off), and every character sounding alike, or (names of 4+; of `_LONG_NAME`+ when
+    `sound_only`) all but one equal."""
     pairs = list(zip(name, window, strict=True))
     same = [a == b for a, b in pairs]
     if all(same):
@@ -52,7 +56,9 @@ def _near(name: str, window: str, sound_only: bool = False) -> bool:
     sound_off = [not (_sounds(a) & _sounds(b)) for a, b in pairs]
     if not any(sound_off):
         return same_specific >= 1 or not any(specific)
-    if sound_only or len(name) < 4 or sum(sound_off) != 1 or sum(same) != len(name) - 1:
+    if (sound_only and len(name) < _LONG_NAME) or len(name) < 4:
+        return False
+    if sum(sound_off) != 1 or sum(same) != len(name) - 1:
         return False
     if window[sound_off.index(True)] in _PARTICLES:
         return False
@@ -185,7 +191,35 @@ def fuzzy_names(
     if not ranked:
         return []
     longest = ranked[0][0]
-    return [policy for n, policy in ranked if n == longest]
+    best = [policy for n, policy in ranked if n == longest]
+    return _nearly_said(catalogue, plain, longest, best) + best
+
+
+def _nearly_said(
+    catalogue: Catalogue, plain: str, longest: int, found: list[Policy]
+) -> list[Policy]:
+    """Policies not `found` with a name of five or more, longer than `longest`, that the text
+    holds with one character off or left out anywhere, its generic ending included
+    ("灵活就业社保补簿": 灵活就业参保 is one character off, but so is 灵活就业社保补贴, off only
+    in 补贴, which `_near` does not take alone). The typo may be in either, so both are
+    offered, the longer name first."""
+    out: list[Policy] = []
+    for policy in catalogue:
+        if policy in found:
+            continue
+        for name in map(normalise, policy.names):
+            n = len(name)
+            if n <= longest or n < 5 or not all("\u4e00" <= ch <= "\u9fff" for ch in name):
+                continue
+            off = any(
+                sum(a == b for a, b in zip(name, plain[i : i + n], strict=True)) == n - 1
+                for i in range(len(plain) - n + 1)
+            )
+            left_out = any(name[:k] + name[k + 1 :] in plain for k in range(1, n))
+            if off or left_out:
+                out.append(policy)
+                break
+    return out
 
 
 def around_name(catalogue: Catalogue, text: str, policy: Policy) -> tuple[list[Policy], bool]:
@@ -216,9 +250,14 @@ def around_name(catalogue: Catalogue, text: str, policy: Policy) -> tuple[list[P
                 or n <= max(e - s for s, e in spans)
             ):
                 continue
-            for i in range(len(plain) - n + 1):
+            for i in range(len(plain) - n + 2):
+                # "求创业补贴": 求职创业补贴 with 职 left out, another policy's (doubt);
+                # "灵就业社保补贴": 灵活就业社保补贴, the name said's own (it confirms it).
+                inside = any(i <= s and e <= i + n - 1 and e - s < n - 1 for s, e in spans)
+                if inside and _dropped(name, plain[i : i + n - 1]):
+                    found.setdefault(other.key, (n, other.key == policy.key, other))
                 window = plain[i : i + n]
-                if not any(i <= s and e <= i + n for s, e in spans):
+                if len(window) < n or not any(i <= s and e <= i + n for s, e in spans):
                     continue
                 if not _near(name, window):
                     continue
