@@ -21,12 +21,25 @@ from huimin.catalogue.data_file import load_checked
 DIALECT_FILE: Final[Path] = Path(__file__).resolve().parents[2] / "policies" / "_dialect.yml"
 
 _Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8)]
+_Char = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1)]
 
 
 class _DialectFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     words: dict[_Word, _Word]
+    characters: dict[_Char, _Char] = {}
+
+    @field_validator("characters")
+    @classmethod
+    def _simplified_are_simplified(cls, value: dict[str, str]) -> dict[str, str]:
+        # A simplified character that is itself listed would be converted twice, or not.
+        for traditional, simple in value.items():
+            if simple in value or traditional == simple:
+                raise ValueError(f"'{traditional}' -> '{simple}': '{simple}' is itself listed")
+            if not all("\u4e00" <= ch <= "\u9fff" for ch in traditional + simple):
+                raise ValueError(f"'{traditional}' -> '{simple}': not Chinese characters")
+        return value
 
     @field_validator("words")
     @classmethod
@@ -45,6 +58,22 @@ def load_dialect(path: Path = DIALECT_FILE) -> dict[str, str]:
     return dict(load_checked(path, _DialectFile, "dialect words").words)
 
 
+def load_traditional(path: Path = DIALECT_FILE) -> dict[str, str]:
+    """The traditional -> simplified character table; raises ValueError naming the file."""
+    return dict(load_checked(path, _DialectFile, "dialect words").characters)
+
+
+@lru_cache(maxsize=4)
+def _simplifier(path: Path) -> dict[int, str]:
+    return str.maketrans(load_traditional(path))
+
+
+def simplified(text: str, path: Path = DIALECT_FILE) -> str:
+    """`text` with its traditional characters written simplified ("創業補貼" -> "创业补贴"):
+    names, regional words and departments' matters are all listed simplified."""
+    return text.translate(_simplifier(path))
+
+
 @lru_cache(maxsize=4)
 def _pattern(path: Path) -> tuple[re.Pattern[str], dict[str, str]]:
     table = load_dialect(path)
@@ -55,4 +84,4 @@ def _pattern(path: Path) -> tuple[re.Pattern[str], dict[str, str]]:
 def plain(text: str, path: Path = DIALECT_FILE) -> str:
     """`text` with each regional word replaced by its plain Mandarin form."""
     pattern, table = _pattern(path)
-    return pattern.sub(lambda m: table[m.group(0)], text)
+    return pattern.sub(lambda m: table[m.group(0)], simplified(text, path))

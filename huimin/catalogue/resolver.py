@@ -33,7 +33,7 @@ from huimin.catalogue.long_questions import (
     refer_or_story,
     told_over_story_name,
 )
-from huimin.catalogue.misheard import GENERIC_PARTS, fuzzy_names
+from huimin.catalogue.misheard import GENERIC_PARTS, around_name, fuzzy_names
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.retrieval import (
     THRESHOLDS,
@@ -74,6 +74,9 @@ def resolve(
             neighbour = load_handovers().handed_to(found[0], text)
             if neighbour is not None and neighbour in catalogue:
                 return Resolution("answer", (catalogue[neighbour],), evidence="name")
+            inside = _inside_longer(catalogue, found[0], text, thresholds)
+            if inside is not None:
+                return inside
             other = outweighed(catalogue, found[0], text, thresholds)
             if other is not None and not named_where_asked(catalogue, found[0], text, thresholds):
                 return other
@@ -113,6 +116,26 @@ def resolve(
     # on the citizen's own words.
     return long_question(catalogue, text, by_retrieval(catalogue, plain(text), thresholds),
                           thresholds)
+
+
+def _inside_longer(
+    catalogue: Catalogue, said: Policy, text: str, thresholds: Thresholds
+) -> Resolution | None:
+    """The one name said verbatim sits inside a longer name misheard or mistyped ("求直创业补贴"
+    holds 创业补贴 but sounds like 求职创业补贴): the longer name when it sounds alike, else both
+    when the longer is another policy's, the name said first (misheard.around_name)."""
+    longer, alike = around_name(catalogue, text, said)
+    if not longer:
+        return None
+    if alike:
+        if len(longer) == 1:
+            return Resolution("answer", (longer[0],), evidence="name")
+        return Resolution("ask", tuple(longer[: thresholds.max_choices]), evidence="doubt")
+    # One character of another sound ("失业保险考" ~ 失业保险金) is often the sentence going on.
+    others = [p for p in longer if p.key != said.key]
+    if not others:
+        return None
+    return Resolution("ask", (said, *others)[: thresholds.max_choices], evidence="doubt")
 
 
 def _reads_matter(situation: Situation, match: Match, text: str) -> bool:

@@ -21,13 +21,16 @@ def sounds(char: str, every: bool = True) -> frozenset[str]:
     """Every reading of one character (only its usual one unless `every`), without tones,
     loosened for commonly confused sounds."""
     readings = pinyin(char, style=Style.NORMAL, heteronym=every)[0]
-    out = set()
-    for reading in readings:
-        for a, b in _INITIALS:
-            if reading.startswith(a):
-                reading = b + reading[len(a) :]
-        for a, b in _FINALS:
-            if reading.endswith(a):
-                reading = reading[: -len(a)] + b
-        out.add(reading)
-    return frozenset(out)
+    return frozenset(map(loosen, readings))
+
+
+def loosen(reading: str) -> str:
+    """A toneless pinyin syllable with the commonly confused sounds merged ("sheng" -> "sen"),
+    so a syllable the citizen typed in letters ("shebao卡") compares with `sounds`."""
+    for a, b in _INITIALS:
+        if reading.startswith(a):
+            reading = b + reading[len(a) :]
+    for a, b in _FINALS:
+        if reading.endswith(a):
+            reading = reading[: -len(a)] + b
+    return reading

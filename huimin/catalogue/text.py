@@ -1,17 +1,21 @@
 """Text normalisation shared by lookup, search and the NLU build.
 
-Citizens type full-width digits, stray spaces and punctuation ("４０５０ 补贴？");
-lookups compare the normalised forms so those variants still match.
+Citizens type full-width digits, stray spaces and punctuation ("４０５０ 补贴？"), and some
+write traditional characters ("創業補貼"); lookups compare the normalised forms so those
+variants still match.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
+from huimin.catalogue.dialect import simplified
+
 
 def normalise(text: str) -> str:
-    """NFKC (full-width to half-width), case-folded, without whitespace or punctuation."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    """NFKC (full-width to half-width), case-folded, simplified characters, without whitespace
+    or punctuation."""
+    folded = simplified(unicodedata.normalize("NFKC", text).casefold())
     return "".join(
         ch
         for ch in folded
