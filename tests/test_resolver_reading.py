@@ -344,3 +344,19 @@ def test_a_resolution_passed_along_decides_as_resolving_again(
                                   resolution=found)
         again = reply_to_question(catalogue, TODAY, text, named, referrals=referrals)
         assert given == again
+
+
+@pytest.mark.parametrize(("text", "decision", "first"), [
+    # 失业保险 is 失业保险金's name and part of 失业保险稳岗返还's; nothing else said tells
+    # them apart (retrieval 8.6 against 8.4): asked, not answered with the refund.
+    ("失业保险谁能申请", "ask", "job_stabilization_refund"),
+    # the story is the refund's, far ahead: answered.
+    ("不裁人的厂政府会把交的失业保险退一部分回来", "answer", "job_stabilization_refund"),
+])
+def test_a_name_inside_another_name_answers_the_other_only_when_it_stands_clear(
+    catalogue, referrals, text: str, decision: str, first: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert (found.decision, found.policies[0].key) == (decision, first)
+    if decision == "ask":
+        assert "unemployment_insurance" in [p.key for p in found.policies]
