@@ -176,3 +176,31 @@ def test_a_work_injury_s_medical_bills_are_no_medical_insurance_matter(
 )
 def test_complaints_certificates_and_sudden_deaths_are_told(text: str, key: str) -> None:
     assert load_situations().policy_for(text) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # 买断了工龄 is no broken bone: not a work injury; 4050 with help for the contributions
+        ("原来在国企上班后来单位改制买断了工龄现在社保是我自己一个人交的听说4050的可以补社保",
+         "flexible_employment_subsidy"),
+        # a courier hurt on his round, asking whether it counts
+        ("送快递的路上自己摔了一跤把胳膊摔断了老板说不管他这种情况能不能算工伤",
+         "work_injury_recognition"),
+        # ride-hailing without an employer: insuring oneself, not the farmers' pension
+        ("一直在外面开网约车没有单位也没交过社保听说自己也可以交职工养老保险",
+         "flexible_worker_enrollment"),
+        # apprentices a firm trains are the apprentice subsidy, though they learn a trade
+        ("厂里招了新工人跟着老师傅带着学手艺听说有个学徒制的补贴", "apprenticeship_subsidy"),
+        # a mother-in-law at home needing meals is home care, though she is over eighty
+        ("我婆婆八十六了一个人在家想让社区派人上门送饭听说政府给补贴", "home_care_subsidy"),
+        # proving one is alive, told without 养老金
+        ("每年都要弄那个认证证明我还活着今年没人帮我", "pension_certification"),
+        # a student in the final year looking for work
+        ("我儿子在技校读最后一年了马上要出去找工作政府会给一笔钱", "graduate_job_search_subsidy"),
+        # laid off, told to register
+        ("公司裁员把他裁了社区的人说要先去登记一下失业", "unemployment_registration"),
+    ],
+)
+def test_older_citizens_stories_are_told(text: str, key: str) -> None:
+    assert load_situations().policy_for(text) == key
