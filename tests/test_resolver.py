@@ -433,3 +433,37 @@ def test_a_look_alike_is_answered_on_any_name_said_not_only_the_longest(
     text = "企业给职工交社保有补贴那个用人单位的社保补贴要什么材料"
     found = resolve(catalogue, referrals, text)
     assert found.decision == "answer" and keys(found) == ["employer_social_insurance_subsidy"]
+
+
+@pytest.mark.parametrize(
+    ("text", "department"),
+    [
+        ("我父亲八十五了一直领着高龄津贴现在我们照顾不过来想把他送到养老院去听说住养老院政府"
+         "有补贴这个找哪个部门", "civil_affairs"),
+        ("我是退休工人每年都做养老金认证今年社区说六十五岁以上的老人可以免费体检那个那个免费"
+         "体检去哪里做", "health"),
+        # no aspect word asked: the message's end is the part that asks
+        ("我在单位干了二十多年下个月就退休了退休手续已经办好了就是说我那个住房公积金退休以后"
+         "能不能全部取出来", "housing_fund"),
+    ],
+)
+def test_another_department_asked_after_a_story_naming_a_policy_is_referred(
+    catalogue, referrals, text: str, department: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer" and found.referral.department.key == department
+
+
+def test_a_department_word_in_a_story_reaching_the_question_keeps_the_name(
+    catalogue, referrals
+) -> None:
+    """The part that asks reaches back into the story (看病, 户口本): it still reads as the
+    policy named, so the name stands."""
+    for text, key in [
+        ("我今年七十三了那个社保卡用了好多年了卡上芯片坏了去医院看病刷不了医生说要去换张新卡"
+         "就是说换卡怎么办", "social_security_card"),
+        ("我老伴今年满八十了我们是本地户口听楼下的说可以领高龄津贴但要拿户口本身份证什么的去办"
+         "具体要带哪些东西", "elderly_allowance"),
+    ]:
+        found = resolve(catalogue, referrals, text)
+        assert found.decision == "answer" and keys(found) == [key]

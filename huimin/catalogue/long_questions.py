@@ -15,7 +15,7 @@ from huimin.catalogue.retrieval import Resolution, Thresholds, by_retrieval, cle
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import question_part
+from huimin.catalogue.vocabulary import QUESTION_SPAN, question_part
 
 
 def long_question(
@@ -105,3 +105,45 @@ def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresh
     if part is None or not any(normalise(n) in normalise(part) for n in policy.names):
         return False
     return outweighed(catalogue, policy, part, t) is None
+
+
+def asking_part(text: str) -> str:
+    """The part of a long question that asks (`question_part`), or its last QUESTION_SPAN
+    characters when no aspect word is asked: an older citizen's question closes the message
+    ("…退休手续已经办好了就是说我那个住房公积金退休以后能不能全部取出来")."""
+    part = question_part(text)
+    return part if part is not None else plain(text)[-QUESTION_SPAN:]
+
+
+def referred_past_story_name(
+    catalogue: Catalogue,
+    policy: Policy,
+    referrals: ReferralTable | None,
+    text: str,
+    t: Thresholds,
+) -> Resolution | None:
+    """Another department's matter asked at the end of a long question whose story names
+    `policy` ("…一直领着高龄津贴…想把他送到养老院去…这个找哪个部门": 高龄津贴 is the story,
+    养老院 民政's matter asked): the question decides, so refer. Not when the part that asks
+    names `policy` too or still reads as it first (the part reaches back into the story:
+    "…社保卡…去医院看病刷不了…换张新卡就是说换卡怎么办" holds 看病 but asks for the card), nor
+    for the 12345 catch-all (it yields to any 人社 evidence), nor when a situation told
+    reads the department's words as its own (办丧事的钱 is the funeral grant's, not 民政's)."""
+    if referrals is None or len(text) < t.long_question:
+        return None
+    part = asking_part(text)
+    if any(normalise(n) in normalise(part) for n in policy.names):
+        return None
+    match = referrals.match(part)
+    if match is None or match.department.key == "hotline_12345":
+        return None
+    hits = catalogue.search(part, k=1)
+    if hits and hits[0].key == policy.key:
+        return None
+    told = load_situations().told(text)
+    if told is not None:
+        found = told.words_found(text)
+        said = [w for w in match.matter.words if w in part]
+        if said and all(any(w in f for f in found) for w in said):
+            return None
+    return Resolution("refer", referral=match)

@@ -31,6 +31,7 @@ from huimin.catalogue.long_questions import (
     long_question,
     named_where_asked,
     refer_or_story,
+    referred_past_story_name,
     told_over_story_name,
 )
 from huimin.catalogue.misheard import GENERIC_PARTS, around_name, fuzzy_names
@@ -77,6 +78,9 @@ def resolve(
             inside = _inside_longer(catalogue, found[0], text, thresholds)
             if inside is not None:
                 return inside
+            referred = referred_past_story_name(catalogue, found[0], referrals, text, thresholds)
+            if referred is not None:
+                return referred
             other = outweighed(catalogue, found[0], text, thresholds)
             if other is not None and not named_where_asked(catalogue, found[0], text, thresholds):
                 return other
