@@ -12,7 +12,7 @@ from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.long_questions import long_question
 from huimin.catalogue.misheard import fuzzy_names
-from huimin.catalogue.resolver import resolve, resolve_words
+from huimin.catalogue.resolver import resolve, resolve_words, with_named
 from huimin.catalogue.retrieval import THRESHOLDS, Thresholds
 from huimin.catalogue.vocabulary import load_aspects
 
@@ -467,3 +467,42 @@ def test_a_department_word_in_a_story_reaching_the_question_keeps_the_name(
     ]:
         found = resolve(catalogue, referrals, text)
         assert found.decision == "answer" and keys(found) == [key]
+
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # 就业困难人员 is who the citizen is; the living allowance during training is asked
+        ("我是就业困难人员街道让我去参加了一个家政培训学一个月听说培训期间每天还给点生活费这个"
+         "一天给多少", "training_living_allowance"),
+        # 登记失业 is the story; the rent help the situation tells is asked
+        ("我在街上租了个门面开理发店一年房租就要三万多我是登记失业的人员听说创业租房子政府能给"
+         "补一点房租这个一年能补多少", "startup_venue_subsidy"),
+    ],
+)
+def test_a_look_alike_named_only_in_the_story_yields_to_what_is_asked(
+    catalogue, referrals, text: str, key: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == [key]
+    # the name the NLU would tag (the story's) does not override it
+    story = catalogue.mentions(text)
+    assert keys(with_named(found, story)) == [key]
+
+
+def test_a_name_asked_after_a_look_alike_story_stands(catalogue, referrals) -> None:
+    """The story tells the living allowance, the part that asks names 就业困难人员认定."""
+    text = ("我是就业困难人员街道让我去参加培训听说培训期间每天还给点生活费我想问问就业困难人员"
+            "认定要什么条件")
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["employment_hardship_recognition"]
+
+
+def test_a_referral_past_the_story_name_is_not_overridden_by_the_tagged_name(
+    catalogue, referrals
+) -> None:
+    text = ("我爸八十五了高龄津贴一直在领就是说他腿脚不好又是一个人住家里困难听说还有个临时救助"
+            "这个找谁申请")
+    found = with_named(resolve(catalogue, referrals, text), [catalogue["elderly_allowance"]])
+    assert found.decision == "refer" and found.referral.department.key == "civil_affairs"

@@ -146,4 +146,35 @@ def referred_past_story_name(
         said = [w for w in match.matter.words if w in part]
         if said and all(any(w in f for f in found) for w in said):
             return None
-    return Resolution("refer", referral=match)
+    # evidence "name": decided with a name in the text weighed, so a policy the NLU tagged
+    # (the story's name) does not override it (`resolver.with_named`).
+    return Resolution("refer", referral=match, evidence="name")
+
+
+def story_name_doubted(
+    catalogue: Catalogue, policy: Policy, doubt: Resolution, text: str, t: Thresholds
+) -> Resolution:
+    """`doubt` (both offered, the look-alike first: `retrieval.outweighed`), settled for a
+    long question that names `policy` only in its story: the look-alike is answered when the
+    situation told is it, or when the part that asks finds it first and well apart
+    (`part_clear_ratio`). "我是就业困难人员街道让我去参加了一个家政培训…培训期间每天还给点
+    生活费这个一天给多少" names 就业困难人员 (认定) as who the citizen is, and asks about the
+    living allowance during training. A name in the part that asks keeps the menu.
+    The answer's evidence is "name", as when `outweighed` answers a look-alike named loosely:
+    the text's names were weighed, so a policy the NLU tagged does not override it."""
+    if doubt.decision != "ask" or len(text) < t.long_question:
+        return doubt
+    rival = doubt.policies[0]
+    part = asking_part(text)
+    if any(normalise(n) in normalise(part) for n in policy.names):
+        return doubt
+    told = load_situations().told(text)
+    if told is not None and told.policy == rival.key:
+        return Resolution("answer", (rival,), evidence="name", scores=doubt.scores)
+    hits = catalogue.search(part, k=2)
+    if not hits or hits[0].key != rival.key or hits[0].score < t.answer_score:
+        return doubt
+    runner_up = hits[1].score if len(hits) > 1 else 0.0
+    if runner_up > hits[0].score * t.part_clear_ratio:
+        return doubt
+    return Resolution("answer", (rival,), evidence="name", scores=doubt.scores)

@@ -32,6 +32,7 @@ from huimin.catalogue.long_questions import (
     named_where_asked,
     refer_or_story,
     referred_past_story_name,
+    story_name_doubted,
     told_over_story_name,
 )
 from huimin.catalogue.misheard import GENERIC_PARTS, around_name, fuzzy_names
@@ -83,7 +84,7 @@ def resolve(
                 return referred
             other = outweighed(catalogue, found[0], text, thresholds)
             if other is not None and not named_where_asked(catalogue, found[0], text, thresholds):
-                return other
+                return story_name_doubted(catalogue, found[0], other, text, thresholds)
             story = told_over_story_name(catalogue, found[0], text)
             if story is not None:
                 return story
