@@ -506,3 +506,12 @@ def test_a_referral_past_the_story_name_is_not_overridden_by_the_tagged_name(
             "这个找谁申请")
     found = with_named(resolve(catalogue, referrals, text), [catalogue["elderly_allowance"]])
     assert found.decision == "refer" and found.referral.department.key == "civil_affairs"
+
+
+def test_a_name_whose_situation_is_told_is_not_doubted(catalogue, referrals) -> None:
+    """创业补贴 is also inside 求职创业补贴, which retrieval ties with it; the shop opened on
+    returning home is the start-up grant's own story, so the name stands."""
+    text = ("我今年四十七了在外面打了二十年工去年回老家开了个小饭馆你看啊像我这样返乡开店的那个"
+            "创业补贴能不能领")
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["startup_subsidy"]

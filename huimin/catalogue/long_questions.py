@@ -154,21 +154,26 @@ def referred_past_story_name(
 def story_name_doubted(
     catalogue: Catalogue, policy: Policy, doubt: Resolution, text: str, t: Thresholds
 ) -> Resolution:
-    """`doubt` (both offered, the look-alike first: `retrieval.outweighed`), settled for a
-    long question that names `policy` only in its story: the look-alike is answered when the
+    """`doubt` (a look-alike of the name `policy` said: `retrieval.outweighed`), settled by
+    the situation told: when it is the name's own, the name stands, whatever the length.
+    For a long question that names `policy` only in its story, the look-alike is answered when the
     situation told is it, or when the part that asks finds it first and well apart
     (`part_clear_ratio`). "我是就业困难人员街道让我去参加了一个家政培训…培训期间每天还给点
     生活费这个一天给多少" names 就业困难人员 (认定) as who the citizen is, and asks about the
     living allowance during training. A name in the part that asks keeps the menu.
     The answer's evidence is "name", as when `outweighed` answers a look-alike named loosely:
     the text's names were weighed, so a policy the NLU tagged does not override it."""
+    told = load_situations().told(text)
+    if told is not None and told.policy == policy.key:
+        # The story told is the name's own ("…回老家开了个小饭馆…返乡开店的那个创业补贴能不
+        # 能领": 创业补贴 is also inside 求职创业补贴, which retrieval ties with it).
+        return Resolution("answer", (policy,), evidence="name", scores=doubt.scores)
     if doubt.decision != "ask" or len(text) < t.long_question:
         return doubt
     rival = doubt.policies[0]
     part = asking_part(text)
     if any(normalise(n) in normalise(part) for n in policy.names):
         return doubt
-    told = load_situations().told(text)
     if told is not None and told.policy == rival.key:
         return Resolution("answer", (rival,), evidence="name", scores=doubt.scores)
     hits = catalogue.search(part, k=2)
