@@ -515,3 +515,15 @@ def test_a_name_whose_situation_is_told_is_not_doubted(catalogue, referrals) -> 
             "创业补贴能不能领")
     found = resolve(catalogue, referrals, text)
     assert found.decision == "answer" and keys(found) == ["startup_subsidy"]
+
+
+def test_a_situation_told_after_a_department_s_matter_is_asked(catalogue, referrals) -> None:
+    """营业执照 (市场监管) is the story, the rent subsidy told after it is asked; a
+    one-character word after the matter (钱) does not outweigh it."""
+    text = ("我闺女毕业以后和同学在写字楼里租了个办公室开了个设计工作室营业执照办了八个月了那个"
+            "那个场地租金补贴怎么申请")
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["startup_venue_subsidy"]
+    text = "我爸上个月在老家去世了他退休以前在厂里上班我们想问问这个火化要花多少钱"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer" and found.referral.department.key == "civil_affairs"

@@ -64,6 +64,8 @@ def refer_or_story(
     answers clearly or asks; a name heard in the story is no evidence ("干保洁干了" is not
     保洁岗)."""
     if len(text) >= t.long_question:
+        if told is not None and _told_after(match, text):
+            return Resolution("answer", (catalogue[told],), evidence="situation")
         part = question_part(text)
         if part is not None and referrals.match(part) is None:
             if told is not None:
@@ -74,6 +76,23 @@ def refer_or_story(
             if found.decision in {"answer", "ask"}:
                 return found
     return Resolution("refer", referral=match)
+
+
+def _told_after(match: Match, text: str) -> bool:
+    """The situation `text` tells goes on, in a word of two characters or more,
+    after the last word of the department's matter: the matter is the story, the situation
+    what is asked ("…开了个设计工作室营业执照办了八个月了那个那个场地租金补贴怎么申请":
+    营业执照 is 市场监管's, 场地…租金 asked after it). A one-character word (钱, 领) says
+    too little: "…去世了…火化要花多少钱" stays 民政's."""
+    told = load_situations().told(text)
+    said = [w for w in match.matter.words if w in text]
+    if told is None or not said:
+        return False
+    matter_end = max(text.rfind(w) + len(w) for w in said)
+    return any(
+        len(w) >= 2 and "…" not in w and text.rfind(w) >= matter_end
+        for w in told.words_found(text)
+    )
 
 
 def told_over_story_name(
