@@ -527,3 +527,16 @@ def test_a_situation_told_after_a_department_s_matter_is_asked(catalogue, referr
     text = "我爸上个月在老家去世了他退休以前在厂里上班我们想问问这个火化要花多少钱"
     found = resolve(catalogue, referrals, text)
     assert found.decision == "refer" and found.referral.department.key == "civil_affairs"
+
+
+def test_a_situation_told_only_in_the_story_yields_to_a_clear_question(
+    catalogue, referrals
+) -> None:
+    """老人…照顾 in the story tells home care; the post asked for is found clearly over the
+    whole and first in the part that asks. Told where it asks, the situation stands."""
+    text = ("我今年五十三了以前在粮食局下面的一个粮库上班后来粮库撤了我就一直没有工作家里老人要照顾"
+            "也走不远听说社区有那种公益性的岗位离家近又不累就是说我要去哪里报名怎么报名")
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["public_welfare_post"]
+    text = "我婆婆八十六了家里是特困户一个人在家我们想让社区派人每天上门给她送饭打扫卫生要怎么申请"
+    assert keys(resolve(catalogue, referrals, text)) == ["home_care_subsidy"]

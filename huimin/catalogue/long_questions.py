@@ -202,3 +202,24 @@ def story_name_doubted(
     if runner_up > hits[0].score * t.part_clear_ratio:
         return doubt
     return Resolution("answer", (rival,), evidence="name", scores=doubt.scores)
+
+
+def told_or_asked(catalogue: Catalogue, key: str, text: str, t: Thresholds) -> Resolution:
+    """The situation told (`key`), unless a long question tells it only in its story and
+    asks about another policy that retrieval finds clearly and strongly over the whole
+    (`switch_score`) and first in the part that asks ("…一直没有工作家里老人要照顾也走不远听说
+    社区有那种公益性的岗位…我要去哪里报名": 老人…照顾 tells home care, 公益性的岗位 is asked)."""
+    told = Resolution("answer", (catalogue[key],), evidence="situation")
+    if len(text) < t.long_question:
+        return told
+    part = asking_part(text)
+    situation = load_situations().told(text)
+    if situation is None or any(w.split("…")[-1] in part for w in situation.words_found(text)):
+        return told
+    found = clear(by_retrieval(catalogue, plain(text), t), t)
+    if found is None or found.policies[0].key == key:
+        return told
+    hits = catalogue.search(part, k=1)
+    if not hits or hits[0].key != found.policies[0].key:
+        return told
+    return found

@@ -33,6 +33,7 @@ from huimin.catalogue.long_questions import (
     refer_or_story,
     referred_past_story_name,
     story_name_doubted,
+    told_or_asked,
     told_over_story_name,
 )
 from huimin.catalogue.misheard import GENERIC_PARTS, around_name, fuzzy_names
@@ -111,7 +112,7 @@ def resolve(
         # (保洁干 ~ 保洁岗, 自己去社保 ~ 自己交社保: one character of another sound) is not.
         alike = fuzzy_names(catalogue, text, shortest=4, sound_only=True)
         if not alike or catalogue[told] in alike:
-            return Resolution("answer", (catalogue[told],), evidence="situation")
+            return told_or_asked(catalogue, told, text, thresholds)
         heard = alike
     if len(heard) == 1:
         return Resolution("answer", (heard[0],), evidence="fuzzy")
