@@ -540,3 +540,14 @@ def test_a_situation_told_only_in_the_story_yields_to_a_clear_question(
     assert found.decision == "answer" and keys(found) == ["public_welfare_post"]
     text = "我婆婆八十六了家里是特困户一个人在家我们想让社区派人每天上门给她送饭打扫卫生要怎么申请"
     assert keys(resolve(catalogue, referrals, text)) == ["home_care_subsidy"]
+
+
+def test_a_look_alike_only_the_short_part_raises_does_not_doubt_the_name(
+    catalogue, referrals
+) -> None:
+    """社保补贴 (the 4050 subsidy) is asked; in the part alone it also reads as inside 单位社保
+    补贴, which the whole question ranks well below it: the name said where it asks stands."""
+    text = ("我四十五了女的在家附近的饭店打零工没有签合同社保是我自己按灵活就业交的那个那个街道说"
+            "我这个年纪可以申请社保补贴这个怎么申请")
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and keys(found) == ["flexible_employment_subsidy"]

@@ -123,7 +123,14 @@ def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresh
     part = question_part(text)
     if part is None or not any(normalise(n) in normalise(part) for n in policy.names):
         return False
-    return outweighed(catalogue, policy, part, t) is None
+    doubt = outweighed(catalogue, policy, part, t)
+    if doubt is None:
+        return True
+    # A look-alike that only the short part raises (社保补贴 inside 单位社保补贴), while the
+    # whole question ranks it well below the name, is no doubt: the part leans on one word.
+    scores = {h.key: h.score for h in catalogue.search(plain(text), k=len(catalogue))}
+    rival = doubt.policies[0].key
+    return scores.get(rival, 0.0) < scores.get(policy.key, 0.0) * t.name_doubt_ratio
 
 
 def asking_part(text: str) -> str:
