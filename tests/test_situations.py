@@ -198,6 +198,9 @@ def test_complaints_certificates_and_sudden_deaths_are_told(text: str, key: str)
         ("每年都要弄那个认证证明我还活着今年没人帮我", "pension_certification"),
         # a student in the final year looking for work
         ("我儿子在技校读最后一年了马上要出去找工作政府会给一笔钱", "graduate_job_search_subsidy"),
+        # contributions paid in another province, to be brought over ("湖北那边的厂里")
+        ("以前在湖北那边的厂里交了社保后来来这边了听说可以把湖北交的弄过来合到一起",
+         "pension_transfer"),
         # laid off, told to register
         ("公司裁员把他裁了社区的人说要先去登记一下失业", "unemployment_registration"),
     ],
