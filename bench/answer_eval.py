@@ -49,12 +49,11 @@ from huimin.ops.answer_eval import (  # noqa: E402
 from scripts.stack import ROOT, Process, free_port, http_ok, procfile, stack_env  # noqa: E402
 from tests.services import claimed_redis_db  # noqa: E402
 
-# The issue's gate and targets. The gate now holds, narrowly (measured 2026-12-04 16:59 UTC,
-# model 3f9ffc02: direct-right 0.854, wrong 0.011); a model retrained elsewhere moves a few
-# cases (about 0.02-0.03), so `make test` holds a regression floor that much below today's level
-# instead of the gate itself, and `make eval` reports the gate honestly.
+# The issue's gate, which `make test` holds (tests/e2e/test_answer_eval.py), and its targets.
+# Session 10 (2026-12-04, model 3f9ffc02): direct-right 0.896, wrong 0.006, so the gate holds
+# by about 17 cases and 6 wrong answers, more than a model retrained elsewhere moves (a few
+# cases); until then `make test` held a floor below it (0.83 / 0.025).
 GATE = {"direct_right": 0.85, "wrong": 0.02}
-FLOOR = {"direct_right": 0.83, "wrong": 0.025}
 TARGETS = {"direct_right": 0.92, "wrong": 0.01, "menu": 0.06, "referral_right": 0.90}
 LATE_ANSWER_SECONDS = 60.0  # the assistant was late: wait this long for the follow-up message
 SETTLE_SECONDS = 1.0  # after an answer, how long more parts (long answers) may take to arrive
@@ -218,7 +217,7 @@ def markdown(summary: dict, results: Sequence[Result], meta: dict) -> str:
 
 
 def gate_failures(overall: dict, limits: dict[str, float] = GATE) -> list[str]:
-    """Which of `limits` (the issue's gate, or the regression floor) the figures break."""
+    """Which of `limits` (by default the issue's gate) the figures break."""
     failures = []
     if (overall["direct_right"] or 0) < limits["direct_right"]:
         failures.append(f"direct-right {overall['direct_right']} < {limits['direct_right']}")
@@ -275,10 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"menu {_pct(f['menu']):>6}  wrong {_pct(f['wrong']):>6}  "
               f"referral {_pct(f['referral_right']):>6}  oos {_pct(f['oos_handled']):>6}  "
               + ", ".join(f"{k} {v}" for k, v in f["labels"].items()))
-    for label, limits in (("issue gate", GATE), ("make-test floor", FLOOR)):
-        failures = gate_failures(overall, limits)
-        verdict = "holds" if not failures else "FAILS: " + "; ".join(failures)
-        print(f"{label} {limits}: {verdict}")
+    failures = gate_failures(overall)
+    verdict = "holds" if not failures else "FAILS: " + "; ".join(failures)
+    print(f"issue gate (held by make test) {GATE}: {verdict}")
     print(f"reports: {args.out}/answer-eval.md, {args.out}/answer-eval.json")
     return 0
 
