@@ -34,6 +34,9 @@ class ConversationWords(BaseModel):
     qualifies: Words
     someone_else: Words
     what_if: Words
+    myself: Words
+    go_on: Words
+    context_aspects: dict[Aspect, Words]
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
 
@@ -49,10 +52,44 @@ _WORDS = load_conversation_words()
 # 跑了呢"): read only when the turn finds nothing of its own, after an answer.
 SOMEONE_ELSE_WORDS: tuple[str, ...] = tuple(_WORDS.someone_else)
 WHAT_IF_WORDS: tuple[str, ...] = tuple(_WORDS.what_if)
+# ... or of the citizen themself ("那我呢我是自己辞职的"), with 呢.
+MYSELF_WORDS: tuple[str, ...] = tuple(_WORDS.myself)
+# A whole turn asking to go on ("然后呢", "详细说说"): the previous question again.
+GO_ON_WORDS: frozenset[str] = frozenset(normalise(w) for w in _WORDS.go_on)
+_LEADING_FILLERS: Final[tuple[str, ...]] = ("那么", "那", "嗯", "哦", "好的", "好", "行")
+_CLOSING_PARTICLES: Final[str] = "啊呀呢吧哈么嘛哦"
 
 
 def asks_of_another(text: str) -> bool:
-    """The turn asks again with 呢 about someone else or another case: "那我媳妇呢",
-    "我奶奶九十了呢", "要是老板跑了呢". A 呢 alone ("那个呢") is not enough."""
+    """The turn asks again with 呢 about someone else, the citizen themself or another case
+    ("那我媳妇呢", "我奶奶九十了呢", "那我呢我是自己辞职的", "要是老板跑了呢"), or asks as a
+    whole to go on ("然后呢", "详细说说"): the previous question again, of the policy just
+    answered. A 呢 alone ("那个呢") is not enough."""
     plain = normalise(text)
-    return "呢" in plain and any(w in plain for w in (*SOMEONE_ELSE_WORDS, *WHAT_IF_WORDS))
+    words = (*SOMEONE_ELSE_WORDS, *WHAT_IF_WORDS, *MYSELF_WORDS)
+    return ("呢" in plain and any(w in plain for w in words)) or asks_to_go_on(plain)
+
+
+def asks_to_go_on(text: str) -> bool:
+    """The whole turn, a leading 那/嗯 and closing particles aside, asks to go on about what
+    was just answered ("然后呢", "那详细说说", "具体点吧"); a longer question holding such a
+    word ("还有什么补贴") is not one."""
+    plain = normalise(text).rstrip(_CLOSING_PARTICLES)
+    for filler in _LEADING_FILLERS:
+        if plain.startswith(filler) and plain[len(filler):]:
+            plain = plain[len(filler):]
+            break
+    return plain.rstrip(_CLOSING_PARTICLES) in GO_ON_WORDS
+
+
+# Words that ask an aspect only once a policy is being discussed ("周末上班吗": where).
+CONTEXT_ASPECT_WORDS: tuple[tuple[Aspect, str], ...] = tuple(
+    (aspect, normalise(w)) for aspect, words in _WORDS.context_aspects.items() for w in words
+)
+
+
+def context_aspect(text: str) -> Aspect | None:
+    """The aspect a follow-up asks by a word that asks it only after an answer ("周末上班吗"
+    asks the office hours, "网上行不行" the online way), else None."""
+    plain = normalise(text)
+    return next((aspect for aspect, word in CONTEXT_ASPECT_WORDS if word in plain), None)

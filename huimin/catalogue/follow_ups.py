@@ -11,7 +11,11 @@ from typing import Final
 
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
-from huimin.catalogue.conversation import CONVERSATION_FILE, load_conversation_words
+from huimin.catalogue.conversation import (
+    CONVERSATION_FILE,
+    context_aspect,
+    load_conversation_words,
+)
 
 __all__ = ["CONVERSATION_FILE", "load_conversation_words"]  # read from here by the tests too
 from huimin.catalogue.referrals import ReferralTable
@@ -66,6 +70,9 @@ def asked_of_previous(
         return None
     names = tuple(n for p in cat for n in p.names)
     aspect = asks_if_qualifies(text) or aspect_of(text, ignore=names)
+    if aspect in (None, "eligibility"):
+        # "星期六能办不", "网上行不行": when and how, not whether the citizen qualifies.
+        aspect = context_aspect(text) or aspect
     if aspect is None:
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):

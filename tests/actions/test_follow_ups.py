@@ -30,6 +30,7 @@ from bot.actions.policy import (
 )
 from huimin.catalogue import load_catalogue
 from huimin.catalogue.answers import reply_to_question
+from huimin.catalogue.conversation import asks_of_another
 from huimin.catalogue.follow_ups import (
     GUIDE_ANSWERS,
     WHICH_BENEFITS_WORDS,
@@ -422,3 +423,47 @@ def test_a_materials_word_is_no_other_departments_matter() -> None:
     assert refs.match("补卡要带户口本吗") is None
     found = refs.match("我户口本丢了去哪里补")
     assert found is not None and found.department.key == "public_security"
+
+
+@pytest.mark.parametrize(("text", "aspect"), [
+    ("周末上班吗", "where"),           # no aspect word at all: the office hours
+    ("星期六能办不", "where"),          # "能办不" closes it, but it asks when, not who
+    ("网上行不行", "process"),          # "行不行" closes it, but it asks the online way
+    ("手机上能办不", "process"),
+    ("我上班了还能领吗", "eligibility"),  # 上班 alone is a story, not the office hours
+    ("我这情况行不", "eligibility"),
+])
+def test_follow_up_words_that_ask_an_aspect_only_after_an_answer(text: str, aspect: str) -> None:
+    """Session 10f: short second turns whose words ask an aspect only once a policy is being
+    discussed (policies/_conversation.yml context_aspects) were "please rephrase" or the
+    conditions; they ask about the previous policy."""
+    refs = ReferralStore(ROOT / "referrals").table
+    assert asked_of_previous(CATALOGUE, refs, text, "unemployment_insurance") \
+        == (UNEMPLOYMENT, aspect)
+    assert asked_of_previous(CATALOGUE, refs, text, None) is None
+
+
+@pytest.mark.parametrize(("text", "again"), [
+    ("那我呢我是自己辞职的", True), ("然后呢", True), ("那详细说说吧", True), ("具体点", True),
+    ("还有什么补贴", False), ("那个呢", False),
+])
+def test_the_same_question_again_of_the_citizen_or_to_go_on(text: str, again: bool) -> None:
+    """"那我呢我是自己辞职的" and "然后呢" after an answer find nothing of their own: the previous
+    question again, of the previous policy (they were "please rephrase"); a longer question
+    holding 还有 is not a request to go on."""
+    outcome = reply_to_question(CATALOGUE, date(2026, 1, 5), text=text,
+                                previous="unemployment_insurance",
+                                previous_aspect="eligibility",
+                                referrals=ReferralStore(ROOT / "referrals").table)
+    if again:
+        assert (outcome.policy, outcome.aspect) == (UNEMPLOYMENT, "eligibility")
+        assert outcome.reply.text.startswith(heading("unemployment_insurance", "申请条件"))
+    else:
+        assert asks_of_another(text) is False
+
+
+def test_contributions_brought_here_from_home_switch_to_the_transfer() -> None:
+    """"我在老家交的社保能转到这边来不" after an answer tells the pension transfer as a situation:
+    it switches (it was answered as the previous policy's conditions, a wrong answer)."""
+    messages, slots = run(ActionAnswerPolicy(), next_turn("我在老家交的社保能转到这边来不"))
+    assert slots["policy"] == "pension_transfer", messages
