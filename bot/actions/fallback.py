@@ -4,7 +4,8 @@ Runs for `nlu_fallback` (FallbackClassifier: low confidence or two intents too c
 RulePolicy's core fallback. The NLU being unsure of the intent does not mean the words are
 unclear: when they name a policy (verbatim, misheard or mistyped), retrieval finds one
 clearly and strongly, or they name another department's matter, that is answered as a policy
-question would be. Failures are counted from the tracker's events, so a success in between
+question would be; so is the same question again of someone else or "然后呢" after an
+answer. Failures are counted from the tracker's events, so a success in between
 starts the count again.
 """
 
@@ -21,6 +22,7 @@ from bot.actions.context import catalogue, entity_values, previous_slot, referra
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
 from bot.actions.policy import answer_question, follow_up, resolution, slots
 from huimin.catalogue.answers import asks_about, candidates, named_policies, rephrase
+from huimin.catalogue.conversation import asks_of_another
 from huimin.catalogue.resolver import resolve_clear
 
 NAME = "action_fallback"
@@ -79,6 +81,7 @@ class ActionFallback(Action):
             resolve_clear(cat, referrals(), text, found=found) is not None
             or asks_about(cat, text, previous)
             or follow_up(tracker, found) is not None
+            or (previous is not None and asks_of_another(text))
         ):
             outcome = answer_question(tracker, dispatcher, found)
             return [*slots(outcome), SlotSet(RESOLVED_SLOT, True)]

@@ -125,6 +125,15 @@ def test_an_unsure_nlu_still_answers_the_follow_up() -> None:
     assert slots[RESOLVED_SLOT] is True and slots["policy"] == "unemployment_insurance"
 
 
+@pytest.mark.parametrize("text", ["然后呢", "那我媳妇呢她也被裁了"])
+def test_an_unsure_nlu_still_answers_the_same_question_again(text: str) -> None:
+    """nlu_fallback on "然后呢" or the same question of someone else: the previous policy's
+    answer again ("失业金怎么领" was answered), not "please rephrase"."""
+    messages, slots = run(ActionFallback(), next_turn(text, "nlu_fallback"))
+    assert messages[0]["text"].startswith("【失业保险金】")
+    assert slots[RESOLVED_SLOT] is True and slots["policy"] == "unemployment_insurance"
+
+
 def test_application_status_stays_but_a_time_limit_question_is_answered() -> None:
     messages, slots = run(ActionCheckApplication(),
                           next_turn("申请了以后多久能批下来", "check_application"))
