@@ -342,3 +342,59 @@ def test_may_words_are_data(tmp_path) -> None:
     bad.write_text(source.replace("may: >-", "may: [", 1), encoding="utf-8")
     with pytest.raises(ValueError):
         load_aspects(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # a way of doing it without going in, right before 能 / 可以 or after it, asks how
+        ("失业金网上能申请吗", "process"),
+        ("社保卡在手机上能不能补办", "process"),
+        ("养老金认证可不可以用微信弄", "process"),
+        ("失业登记能在网上办吗", "process"),
+        # farther off, the channel is the story; 能在 a place still asks where
+        ("我在网上看到说高龄津贴能领吗", "eligibility"),
+        ("我不会弄手机失业登记能在社区办吗", "where"),
+        # whether a step may be skipped asks how it is done
+        ("养老金认证能不能不去现场", "process"),
+        ("社保卡补办可以不本人去吗", "process"),
+        ("失业金能不能领", "eligibility"),
+    ],
+)
+def test_a_way_of_doing_it_or_a_step_skipped_asks_how(
+    names, text: str, aspect: str | None
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        # who does it, in person or not, which step first (process phrases)
+        ("退休手续是单位帮着办还是自己报", "process"),
+        ("工伤认定要我本人跑一趟吗", "process"),
+        ("劳动仲裁从哪一步弄起", "process"),
+        ("档案咋调到人才中心去", "process"),
+        ("高龄津贴每年都要重新申请吗", "process"),
+        # where, said by distance or by a choice of places
+        ("职业技能等级认定离我家近的考场有吗", "where"),
+        ("失业金是在社区领还是到区里", "where"),
+        # a document named and asked about is the materials
+        ("工伤认定病历复印件要带吗", "materials"),
+        ("退休要交哪几样", "materials"),
+        ("职称评审要提交些什么论文", "materials"),
+    ],
+)
+def test_everyday_process_where_and_materials_wording(
+    names, text: str, aspect: str | None
+) -> None:
+    assert aspect_of(text, ignore=names) == aspect
+
+
+def test_channels_are_data(tmp_path) -> None:
+    source = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
+    assert "微信" in load_aspects().question.channels
+    bad = tmp_path / "_aspects.yml"
+    bad.write_text(source.replace("channels: >-", "channels: [", 1), encoding="utf-8")
+    with pytest.raises(ValueError):
+        load_aspects(bad)

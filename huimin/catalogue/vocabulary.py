@@ -61,6 +61,8 @@ class _AspectFile(BaseModel):
     may: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     may_not: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     may_where: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Ways of doing it without going in (网上, 手机上, 微信): "网上能申请吗" asks how, not who.
+    channels: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -90,6 +92,7 @@ class QuestionWords:
     may: tuple[str, ...] = ()
     may_not: tuple[str, ...] = ()
     may_where: tuple[str, ...] = ()  # "能在街道办吗" asks where
+    channels: tuple[str, ...] = ()  # "网上能申请吗" asks how it is done
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
             _words(parsed.question_words), _words(parsed.closing_particles),
             _words(parsed.not_asking), _words(parsed.asking_starts),
             _words(parsed.may), _words(parsed.may_not), _words(parsed.may_where),
+            _words(parsed.channels),
         ),
         what_there_is=_checked_apart(parsed),
     )
@@ -334,6 +338,35 @@ def _may(text: str, words: QuestionWords = QUESTION_WORDS) -> _Cue | None:
     return found
 
 
+# After 能 / 可以 (past an A不A "不能"), a 不 and a verb: "能不能不刷脸", "可以不去吗".
+_SKIPS_A_STEP: Final[re.Pattern[str]] = re.compile(r"(?:不能|不可以)?不[^能可行会\s，。？！?!,.]")
+
+
+def _by_channel(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
+    """`cue` read as the process when it asks whether a thing may be done (eligibility, or
+    where from "能在…办吗") without a step ("能不能不回来") or by a way of doing it without
+    going in: a channel word right before
+    it ("网上能申请吗", "在手机上能不能办") or within MAY_REACH characters after it in its
+    clause ("能不能用微信弄", "能在网上办吗"). The citizen asks how it is done, not who may;
+    a channel word farther off is the story ("我在网上看到说能领吗")."""
+    if cue.aspect not in (MAY_ASPECT, "where") or (
+        cue.aspect == "where" and not any(text.startswith(w, cue.start) for w in words.may_where)
+    ):
+        return cue
+    # "能不能不回来", "可以不去吗": whether a step may be skipped asks how it is done.
+    if cue.aspect == MAY_ASPECT and _SKIPS_A_STEP.match(text, cue.end):
+        return _Cue(cue.start, cue.end, "process", cue.word)
+    before = text[: cue.start]
+    clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[cue.start :])[0]
+    after = clause[: cue.end - cue.start + MAY_REACH]
+    # "能在…办吗" asks about the place it names: only a channel there is the way of doing it
+    # ("不会弄手机能在街道办吗" asks where).
+    right_before = cue.aspect == MAY_ASPECT
+    if any((right_before and before.endswith(w)) or w in after for w in words.channels):
+        return _Cue(cue.start, cue.end, "process", cue.word)
+    return cue
+
+
 def _winner(text: str) -> tuple[_Cue | None, bool]:
     """The aspect word that `text` (read plain) asks about, and whether it is asked (not only
     background): see `aspect_of`. Homophones are read only when the words as written ask
@@ -352,12 +385,12 @@ def _winner(text: str) -> tuple[_Cue | None, bool]:
             c.end - c.start, c.end,
         ))  # fmt: skip
         if cue in asked:
-            return cue, True
+            return _by_channel(text, cue), True
         if heard:
             background = cue
     may = _may(text)
     if may is not None:
-        return may, True
+        return _by_channel(text, may), True
     return background, False
 
 
