@@ -375,7 +375,9 @@ def test_a_way_of_doing_it_or_a_step_skipped_asks_how(
         ("工伤认定要我本人跑一趟吗", "process"),
         ("劳动仲裁从哪一步弄起", "process"),
         ("档案咋调到人才中心去", "process"),
-        ("高龄津贴每年都要重新申请吗", "process"),
+        ("高龄津贴停发了还要重新申请吗", "process"),
+        # every year: how often, which the time limit says ("每年需做一次资格确认")
+        ("高龄津贴每年都要重新申请吗", "deadline"),
         # where, said by distance or by a choice of places
         ("职业技能等级认定离我家近的考场有吗", "where"),
         ("失业金是在社区领还是到区里", "where"),
