@@ -250,6 +250,12 @@ def catalogue():
 
 
 @pytest.fixture(scope="module")
+def names(catalogue) -> tuple[str, ...]:
+    """Every name of every policy: what aspect detection ignores (`aspect_of(ignore=...)`)."""
+    return tuple(n for p in catalogue for n in p.names)
+
+
+@pytest.fixture(scope="module")
 def referrals():
     """The real referral table (referrals/), loaded once per test module."""
     from huimin.catalogue.referrals import load_referrals

@@ -12,23 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from huimin.catalogue import aspect_of, load_catalogue
+from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.referrals import load_referrals
 from huimin.catalogue.vocabulary import load_aspects, question_part
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
-
-
-@pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue(ROOT / "policies")
-
-
-@pytest.fixture(scope="module")
-def names(catalogue) -> tuple[str, ...]:
-    return tuple(n for p in catalogue for n in p.names)
 
 
 @pytest.mark.parametrize(

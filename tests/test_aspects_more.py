@@ -13,21 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from huimin.catalogue import aspect_of, load_catalogue
+from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import reply_to_question
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
-
-
-@pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue(ROOT / "policies")
-
-
-@pytest.fixture(scope="module")
-def names(catalogue) -> tuple[str, ...]:
-    return tuple(n for p in catalogue for n in p.names)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from huimin.catalogue.catalogue import load_catalogue
 from huimin.catalogue.dialect import load_traditional, simplified
 from huimin.catalogue.misheard import fuzzy_names
 from huimin.catalogue.resolver import resolve
@@ -16,11 +15,6 @@ from huimin.catalogue.sounds import loosen, sounds
 from huimin.catalogue.text import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue(ROOT / "policies")
 
 
 def _keys(catalogue, text: str) -> list[str]:
