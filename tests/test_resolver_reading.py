@@ -11,12 +11,9 @@ import pytest
 
 from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import is_follow_up, reply_to_question
+from huimin.catalogue.conversation import CONVERSATION_FILE, load_conversation_words
 from huimin.catalogue.dialect import load_dialect, plain
-from huimin.catalogue.follow_ups import (
-    CONVERSATION_FILE,
-    asked_of_previous,
-    load_conversation_words,
-)
+from huimin.catalogue.follow_ups import asked_of_previous
 from huimin.catalogue.resolver import resolve, resolve_clear, resolve_words, switched_to, with_named
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -45,17 +45,18 @@ def load_conversation_words(path: Path = CONVERSATION_FILE) -> ConversationWords
     return load_checked(path, ConversationWords, "conversation words")
 
 
-_WORDS = load_conversation_words()
+# Read once; `follow_ups` reads its lists from here too.
+WORDS: Final[ConversationWords] = load_conversation_words()
 
 
 # A turn asking the same of someone else or of another case ("那我媳妇呢她也被裁了", "要是老板
 # 跑了呢"): read only when the turn finds nothing of its own, after an answer.
-SOMEONE_ELSE_WORDS: tuple[str, ...] = tuple(_WORDS.someone_else)
-WHAT_IF_WORDS: tuple[str, ...] = tuple(_WORDS.what_if)
+SOMEONE_ELSE_WORDS: tuple[str, ...] = tuple(WORDS.someone_else)
+WHAT_IF_WORDS: tuple[str, ...] = tuple(WORDS.what_if)
 # ... or of the citizen themself ("那我呢我是自己辞职的"), with 呢.
-MYSELF_WORDS: tuple[str, ...] = tuple(_WORDS.myself)
+MYSELF_WORDS: tuple[str, ...] = tuple(WORDS.myself)
 # A whole turn asking to go on ("然后呢", "详细说说"): the previous question again.
-GO_ON_WORDS: frozenset[str] = frozenset(normalise(w) for w in _WORDS.go_on)
+GO_ON_WORDS: frozenset[str] = frozenset(normalise(w) for w in WORDS.go_on)
 _LEADING_FILLERS: Final[tuple[str, ...]] = ("那么", "那", "嗯", "哦", "好的", "好", "行")
 _CLOSING_PARTICLES: Final[str] = "啊呀呢吧哈么嘛哦"
 
@@ -82,9 +83,21 @@ def asks_to_go_on(text: str) -> bool:
     return plain.rstrip(_CLOSING_PARTICLES) in GO_ON_WORDS
 
 
+# Words that close a follow-up asking whether the citizen may take part ("我这种五十多的下岗的
+# 能去吗" after 公益性岗位): said last, after the policy was named, they ask its conditions,
+# whatever aspect words the citizen's story holds (五十多 is an age, not 多少).
+QUALIFIES_WORDS: tuple[str, ...] = tuple(normalise(w) for w in WORDS.qualifies)
+
+
+def asks_if_qualifies(text: str) -> Aspect | None:
+    """The aspect "eligibility" when the turn ends asking whether the citizen may take part."""
+    plain = normalise(text).rstrip(_CLOSING_PARTICLES)
+    return "eligibility" if plain.endswith(QUALIFIES_WORDS) else None
+
+
 # Words that ask an aspect only once a policy is being discussed ("周末上班吗": where).
 CONTEXT_ASPECT_WORDS: tuple[tuple[Aspect, str], ...] = tuple(
-    (aspect, normalise(w)) for aspect, words in _WORDS.context_aspects.items() for w in words
+    (aspect, normalise(w)) for aspect, words in WORDS.context_aspects.items() for w in words
 )
 
 

@@ -7,25 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Final
 
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
-from huimin.catalogue.conversation import (
-    CONVERSATION_FILE,
-    context_aspect,
-    load_conversation_words,
-)
-
-__all__ = ["CONVERSATION_FILE", "load_conversation_words"]  # read from here by the tests too
+from huimin.catalogue.conversation import WORDS as _WORDS
+from huimin.catalogue.conversation import asks_if_qualifies, context_aspect
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations, said
-from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import Aspect, aspect_of
-
-_WORDS = load_conversation_words()
+from huimin.catalogue.vocabulary import aspect_of
 
 # Words that make a message about the citizen's own application ("审核过了没", "到哪一步了"):
 # check_application keeps those even right after a policy answer.
@@ -81,19 +72,6 @@ def asked_of_previous(
     if switch is not None and not tells_a_condition(policy, aspect, switch):
         return None
     return told_in_context(cat, policy, text) or policy, aspect
-
-
-# Words that close a follow-up asking whether the citizen may take part ("我这种五十多的下岗的
-# 能去吗" after 公益性岗位): said last, after the policy was named, they ask its conditions,
-# whatever aspect words the citizen's story holds (五十多 is an age, not 多少).
-QUALIFIES_WORDS: tuple[str, ...] = tuple(normalise(w) for w in _WORDS.qualifies)
-_CLOSING_PARTICLES: Final[str] = "啊呀呢吧哈么嘛哦"
-
-
-def asks_if_qualifies(text: str) -> Aspect | None:
-    """The aspect "eligibility" when the turn ends asking whether the citizen may take part."""
-    plain = normalise(text).rstrip(_CLOSING_PARTICLES)
-    return "eligibility" if plain.endswith(QUALIFIES_WORDS) else None
 
 
 def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:
