@@ -167,11 +167,8 @@ def referred_past_story_name(
     if hits and hits[0].key == policy.key:
         return None
     told = load_situations().told(text)
-    if told is not None:
-        found = told.words_found(text)
-        said = [w for w in match.matter.words if w in part]
-        if said and all(any(w in f for f in found) for w in said):
-            return None
+    if told is not None and told.reads_as_its_own(match.matter.words, text, asked=part):
+        return None
     # evidence "name": decided with a name in the text weighed, so a policy the NLU tagged
     # (the story's name) does not override it (`resolver.with_named`).
     return Resolution("refer", referral=match, evidence="name")

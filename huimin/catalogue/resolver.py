@@ -37,7 +37,7 @@ from huimin.catalogue.long_questions import (
     told_over_story_name,
 )
 from huimin.catalogue.misheard import GENERIC_PARTS, around_name, fuzzy_names
-from huimin.catalogue.referrals import Match, ReferralTable
+from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.retrieval import (
     THRESHOLDS,
     Resolution,
@@ -48,7 +48,7 @@ from huimin.catalogue.retrieval import (
     settled_by_words,
 )
 from huimin.catalogue.schema import Policy
-from huimin.catalogue.situations import Situation, load_situations
+from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
 
 __all__ = [
@@ -101,7 +101,7 @@ def resolve(
     # the situation reads as its own ("家属能领一笔办丧事的钱": 丧事 is 民政's, 办丧事的钱 the
     # funeral grant's).
     if match is not None and not (told and (
-        match.yields_to_situation or _reads_matter(situation, match, text)
+        match.yields_to_situation or situation.reads_as_its_own(match.matter.words, text)
     )):
         return refer_or_story(catalogue, referrals, text, match, told, thresholds)
     heard = fuzzy_names(catalogue, text)
@@ -142,14 +142,6 @@ def _inside_longer(
     if not others:
         return None
     return Resolution("ask", (said, *others)[: thresholds.max_choices], evidence="doubt")
-
-
-def _reads_matter(situation: Situation, match: Match, text: str) -> bool:
-    """Every word of the matched department's matter that `text` holds lies inside a word the
-    situation found: the situation tells it as part of a 人社 matter."""
-    found = situation.words_found(text)
-    said = [w for w in match.matter.words if w in text]
-    return bool(said) and all(any(w in f for f in found) for w in said)
 
 
 def with_named(found: Resolution, named: Sequence[Policy]) -> Resolution:

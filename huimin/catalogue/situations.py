@@ -54,6 +54,14 @@ class Situation(BaseModel):
         """The words of its groups that `text` holds."""
         return [word for group in self.all for word in group if said(word, text)]
 
+    def reads_as_its_own(self, words: list[str], text: str, asked: str | None = None) -> bool:
+        """Every one of another department's matter `words` that `asked` (by default the
+        whole `text`) holds lies inside a word this situation found in `text`: the situation
+        tells them as part of a 人社 matter (丧事 in "办丧事的钱" is the funeral grant's)."""
+        found = self.words_found(text)
+        held = [w for w in words if w in (text if asked is None else asked)]
+        return bool(held) and all(any(w in f for f in found) for w in held)
+
 
 class Situations(BaseModel):
     """policies/_situations.yml: every field required, no unknown field."""
