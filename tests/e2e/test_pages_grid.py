@@ -18,6 +18,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Iterator
 from datetime import date
 
 import pyotp
@@ -40,6 +41,7 @@ from tests.e2e.pages_support import (
     phone,
     screenshot,
 )
+from tests.e2e.signal_line import SignalLine, signal_line
 from tests.grid_fixtures import give_consent
 
 # Each test's limit covers the module's stack start when it runs first (Stack.wait allows each
@@ -75,8 +77,8 @@ def web(stack, path: str = "") -> str:
     return stack.url("web") + path
 
 
-def sign_in(page, stack, username: str = "wang_grid") -> None:
-    page.goto(web(stack, "/grid/"))
+def sign_in(page, stack, username: str = "wang_grid", base: str | None = None) -> None:
+    page.goto((base or web(stack)) + "/grid/")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("#login-form button[type=submit]")
@@ -264,13 +266,25 @@ def test_a_grid_workers_visit(stack, world, browser):
     assert denials >= 1 and status == "rejected"
 
 
-def set_offline(context, signal: dict[str, bool], offline: bool) -> None:
-    """No signal for the pages and (through the context's route) for the service worker."""
+@pytest.fixture
+def line(stack) -> Iterator[SignalLine]:
+    """The phone's own line to the web tier, for the offline tests to cut."""
+    with signal_line(web(stack)) as relay:
+        yield relay
+
+
+def set_offline(context, signal: dict[str, bool], line: SignalLine, offline: bool) -> None:
+    """No signal for the pages, (through the context's route) for the service worker, and
+    for real on the line to the web tier, which the emulation does not always cover."""
     signal["offline"] = offline
+    if offline:
+        line.cut()
+    else:
+        line.restore()
     context.set_offline(offline)
 
 
-def test_offline_visit_note_is_sent_exactly_once(stack, world, browser):
+def test_offline_visit_note_is_sent_exactly_once(stack, world, browser, line):
     from playwright.sync_api import expect
 
     a = world["a"]
@@ -291,15 +305,15 @@ def test_offline_visit_note_is_sent_exactly_once(stack, world, browser):
 
     context.route("**/*", no_signal)
     page = context.new_page()
-    sign_in(page, stack)
-    page.goto(web(stack, f"/grid/residents/{a}"))
+    sign_in(page, stack, base=line.url)
+    page.goto(line.url + f"/grid/residents/{a}")
     expect(page.locator("#visits")).to_be_visible()
 
     # The service worker has kept the workbench's shell on the phone.
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
     note = f"离线记录 {time.time():.0f}"
-    set_offline(context, signal, True)
+    set_offline(context, signal, line, True)
     page.select_option("#visit-outcome", "met")
     page.fill("#visit-note", note)
     page.click("#visit-form button[type=submit]")
@@ -335,7 +349,7 @@ def test_offline_visit_note_is_sent_exactly_once(stack, world, browser):
             route.continue_()
 
     page.route(re.compile(r".*/api/v1/grid/residents/\d+/visits$"), lose_first_answer)
-    set_offline(context, signal, False)
+    set_offline(context, signal, line, False)
     expect(page.locator("#flash")).to_have_text("已发送：走访记录", timeout=30_000)
     expect(page.locator("#outbox")).to_be_hidden()
     assert lost == [1] and stored() == 1
@@ -362,7 +376,8 @@ def test_offline_visit_note_is_sent_exactly_once(stack, world, browser):
     database.engine.dispose()
 
 
-def test_offline_confirmation_survives_a_reload_and_is_sent_once(stack, world, browser):
+def test_offline_confirmation_survives_a_reload_and_is_sent_once(stack, world, browser,
+                                                               line):
     """A notice confirmed for 孙玉珍 with no signal waits on the phone through a reload; when
     the signal returns it is sent with the key it was given offline, and although the first
     answer is lost and the phone sends again, she is confirmed for once."""
@@ -385,8 +400,8 @@ def test_offline_confirmation_survives_a_reload_and_is_sent_once(stack, world, b
 
     context.route("**/*", no_signal)
     page = context.new_page()
-    sign_in(page, stack)
-    page.goto(web(stack, f"/grid/residents/{c}"))
+    sign_in(page, stack, base=line.url)
+    page.goto(line.url + f"/grid/residents/{c}")
     benefit = page.locator("#benefits .benefit[data-policy=elderly_allowance]")
     expect(benefit.locator("button[data-confirm]")).to_be_visible()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
@@ -404,7 +419,9 @@ def test_offline_confirmation_survives_a_reload_and_is_sent_once(stack, world, b
 
     open_status = notice()[0]
     assert open_status in ("matched", "notified")
-    set_offline(context, signal, True)
+    set_offline(context, signal, line, True)
+    with pytest.raises(requests.ConnectionError):  # no request gets through, whatever its path
+        requests.get(line.url + "/healthz", timeout=5)
     benefit.locator("button[data-confirm]").click()
     expect(page.locator("#flash")).to_have_text("没有网络：已存在手机里，有网后自动发送")
     expect(benefit.locator(".pending")).to_have_text("等待发送")
@@ -436,7 +453,7 @@ def test_offline_confirmation_survives_a_reload_and_is_sent_once(stack, world, b
 
     page.route(re.compile(r".*/api/v1/grid/residents/\d+/notices/\d+/confirm$"),
                lose_first_answer)
-    set_offline(context, signal, False)
+    set_offline(context, signal, line, False)
     expect(page.locator("#flash")).to_have_text("已发送：代确认：高龄津贴", timeout=30_000)
     expect(page.locator("#outbox")).to_be_hidden()
     expect(benefit).to_contain_text("提醒状态：已确认")
