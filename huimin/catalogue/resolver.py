@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.certificates import load_certificates
+from huimin.catalogue.coordination import elided_second
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.handovers import load_handovers
 from huimin.catalogue.long_questions import (
@@ -74,6 +75,9 @@ def resolve(
         return Resolution("answer", tuple(found[:2]), evidence="name")
     if found:
         if len(mentioned) == 1:  # the NLU may tag more; the name in the text comes first
+            second = elided_second(catalogue, found[0], text)  # "劳动调解和仲裁"
+            if second is not None:
+                return Resolution("answer", (found[0], second), evidence="name")
             neighbour = load_handovers().handed_to(found[0], text)
             if neighbour is not None and neighbour in catalogue:
                 return Resolution("answer", (catalogue[neighbour],), evidence="name")
