@@ -26,9 +26,14 @@ TODAY = date(2025, 6, 1)
         ("失业金现在去领来不来得及", "deadline"),
         ("职业培训补贴还赶趟吗", "deadline"),
         ("工伤认定是不是晚了", "deadline"),
+        ("失业登记现在才去办会不会太迟", "deadline"),
+        # farther off in one clause, or a deadline said to be past
+        ("养老金认证错过了上个月那次提醒还能做吗", "deadline"),
+        ("职称评审已经过了截止的日子还能报吗", "deadline"),
         # no such word: whether one may still do it is who qualifies
         ("超过六十岁了失业金还能领吗", "eligibility"),
         ("我身份证过期了还能办社保卡吗", "eligibility"),
+        ("我错过了好几次招聘会现在失业了还能领失业金吗", "eligibility"),
     ],
 )
 def test_being_late_asks_the_time_limit(names, text: str, aspect: str) -> None:
@@ -44,6 +49,8 @@ def test_being_late_asks_the_time_limit(names, text: str, aspect: str) -> None:
         "社保卡申请完了然后还要干嘛",
         "创业担保贷款接下来该怎么走",
         "工伤认定要过几道手续",
+        "失业金最开始要做什么",
+        "社保卡交了照片还要做些什么",
     ],
 )
 def test_the_order_of_steps_asks_the_process(names, text: str) -> None:

@@ -373,18 +373,21 @@ def _by_channel(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> 
     return cue
 
 
-# The aspect a question whether a thing may still be done asks when the citizen is late.
+# The aspect a question whether a thing may still be done asks when the citizen is late, and
+# how far before it (in characters, in its clause) a word of being late counts: "错过了九月份
+# 那一批还能补报吗" is one question.
 LATE_ASPECT: Final[str] = "deadline"
+LATE_REACH: Final[int] = 12
 
 
 def _by_lateness(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
     """`cue` read as the time limit when it asks who qualifies and a word of being late
-    (`late`: 晚了, 错过) stands within MAY_REACH characters before it in its clause: "拖了两个
+    (`late`: 晚了, 错过) stands within LATE_REACH characters before it in its clause: "拖了两个
     月才去晚了还能办吗", "错过了还能领吗" ask whether it is too late, which the time limit
     answers; "超过六十岁还能办吗" (no such word) still asks who qualifies."""
     if cue.aspect != MAY_ASPECT:
         return cue
-    before = re.split(f"[{re.escape(_CLAUSE_END)}]", text[: cue.start])[-1][-MAY_REACH:]
+    before = re.split(f"[{re.escape(_CLAUSE_END)}]", text[: cue.start])[-1][-LATE_REACH:]
     if any(word in before for word in words.late):
         return _Cue(cue.start, cue.end, LATE_ASPECT, cue.word)
     return cue
