@@ -29,7 +29,7 @@ from huimin.catalogue.dialect import plain as read_plain
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve, with_named
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import ASPECT_FORMS
+from huimin.catalogue.vocabulary import ASPECT_FORMS, also_asked
 
 # The numbered menu under an overview (the issue's "1 条件 2 标准 3 材料 4 怎么办").
 OVERVIEW_ASPECTS: tuple[str, ...] = ("eligibility", "amount", "materials", "process")
@@ -123,8 +123,12 @@ def overview(policy: Policy, today: date) -> Reply:
                                     intent_choice("feedback_unhelpful")))
 
 
-def aspect_answer(policy: Policy, aspect: str, today: date) -> Reply:
-    """The catalogue's text for one aspect, with the other aspects as follow-ups."""
+def aspect_answer(
+    policy: Policy, aspect: str, today: date, also: str | None = None
+) -> Reply:
+    """The catalogue's text for one aspect, with the other aspects as follow-ups. `also`: a
+    second aspect the same question asks ("要带啥，去哪办"), answered after the first under
+    its label, so the citizen need not ask again."""
     if aspect not in ASPECTS:
         raise ValueError(f"unknown aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
     lines = [f"【{policy.title}】{ASPECT_LABELS[aspect]}"]
@@ -132,18 +136,25 @@ def aspect_answer(policy: Policy, aspect: str, today: date) -> Reply:
     if note:
         lines.append(note)
     lines.append(policy.aspect_text(aspect))
-    if aspect in {"process", "where"}:
+    shown = {aspect}
+    if also in ASPECTS and also != aspect:
+        lines += [f"{ASPECT_LABELS[also]}：", policy.aspect_text(also)]
+        shown.add(also)
+    if shown & {"process", "where"}:
         lines.append(f"咨询电话：{policy.hotline}")
     lines.append("还想了解：")
-    follow_ups = [a for a in FOLLOW_UP_ASPECTS if a != aspect][:MAX_CHOICES]
+    follow_ups = [a for a in FOLLOW_UP_ASPECTS if a not in shown][:MAX_CHOICES]
     return Reply("\n".join(lines), (*(aspect_choice(policy, a) for a in follow_ups),
                                     intent_choice("feedback_unhelpful")))
 
 
-def answer(policy: Policy, aspect: str | None, today: date) -> Reply:
-    """A focused answer when the aspect is known, otherwise a short overview."""
+def answer(
+    policy: Policy, aspect: str | None, today: date, also: str | None = None
+) -> Reply:
+    """A focused answer when the aspect is known (with `also`, a second one asked in the same
+    question), otherwise a short overview."""
     if aspect in ASPECTS:
-        return aspect_answer(policy, aspect, today)
+        return aspect_answer(policy, aspect, today, also)
     return overview(policy, today)
 
 
@@ -306,6 +317,8 @@ def reply_to_question(
     aspect = (aspect_of(typed, ignore=names) if typed else None) or next(
         (a for a in aspect_values if a in ASPECTS), None
     )
+    # "要带啥，去哪办": the second aspect asked, answered with the first.
+    also = also_asked(typed, ignore=names) if typed else None
     entity_named = [
         p for p in (catalogue.get(v) or catalogue.find(v) for v in policy_values) if p is not None
     ]
@@ -323,7 +336,7 @@ def reply_to_question(
     # 去哪里换" after 退休手续: 身份证 and 过期 are words of materials, not a topic).
     if (earlier is not None and aspect is not None and follow_up
             and not catalogue.mentions(typed) and found.decision != "refer"):
-        return Outcome(answer(earlier, aspect, today), earlier, aspect)
+        return Outcome(answer(earlier, aspect, today, also), earlier, aspect)
     if found.decision == "answer" and len(found.policies) == 1:
         policy = found.policies[0]
         if (aspect is None and earlier is not None and previous_aspect in ASPECTS
@@ -332,7 +345,7 @@ def reply_to_question(
             # names loosely, as "那创业补贴呢" (a verbatim name) keeps it; so does a new
             # policy told in words of its own ending in 呢 ("家里老人上门助餐的补贴呢").
             aspect = previous_aspect
-        return Outcome(answer(policy, aspect, today), policy, aspect)
+        return Outcome(answer(policy, aspect, today, also), policy, aspect)
     if found.decision == "answer":
         return Outcome(side_by_side(found.policies, aspect, today), None, aspect)
     if found.decision == "ask":

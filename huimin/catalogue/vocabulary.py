@@ -63,6 +63,8 @@ class _AspectFile(BaseModel):
     may_where: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Ways of doing it without going in (网上, 手机上, 微信): "网上能申请吗" asks how, not who.
     channels: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Words of one who is late (晚了, 错过): "晚了还能办吗" asks the time limit, not who may.
+    late: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -93,6 +95,7 @@ class QuestionWords:
     may_not: tuple[str, ...] = ()
     may_where: tuple[str, ...] = ()  # "能在街道办吗" asks where
     channels: tuple[str, ...] = ()  # "网上能申请吗" asks how it is done
+    late: tuple[str, ...] = ()  # "晚了还能办吗" asks the time limit
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
             _words(parsed.question_words), _words(parsed.closing_particles),
             _words(parsed.not_asking), _words(parsed.asking_starts),
             _words(parsed.may), _words(parsed.may_not), _words(parsed.may_where),
-            _words(parsed.channels),
+            _words(parsed.channels), _words(parsed.late),
         ),
         what_there_is=_checked_apart(parsed),
     )
@@ -265,11 +268,14 @@ def _asking(text: str, words: QuestionWords = QUESTION_WORDS) -> list[bool]:
     return marks
 
 
-def _asked(text: str, asking: list[bool], cues: list[_Cue]) -> set[_Cue]:
+def _asked(
+    text: str, asking: list[bool], cues: list[_Cue], closing: bool = True
+) -> set[_Cue]:
     """The cues the question asks about: each word that asks belongs to the cue it is part of,
-    else to the nearest cue within QUESTION_REACH characters ("材料有哪些"); a cue that closes
-    the question is asked too. "好几个月了在哪领": 哪 is 在哪's, and 几个月 is the story."""
-    asked = {c for c in cues if not text[c.end :].strip(_CLAUSE_END)}
+    else to the nearest cue within QUESTION_REACH characters ("材料有哪些"); with `closing`, a
+    cue that closes the question is asked too. "好几个月了在哪领": 哪 is 在哪's, and 几个月
+    is the story."""
+    asked = {c for c in cues if closing and not text[c.end :].strip(_CLAUSE_END)}
     runs, start = [], None
     for i, mark in enumerate([*asking, False]):
         if mark and start is None:
@@ -367,6 +373,32 @@ def _by_channel(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> 
     return cue
 
 
+# The aspect a question whether a thing may still be done asks when the citizen is late, and
+# how far before it (in characters, in its clause) a word of being late counts: "错过了九月份
+# 那一批还能补报吗" is one question.
+LATE_ASPECT: Final[str] = "deadline"
+LATE_REACH: Final[int] = 12
+
+
+def _by_lateness(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
+    """`cue` read as the time limit when it asks who qualifies and a word of being late
+    (`late`: 晚了, 错过) stands within LATE_REACH characters before it in its clause: "拖了两个
+    月才去晚了还能办吗", "错过了还能领吗" ask whether it is too late, which the time limit
+    answers; "超过六十岁还能办吗" (no such word) still asks who qualifies."""
+    if cue.aspect != MAY_ASPECT:
+        return cue
+    before = re.split(f"[{re.escape(_CLAUSE_END)}]", text[: cue.start])[-1][-LATE_REACH:]
+    if any(word in before for word in words.late):
+        return _Cue(cue.start, cue.end, LATE_ASPECT, cue.word)
+    return cue
+
+
+def _read(text: str, cue: _Cue) -> _Cue:
+    """An asked cue read in its clause: by a way of doing it without going in, or by being
+    late (`_by_channel`, `_by_lateness`)."""
+    return _by_lateness(text, _by_channel(text, cue))
+
+
 def _winner(text: str) -> tuple[_Cue | None, bool]:
     """The aspect word that `text` (read plain) asks about, and whether it is asked (not only
     background): see `aspect_of`. Homophones are read only when the words as written ask
@@ -385,12 +417,12 @@ def _winner(text: str) -> tuple[_Cue | None, bool]:
             c.end - c.start, c.end,
         ))  # fmt: skip
         if cue in asked:
-            return _by_channel(text, cue), True
+            return _read(text, cue), True
         if heard:
             background = cue
     may = _may(text)
     if may is not None:
-        return _by_channel(text, may), True
+        return _read(text, may), True
     return background, False
 
 
@@ -407,12 +439,53 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     `ignore` are names taken out first ("养老金资格认证" holds 资格 but asks nothing; "可以领
     失业金不" reads 可以领不); regional words are then read as plain Mandarin ("带啥子" is
     "带什么"; catalogue.dialect)."""
+    cue, _ = _winner(_without_names(text, ignore))
+    return cue.aspect if cue is not None and cue.aspect != WHAT_THERE_IS else None
+
+
+def _without_names(text: str, ignore: tuple[str, ...]) -> str:
+    """`text` with the names `ignore` taken out, read plain (see `aspect_of`)."""
     for name in sorted(ignore, key=len, reverse=True):
         # After 能 / 可以 the name is what may be done ("能评职称吗", "能不能办退休"): it
         # leaves a plain 办 behind, so the question still reads "能办吗".
         text = re.sub(f"(?<=[能以]){re.escape(name)}", "办", text).replace(name, "")
-    cue, _ = _winner(plain(text))
-    return cue.aspect if cue is not None and cue.aspect != WHAT_THERE_IS else None
+    return plain(text)
+
+
+# How far apart (in characters) two aspect words may stand and be one question asking both:
+# "要带啥，去哪办", "社保转移要不要钱，转回来要多久"; farther, the other is the story's
+# ("前几天卡坏了…要去哪里弄").
+ALSO_REACH: Final[int] = 12
+
+
+def also_asked(text: str, ignore: tuple[str, ...] = ()) -> str | None:
+    """A second aspect `text` asks beside the one `aspect_of` reads: "办失业登记要带啥，去哪办"
+    asks where besides the materials, "每个月给多少怎么申请" the amount besides the process,
+    so one answer can carry both. None when it asks one.
+
+    Both words must be asked by question words of their own ("去哪交材料" asks where; 材料
+    only closes the question), as written (a homophone may be a slip), in the question
+    proper (after "想问问", not right after 了) and within ALSO_REACH characters of each
+    other; a question of what there is ("能领什么") asks no one aspect. `ignore` as for
+    `aspect_of`; the first such aspect in the order asked."""
+    text = _without_names(text, ignore)
+    main, asked = _winner(text)
+    if main is None or not asked or main.aspect == WHAT_THERE_IS:
+        return None
+    cues = _cues(text)
+    by_words = sorted(_asked(text, _asking(text), cues, closing=False), key=lambda c: c.start)
+    spans = {(c.start, c.end) for c in by_words}
+    if (main.start, main.end) not in spans or any(c.aspect == WHAT_THERE_IS for c in by_words):
+        return None
+    start = _question_start(text, set(by_words))
+    for cue in by_words:
+        near = max(cue.start - main.end, main.start - cue.end) <= ALSO_REACH
+        aspect = _read(text, cue).aspect
+        if near and cue.start >= start and text[cue.start - 1 : cue.start] != "了" and (
+            aspect != main.aspect
+        ):
+            return aspect
+    return None
 
 
 # How far (in characters) before the aspect asked the question's own words reach: "社保可以
