@@ -1,7 +1,7 @@
 """Long questions: the story told first may point elsewhere than the part that asks.
 
 Older citizens often explain their situation at length before asking ("我是下岗的…听说…这个
-手续要多长时间能办完"). These rules read the part that asks (`vocabulary.question_part`) on
+手续要多长时间能办完"). These rules read the part that asks (`vocabulary.asking_part`) on
 its own, against what retrieval made of the whole, so that a word of the story (another
 department's matter, a look-alike name) does not decide the answer.
 """
@@ -15,7 +15,7 @@ from huimin.catalogue.retrieval import Resolution, Thresholds, by_retrieval, cle
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import QUESTION_SPAN, question_part
+from huimin.catalogue.vocabulary import asking_part
 
 
 def long_question(
@@ -34,8 +34,8 @@ def long_question(
     """
     if len(text) < t.long_question or found.decision != "ask":
         return found
-    part = question_part(text)
-    if part is None or len(part) >= len(plain(text)):
+    part = asking_part(text)
+    if len(part) >= len(plain(text)):
         return found
     narrow = clear(by_retrieval(catalogue, part, t), t)
     if narrow is None or narrow.policies[0] not in found.policies:
@@ -66,8 +66,8 @@ def refer_or_story(
     if len(text) >= t.long_question:
         if told is not None and _told_after(match, text):
             return Resolution("answer", (catalogue[told],), evidence="situation")
-        part = question_part(text)
-        if part is not None and referrals.match(part) is None:
+        part = asking_part(text)
+        if referrals.match(part) is None:
             if told is not None:
                 return Resolution("answer", (catalogue[told],), evidence="situation")
             found = long_question(
@@ -120,8 +120,8 @@ def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresh
     办退休 the question), so the name is trusted."""
     if len(text) < t.long_question:
         return False
-    part = question_part(text)
-    if part is None or not any(normalise(n) in normalise(part) for n in policy.names):
+    part = asking_part(text)
+    if not any(normalise(n) in normalise(part) for n in policy.names):
         return False
     doubt = outweighed(catalogue, policy, part, t)
     if doubt is None:
@@ -131,14 +131,6 @@ def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresh
     scores = {h.key: h.score for h in catalogue.search(plain(text), k=len(catalogue))}
     rival = doubt.policies[0].key
     return scores.get(rival, 0.0) < scores.get(policy.key, 0.0) * t.name_doubt_ratio
-
-
-def asking_part(text: str) -> str:
-    """The part of a long question that asks (`question_part`), or its last QUESTION_SPAN
-    characters when no aspect word is asked: an older citizen's question closes the message
-    ("…退休手续已经办好了就是说我那个住房公积金退休以后能不能全部取出来")."""
-    part = question_part(text)
-    return part if part is not None else plain(text)[-QUESTION_SPAN:]
 
 
 def referred_past_story_name(

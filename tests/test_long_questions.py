@@ -1,0 +1,26 @@
+"""The part of a question that asks (`vocabulary.asking_part`), one reading for long questions
+(huimin/catalogue/long_questions.py) and hand-overs (huimin/catalogue/handovers.py)."""
+
+from __future__ import annotations
+
+from huimin.catalogue.text import normalise
+from huimin.catalogue.vocabulary import QUESTION_SPAN, asking_part
+
+
+def test_the_part_starts_a_little_before_the_aspect_asked() -> None:
+    text = (
+        "我年轻时在外地打了十几年工广东交过社保浙江也交过后来回了老家"
+        "听我外甥说社保能转回来我不懂这个手续要办多久"
+    )
+    assert asking_part(text) == "听我外甥说社保能转回来我不懂这个手续要办多久"
+
+
+def test_with_nothing_asked_the_message_closes_with_the_question() -> None:
+    text = "我在材料厂干了二十年后来厂子黄了就是说我那个住房公积金退休以后全部取出来"
+    assert asking_part(text) == text[-QUESTION_SPAN:]
+
+
+def test_the_part_after_a_name_ends_with_the_clause_that_asks(catalogue) -> None:
+    names = [normalise(n) for n in catalogue["work_injury_recognition"].names]
+    assert asking_part("想拿赔偿 工伤认定下来了 要多久 以后再说", after=names) == "下来了要多久"
+    assert asking_part("赔偿多少钱", after=names) == ""  # no name said: nothing after it
