@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from huimin.catalogue.dialect import plain
+from huimin.catalogue.resolver import resolve
+from huimin.catalogue.retrieval import THRESHOLDS, by_retrieval
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import QUESTION_SPAN, asking_part
 
@@ -24,3 +27,18 @@ def test_the_part_after_a_name_ends_with_the_clause_that_asks(catalogue) -> None
     names = [normalise(n) for n in catalogue["work_injury_recognition"].names]
     assert asking_part("想拿赔偿 工伤认定下来了 要多久 以后再说", after=names) == "下来了要多久"
     assert asking_part("赔偿多少钱", after=names) == ""  # no name said: nothing after it
+
+
+def test_a_long_questions_menu_puts_first_what_the_part_that_asks_ranks_first(
+    catalogue, referrals
+) -> None:
+    text = (
+        "我侄子在物流公司干了五年上个月被老板辞退了"
+        "交了好几年保险失业了政府每个月会给发点钱能发几个月"
+    )
+    whole = by_retrieval(catalogue, plain(text), THRESHOLDS)
+    assert whole.policies[0].key == "skill_upgrade_subsidy"  # the story's words lead
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "ask"  # still offered, never answered on the part alone
+    first_two = [p.key for p in found.policies][:2]
+    assert first_two == ["unemployment_insurance", "skill_upgrade_subsidy"]

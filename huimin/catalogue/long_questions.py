@@ -38,7 +38,9 @@ def long_question(
     if len(part) >= len(plain(text)):
         return found
     narrow = clear(by_retrieval(catalogue, part, t), t)
-    if narrow is None or narrow.policies[0] not in found.policies:
+    if narrow is None:
+        return _asked_first(catalogue, part, found, t)
+    if narrow.policies[0] not in found.policies:
         return found
     best = narrow.policies[0]
     runner_up = narrow.scores[1] if len(narrow.scores) > 1 else 0.0
@@ -46,6 +48,22 @@ def long_question(
         if runner_up > narrow.scores[0] * t.part_clear_ratio:
             return found
         return Resolution("answer", (best,), evidence="search", scores=found.scores)
+    rest = tuple(p for p in found.policies if p != best)
+    return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
+
+
+def _asked_first(catalogue: Catalogue, part: str, found: Resolution, t: Thresholds) -> Resolution:
+    """`found` (a menu) with the candidate that the part that asks ranks first put first,
+    still offered, never answered: the part alone is too short to answer on, but it tells
+    what is asked better than the story ("…快递公司干了四年…交了好几年保险失业了政府每个月
+    会给发点钱能发几个月": the whole ranks 技能提升补贴 first on the story's 保险 and 干了,
+    the part 失业保险金)."""
+    hits = [h for h in catalogue.search(part, k=1) if h.key in catalogue]
+    if not hits or hits[0].score < t.ask_score:
+        return found
+    best = catalogue[hits[0].key]
+    if best not in found.policies[1:]:
+        return found
     rest = tuple(p for p in found.policies if p != best)
     return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
 
