@@ -42,3 +42,25 @@ def test_a_long_questions_menu_puts_first_what_the_part_that_asks_ranks_first(
     assert found.decision == "ask"  # still offered, never answered on the part alone
     first_two = [p.key for p in found.policies][:2]
     assert first_two == ["unemployment_insurance", "skill_upgrade_subsidy"]
+
+
+def test_a_name_in_the_story_stands_when_the_part_that_asks_finds_nothing(
+    catalogue, referrals
+) -> None:
+    # 发工资 in the story reads 欠薪投诉 as a look-alike; the question ("卡里的钱去哪里取")
+    # finds no policy of its own, so the name said (社保卡) decides.
+    text = (
+        "以前厂里工资都发现金后来说要用社保卡发工资"
+        "我都七十了那个卡放抽屉里从来没动过卡里的钱去哪里取"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert (found.decision, [p.key for p in found.policies]) == ("answer", ["social_security_card"])
+
+
+def test_a_look_alike_the_part_that_asks_finds_keeps_the_menu(catalogue, referrals) -> None:
+    text = (
+        "我老伴在工地上干活好几年了一直都是拿现金今年老板说以后要用社保卡发工资"
+        "结果到现在三个月了一分钱都没发下来拖欠的工资去哪里投诉"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.policies[0].key == "wage_arrears_complaint"

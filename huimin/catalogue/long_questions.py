@@ -210,7 +210,12 @@ def story_name_doubted(
     if told is not None and told.policy == rival.key:
         return Resolution("answer", (rival,), evidence="name", scores=doubt.scores)
     hits = catalogue.search(part, k=2)
-    if not hits or hits[0].key != rival.key or hits[0].score < t.answer_score:
+    if not hits or hits[0].score < t.ask_score:
+        # The part that asks finds nothing: the look-alike rests on the story alone, as the
+        # name does, and the name said is the stronger evidence ("…厂里以前发工资都是现金…
+        # 要拿社保卡领钱…那个卡从来没用过现在卡上的钱怎么取出来啊": 发工资 reads 欠薪投诉).
+        return Resolution("answer", (policy,), evidence="name", scores=doubt.scores)
+    if hits[0].key != rival.key or hits[0].score < t.answer_score:
         return doubt
     runner_up = hits[1].score if len(hits) > 1 else 0.0
     if runner_up > hits[0].score * t.part_clear_ratio:
