@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.resolver import resolve
 from huimin.catalogue.retrieval import THRESHOLDS, by_retrieval
@@ -64,3 +66,30 @@ def test_a_look_alike_the_part_that_asks_finds_keeps_the_menu(catalogue, referra
     )
     found = resolve(catalogue, referrals, text)
     assert found.policies[0].key == "wage_arrears_complaint"
+
+
+def test_another_departments_matter_told_as_a_condition_of_the_policy_is_no_referral(
+    catalogue, referrals
+) -> None:
+    # 低保 is 民政's; a 低保 family is also who may have the job-search subsidy.
+    text = (
+        "我外孙女今年刚毕业正在找工作听人说毕业那年找工作有个求职的补助"
+        "我们家里是吃低保的她这个情况能申请吗"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision in {"answer", "ask"}
+    assert found.policies[0].key == "graduate_job_search_subsidy"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the matter itself asked, after an asking start
+        "我孙子今年大学毕业我们家是低保户听说毕业生求职有补贴我想问一下低保户的证明去哪里开",
+        # no policy of which it is a condition
+        "我老伴走了以后我一个人过日子每个月就几百块钱听说我这种情况可以吃低保我想问问低保去哪里申请",
+    ],
+)
+def test_another_departments_matter_asked_is_still_referred(catalogue, referrals, text) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer" and found.referral.department.key == "civil_affairs"

@@ -11,11 +11,18 @@ from __future__ import annotations
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
-from huimin.catalogue.retrieval import Resolution, Thresholds, by_retrieval, clear, outweighed
+from huimin.catalogue.retrieval import (
+    Resolution,
+    Thresholds,
+    by_retrieval,
+    clear,
+    names_share,
+    outweighed,
+)
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import asking_part
+from huimin.catalogue.vocabulary import QUESTION_WORDS, asking_part
 
 
 def long_question(
@@ -93,7 +100,42 @@ def refer_or_story(
             )
             if found.decision in {"answer", "ask"}:
                 return found
+        condition = _told_as_a_condition(catalogue, match, text, t)
+        if condition is not None:
+            return condition
     return Resolution("refer", referral=match)
+
+
+def _told_as_a_condition(
+    catalogue: Catalogue, match: Match, text: str, t: Thresholds
+) -> Resolution | None:
+    """Retrieval's reading of a long question when the department's matter it says is a
+    condition of the policy it finds first, strongly (`switch_score`) and on a word of that
+    policy's names outside the matter: the matter tells who the citizen is, not what is
+    asked ("…听说毕业生有个求职的补贴他家里是低保户这个他能不能申请": a 低保 family is who
+    may have the job-search subsidy). Not when the matter is said after an asking start in
+    the part that asks ("…我想问一下低保户的证明去哪里开": the matter is asked)."""
+    if _asked_after_a_start(match, asking_part(text)):
+        return None
+    found = by_retrieval(catalogue, plain(text), t)
+    if found.decision not in {"answer", "ask"} or found.scores[0] < t.switch_score:
+        return None
+    top = found.policies[0]
+    said = [w for w in match.matter.words if w in text]
+    if not any(w in line for w in said for line in top.eligibility):
+        return None
+    rest = plain(text)
+    for word in sorted(said, key=len, reverse=True):
+        rest = rest.replace(word, "")
+    if not names_share(catalogue, top, rest):
+        return None
+    return long_question(catalogue, text, found, t)
+
+
+def _asked_after_a_start(match: Match, part: str) -> bool:
+    """A word of the department's matter follows an asking start ("想问", "到底") in `part`."""
+    starts = [part.rfind(w) + len(w) for w in QUESTION_WORDS.starts if w in part]
+    return bool(starts) and any(w in part[max(starts) :] for w in match.matter.words)
 
 
 def _told_after(match: Match, text: str) -> bool:
