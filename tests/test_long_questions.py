@@ -93,3 +93,41 @@ def test_another_departments_matter_told_as_a_condition_of_the_policy_is_no_refe
 def test_another_departments_matter_asked_is_still_referred(catalogue, referrals, text) -> None:
     found = resolve(catalogue, referrals, text)
     assert found.decision == "refer" and found.referral.department.key == "civil_affairs"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (
+            "我老伴去年领了失业金领完了还是没找到工作现在五十三了"
+            "听人说可以去认定一个就业困难人员认定了能有什么照顾要带什么",
+            "employment_hardship_recognition",
+        ),
+        (
+            "我女婿以前去办过失业登记后来找到了工作现在又被公司辞退了"
+            "他以前从来没领过失业保险金这次能不能领",
+            "unemployment_insurance",
+        ),
+    ],
+)
+def test_of_two_names_a_long_question_answers_the_one_in_the_part_that_asks(
+    catalogue, referrals, text: str, key: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert (found.decision, [p.key for p in found.policies]) == ("answer", [key])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "失业登记和失业金有什么区别",  # short: compared side by side
+        # the name in the part only describes what is asked (自己交社保的 退休)
+        "我在饭店干了十几年老板一直不给交社保我今年到六十了想去办退休手续"
+        "可是我后来都是自己交社保的像我这种自己交社保的退休去哪里办",
+    ],
+)
+def test_two_names_stay_side_by_side_when_the_part_does_not_pick_one(
+    catalogue, referrals, text: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and len(found.policies) == 2

@@ -75,6 +75,26 @@ def _asked_first(catalogue: Catalogue, part: str, found: Resolution, t: Threshol
     return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
 
 
+def the_one_asked(policies: list[Policy], text: str, t: Thresholds) -> Policy | None:
+    """Of the policies a long question names, the only one named in the part that asks: the
+    others are named in the story ("我老伴去年领了失业金领完了还是没找到工作…听人说可以去认定
+    一个就业困难人员认定了能有什么照顾要带什么": 失业金 is what happened, 就业困难人员 what is
+    asked). None when the part names none or several, or the question is short (two names
+    side by side are compared: "失业登记和失业金有什么区别"), or when the name there only
+    describes what follows ("…我这种自己交社保的退休要怎么办": 的 makes 自己交社保 the kind of
+    retirement asked about)."""
+    if len(text) < t.long_question:
+        return None
+    part = normalise(asking_part(text))
+    asked = [p for p in policies if any(normalise(n) in part for n in p.names)]
+    if len(asked) != 1:
+        return None
+    said = [normalise(n) for n in asked[0].names if normalise(n) in part]
+    if any(part[part.rfind(n) + len(n) :].startswith("的") for n in said):
+        return None
+    return asked[0]
+
+
 def refer_or_story(
     catalogue: Catalogue,
     referrals: ReferralTable,
