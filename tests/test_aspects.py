@@ -15,7 +15,7 @@ import pytest
 from huimin.catalogue import aspect_of
 from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.referrals import load_referrals
-from huimin.catalogue.vocabulary import load_aspects, question_part
+from huimin.catalogue.vocabulary import load_aspects
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2025, 6, 1)
@@ -150,69 +150,6 @@ def test_the_question_after_asking_starts_outweighs_the_story(
 
 def test_asking_starts_are_data() -> None:
     assert "想问" in load_aspects().question.starts
-
-
-def test_the_question_part_starts_a_little_before_the_aspect_asked() -> None:
-    text = (
-        "我年轻时在外地打了十几年工广东交过社保浙江也交过后来回了老家"
-        "听我外甥说社保能转回来我不懂这个手续要办多久"
-    )
-    assert question_part(text) == "听我外甥说社保能转回来我不懂这个手续要办多久"
-    assert question_part("我在材料厂干了二十年") is None  # nothing asked: no part
-
-
-@pytest.mark.parametrize(
-    ("text", "aspect"),
-    [
-        # aspect words typed with a homophone: 再哪 for 在哪, 代 for 带, 前 for 钱, 多就 for 多久
-        ("失业金再哪里办", "where"),
-        ("社保卡补办要代什么", "materials"),
-        ("高龄津贴一个月能领多少前", "amount"),
-        ("工伤认定要多就", "deadline"),
-        ("职业培训补贴申请条见是啥", "eligibility"),
-    ],
-)
-def test_aspect_words_typed_with_a_homophone(names, text: str, aspect: str) -> None:
-    assert aspect_of(text, ignore=names) == aspect
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "家里老人走了有什么钱可以领",  # 么 is also read yao, but 什么钱 is not 要钱
-        "自个去办",  # sounds like 资格 but holds neither of its characters
-    ],
-)
-def test_a_homophone_needs_the_usual_reading_and_one_character_of_the_word(
-    names, text: str
-) -> None:
-    assert aspect_of(text, ignore=names) is None
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["我没上过大学能评职称吗", "我妈今年五十五了能不能办退休", "被辞退了可以申请仲裁吗"],
-)
-def test_a_name_after_neng_asks_whether_it_may_be_done(names, text: str) -> None:
-    # the name (评职称) is the thing to be done: 能评职称吗 reads 能办吗
-    assert aspect_of(text, ignore=names) == "eligibility"
-
-
-@pytest.mark.parametrize(
-    ("text", "aspect"),
-    [
-        # what there is to get asks the overview, not the conditions 能领 alone would ask
-        ("合同到期公司不续了我能领什么", None),
-        ("我家老头子上个月过世了能领点啥", None),
-        ("失业金我能领吗", "eligibility"),
-        # a word right after 了 tells what happened: 交了多少个月 is what to look up
-        ("我想打一张单子看看这些年一共交了多少个月去哪里打", "where"),
-    ],
-)
-def test_what_there_is_and_what_happened_ask_no_aspect_of_their_own(
-    names, text: str, aspect: str | None
-) -> None:
-    assert aspect_of(text, ignore=names) == aspect
 
 
 def test_what_there_is_must_not_be_an_aspect_word_too(tmp_path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from huimin.catalogue.handovers import HANDOVERS_FILE, Handovers, asking_part, load_handovers
+from huimin.catalogue.handovers import HANDOVERS_FILE, Handovers, load_handovers
 from huimin.catalogue.resolver import resolve
 
 
@@ -48,12 +48,6 @@ def test_two_names_said_are_not_handed_over(catalogue, referrals) -> None:
     found = resolve(catalogue, referrals, "失业登记办了 失业金能领多少")
     assert {p.key for p in found.policies} == {
         "unemployment_registration", "unemployment_insurance"}
-
-
-def test_the_part_that_asks_starts_after_the_last_name_said(catalogue) -> None:
-    policy = catalogue["work_injury_recognition"]
-    assert asking_part(policy, "想拿赔偿 工伤认定下来了 要多久 以后再说") == "下来了要多久"
-    assert asking_part(policy, "赔偿多少钱") == ""
 
 
 def test_the_file_is_checked(tmp_path) -> None:

@@ -14,7 +14,6 @@ first clause that asks an aspect. The story before the name ("想拿工伤赔偿
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
@@ -24,13 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from huimin.catalogue.data_file import PolicyKey, Word, Words, load_checked
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import aspect_of
+from huimin.catalogue.vocabulary import asking_part
 
 HANDOVERS_FILE: Final[Path] = Path(__file__).resolve().parents[2] / "policies" / "_handovers.yml"
-
-
-# Clauses: citizens separate them with spaces or punctuation (voice input: not at all).
-_CLAUSE_BREAK = re.compile(r"[\s,.!?;:，。！？；：、…~～]+")
 
 
 class Handover(BaseModel):
@@ -63,7 +58,7 @@ class Handovers(BaseModel):
         rules = [r for r in self.handovers if r.from_ == policy.key]
         if not rules:
             return None
-        part = asking_part(policy, text)
+        part = asking_part(text, after=[normalise(n) for n in policy.names])
         if not part:
             return None
         for rule in rules:
@@ -79,30 +74,6 @@ class Handovers(BaseModel):
         for i, rule in enumerate(self.handovers):
             named += [(f"handovers[{i}].from", rule.from_), (f"handovers[{i}].to", rule.to)]
         return named
-
-
-def asking_part(policy: Policy, text: str) -> str:
-    """The words (normalised) after the last name of `policy` said in `text`, up to and
-    including the first clause that asks an aspect; "" when no name is said."""
-    names = [normalise(n) for n in policy.names if normalise(n)]
-    clauses = [normalise(c) for c in _CLAUSE_BREAK.split(text)]
-    last = None
-    for i, clause in enumerate(clauses):
-        ends = [clause.rfind(n) + len(n) for n in names if n in clause]
-        if ends:
-            last = (i, max(ends))
-    if last is None:
-        return ""
-    index, end = last
-    rest = [clauses[index][end:], *clauses[index + 1 :]]
-    part: list[str] = []
-    for clause in rest:
-        if not clause:
-            continue
-        part.append(clause)
-        if aspect_of(clause) is not None:
-            break
-    return "".join(part)
 
 
 @lru_cache(maxsize=4)

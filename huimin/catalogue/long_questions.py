@@ -1,7 +1,7 @@
 """Long questions: the story told first may point elsewhere than the part that asks.
 
 Older citizens often explain their situation at length before asking ("我是下岗的…听说…这个
-手续要多长时间能办完"). These rules read the part that asks (`vocabulary.question_part`) on
+手续要多长时间能办完"). These rules read the part that asks (`vocabulary.asking_part`) on
 its own, against what retrieval made of the whole, so that a word of the story (another
 department's matter, a look-alike name) does not decide the answer.
 """
@@ -11,11 +11,18 @@ from __future__ import annotations
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.referrals import Match, ReferralTable
-from huimin.catalogue.retrieval import Resolution, Thresholds, by_retrieval, clear, outweighed
+from huimin.catalogue.retrieval import (
+    Resolution,
+    Thresholds,
+    by_retrieval,
+    clear,
+    names_share,
+    outweighed,
+)
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import QUESTION_SPAN, question_part
+from huimin.catalogue.vocabulary import QUESTION_WORDS, asking_part
 
 
 def long_question(
@@ -34,11 +41,13 @@ def long_question(
     """
     if len(text) < t.long_question or found.decision != "ask":
         return found
-    part = question_part(text)
-    if part is None or len(part) >= len(plain(text)):
+    part = asking_part(text)
+    if len(part) >= len(plain(text)):
         return found
     narrow = clear(by_retrieval(catalogue, part, t), t)
-    if narrow is None or narrow.policies[0] not in found.policies:
+    if narrow is None:
+        return _asked_first(catalogue, part, found, t)
+    if narrow.policies[0] not in found.policies:
         return found
     best = narrow.policies[0]
     runner_up = narrow.scores[1] if len(narrow.scores) > 1 else 0.0
@@ -48,6 +57,42 @@ def long_question(
         return Resolution("answer", (best,), evidence="search", scores=found.scores)
     rest = tuple(p for p in found.policies if p != best)
     return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
+
+
+def _asked_first(catalogue: Catalogue, part: str, found: Resolution, t: Thresholds) -> Resolution:
+    """`found` (a menu) with the candidate that the part that asks ranks first put first,
+    still offered, never answered: the part alone is too short to answer on, but it tells
+    what is asked better than the story ("…快递公司干了四年…交了好几年保险失业了政府每个月
+    会给发点钱能发几个月": the whole ranks 技能提升补贴 first on the story's 保险 and 干了,
+    the part 失业保险金)."""
+    hits = [h for h in catalogue.search(part, k=1) if h.key in catalogue]
+    if not hits or hits[0].score < t.ask_score:
+        return found
+    best = catalogue[hits[0].key]
+    if best not in found.policies[1:]:
+        return found
+    rest = tuple(p for p in found.policies if p != best)
+    return Resolution("ask", (best, *rest), evidence="search", scores=found.scores)
+
+
+def the_one_asked(policies: list[Policy], text: str, t: Thresholds) -> Policy | None:
+    """Of the policies a long question names, the only one named in the part that asks: the
+    others are named in the story ("我老伴去年领了失业金领完了还是没找到工作…听人说可以去认定
+    一个就业困难人员认定了能有什么照顾要带什么": 失业金 is what happened, 就业困难人员 what is
+    asked). None when the part names none or several, or the question is short (two names
+    side by side are compared: "失业登记和失业金有什么区别"), or when the name there only
+    describes what follows ("…我这种自己交社保的退休要怎么办": 的 makes 自己交社保 the kind of
+    retirement asked about)."""
+    if len(text) < t.long_question:
+        return None
+    part = normalise(asking_part(text))
+    asked = [p for p in policies if any(normalise(n) in part for n in p.names)]
+    if len(asked) != 1:
+        return None
+    said = [normalise(n) for n in asked[0].names if normalise(n) in part]
+    if any(part[part.rfind(n) + len(n) :].startswith("的") for n in said):
+        return None
+    return asked[0]
 
 
 def refer_or_story(
@@ -66,8 +111,8 @@ def refer_or_story(
     if len(text) >= t.long_question:
         if told is not None and _told_after(match, text):
             return Resolution("answer", (catalogue[told],), evidence="situation")
-        part = question_part(text)
-        if part is not None and referrals.match(part) is None:
+        part = asking_part(text)
+        if referrals.match(part) is None:
             if told is not None:
                 return Resolution("answer", (catalogue[told],), evidence="situation")
             found = long_question(
@@ -75,7 +120,42 @@ def refer_or_story(
             )
             if found.decision in {"answer", "ask"}:
                 return found
+        condition = _told_as_a_condition(catalogue, match, text, t)
+        if condition is not None:
+            return condition
     return Resolution("refer", referral=match)
+
+
+def _told_as_a_condition(
+    catalogue: Catalogue, match: Match, text: str, t: Thresholds
+) -> Resolution | None:
+    """Retrieval's reading of a long question when the department's matter it says is a
+    condition of the policy it finds first, strongly (`switch_score`) and on a word of that
+    policy's names outside the matter: the matter tells who the citizen is, not what is
+    asked ("…听说毕业生有个求职的补贴他家里是低保户这个他能不能申请": a 低保 family is who
+    may have the job-search subsidy). Not when the matter is said after an asking start in
+    the part that asks ("…我想问一下低保户的证明去哪里开": the matter is asked)."""
+    if _asked_after_a_start(match, asking_part(text)):
+        return None
+    found = by_retrieval(catalogue, plain(text), t)
+    if found.decision not in {"answer", "ask"} or found.scores[0] < t.switch_score:
+        return None
+    top = found.policies[0]
+    said = [w for w in match.matter.words if w in text]
+    if not any(w in line for w in said for line in top.eligibility):
+        return None
+    rest = plain(text)
+    for word in sorted(said, key=len, reverse=True):
+        rest = rest.replace(word, "")
+    if not names_share(catalogue, top, rest):
+        return None
+    return long_question(catalogue, text, found, t)
+
+
+def _asked_after_a_start(match: Match, part: str) -> bool:
+    """A word of the department's matter follows an asking start ("想问", "到底") in `part`."""
+    starts = [part.rfind(w) + len(w) for w in QUESTION_WORDS.starts if w in part]
+    return bool(starts) and any(w in part[max(starts) :] for w in match.matter.words)
 
 
 def _told_after(match: Match, text: str) -> bool:
@@ -120,8 +200,8 @@ def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresh
     办退休 the question), so the name is trusted."""
     if len(text) < t.long_question:
         return False
-    part = question_part(text)
-    if part is None or not any(normalise(n) in normalise(part) for n in policy.names):
+    part = asking_part(text)
+    if not any(normalise(n) in normalise(part) for n in policy.names):
         return False
     doubt = outweighed(catalogue, policy, part, t)
     if doubt is None:
@@ -131,14 +211,6 @@ def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresh
     scores = {h.key: h.score for h in catalogue.search(plain(text), k=len(catalogue))}
     rival = doubt.policies[0].key
     return scores.get(rival, 0.0) < scores.get(policy.key, 0.0) * t.name_doubt_ratio
-
-
-def asking_part(text: str) -> str:
-    """The part of a long question that asks (`question_part`), or its last QUESTION_SPAN
-    characters when no aspect word is asked: an older citizen's question closes the message
-    ("…退休手续已经办好了就是说我那个住房公积金退休以后能不能全部取出来")."""
-    part = question_part(text)
-    return part if part is not None else plain(text)[-QUESTION_SPAN:]
 
 
 def referred_past_story_name(
@@ -200,7 +272,12 @@ def story_name_doubted(
     if told is not None and told.policy == rival.key:
         return Resolution("answer", (rival,), evidence="name", scores=doubt.scores)
     hits = catalogue.search(part, k=2)
-    if not hits or hits[0].key != rival.key or hits[0].score < t.answer_score:
+    if not hits or hits[0].score < t.ask_score:
+        # The part that asks finds nothing: the look-alike rests on the story alone, as the
+        # name does, and the name said is the stronger evidence ("…厂里以前发工资都是现金…
+        # 要拿社保卡领钱…那个卡从来没用过现在卡上的钱怎么取出来啊": 发工资 reads 欠薪投诉).
+        return Resolution("answer", (policy,), evidence="name", scores=doubt.scores)
+    if hits[0].key != rival.key or hits[0].score < t.answer_score:
         return doubt
     runner_up = hits[1].score if len(hits) > 1 else 0.0
     if runner_up > hits[0].score * t.part_clear_ratio:

@@ -34,6 +34,7 @@ from huimin.catalogue.long_questions import (
     refer_or_story,
     referred_past_story_name,
     story_name_doubted,
+    the_one_asked,
     told_or_asked,
     told_over_story_name,
 )
@@ -72,7 +73,8 @@ def resolve(
             return Resolution("answer", (catalogue[key],), evidence="name")
     found = list({p.key: p for p in [*mentioned, *named]}.values())
     if len(found) >= 2 and len(mentioned) >= 2:
-        return Resolution("answer", tuple(found[:2]), evidence="name")
+        asked = the_one_asked(mentioned, text, thresholds)
+        return Resolution("answer", (asked,) if asked else tuple(found[:2]), evidence="name")
     if found:
         if len(mentioned) == 1:  # the NLU may tag more; the name in the text comes first
             second = elided_second(catalogue, found[0], text)  # "劳动调解和仲裁"

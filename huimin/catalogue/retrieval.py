@@ -45,7 +45,7 @@ class Thresholds:
     # (认定) but asks about 用人单位社会保险补贴 (0.92 of it).
     name_doubt_ratio: float = 0.9
     # A question this long (characters) whose retrieval is in doubt is read again on the part
-    # that asks (`vocabulary.question_part`): the story before it may point elsewhere.
+    # that asks (`vocabulary.asking_part`): the story before it may point elsewhere.
     long_question: int = 40
     # ... and the part that asks answers a menu's first candidate only when its runner-up
     # scores at most this share of it: clearer than an ordinary answer, as the part is short

@@ -7,6 +7,7 @@ user dictionary beside the catalogue's titles and aliases so they stay whole tok
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
@@ -21,6 +22,7 @@ from pydantic import (
 from huimin.catalogue.data_file import load_checked
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.sounds import sounds
+from huimin.catalogue.text import normalise
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -491,17 +493,49 @@ def also_asked(text: str, ignore: tuple[str, ...] = ()) -> str | None:
 # How far (in characters) before the aspect asked the question's own words reach: "社保可以
 # 转回来我不懂这个手续要多长时间能办完" is one question; what comes before is the citizen's story.
 QUESTION_SPAN: Final[int] = 20
+# Clauses: citizens separate them with spaces or punctuation (voice input: not at all).
+_CLAUSE_BREAK: Final[re.Pattern[str]] = re.compile(r"[\s,.!?;:，。！？；：、…~～]+")
 
 
-def question_part(text: str) -> str | None:
-    """The part of a long question that asks, read plain: from QUESTION_SPAN characters before
-    the aspect word asked (`aspect_of`) to the end; None when no aspect word is asked.
+def asking_part(text: str, after: Sequence[str] = ()) -> str:
+    """The part of a question that asks, read plain: where the question proper starts, to
+    where it ends. What comes before is the citizen's story, whose words may point elsewhere
+    than what is asked; the resolver reads this part on its own (long questions, hand-overs).
 
-    Older citizens tell their story first ("我在外头打工二十几年广东那边交过社保…"), and the
-    story's words may point the retrieval at another policy than the one asked about; the
-    resolver reads this part when the whole question leaves it in doubt."""
+    Without `after`: from QUESTION_SPAN characters before the aspect word asked (`aspect_of`)
+    to the end, else the last QUESTION_SPAN characters. Older citizens tell their story first
+    ("我在外头打工二十几年广东那边交过社保…") and close the message with the question
+    ("…就是说我那个住房公积金退休以后能不能全部取出来").
+    With `after` (the names of the one policy a question names, normalised): the words after
+    the last of them said, up to and including the first clause that asks an aspect, without
+    spaces or punctuation; "" when none is said. The story before the name ("想拿工伤赔偿 先
+    得…工伤认定在哪申请") and a remark after the question ("工伤认定要多久 认定完才能赔吧")
+    are not asked."""
     text = plain(text)
+    if after:
+        return _after_last_name(text, after)
     cue, asked = _winner(text)
     if cue is None or not asked:
-        return None
+        return text[-QUESTION_SPAN:]
     return text[max(0, cue.start - QUESTION_SPAN) :]
+
+
+def _after_last_name(text: str, names: Sequence[str]) -> str:
+    """See `asking_part` with `after`."""
+    clauses = [normalise(c) for c in _CLAUSE_BREAK.split(text)]
+    last = None
+    for i, clause in enumerate(clauses):
+        ends = [clause.rfind(n) + len(n) for n in names if n and n in clause]
+        if ends:
+            last = (i, max(ends))
+    if last is None:
+        return ""
+    index, end = last
+    part: list[str] = []
+    for clause in [clauses[index][end:], *clauses[index + 1 :]]:
+        if not clause:
+            continue
+        part.append(clause)
+        if aspect_of(clause) is not None:
+            break
+    return "".join(part)

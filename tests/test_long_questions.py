@@ -1,0 +1,133 @@
+"""The part of a question that asks (`vocabulary.asking_part`), one reading for long questions
+(huimin/catalogue/long_questions.py) and hand-overs (huimin/catalogue/handovers.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from huimin.catalogue.dialect import plain
+from huimin.catalogue.resolver import resolve
+from huimin.catalogue.retrieval import THRESHOLDS, by_retrieval
+from huimin.catalogue.text import normalise
+from huimin.catalogue.vocabulary import QUESTION_SPAN, asking_part
+
+
+def test_the_part_starts_a_little_before_the_aspect_asked() -> None:
+    text = (
+        "我年轻时在外地打了十几年工广东交过社保浙江也交过后来回了老家"
+        "听我外甥说社保能转回来我不懂这个手续要办多久"
+    )
+    assert asking_part(text) == "听我外甥说社保能转回来我不懂这个手续要办多久"
+
+
+def test_with_nothing_asked_the_message_closes_with_the_question() -> None:
+    text = "我在材料厂干了二十年后来厂子黄了就是说我那个住房公积金退休以后全部取出来"
+    assert asking_part(text) == text[-QUESTION_SPAN:]
+
+
+def test_the_part_after_a_name_ends_with_the_clause_that_asks(catalogue) -> None:
+    names = [normalise(n) for n in catalogue["work_injury_recognition"].names]
+    assert asking_part("想拿赔偿 工伤认定下来了 要多久 以后再说", after=names) == "下来了要多久"
+    assert asking_part("赔偿多少钱", after=names) == ""  # no name said: nothing after it
+
+
+def test_a_long_questions_menu_puts_first_what_the_part_that_asks_ranks_first(
+    catalogue, referrals
+) -> None:
+    text = (
+        "我侄子在物流公司干了五年上个月被老板辞退了"
+        "交了好几年保险失业了政府每个月会给发点钱能发几个月"
+    )
+    whole = by_retrieval(catalogue, plain(text), THRESHOLDS)
+    assert whole.policies[0].key == "skill_upgrade_subsidy"  # the story's words lead
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "ask"  # still offered, never answered on the part alone
+    first_two = [p.key for p in found.policies][:2]
+    assert first_two == ["unemployment_insurance", "skill_upgrade_subsidy"]
+
+
+def test_a_name_in_the_story_stands_when_the_part_that_asks_finds_nothing(
+    catalogue, referrals
+) -> None:
+    # 发工资 in the story reads 欠薪投诉 as a look-alike; the question ("卡里的钱去哪里取")
+    # finds no policy of its own, so the name said (社保卡) decides.
+    text = (
+        "以前厂里工资都发现金后来说要用社保卡发工资"
+        "我都七十了那个卡放抽屉里从来没动过卡里的钱去哪里取"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert (found.decision, [p.key for p in found.policies]) == ("answer", ["social_security_card"])
+
+
+def test_a_look_alike_the_part_that_asks_finds_keeps_the_menu(catalogue, referrals) -> None:
+    text = (
+        "我老伴在工地上干活好几年了一直都是拿现金今年老板说以后要用社保卡发工资"
+        "结果到现在三个月了一分钱都没发下来拖欠的工资去哪里投诉"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.policies[0].key == "wage_arrears_complaint"
+
+
+def test_another_departments_matter_told_as_a_condition_of_the_policy_is_no_referral(
+    catalogue, referrals
+) -> None:
+    # 低保 is 民政's; a 低保 family is also who may have the job-search subsidy.
+    text = (
+        "我外孙女今年刚毕业正在找工作听人说毕业那年找工作有个求职的补助"
+        "我们家里是吃低保的她这个情况能申请吗"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision in {"answer", "ask"}
+    assert found.policies[0].key == "graduate_job_search_subsidy"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the matter itself asked, after an asking start
+        "我孙子今年大学毕业我们家是低保户听说毕业生求职有补贴我想问一下低保户的证明去哪里开",
+        # no policy of which it is a condition
+        "我老伴走了以后我一个人过日子每个月就几百块钱听说我这种情况可以吃低保我想问问低保去哪里申请",
+    ],
+)
+def test_another_departments_matter_asked_is_still_referred(catalogue, referrals, text) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer" and found.referral.department.key == "civil_affairs"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (
+            "我老伴去年领了失业金领完了还是没找到工作现在五十三了"
+            "听人说可以去认定一个就业困难人员认定了能有什么照顾要带什么",
+            "employment_hardship_recognition",
+        ),
+        (
+            "我女婿以前去办过失业登记后来找到了工作现在又被公司辞退了"
+            "他以前从来没领过失业保险金这次能不能领",
+            "unemployment_insurance",
+        ),
+    ],
+)
+def test_of_two_names_a_long_question_answers_the_one_in_the_part_that_asks(
+    catalogue, referrals, text: str, key: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert (found.decision, [p.key for p in found.policies]) == ("answer", [key])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "失业登记和失业金有什么区别",  # short: compared side by side
+        # the name in the part only describes what is asked (自己交社保的 退休)
+        "我在饭店干了十几年老板一直不给交社保我今年到六十了想去办退休手续"
+        "可是我后来都是自己交社保的像我这种自己交社保的退休去哪里办",
+    ],
+)
+def test_two_names_stay_side_by_side_when_the_part_does_not_pick_one(
+    catalogue, referrals, text: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer" and len(found.policies) == 2
