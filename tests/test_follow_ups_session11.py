@@ -97,3 +97,20 @@ def test_an_other_aspect_with_still_is_a_follow_up(catalogue, referrals, text, a
 
 def test_a_benefits_question_naming_a_policy_is_not_handed_over(catalogue) -> None:
     assert not asks_benefits_check(catalogue, "除了失业金还有什么补贴")
+
+
+def test_the_citizen_acting_after_a_relative_is_named_is_not_on_behalf(
+    catalogue, referrals
+) -> None:
+    """"我妈走了我能去领不" after 丧葬补助金: the citizen goes, whether they qualify."""
+    assert asks_on_behalf("我妈走了我能去领不") is None
+    asked = asked_of_previous(catalogue, referrals, "我妈走了我能去领不", "survivor_benefits")
+    assert asked is not None and asked[1] == "eligibility"
+
+
+@pytest.mark.parametrize("text", ["我这个情况行不行我是农村来的", "那我这种能行不我是外地的"])
+def test_the_citizens_own_case_asked_before_the_story_asks_the_conditions(
+    catalogue, referrals, text: str
+) -> None:
+    asked = asked_of_previous(catalogue, referrals, text, "training_living_allowance")
+    assert asked is not None and asked == (catalogue["training_living_allowance"], "eligibility")

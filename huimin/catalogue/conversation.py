@@ -107,11 +107,27 @@ def asks_on_behalf(text: str) -> Aspect | None:
     plain = normalise(text)
     if any(said(w, plain) for w in ON_BEHALF_WORDS):
         return "process"
-    for person in SOMEONE_ELSE_WORDS:
-        at = plain.find(person)
-        if at >= 0 and any(w in plain[at + len(person):] for w in ACTS_FOR_WORDS):
-            return "process"
-    return None
+    return "process" if any(_acts_for(person, plain) for person in SOMEONE_ELSE_WORDS) else None
+
+
+# At most this many characters between the one named and what they do ("俺儿子在外地他能替俺弄").
+_ACTS_WITHIN: Final[int] = 8
+# The citizen said between them is the one acting ("我妈走了我能去领不"): no one else does it.
+_CITIZEN: Final[tuple[str, ...]] = ("我", "俺", "自己")
+
+
+def _acts_for(person: str, plain: str) -> bool:
+    """`person` is said and soon after does something for the citizen (`acts_for`), the
+    citizen not being the subject in between."""
+    at = plain.find(person)
+    if at < 0:
+        return False
+    after = plain[at + len(person):]
+    for word in ACTS_FOR_WORDS:
+        gap = after.find(word)
+        if 0 <= gap <= _ACTS_WITHIN and not any(c in after[:gap] for c in _CITIZEN):
+            return True
+    return False
 
 
 # Which other benefits there are ("还有什么补贴我能领", "别的还有啥"): the benefits check's.
@@ -144,6 +160,19 @@ def asks_if_qualifies(text: str) -> Aspect | None:
     """The aspect "eligibility" when the turn ends asking whether the citizen may take part."""
     plain = normalise(text).rstrip(_CLOSING_PARTICLES)
     return "eligibility" if plain.endswith(QUALIFIES_WORDS) else None
+
+
+def asks_if_own_case_qualifies(text: str) -> Aspect | None:
+    """The aspect "eligibility" when the turn asks whether the citizen's own case qualifies
+    and then tells it ("我这个情况行不行我是农村来的"): the question names the citizen (`myself`)
+    before the words that ask, so the story after it cannot be mistaken for the question.
+    Read only when the turn asks no other aspect."""
+    plain = normalise(text)
+    for word in MYSELF_WORDS:
+        at = plain.find(word)
+        if at >= 0 and any(q in plain[at + len(word):] for q in QUALIFIES_WORDS):
+            return "eligibility"
+    return None
 
 
 # Words that ask an aspect only once a policy is being discussed ("周末上班吗": where).

@@ -12,6 +12,7 @@ from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.conversation import WORDS as _WORDS
 from huimin.catalogue.conversation import (
+    asks_if_own_case_qualifies,
     asks_if_qualifies,
     asks_on_behalf,
     asks_what_else,
@@ -88,6 +89,8 @@ def asked_of_previous(
         # "星期六能办不", "网上行不行": when and how, not whether the citizen qualifies;
         # "能托人办吗": how, someone else doing it.
         aspect = context_aspect(text) or asks_on_behalf(text) or aspect
+    # "我这个情况行不行我是农村来的": whether the citizen's own case qualifies, told after.
+    aspect = aspect or asks_if_own_case_qualifies(text)
     if aspect is None:
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
