@@ -5,8 +5,8 @@ RulePolicy's core fallback. The NLU being unsure of the intent does not mean the
 unclear: when they name a policy (verbatim, misheard or mistyped), retrieval finds one
 clearly and strongly, or they name another department's matter, that is answered as a policy
 question would be; so is the same question again of someone else or "然后呢" after an
-answer. Failures are counted from the tracker's events, so a success in between
-starts the count again.
+answer, and "别的还有啥" goes to the benefits check. Failures are counted from the tracker's
+events, so a success in between starts the count again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, previous_slot, referrals, utter
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
-from bot.actions.policy import answer_question, follow_up, resolution, slots
+from bot.actions.policy import (
+    answer_question,
+    follow_up,
+    resolution,
+    slots,
+    to_benefits_check,
+)
 from huimin.catalogue.answers import asks_about, candidates, named_policies, rephrase
 from huimin.catalogue.conversation import asks_of_another
 from huimin.catalogue.resolver import resolve_clear
@@ -73,6 +79,9 @@ class ActionFallback(Action):
         if failures_in_a_row(tracker.events) >= HAND_OFF_AFTER:
             hand_off(dispatcher, tracker, ASSISTANT_FAILED)
             return []
+        if (events := to_benefits_check(tracker)) is not None:
+            # "别的还有啥" after an answer: which other benefits, the benefits check's.
+            return [*events, SlotSet(RESOLVED_SLOT, True)]
         text = tracker.latest_message.get("text") or ""
         cat = catalogue()
         previous = previous_slot(tracker, "policy")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import (
@@ -31,7 +31,7 @@ from huimin.catalogue.answers import (
     refer,
     reply_to_question,
 )
-from huimin.catalogue.follow_ups import asked_of_previous, named_question
+from huimin.catalogue.follow_ups import asked_of_previous, asks_benefits_check, named_question
 from huimin.catalogue.resolver import Resolution, resolve
 
 
@@ -138,6 +138,19 @@ def slots(outcome: Outcome) -> list[dict[str, Any]]:
     return [SlotSet("policy", key), SlotSet("aspect", outcome.aspect)]
 
 
+BENEFITS_CHECK = "action_check_benefits"
+
+
+def to_benefits_check(tracker: Tracker) -> list[dict[str, Any]] | None:
+    """The hand-over to the benefits check when the latest message asks which other benefits
+    there are ("还有什么补贴我能领" after an answer, tagged ask_policy), else None; the policy
+    being discussed is kept for a later follow-up."""
+    text = tracker.latest_message.get("text") or ""
+    if not asks_benefits_check(catalogue(), text, entity_values(tracker, "policy")):
+        return None
+    return [FollowupAction(BENEFITS_CHECK)]
+
+
 class ActionAnswerPolicy(Action):
     def name(self) -> str:
         return "action_answer_policy"
@@ -145,7 +158,7 @@ class ActionAnswerPolicy(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        return slots(answer_question(tracker, dispatcher))
+        return to_benefits_check(tracker) or slots(answer_question(tracker, dispatcher))
 
 
 class ActionOutOfScope(Action):

@@ -10,6 +10,7 @@ from typing import Annotated, Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from huimin.catalogue.data_file import Words, load_checked
+from huimin.catalogue.situations import said
 from huimin.catalogue.text import normalise
 from huimin.catalogue.vocabulary import Aspect
 
@@ -36,6 +37,11 @@ class ConversationWords(BaseModel):
     what_if: Words
     myself: Words
     go_on: Words
+    on_behalf: Words
+    acts_for: Words
+    other: Words
+    benefit: Words
+    what_else: Words
     context_aspects: dict[Aspect, Words]
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
@@ -75,12 +81,73 @@ def asks_to_go_on(text: str) -> bool:
     """The whole turn, a leading 那/嗯 and closing particles aside, asks to go on about what
     was just answered ("然后呢", "那详细说说", "具体点吧"); a longer question holding such a
     word ("还有什么补贴") is not one."""
+    return whole_turn(text) in GO_ON_WORDS
+
+
+def whole_turn(text: str) -> str:
+    """The turn without a leading 那/嗯/好 and closing particles, to match a whole short turn
+    ("那别的还有啥呀" is "别的还有啥")."""
     plain = normalise(text).rstrip(_CLOSING_PARTICLES)
     for filler in _LEADING_FILLERS:
         if plain.startswith(filler) and plain[len(filler):]:
             plain = plain[len(filler):]
             break
-    return plain.rstrip(_CLOSING_PARTICLES) in GO_ON_WORDS
+    return plain.rstrip(_CLOSING_PARTICLES)
+
+
+# Someone else doing it for the citizen ("能托人办吗", "让我闺女去给我办中不中").
+ON_BEHALF_WORDS: tuple[str, ...] = tuple(normalise(w) for w in WORDS.on_behalf)
+ACTS_FOR_WORDS: tuple[str, ...] = tuple(normalise(w) for w in WORDS.acts_for)
+
+
+def asks_on_behalf(text: str) -> Aspect | None:
+    """The aspect "process" when the turn asks whether someone else may do it for the
+    citizen ("单位的人能帮我跑吗", "叫我老公去可以不"): who may apply on one's behalf is told
+    in how it is done. A relative named without acting ("我儿子去年失业了") is none."""
+    plain = normalise(text)
+    if any(said(w, plain) for w in ON_BEHALF_WORDS):
+        return "process"
+    return "process" if any(_acts_for(person, plain) for person in SOMEONE_ELSE_WORDS) else None
+
+
+# At most this many characters between the one named and what they do ("俺儿子在外地他能替俺弄").
+_ACTS_WITHIN: Final[int] = 8
+# The citizen said between them is the one acting ("我妈走了我能去领不"): no one else does it.
+_CITIZEN: Final[tuple[str, ...]] = ("我", "俺", "自己")
+
+
+def _acts_for(person: str, plain: str) -> bool:
+    """`person` is said and soon after does something for the citizen (`acts_for`), the
+    citizen not being the subject in between."""
+    at = plain.find(person)
+    if at < 0:
+        return False
+    after = plain[at + len(person):]
+    for word in ACTS_FOR_WORDS:
+        gap = after.find(word)
+        if 0 <= gap <= _ACTS_WITHIN and not any(c in after[:gap] for c in _CITIZEN):
+            return True
+    return False
+
+
+# Which other benefits there are ("还有什么补贴我能领", "别的还有啥"): the benefits check's.
+OTHER_WORDS: tuple[str, ...] = tuple(WORDS.other)
+BENEFIT_WORDS: tuple[str, ...] = tuple(WORDS.benefit)
+WHAT_ELSE_WORDS: frozenset[str] = frozenset(whole_turn(w) for w in WORDS.what_else)
+
+
+def asks_what_else(text: str) -> bool:
+    """The turn asks which other benefits there are: a benefit word after an "other" word
+    ("还有什么补贴我能领", "除了这个别的补助有没有"; not "这个政策还有什么要注意的"), or the
+    whole turn is such a question ("别的还有啥")."""
+    plain = normalise(text)
+    if whole_turn(plain) in WHAT_ELSE_WORDS:
+        return True
+    for other in OTHER_WORDS:
+        at = plain.find(other)
+        if at >= 0 and any(w in plain[at + len(other):] for w in BENEFIT_WORDS):
+            return True
+    return False
 
 
 # Words that close a follow-up asking whether the citizen may take part ("我这种五十多的下岗的
@@ -93,6 +160,19 @@ def asks_if_qualifies(text: str) -> Aspect | None:
     """The aspect "eligibility" when the turn ends asking whether the citizen may take part."""
     plain = normalise(text).rstrip(_CLOSING_PARTICLES)
     return "eligibility" if plain.endswith(QUALIFIES_WORDS) else None
+
+
+def asks_if_own_case_qualifies(text: str) -> Aspect | None:
+    """The aspect "eligibility" when the turn asks whether the citizen's own case qualifies
+    and then tells it ("我这个情况行不行我是农村来的"): the question names the citizen (`myself`)
+    before the words that ask, so the story after it cannot be mistaken for the question.
+    Read only when the turn asks no other aspect."""
+    plain = normalise(text)
+    for word in MYSELF_WORDS:
+        at = plain.find(word)
+        if at >= 0 and any(q in plain[at + len(word):] for q in QUALIFIES_WORDS):
+            return "eligibility"
+    return None
 
 
 # Words that ask an aspect only once a policy is being discussed ("周末上班吗": where).

@@ -11,7 +11,13 @@ from datetime import date
 from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.conversation import WORDS as _WORDS
-from huimin.catalogue.conversation import asks_if_qualifies, context_aspect
+from huimin.catalogue.conversation import (
+    asks_if_own_case_qualifies,
+    asks_if_qualifies,
+    asks_on_behalf,
+    asks_what_else,
+    context_aspect,
+)
 from huimin.catalogue.referrals import ReferralTable
 from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
 from huimin.catalogue.schema import Policy
@@ -34,6 +40,22 @@ TOPIC_SHIFT_WORDS: tuple[str, ...] = tuple(_WORDS.new_matter)
 
 def opens_a_new_matter(text: str) -> bool:
     return any(word in text for word in TOPIC_SHIFT_WORDS)
+
+
+def asks_other_benefits(text: str, aspect: str | None) -> bool:
+    """After an answer, the turn asks which other benefits the citizen has ("还有什么补贴我能
+    领", "别的还有啥"): the benefits check's question, not the policy just answered again.
+    One asking another aspect ("还有什么钱要交吗": the fee) stays a follow-up."""
+    return aspect in (None, "eligibility", "amount") and asks_what_else(text)
+
+
+def asks_benefits_check(cat: Catalogue, text: str, entity_policies: Sequence[str] = ()) -> bool:
+    """A policy question that is really the benefits check's ("还有什么补贴我能领", "别的还有
+    啥" after an answer): it names no policy and asks which other benefits there are. The
+    ask_policy action hands it to the check rather than repeat the policy just answered."""
+    if not text or is_payload(text) or named_policies(cat, entity_policies, text):
+        return False
+    return asks_other_benefits(text, aspect_of(text, ignore=tuple(n for p in cat for n in p.names)))
 
 
 def asked_of_previous(
@@ -61,9 +83,14 @@ def asked_of_previous(
         return None
     names = tuple(n for p in cat for n in p.names)
     aspect = asks_if_qualifies(text) or aspect_of(text, ignore=names)
+    if asks_other_benefits(text, aspect):
+        return None
     if aspect in (None, "eligibility"):
-        # "星期六能办不", "网上行不行": when and how, not whether the citizen qualifies.
-        aspect = context_aspect(text) or aspect
+        # "星期六能办不", "网上行不行": when and how, not whether the citizen qualifies;
+        # "能托人办吗": how, someone else doing it.
+        aspect = context_aspect(text) or asks_on_behalf(text) or aspect
+    # "我这个情况行不行我是农村来的": whether the citizen's own case qualifies, told after.
+    aspect = aspect or asks_if_own_case_qualifies(text)
     if aspect is None:
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):

@@ -476,3 +476,27 @@ def test_contributions_brought_here_from_home_switch_to_the_transfer() -> None:
     it switches (it was answered as the previous policy's conditions, a wrong answer)."""
     messages, slots = run(ActionAnswerPolicy(), next_turn("我在老家交的社保能转到这边来不"))
     assert slots["policy"] == "pension_transfer", messages
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("还有什么补贴我能领", "ask_policy"), ("别的还有啥", "nlu_fallback"),
+])
+def test_which_other_benefits_after_an_answer_goes_to_the_benefits_check(
+    text: str, intent: str
+) -> None:
+    """Session 11: "还有什么补贴我能领" after 失业金 was answered with 失业金's conditions again;
+    the benefits check answers it, and the policy slot is kept for a later follow-up."""
+    action = ActionAnswerPolicy() if intent == "ask_policy" else ActionFallback()
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, next_turn(text, intent), {})
+    assert dispatcher.messages == []
+    assert {"event": "followup", "name": "action_check_benefits"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
+    assert not any(e["event"] == "slot" and e["name"] == "policy" for e in events)
+
+
+def test_someone_else_doing_it_is_answered_with_how_it_is_done() -> None:
+    """"能让我儿子替我去办吗" after 失业金: how it is done (who may apply), not the conditions."""
+    messages, slots = run(ActionAnswerPolicy(), next_turn("能让我儿子替我去办吗"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "怎么办理"))
+    assert slots == {"policy": "unemployment_insurance", "aspect": "process"}
