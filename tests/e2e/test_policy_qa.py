@@ -175,3 +175,13 @@ def test_out_of_scope_says_what_the_assistant_can_do(citizen) -> None:
 
 def test_guide_commands_outside_a_guide_answer_honestly(citizen) -> None:
     assert citizen.say("下一步").startswith("现在没有正在进行的办事指引")
+
+
+def test_which_other_benefits_after_an_answer_is_the_benefits_check(stack, citizen) -> None:
+    """"还有什么补贴我能领" after a policy answer is the benefits check's question, as the same
+    question asked first would be; the policy is kept for a follow-up after it."""
+    first = Citizen(stack).say("我能领哪些补贴")
+    insurance = CATALOGUE["unemployment_insurance"]
+    assert citizen.say("失业金在哪办").startswith(f"【{insurance.title}】在哪办理")
+    other = citizen.say("还有什么补贴我能领")
+    assert other == first and not other.startswith("【"), other
