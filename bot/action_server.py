@@ -13,10 +13,22 @@ starts sooner, and there is one process to stop. Arguments and endpoints are ras
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app_for_serve, create_argument_parser
 from rasa_sdk.executor import ActionExecutor
+
+from bot.actions.context import one_request
+
+
+class RequestExecutor(ActionExecutor):
+    """rasa_sdk's executor, each action call being one request for the live stores' edit
+    checks (bot.actions.context.one_request): checked once per message, not per use."""
+
+    async def run(self, action_call: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        with one_request():
+            return await super().run(action_call, *args, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     args = create_argument_parser().parse_args(argv)
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()
-    executor = ActionExecutor()
+    executor = RequestExecutor()
     executor.register_package(args.actions_module or args.actions)
     app = create_app_for_serve(executor, cors_origins=args.cors, endpoints=args.endpoints)
     app.run(host=os.environ.get("SANIC_HOST", "127.0.0.1"), port=args.port,

@@ -94,6 +94,32 @@ def test_queued_work_waits_for_the_worker_under_a_pseudonym(citizen, redis_conn)
     assert citizen.openid not in job.args[0]  # the job and the assistant see the pseudonym
 
 
+def test_a_chatting_user_is_written_once_a_minute_without_asking_redis_again(
+        citizen, app, redis_conn):
+    """The first message writes last_seen_at and sets the minute's "seen" mark; while that
+    mark lives, later messages try neither the mark nor the database (the channel remembers
+    the mark it set); once it is gone, the next message writes again."""
+    citizen.say("你好")
+    channel = app.extensions["wechat_channel"]
+    key = f"huimin:wechat:seen:{citizen.sender}"
+
+    def last_seen():
+        with app.extensions["huimin"].db.session() as session:
+            return session.scalar(select(WechatUser.last_seen_at)
+                                  .where(WechatUser.openid == citizen.openid))
+
+    eventually(lambda: last_seen() is not None)
+    first = last_seen()
+    assert redis_conn.ttl(key) > 0 and channel._seen_recently(citizen.sender)
+    redis_conn.delete(key)  # were the mark tried again, it would be set again
+    citizen.say("社保卡怎么补办")
+    assert not redis_conn.exists(key) and last_seen() == first
+    channel._seen_until[citizen.sender] = time.monotonic() - 1  # the mark's minute is over
+    citizen.say("谢谢")
+    eventually(lambda: last_seen() != first)
+    assert redis_conn.exists(key)
+
+
 def test_voice_uses_recognition_or_asks_to_type(citizen, redis_conn):
     assert citizen.message("voice", MediaId="m1", Format="amr", Recognition="失业金怎么领") \
         == FALLBACK_TEXT

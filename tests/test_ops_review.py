@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import redis
+import sqlalchemy
 from sqlalchemy import select
 
 from huimin.catalogue import load_catalogue
@@ -167,6 +168,33 @@ def test_menus_and_referrals_are_flagged_from_the_reply(db, broker, redis_conn):
     assert "老板不发工资怎么办" in inbox(db)
     assert review.reasons_of(by_text["老板不发工资怎么办"], LOW) == ["menu"]
     assert review.REASON_LABELS["menu"] == "让用户选政策"
+
+
+def test_an_ingest_run_reads_each_senders_latest_message_once(db, broker, redis_conn):
+    """The run keeps each sender's latest message itself: the actions and replies of many turns
+    cost no query each (one read per sender, then inserts), and still flag the right message."""
+    talks = [Conversation(broker) for _ in range(2)]
+    for talk in talks:
+        for text in ("失业金怎么领", "失业金到底怎么领取", "养老金什么时候发"):
+            talk.turn(text, "ask_policy", 0.9, answer="【失业保险金】怎么办理",
+                      action="action_fallback")
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "conversation_messages" in \
+                statement:
+            reads.append(statement)
+
+    sqlalchemy.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert ingest(db, redis_conn).messages == 12
+    finally:
+        sqlalchemy.event.remove(db.engine, "before_cursor_execute", count)
+    assert len(reads) == len(talks)
+    rows = [m for m in messages(db) if m.role == "user"]
+    assert [m.text for m in rows] == ["失业金怎么领", "失业金到底怎么领取", "养老金什么时候发"] * 2
+    assert all(m.fallback for m in rows)
+    assert [m.repeated_after for m in rows] == [True, False, False] * 2
 
 
 def test_similarity():

@@ -25,7 +25,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.context import database, runtime, settings
+from bot.actions.context import catalogue, database, runtime, settings
 from bot.actions.policy import policy_question_instead
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.questions import (
@@ -38,7 +38,7 @@ from huimin.benefits.questions import (
     read,
     to_slot,
 )
-from huimin.benefits.sources import catalogue, rule_store, titles
+from huimin.benefits.sources import rule_store, titles
 from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, asks_own_benefits
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
@@ -126,7 +126,7 @@ def _read_state(tracker: Tracker) -> _State:
         resident_id = resident.id if resident else None
     facts = parse_profile({**{k: to_slot(v) for k, v in stored.items()}, **given})
     book = rule_store(_benefit_settings().rules_dir).book
-    names = titles(catalogue(settings().policies_dir))
+    names = titles(catalogue())  # the actions' live catalogue, checked once per call
     return _State(resident_id, facts, check(book, names, facts, date.today()),
                   list(tracker.get_slot(SKIPPED) or []), tracker.get_slot(SAVE_SLOT),
                   bool(tracker.get_slot(DONE)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -91,10 +92,37 @@ def referral_store() -> ReferralStore:
     return _referral_store(settings().referrals_dir)
 
 
+# The stores checked for edits during the current action-server request (None outside one:
+# every call checks). An action asks for the catalogue and the referrals several times per
+# message, and each check stats every policy, rule and referral file.
+_checked: ContextVar[set[int] | None] = ContextVar("huimin_checked_stores", default=None)
+
+
+@contextmanager
+def one_request() -> Iterator[None]:
+    """Within it (one action-server request: see bot.action_server) each live store is checked
+    for edits once, on first use; an edit is still picked up on the next message."""
+    token = _checked.set(set())
+    try:
+        yield
+    finally:
+        _checked.reset(token)
+
+
+def _reload_once(store: CatalogueStore | ReferralStore) -> None:
+    """`store.reload_if_changed()`, unless this request has checked it already."""
+    checked = _checked.get()
+    if checked is not None:
+        if id(store) in checked:
+            return
+        checked.add(id(store))
+    store.reload_if_changed()
+
+
 def referrals() -> ReferralTable:
     """The live referral table (other departments' matters), reloaded when edited."""
     store = referral_store()
-    store.reload_if_changed()
+    _reload_once(store)
     return store.table
 
 
@@ -102,7 +130,7 @@ def catalogue() -> Catalogue:
     """The live catalogue: an edited policy file is picked up on the next message, and a bad
     edit leaves the last good catalogue serving (see CatalogueStore)."""
     store = catalogue_store()
-    store.reload_if_changed()
+    _reload_once(store)
     return store.catalogue
 
 

@@ -7,6 +7,8 @@ policy-specific part of the name, not only on a generic ending ("补贴")."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.sounds import loosen
@@ -31,8 +33,10 @@ _NEGATIONS = frozenset("不没无未")
 _PARTICLES = frozenset("的地得了吗呢吧啊呀嘛")
 
 
-def _specific(name: str) -> list[bool]:
-    """Per character of `name`: True unless it is part of a generic ending."""
+@lru_cache(maxsize=4096)
+def _specific(name: str) -> tuple[bool, ...]:
+    """Per character of `name`: True unless it is part of a generic ending. Cached: it is
+    asked for every window of the text compared with every policy name."""
     mask = [True] * len(name)
     for part in GENERIC_PARTS:
         start = name.find(part)
@@ -40,7 +44,7 @@ def _specific(name: str) -> list[bool]:
             for i in range(start, start + len(part)):
                 mask[i] = False
             start = name.find(part, start + 1)
-    return mask
+    return tuple(mask)
 
 
 def _near(name: str, window: str, sound_only: bool = False) -> bool:

@@ -8,13 +8,16 @@ variants still match.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from huimin.catalogue.dialect import simplified
 
 
+@lru_cache(maxsize=8192)
 def normalise(text: str) -> str:
     """NFKC (full-width to half-width), case-folded, simplified characters, without whitespace
-    or punctuation."""
+    or punctuation. Cached (a pure function of the text): the resolver normalises every
+    policy's names for each message."""
     folded = simplified(unicodedata.normalize("NFKC", text).casefold())
     return "".join(
         ch

@@ -119,6 +119,19 @@ def _last_user(session: Session, sender_id: str, before_id: int | None = None,
 
 
 NameLookup = Callable[[str], Sequence[str]]
+# Each sender's latest user message, as far as one ingest run knows it (its first lookup
+# reads the database, then the run keeps it current): an action or bot event otherwise costs
+# a query, with the autoflush before it, and a message brings several of them.
+Latest = dict[str, ConversationMessage | None]
+
+
+def _latest_user(session: Session, sender_id: str, latest: Latest | None):
+    """The sender's latest message, from `latest` when the run already knows it."""
+    if latest is None:
+        return _last_user(session, sender_id)
+    if sender_id not in latest:
+        latest[sender_id] = _last_user(session, sender_id)
+    return latest[sender_id]
 
 
 def resident_names(session: Session, cipher: PiiCipher) -> NameLookup:
@@ -140,9 +153,11 @@ def resident_names(session: Session, cipher: PiiCipher) -> NameLookup:
 
 
 def apply_event(
-    session: Session, key: str, event: dict[str, Any], names: NameLookup | None = None
+    session: Session, key: str, event: dict[str, Any], names: NameLookup | None = None,
+    latest: Latest | None = None,
 ) -> ConversationMessage | None:
-    """Store one (slimmed) Rasa event; returns the message row it created, if any."""
+    """Store one (slimmed) Rasa event; returns the message row it created, if any.
+    `latest`: each sender's latest message, kept by the ingest run (see Latest)."""
     sender = str(event.get("sender_id") or "")[:64]
     kind = event.get("event")
     if not sender:
@@ -157,7 +172,7 @@ def apply_event(
         ]
         name = intent.get("name")
         text = mask_text(str(event.get("text") or ""), known)
-        previous = _last_user(session, sender)
+        previous = _latest_user(session, sender, latest)
         message = ConversationMessage(
             source_key=key, sender_id=sender, role=USER, text=text, intent=name,
             confidence=float(intent["confidence"]) if intent.get("confidence") is not None
@@ -167,6 +182,8 @@ def apply_event(
             fallback=name == FALLBACK_INTENT,
         )
         session.add(message)
+        if latest is not None:
+            latest[sender] = message
         if previous is not None:
             gap = at - _aware(previous.at)
             if gap <= REPEAT_WINDOW and is_repeat(previous.text, text):
@@ -179,7 +196,6 @@ def apply_event(
             asked = _last_user(session, sender, typed=True)
             if asked is not None and at - _aware(asked.at) <= HANDOFF_WINDOW:
                 asked.unhelpful = True
-        session.flush()
         return message
     if kind == BOT:
         text = mask_text(str(event.get("text") or ""), known)
@@ -189,16 +205,15 @@ def apply_event(
             source_key=key, sender_id=sender, role=BOT, text=text,
             model_id=event.get("model_id"), at=at,
         )
-        asked = _last_user(session, sender)
+        asked = _latest_user(session, sender, latest)
         if asked is not None:
             asked.menu = asked.menu or text.startswith(MENU_INTRO)
             asked.referral = asked.referral or REFERRAL_MARK in text
         session.add(message)
-        session.flush()
         return message
     if kind == "action":
         name = event.get("name")
-        current = _last_user(session, sender)
+        current = _latest_user(session, sender, latest)
         if current is None:
             return None
         if name in FALLBACK_ACTIONS:
@@ -242,6 +257,7 @@ def ingest(
             session.add(cursor)
         events = messages = 0
         names = resident_names(session, cipher) if cipher is not None else None
+        latest: Latest = {}
         while events < max_events:
             try:
                 entries = conn.xrange(stream, min=f"({cursor.last_id}", count=INGEST_BATCH)
@@ -256,13 +272,13 @@ def ingest(
                     event = json.loads(payload) if payload else None
                 except ValueError:
                     event = None
-                if isinstance(event, dict) and apply_event(session, key, event,
-                                                           names) is not None:
+                if isinstance(event, dict) and apply_event(session, key, event, names,
+                                                           latest) is not None:
                     messages += 1
                 cursor.last_id = key
                 events += 1
             cursor.updated_at = utcnow()
-            session.flush()
+            session.flush()  # the batch's rows, in the order they were added
         return IngestResult(events, messages)
     finally:
         with contextlib.suppress(redis.RedisError):

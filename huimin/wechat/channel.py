@@ -20,6 +20,7 @@ Nothing here knows about Flask; the handler passes in an `Inbound` and the time 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import threading
@@ -94,6 +95,7 @@ SORRY = "抱歉，系统出了点问题，请稍后再试。着急可拨打 1233
 
 POLL_SECONDS = 0.05
 SEEN_SECONDS = 60  # how often a chatting user's last_seen_at is written to the database
+SEEN_NOTES = 10_000  # senders noted as seen before expired notes are dropped
 USER_SAVE_WAIT = 1.0  # seconds an answer waits for the user's record to be saved
 
 
@@ -269,9 +271,17 @@ class Channel:
         self.choices = ChoiceStore(self.redis)
         self.health = conversation.AssistantHealth(self.redis)
         self.outbox = Outbox(conn)
+        # sender -> monotonic time until which the "seen" mark this channel set in Redis lives
+        # (see _seen_recently).
+        self._seen_until: dict[str, float] = {}
+
+    @functools.cached_property
+    def pseudonym_secret(self) -> str:
+        """Derived once (in development an HKDF derivation), not per message."""
+        return pseudonym_secret(self.settings)
 
     def sender_of(self, openid: str) -> str:
-        return wechat_users.pseudonym(openid, pseudonym_secret(self.settings))
+        return wechat_users.pseudonym(openid, self.pseudonym_secret)
 
     def fresh_nonce(self, nonce: str) -> bool:
         return _within(lambda: self.nonces.fresh(nonce), True)
@@ -458,12 +468,18 @@ class Channel:
         self.choices.remember(sender, MENU_PAYLOADS)
         return Result([menu_text(lead)])
 
+    def _remember_seen(self, sender: str, until: float) -> None:
+        """Note the mark's lifetime (measured from before it was set, so it ends no later than
+        Redis's); expired notes are dropped once they pile up."""
+        if len(self._seen_until) >= SEEN_NOTES:
+            now = time.monotonic()
+            self._seen_until = {s: t for s, t in self._seen_until.items() if t > now}
+        self._seen_until[sender] = until
+
     def _ask(self, msg: Inbound, sender: str, text: str, quote: str) -> Result:
         """Ask the assistant, or queue the question behind the ones already waiting."""
         later = Item(ASK, msg.source, sender, text, msg.key, quote=quote)
-        if self.health.is_down() or self.redis.get(
-            lambda c: self.outbox.has_questions(sender), False
-        ):
+        if self._must_queue(sender):
             return Result([conversation.FALLBACK_TEXT], ask_later=later)
         try:
             rendered = conversation.ask(self.assistant, sender, text, ASK_TIMEOUT)
@@ -475,23 +491,46 @@ class Channel:
         self.choices.remember(sender, rendered.payloads)
         return Result(split_text(rendered.text))
 
+    def _must_queue(self, sender: str) -> bool:
+        """The assistant is marked down, or earlier questions of this citizen still wait for it
+        (a new one queues behind them): both read in one round trip. Redis down: False."""
+        def read(c: redis.Redis) -> bool:
+            with c.pipeline(transaction=False) as pipe:
+                self.health.is_down_on(pipe)
+                self.outbox.items_on(pipe, sender)
+                down, queued = pipe.execute()
+            return bool(down) or self.outbox.any_question(queued)
+        return self.redis.get(read, False)
+
     def _touch(self, openid: str, sender: str, subscribed: bool | None = None) -> None:
         """Keep the user's record (subscription, last seen) current before answering, so a late
         answer finds the user subscribed; but on a thread of its own, waited for at most
         USER_SAVE_WAIT: a stalled database (which no client timeout cuts short) never holds up
         the answer."""
+        if subscribed is None and self._seen_recently(sender):
+            return
         future = _executor().submit(self._save_user, openid, sender, subscribed)
         with contextlib.suppress(FuturesTimeout):
             future.result(timeout=USER_SAVE_WAIT)
+
+    def _seen_recently(self, sender: str) -> bool:
+        """True while the "seen" mark this channel set for `sender` still lives in Redis: the
+        mark's SET NX would fail, so neither it nor the database write is tried."""
+        return self._seen_until.get(sender, 0.0) > time.monotonic()
 
     def _save_user(self, openid: str, sender: str, subscribed: bool | None) -> None:
         """A chatting user is written at most once a minute. A database problem is logged."""
         if subscribed is None:
             key = f"huimin:wechat:seen:{sender}"
-            if not self.redis.get(lambda c: c.set(key, 1, nx=True, ex=SEEN_SECONDS), True):
-                return
+            asked_at = time.monotonic()
+            try:
+                if not self.redis.run(lambda c: c.set(key, 1, nx=True, ex=SEEN_SECONDS)):
+                    return
+                self._remember_seen(sender, asked_at + SEEN_SECONDS)
+            except RedisUnavailable:
+                pass  # written on every message until Redis is back
         try:
             with self.db.session() as session:
-                wechat_users.touch(session, openid, pseudonym_secret(self.settings), subscribed)
+                wechat_users.touch(session, openid, self.pseudonym_secret, subscribed)
         except Exception:  # noqa: BLE001 - logged; the citizen still gets an answer
             log.exception("wechat_user_not_saved", sender=sender)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from redis.client import Pipeline
+
 from huimin.assistant.client import AssistantClient, AssistantUnavailable, BotMessage
 from huimin.wechat.safe_redis import SafeRedis
 
@@ -75,3 +77,7 @@ class AssistantHealth:
 
     def is_down(self) -> bool:
         return bool(self.redis.get(lambda c: c.exists(self.KEY), 0))
+
+    def is_down_on(self, pipe: Pipeline) -> None:
+        """Queue `is_down`'s read on a pipeline (its result: non-zero when down)."""
+        pipe.exists(self.KEY)

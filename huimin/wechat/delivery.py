@@ -223,7 +223,16 @@ class Outbox:
 
     def has_questions(self, sender: str) -> bool:
         """True while earlier questions wait for the assistant: new ones queue behind them."""
-        return any(item.kind == ASK for item in self.items(sender))
+        return self.any_question(self.conn.lrange(self.key(sender), 0, -1))
+
+    def items_on(self, pipe: Pipeline, sender: str) -> None:
+        """Queue the read of `sender`'s outbox on a pipeline (its result: for any_question)."""
+        pipe.lrange(self.key(sender), 0, -1)
+
+    @staticmethod
+    def any_question(raw_items: list[bytes]) -> bool:
+        """Whether an outbox read (items as stored) holds a question."""
+        return any(Item.loads(raw).kind == ASK for raw in raw_items)
 
     def drain(self, sender: str, courier: Courier) -> int:
         """Deliver everything queued for `sender`, in order; return how many texts were sent."""

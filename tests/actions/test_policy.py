@@ -16,6 +16,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
+from bot.action_server import RequestExecutor
 from bot.actions import context
 from bot.actions.applications import ActionCheckApplication
 from bot.actions.fallback import ActionFallback, failures_in_a_row
@@ -25,7 +26,7 @@ from huimin.catalogue import load_catalogue, offices
 from huimin.ops.models import HandoffTicket
 from huimin.platform.db import Database
 from huimin.platform.settings import ROOT
-from tests.actions.recorded import recorded
+from tests.actions.recorded import DATA, recorded
 
 POLICIES = ROOT / "policies"
 
@@ -270,6 +271,39 @@ def test_actions_follow_catalogue_edits_and_survive_a_bad_file(
     messages, _ = run(ActionAnswerPolicy(), ask)
     assert "按年龄段每月发放，详见下表。" in messages[0]["text"]
     assert any("elderly_allowance.yml" in p for p in context.catalogue_store().last_errors)
+
+
+def test_an_action_call_checks_the_live_stores_once_and_the_next_sees_an_edit(
+    tmp_path: Path, serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action server checks the catalogue and referral files for edits once per request
+    (each check stats every file), not at every use; an edit still reaches the next message."""
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICIES, folder)
+    serve(policies_dir=folder)
+    store = context.catalogue_store()
+    checks = []
+    real_check = store.reload_if_changed
+    monkeypatch.setattr(store, "reload_if_changed", lambda: checks.append(1) or real_check())
+    executor = RequestExecutor()
+    executor.register_action(ActionAnswerPolicy())
+    state = json.loads((DATA / "policy_amount_asked.json").read_text(encoding="utf-8"))
+    call = {"next_action": "action_answer_policy", "tracker": state, "domain": {}}
+
+    def answer() -> str:
+        return asyncio.run(executor.run(call)).responses[0]["text"]
+
+    context.catalogue()
+    context.catalogue()
+    assert len(checks) == 2  # outside a request (tests, scripts): every use checks
+    old_amount = load_catalogue(folder)["elderly_allowance"].amount
+    assert old_amount in answer()
+    assert len(checks) == 3
+    path = folder / "elderly_allowance.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace(old_amount, "按年龄段每月发放。"),
+                    "utf-8")
+    assert "按年龄段每月发放。" in answer()
+    assert len(checks) == 4
 
 
 def test_office_form_finds_a_district_inside_a_sentence(action_db: Database) -> None:
