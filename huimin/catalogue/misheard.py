@@ -50,23 +50,29 @@ def _specific(name: str) -> tuple[bool, ...]:
 def _near(name: str, window: str, sound_only: bool = False) -> bool:
     """Same length, the same characters on the policy-specific part at least once (twice when
     one is off), and every character sounding alike, or (names of 4+; of `_LONG_NAME`+ when
-    `sound_only`) all but one equal."""
-    pairs = list(zip(name, window, strict=True))
-    same = [a == b for a, b in pairs]
-    if all(same):
+    `sound_only`) all but one equal. Asked for every window of the text against every name,
+    so a second character that sounds unlike ends it at once."""
+    differ = 0
+    off = -1  # the one character that sounds unlike, if any
+    for i, (a, b) in enumerate(zip(name, window, strict=True)):
+        if a == b:
+            continue
+        differ += 1
+        if not (_sounds(a) & _sounds(b)):
+            if off >= 0:
+                return False
+            off = i
+    if not differ:
         return False  # verbatim: catalogue.mentions already found it
     specific = _specific(name)
-    same_specific = sum(s and k for s, k in zip(same, specific, strict=True))
-    sound_off = [not (_sounds(a) & _sounds(b)) for a, b in pairs]
-    if not any(sound_off):
+    same_specific = sum(a == b and k for a, b, k in zip(name, window, specific, strict=True))
+    if off < 0:
         return same_specific >= 1 or not any(specific)
-    if (sound_only and len(name) < _LONG_NAME) or len(name) < 4:
+    if (sound_only and len(name) < _LONG_NAME) or len(name) < 4 or differ != 1:
         return False
-    if sum(sound_off) != 1 or sum(same) != len(name) - 1:
+    if window[off] in _PARTICLES:
         return False
-    if window[sound_off.index(True)] in _PARTICLES:
-        return False
-    return same_specific >= 2 and specific[sound_off.index(True)]
+    return same_specific >= 2 and specific[off]
 
 
 def _dropped(name: str, window: str) -> bool:
