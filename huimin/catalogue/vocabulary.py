@@ -335,10 +335,11 @@ def _may(text: str, words: QuestionWords = QUESTION_WORDS) -> _Cue | None:
                 continue
             clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[end:])[0]
             near = clause[:MAY_REACH + 1]
+            bare = _without_final_particles(clause, words)
             asks = (
                 "不" in word or clause.startswith(f"不{word}")
                 or re.search(r"吗|(?<![什怎这那多])么", near) is not None
-                or (clause.endswith("不") and len(clause) <= MAY_REACH + 1)
+                or (bare.endswith("不") and len(bare) <= MAY_REACH + 1)
             )
             if asks and (found is None or start > found.start):
                 where = any(text.startswith(w, start) for w in words.may_where)
@@ -346,8 +347,22 @@ def _may(text: str, words: QuestionWords = QUESTION_WORDS) -> _Cue | None:
     return found
 
 
+def _without_final_particles(clause: str, words: QuestionWords = QUESTION_WORDS) -> str:
+    """`clause` without the particles that close it after a 不 ("能去报不嘛", "能补办不噻"):
+    the 不 before them still asks whether it may be done. 不 and 没 themselves are kept."""
+    particles = "".join(p for p in words.closing if p not in ("不", "没"))
+    return clause.rstrip(particles)
+
+
 # After 能 / 可以 (past an A不A "不能"), a 不 and a verb: "能不能不刷脸", "可以不去吗".
 _SKIPS_A_STEP: Final[re.Pattern[str]] = re.compile(r"(?:不能|不可以)?不[^能可行会\s，。？！?!,.]")
+
+
+def _skips_a_step(text: str, at: int, words: QuestionWords = QUESTION_WORDS) -> bool:
+    """Whether a 不 and a verb follow at `at` ("能不能不刷脸"); a 不 closed by a particle
+    ("报得成不嘛", "能办不噻") asks whether it may be done at all."""
+    match = _SKIPS_A_STEP.match(text, at)
+    return match is not None and match.group()[-1] not in words.closing
 
 
 def _by_channel(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
@@ -362,7 +377,7 @@ def _by_channel(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> 
     ):
         return cue
     # "能不能不回来", "可以不去吗": whether a step may be skipped asks how it is done.
-    if cue.aspect == MAY_ASPECT and _SKIPS_A_STEP.match(text, cue.end):
+    if cue.aspect == MAY_ASPECT and _skips_a_step(text, cue.end, words):
         return _Cue(cue.start, cue.end, "process", cue.word)
     before = text[: cue.start]
     clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[cue.start :])[0]
@@ -445,9 +460,17 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     return cue.aspect if cue is not None and cue.aspect != WHAT_THERE_IS else None
 
 
+def _in_a_channel(text: str, name: str, words: QuestionWords = QUESTION_WORDS) -> bool:
+    """Whether `name` is said as part of a longer channel word ("在电子社保卡里面能申请吗"):
+    there it is the way of doing it, kept for `_by_channel`, not a name to take out."""
+    return any(name in w and w != name and w in text for w in words.channels)
+
+
 def _without_names(text: str, ignore: tuple[str, ...]) -> str:
     """`text` with the names `ignore` taken out, read plain (see `aspect_of`)."""
     for name in sorted(ignore, key=len, reverse=True):
+        if _in_a_channel(text, name):
+            continue
         # After 能 / 可以 the name is what may be done ("能评职称吗", "能不能办退休"): it
         # leaves a plain 办 behind, so the question still reads "能办吗".
         text = re.sub(f"(?<=[能以]){re.escape(name)}", "办", text).replace(name, "")
