@@ -73,20 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     show = set(filter(None, args.show.split(",")))
     overall: Counter[str] = Counter()
     by_category: dict[str, Counter[str]] = defaultdict(Counter)
+    policy_cases = 0
     judge_ = Judge(load_policies(args.policies))
     for case in load_cases(args.set, (p.key for p in catalogue)):
         text = converse(catalogue, referrals, today, list(case.turns))
         label = judge(judge_, case, text)
         overall[label] += 1
         by_category[case.category][label] += 1
+        policy_cases += bool(case.expect.policies)  # a referral told as a story is not one
         if label in show:
             expect = {k: v for k, v in asdict(case.expect).items() if v}
             print(f"--- {case.id} [{label}] {' / '.join(case.turns)} -> {expect}")
             print("    " + text.replace("\n", "\n    "))
     total = sum(overall.values())
-    policy_cases = total - sum(
-        by_category[c].total() for c in ("referral", "out_of_scope") if c in by_category
-    )
     print(f"cases: {total}")
     for label, count in sorted(overall.items(), key=lambda kv: -kv[1]):
         print(f"  {label:18} {count:4}  {count / total:.3f}")
