@@ -48,6 +48,8 @@ class SignalLine:
         self._closed = True
         self.cut()
         with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        with suppress(OSError):
             self._listener.close()
 
     def _accept(self) -> None:
