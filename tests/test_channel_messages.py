@@ -17,7 +17,7 @@ from huimin.platform.keys import pseudonym_secret
 from huimin.wechat import channel as ch
 from huimin.wechat import users as wechat_users
 from huimin.wechat.conversation import FALLBACK_TEXT
-from huimin.wechat.delivery import ASK, Outbox
+from huimin.wechat.delivery import ASK, SEND, Outbox
 from huimin.wechat.models import WechatUser
 from jobs.queues import PUSH
 from tests.wechat import envelope, event_xml, make_app, message_xml, open_reply, post, text_xml
@@ -139,8 +139,16 @@ def test_voice_uses_recognition_or_asks_to_type(citizen, redis_conn):
     ("file", {"Title": "a.pdf", "FileKey": "k"}),
     ("hologram", {"Whatever": "x"}),  # a type WeChat may add one day
 ])
-def test_other_types_get_a_polite_answer_of_what_works(citizen, msg_type, fields):
+def test_other_types_get_a_polite_answer_of_what_works(citizen, redis_conn, msg_type, fields):
+    """Answered at once, or, when the machine is so busy that the reply budget (1 s here) runs
+    out (seen once in a whole-suite run), as a customer-service message queued for the worker:
+    either way the citizen gets the polite answer, once."""
+    before = len(citizen.queued(redis_conn))
     reply = citizen.message(msg_type, **fields)
+    if not reply:
+        eventually(lambda: len(citizen.queued(redis_conn)) > before, timeout=30)
+        reply = "\n".join(text for kind, text, _ in citizen.queued(redis_conn)[before:]
+                          if kind == SEND)
     assert reply.startswith("暂时只能看懂文字和语音") and "回复 1：查政策" in reply
 
 
