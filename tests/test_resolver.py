@@ -551,3 +551,18 @@ def test_a_look_alike_only_the_short_part_raises_does_not_doubt_the_name(
             "我这个年纪可以申请社保补贴这个怎么申请")
     found = resolve(catalogue, referrals, text)
     assert found.decision == "answer" and keys(found) == ["flexible_employment_subsidy"]
+
+
+def test_a_situation_told_outweighs_the_policy_the_nlu_tagged(catalogue, referrals) -> None:
+    """"4050…自己交社保政府给补" tells the flexible-employment subsidy (policies/_situations.yml);
+    the NLU tags 自己交社保 as 灵活就业人员参保登记, and that tag answered the wrong policy. The
+    situation stands, by either route; a tag still decides when the words settle nothing."""
+    text = ("我今年四十九了厂子倒了以后就在家现在自己交社保一年要一万多听说像我这个岁数的政府能"
+            "补一点去哪里申请")
+    tagged = [catalogue["flexible_worker_enrollment"]]
+    words = resolve(catalogue, referrals, text)
+    assert words.evidence == "situation" and keys(words) == ["flexible_employment_subsidy"]
+    assert keys(with_named(words, tagged)) == ["flexible_employment_subsidy"]
+    assert keys(resolve(catalogue, referrals, text, tagged)) == ["flexible_employment_subsidy"]
+    vague = "这个我想问一下"
+    assert keys(resolve(catalogue, referrals, vague, tagged)) == ["flexible_worker_enrollment"]

@@ -39,7 +39,7 @@ from huimin.benefits.questions import (
     to_slot,
 )
 from huimin.benefits.sources import rule_store, titles
-from huimin.catalogue.follow_ups import WHICH_BENEFITS_WORDS, asks_own_benefits
+from huimin.catalogue.follow_ups import asks_own_benefits, asks_which_benefits
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
@@ -168,8 +168,8 @@ class ActionCheckBenefits(Action):
             # "老旧小区加装电梯有补贴吗" is another department's.
             text = tracker.latest_message.get("text") or ""
             events = policy_question_instead(
-                tracker, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS, any_aspect=True,
-                refer=not asks_own_benefits(text),
+                tracker, dispatcher, follow_ups=not asks_which_benefits(text), named=True,
+                any_aspect=True, refer=not asks_own_benefits(text),
             )
             if events is not None:
                 return events

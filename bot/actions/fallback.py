@@ -2,11 +2,11 @@
 
 Runs for `nlu_fallback` (FallbackClassifier: low confidence or two intents too close) and as
 RulePolicy's core fallback. The NLU being unsure of the intent does not mean the words are
-unclear: when they name a policy (verbatim, misheard or mistyped), retrieval finds one
-clearly and strongly, or they name another department's matter, that is answered as a policy
-question would be; so is the same question again of someone else or "然后呢" after an
-answer, and "别的还有啥" goes to the benefits check. Failures are counted from the tracker's
-events, so a success in between starts the count again.
+unclear: when the words settle a policy question (`policy.answered_instead`: a policy or
+another department's matter named, retrieval clear, an aspect of the policy being discussed,
+the same question again of someone else or "然后呢" after an answer), it is answered as a
+policy question would be, and "别的还有啥" goes to the benefits check. Failures are counted
+from the tracker's events, so a success in between starts the count again.
 """
 
 from __future__ import annotations
@@ -18,18 +18,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.context import catalogue, entity_values, previous_slot, referrals, utter
+from bot.actions.context import catalogue, entity_values, utter
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
-from bot.actions.policy import (
-    answer_question,
-    follow_up,
-    resolution,
-    slots,
-    to_benefits_check,
-)
-from huimin.catalogue.answers import asks_about, candidates, named_policies, rephrase
-from huimin.catalogue.conversation import asks_of_another
-from huimin.catalogue.resolver import resolve_clear
+from bot.actions.policy import answered_instead, to_benefits_check
+from huimin.catalogue.answers import candidates, named_policies, rephrase
 
 NAME = "action_fallback"
 HAND_OFF_AFTER = 2  # failures in a row
@@ -82,18 +74,10 @@ class ActionFallback(Action):
         if (events := to_benefits_check(tracker)) is not None:
             # "别的还有啥" after an answer: which other benefits, the benefits check's.
             return [*events, SlotSet(RESOLVED_SLOT, True)]
+        if (events := answered_instead(tracker, dispatcher)) is not None:
+            return [*events, SlotSet(RESOLVED_SLOT, True)]
         text = tracker.latest_message.get("text") or ""
         cat = catalogue()
-        previous = previous_slot(tracker, "policy")
-        found = resolution(tracker)
-        if (
-            resolve_clear(cat, referrals(), text, found=found) is not None
-            or asks_about(cat, text, previous)
-            or follow_up(tracker, found) is not None
-            or (previous is not None and asks_of_another(text))
-        ):
-            outcome = answer_question(tracker, dispatcher, found)
-            return [*slots(outcome), SlotSet(RESOLVED_SLOT, True)]
         policies = named_policies(cat, entity_values(tracker, "policy"), text)
         if not policies and text:
             policies = candidates(cat, cat.search(text, k=GUESSES))

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.context import catalogue, entity_values, runtime, utter
 from bot.actions.fallback import ActionFallback
 from bot.actions.handoff import USER_REQUEST, hand_off
-from bot.actions.policy import policy_question_instead
+from bot.actions.policy import answered_instead, policy_question_instead
 from huimin.catalogue.answers import Choice, Reply, intent_choice
 from huimin.catalogue.follow_ups import GUIDE_ANSWERS, wants_walkthrough
 from huimin.guides.chat import (
@@ -45,6 +45,8 @@ WALK_ME_THROUGH = "一步步教我办"
 # answer from here.
 USUAL_RESPONSE = {"affirm": "utter_affirm", "deny": "utter_deny",
                   "out_of_scope": "utter_out_of_scope"}
+# Commands to go on with no guide running may ask about the policy just answered ("接下来呢").
+GOING_ON = ("next_step", "go_back")
 
 
 @lru_cache(maxsize=1)
@@ -141,6 +143,10 @@ class ActionGuideCommand(Action):
         if not answer.unhandled or answer.handoff:
             return _answer(dispatcher, tracker, answer)
         events: list[dict[str, Any]] = [SlotSet(GUIDE_ACTIVE, False)]
+        if intent in GOING_ON and (asked := answered_instead(tracker, dispatcher)) is not None:
+            # No guide running: "接下来呢" after a policy answer, "劳动仲裁申请交上去了接下来怎么弄"
+            # ask about the policy, as ask_policy would answer them.
+            return [*events, *asked]
         if intent in USUAL_RESPONSE:
             dispatcher.utter_message(response=USUAL_RESPONSE[intent])
         elif intent == "nlu_fallback":

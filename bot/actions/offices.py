@@ -2,7 +2,8 @@
 
 "那去哪里办呢" right after a policy answer reads like an office question to the NLU, but it
 asks where to apply for that policy: then the form asks nothing and the answer is the
-policy's own "where" from the catalogue.
+policy's own "where" from the catalogue (or the aspect asked, when another is); another
+department named ("工商局在哪里") is referred there.
 """
 
 from __future__ import annotations
@@ -14,24 +15,45 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import catalogue, database, referrals, today, utter
-from huimin.catalogue import Policy, offices
-from huimin.catalogue.answers import answer, is_follow_up
+from bot.actions.policy import follow_up, resolution, slots
+from huimin.catalogue import offices
+from huimin.catalogue.answers import Outcome, answer, is_follow_up, is_payload, reply_to_question
 from huimin.catalogue.resolver import resolve_words
+from huimin.catalogue.vocabulary import also_asked, aspect_of
 
 
-def policy_where_question(tracker: Tracker) -> Policy | None:
-    """The policy the latest message asks "where" about: one it names (verbatim or misheard), or
-    the one being discussed when it names nothing else."""
+def asked_instead(tracker: Tracker) -> Outcome | None:
+    """The answer when an office question is really about a policy or another department:
+    one it names (verbatim, misheard or mistyped: "劳动冲裁在哪里" is the policy's own office,
+    not a district's), or the one being discussed when it names nothing else ("那周末上班吗").
+    The aspect is the one asked, where by default: the NLU reads many short questions with
+    a mistyped name as office questions ("社保转衣需要哪些材料"). "工商局在哪里" is referred.
+    None when it asks for a district's office: the form asks which district."""
     if tracker.latest_message.get("intent", {}).get("name") != "ask_office":
         return None
-    key = tracker.get_slot("policy")
-    cat = catalogue()
     text = tracker.latest_message.get("text") or ""
-    named = resolve_words(cat, referrals(), text)
+    if not text or is_payload(text):
+        return None
+    cat = catalogue()
+    found = resolution(tracker)
+    named = resolve_words(cat, referrals(), text, found)
+    if named is not None and named.decision == "refer":
+        return reply_to_question(cat, today(), text=text, referrals=referrals(),
+                                 resolution=named)
+    names = tuple(n for p in cat for n in p.names)
+    asked = aspect_of(text, ignore=names)
     if named is not None and named.decision == "answer" and len(named.policies) == 1:
-        return named.policies[0]  # "劳动冲裁在哪里": the policy's own office, not a district
-    policy = cat.get(key) if key else None
-    return policy if policy is not None and text and is_follow_up(cat, text) else None
+        policy = named.policies[0]
+        aspect = asked or "where"
+        return Outcome(answer(policy, aspect, today(), also_asked(text, ignore=names)), policy,
+                       aspect)
+    # A where question in words of its own ("社保局在哪里") asks for a district's office; other
+    # words after an answer may ask about its policy ("周末上班吗": its office hours).
+    if asked != "where" and (outcome := follow_up(tracker, found)) is not None:
+        return outcome
+    key = tracker.get_slot("policy")
+    policy = cat.get(key) if key and is_follow_up(cat, text) else None
+    return Outcome(answer(policy, "where", today()), policy, "where") if policy else None
 
 
 class ValidateOfficeForm(FormValidationAction):
@@ -45,7 +67,7 @@ class ValidateOfficeForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if policy_where_question(tracker) is not None:
+        if asked_instead(tracker) is not None:
             return []
         return domain_slots
 
@@ -73,10 +95,10 @@ class ActionOfficeLookup(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        policy = policy_where_question(tracker)
-        if policy is not None:
-            utter(dispatcher, answer(policy, "where", today()))
-            return []
+        outcome = asked_instead(tracker)
+        if outcome is not None:
+            utter(dispatcher, outcome.reply)
+            return slots(outcome)
         district = tracker.get_slot("district") or ""
         with database().session() as session:
             office = offices.find_office(session, district)

@@ -27,12 +27,15 @@ from huimin.catalogue.answers import (
     Outcome,
     Reply,
     answer,
+    asks_about,
     is_payload,
     refer,
     reply_to_question,
 )
+from huimin.catalogue.conversation import asks_of_another
 from huimin.catalogue.follow_ups import asked_of_previous, asks_benefits_check, named_question
-from huimin.catalogue.resolver import Resolution, resolve
+from huimin.catalogue.resolver import Resolution, resolve, resolve_clear
+from huimin.catalogue.vocabulary import aspect_of
 
 
 def resolution(tracker: Tracker) -> Resolution | None:
@@ -109,6 +112,36 @@ def policy_question_instead(
     return slots(outcome)
 
 
+def answered_instead(
+    tracker: Tracker, dispatcher: CollectingDispatcher, found: Resolution | None = None
+) -> list[dict[str, Any]] | None:
+    """For intents the NLU gives to policy questions it could not place (nlu_fallback; "接下来
+    呢" as next_step with no guide running): answered as ask_policy answers them when the words
+    settle it, and the slot events returned; else None, having uttered nothing.
+
+    The words settle it when they name a policy or another department's matter (verbatim,
+    misheard or mistyped), or retrieval finds one clearly and strongly, or finds one the
+    resolver answers and an aspect is asked of it ("我交了十五年的钱退休去哪里办"), or they ask
+    an aspect of the policy being discussed, or the same question again of someone else or to
+    go on ("我这种情况呢", "然后呢"). `found`: the message's resolution when the caller has it."""
+    found = found or resolution(tracker)
+    if found is None:
+        return None
+    text = tracker.latest_message.get("text") or ""
+    cat = catalogue()
+    previous = previous_slot(tracker, "policy")
+    names = tuple(n for p in cat for n in p.names)
+    if (
+        resolve_clear(cat, referrals(), text, found=found) is not None
+        or (found.decision == "answer" and aspect_of(text, ignore=names) is not None)
+        or asks_about(cat, text, previous)
+        or follow_up(tracker, found) is not None
+        or (previous is not None and asks_of_another(text))
+    ):
+        return slots(answer_question(tracker, dispatcher, found))
+    return None
+
+
 def answer_question(
     tracker: Tracker, dispatcher: CollectingDispatcher, found: Resolution | None = None
 ) -> Outcome:
@@ -171,14 +204,16 @@ class ActionOutOfScope(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        # "家属需要带些啥子" after a policy answer is about that policy; "高林津贴在哪办" names
+        # one, misheard; "居家养老服务补贴要不要医院的诊断" names one whose condition is another
+        # department's word: the resolver weighs the name against it, as for ask_policy.
+        events = policy_question_instead(tracker, dispatcher, named=True, any_aspect=True,
+                                         refer=True)
+        if events is not None:
+            return events
         found = referrals().match(tracker.latest_message.get("text") or "")
         if found is not None:
             utter(dispatcher, refer(found))
-        elif (events := policy_question_instead(tracker, dispatcher, named=True,
-                                                any_aspect=True)) is not None:
-            # "家属需要带些啥子" after a policy answer is about that policy; "高林津贴在哪办"
-            # names one, misheard.
-            return events
         else:
             dispatcher.utter_message(response="utter_out_of_scope")
         return [SlotSet("policy", None), SlotSet("aspect", None)]

@@ -139,6 +139,16 @@ OWN_WORDS: tuple[str, ...] = tuple(_WORDS.own)
 WHICH_WORDS: tuple[str, ...] = tuple(_WORDS.which)
 
 
+def asks_which_benefits(text: str) -> bool:
+    """The turn asks which benefits there are ("我还能领点啥", "有什么补贴"): the benefits
+    check keeps it even right after a policy answer. Its words (什么, 啥, 钱) also ask what to
+    bring, how, where, what it costs or by when ("我女婿去帮我办要拿些什么"): no benefit asks
+    those, so that turn is a follow-up about the policy just answered."""
+    if not any(word in text for word in WHICH_BENEFITS_WORDS):
+        return False
+    return aspect_of(text) in (None, "eligibility", "amount")
+
+
 def asks_own_benefits(text: str) -> bool:
     """The citizen asks which benefits they have ("我是低保户能领哪些补贴"), not about one
     matter of their own that another department handles ("我们家是低保户过年有没有慰问金")."""

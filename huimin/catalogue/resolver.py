@@ -64,8 +64,11 @@ def resolve(
     named: Sequence[Policy] = (),
     thresholds: Thresholds = THRESHOLDS,
 ) -> Resolution:
-    """Decide from the typed text; `named` are the policies the NLU tagged (catalogue keys)."""
+    """Decide from the typed text; `named` are the policies the NLU tagged (catalogue keys).
+    A text that names no policy is decided from its words first (`with_named`)."""
     mentioned = _in_text_order(catalogue.mentions(text), text) if text else []
+    if named and not mentioned:
+        return with_named(resolve(catalogue, referrals, text, (), thresholds), named)
     if text and not mentioned:
         # An occupation's certificate ("考电工证去哪报名") names its policy as surely as an alias.
         key = load_certificates().policy_for(text)
@@ -95,7 +98,7 @@ def resolve(
             story = told_over_story_name(catalogue, found[0], text)
             if story is not None:
                 return story
-        return Resolution("answer", (found[0],), evidence="name" if mentioned else "entity")
+        return Resolution("answer", (found[0],), evidence="name")
     if not text:
         return Resolution("none")
     situation = load_situations().told(text)
@@ -152,9 +155,11 @@ def _inside_longer(
 
 def with_named(found: Resolution, named: Sequence[Policy]) -> Resolution:
     """`found`, the resolution of the words alone, once the policies the NLU tagged are added:
-    exactly what `resolve(..., named)` decides. A name in the text comes first, so the tagged
-    policies decide only when the text names none (no name, no doubted name)."""
-    if named and found.evidence not in {"name", "doubt"}:
+    exactly what `resolve(..., named)` decides. A name in the text comes first, and so does an
+    everyday situation told in it (`policies/_situations.yml`, "4050…自己交社保政府给补"): the NLU
+    tags a story's words loosely (自己交社保 as 灵活就业人员参保登记). The tagged policies decide
+    only when the words settle neither (no name, no doubted name, no situation)."""
+    if named and found.evidence not in {"name", "doubt", "situation"}:
         return Resolution("answer", (named[0],), evidence="entity")
     return found
 

@@ -33,9 +33,9 @@ from huimin.catalogue.answers import reply_to_question
 from huimin.catalogue.conversation import asks_of_another
 from huimin.catalogue.follow_ups import (
     GUIDE_ANSWERS,
-    WHICH_BENEFITS_WORDS,
     asked_of_previous,
     asks_own_benefits,
+    asks_which_benefits,
 )
 from huimin.catalogue.referrals import ReferralStore
 from huimin.platform.settings import ROOT, load_settings
@@ -147,19 +147,22 @@ def test_application_status_stays_but_a_time_limit_question_is_answered() -> Non
 def test_which_benefits_stays_with_check_benefits_but_do_i_qualify_is_answered() -> None:
     asked = next_turn("我这样的情况符合条件吗", "check_benefits")
     dispatcher = CollectingDispatcher()
-    events = policy_question_instead(asked, dispatcher, named=True, unless=WHICH_BENEFITS_WORDS)
+    events = policy_question_instead(asked, dispatcher, named=True,
+                                     follow_ups=not asks_which_benefits("我这样的情况符合条件吗"))
     assert events is not None
     assert dispatcher.messages[0]["text"].startswith(
         heading("unemployment_insurance", "申请条件"))
     for text in ("我能领哪些补贴", "帮我查查我能领什么", "有我能领的钱吗"):
         dispatcher = CollectingDispatcher()
+        assert asks_which_benefits(text), text
         assert policy_question_instead(next_turn(text, "check_benefits"), dispatcher, named=True,
-                                       unless=WHICH_BENEFITS_WORDS) is None, text
+                                       follow_ups=False) is None, text
         assert dispatcher.messages == []
     # A named (here mistyped) policy with an aspect is a policy question whatever came before.
     dispatcher = CollectingDispatcher()
+    assert not asks_which_benefits("失业登计要带什么")
     events = policy_question_instead(next_turn("失业登计要带什么", "check_benefits"),
-                                     dispatcher, named=True, unless=WHICH_BENEFITS_WORDS)
+                                     dispatcher, named=True)
     assert events is not None
     assert dispatcher.messages[0]["text"].startswith(
         heading("unemployment_registration", "所需材料"))
@@ -213,17 +216,18 @@ def test_out_of_scope_answers_a_misheard_policy_name() -> None:
 def test_check_benefits_answers_a_question_that_settles_one_policy() -> None:
     """"刚毕业在这边租房子有补贴吗" is 高校毕业生住房补贴 (a strong, clear retrieval match), not
     the benefits questionnaire; "我能领哪些补贴" stays with the questionnaire."""
-    kwargs = {"named": True, "unless": WHICH_BENEFITS_WORDS, "any_aspect": True}
     dispatcher = CollectingDispatcher()
     events = policy_question_instead(
-        next_turn("刚毕业在这边租房子有补贴吗", "check_benefits"),
-        dispatcher, **kwargs)
+        next_turn("刚毕业在这边租房子有补贴吗", "check_benefits"), dispatcher,
+        follow_ups=not asks_which_benefits("刚毕业在这边租房子有补贴吗"), named=True,
+        any_aspect=True)
     assert events is not None
     assert dispatcher.messages[0]["text"].startswith(
         f"【{CATALOGUE['graduate_housing_subsidy'].title}】")
     dispatcher = CollectingDispatcher()
+    assert asks_which_benefits("我能领哪些补贴")
     assert policy_question_instead(next_turn("我能领哪些补贴", "check_benefits"), dispatcher,
-                                   **kwargs) is None
+                                   follow_ups=False, named=True, any_aspect=True) is None
     assert dispatcher.messages == []
 
 
@@ -258,8 +262,9 @@ def test_another_departments_matter_is_referred_from_benefits_and_guides() -> No
     own = "我是低保户能领哪些补贴"
     assert asks_own_benefits(own)
     dispatcher = CollectingDispatcher()
+    assert asks_which_benefits(own)
     assert policy_question_instead(next_turn(own, "check_benefits"), dispatcher, named=True,
-                                   unless=WHICH_BENEFITS_WORDS, any_aspect=True,
+                                   follow_ups=False, any_aspect=True,
                                    refer=not asks_own_benefits(own)) is None
     # Tagged as starting a guide, no guide named, or a span the NLU took for one: referred,
     # not a menu of guides.
@@ -500,3 +505,44 @@ def test_someone_else_doing_it_is_answered_with_how_it_is_done() -> None:
     messages, slots = run(ActionAnswerPolicy(), next_turn("能让我儿子替我去办吗"))
     assert messages[0]["text"].startswith(heading("unemployment_insurance", "怎么办理"))
     assert slots == {"policy": "unemployment_insurance", "aspect": "process"}
+
+
+def test_an_office_question_asking_another_aspect_gets_that_aspect() -> None:
+    """A mistyped name reads as an office question to the NLU ("社保转衣需要哪些材料"): the
+    aspect asked is answered, not the office; "工商局在哪里" is referred to market regulation,
+    not asked for a district; "周末上班吗" after an answer asks that policy's office hours."""
+    asked = next_turn("社保转衣需要哪些材料", "ask_office")
+    assert asyncio.run(ValidateOfficeForm().required_slots(
+        ["district"], CollectingDispatcher(), asked, {})) == []
+    messages, slots = run(ActionOfficeLookup(), asked)
+    assert messages[0]["text"].startswith(heading("pension_transfer", "所需材料")), messages
+    assert slots == {"policy": "pension_transfer", "aspect": "materials"}
+    referred = next_turn("工商局在哪里", "ask_office")
+    assert asyncio.run(ValidateOfficeForm().required_slots(
+        ["district"], CollectingDispatcher(), referred, {})) == []
+    messages, slots = run(ActionOfficeLookup(), referred)
+    assert "市场监管" in messages[0]["text"] and "【" not in messages[0]["text"]
+    assert slots["policy"] is None
+    messages, slots = run(ActionOfficeLookup(), next_turn("周末上班吗", "ask_office"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "在哪办理"))
+
+
+def test_out_of_scope_weighs_a_named_policy_against_another_departments_word() -> None:
+    """"居家养老服务补贴要不要医院的诊断" names the home-care subsidy; 医院 is a condition of
+    it, not a health matter to refer (tagged out of scope by the NLU, it was referred)."""
+    messages, slots = run(ActionOutOfScope(),
+                          next_turn("居家养老服务补贴要不要医院的诊断", "out_of_scope"))
+    assert messages[0]["text"].startswith(f"【{CATALOGUE['home_care_subsidy'].title}】"), messages
+    assert slots["policy"] == "home_care_subsidy"
+    messages, slots = run(ActionOutOfScope(), next_turn("去医院看病挂号怎么挂", "out_of_scope"))
+    assert "卫健" in messages[0]["text"] and slots["policy"] is None
+
+
+def test_what_to_bring_tagged_check_benefits_is_a_follow_up() -> None:
+    """"我女婿去帮我办要拿些什么" holds 什么, a which-benefits word, but asks what to bring:
+    about the policy just answered, not the benefits questionnaire."""
+    assert not asks_which_benefits("我女婿去帮我办要拿些什么")
+    messages, slots = run(ActionCheckBenefits(),
+                          next_turn("我女婿去帮我办要拿些什么", "check_benefits"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "所需材料")), messages
+    assert slots == {"policy": "unemployment_insurance", "aspect": "materials"}

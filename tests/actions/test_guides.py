@@ -231,6 +231,25 @@ def test_outside_a_guide_repeat_sends_the_last_answer_again(handles):
         assert {"title": "一步步教我办事", "payload": "/start_guide"} in message["buttons"]
 
 
+def test_outside_a_guide_going_on_after_a_policy_answer_is_about_that_policy(handles):
+    """"接下来呢" (next_step to the NLU) after an answer, with no guide running, asks the
+    previous question again of the policy just answered; "劳动仲裁申请交上去了接下来怎么弄"
+    names its policy and asks how: answered from the catalogue, not "no guide"."""
+    chat = Chat("u-going-on")
+    chat.events = [
+        {"event": "user", "text": "劳动仲裁要什么材料"},
+        {"event": "slot", "name": "policy", "value": "labor_arbitration"},
+        {"event": "slot", "name": "aspect", "value": "materials"},
+        {"event": "bot", "text": "【劳动人事争议仲裁】所需材料…"},
+    ]
+    (message,) = chat.send("接下来呢", "next_step")
+    assert message["text"].startswith("【劳动人事争议仲裁】所需材料"), message
+    chat = Chat("u-going-on-named")
+    (message,) = chat.send("劳动仲裁申请交上去了接下来怎么弄", "next_step")
+    assert message["text"].startswith("【劳动人事争议仲裁】怎么办理"), message
+    assert chat.slots["policy"] == "labor_arbitration"
+
+
 def test_the_guide_goes_on_when_the_database_is_down(redis_url, redis_conn, serve):
     serve(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", redis_url=redis_url)
     chat = Chat("u-no-db")

@@ -335,3 +335,14 @@ def test_where_after_a_policy_answer_is_answered_by_that_policy(action_db: Datab
     for t in (own_topic, no_policy):
         assert asyncio.run(form.required_slots(["district"], CollectingDispatcher(), t, {})) == [
             "district"]
+
+
+def test_a_fallback_whose_retrieval_answer_is_asked_an_aspect_answers_it(
+    action_db: Database,
+) -> None:
+    """"我交了十五年的钱退休去哪里办": the NLU unsure, retrieval finds 退休办理 (not strongly
+    enough on its own) and the question asks where: answered as ask_policy answers it."""
+    messages, events = run(ActionFallback(),
+                           recorded("fallback_search_guess", text="我交了十五年的钱退休去哪里办"))
+    assert messages[0]["text"].startswith("【退休办理】在哪办理"), messages
+    assert slots(events)["fallback_resolved"] is True
