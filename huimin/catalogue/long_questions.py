@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.misheard import fuzzy_names
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.retrieval import (
     Resolution,
@@ -95,6 +96,20 @@ def the_one_asked(policies: list[Policy], text: str, t: Thresholds) -> Policy | 
     return asked[0]
 
 
+def heard_where_asked(catalogue: Catalogue, text: str, t: Thresholds) -> list[Policy]:
+    """The names `text` holds misheard or mistyped (`misheard.fuzzy_names`), less, in a long
+    question, those heard only loosely (one character of another sound) outside the part that
+    asks: a story's own words often come within a character of a name ("我前年自己去社保局问过
+    …交的年限不够的话能不能再补交几年": 自己去社保 is where the citizen went, not 自己交社保),
+    while a name misheard in full sounds alike wherever it stands."""
+    heard = fuzzy_names(catalogue, text)
+    if len(text) < t.long_question or not heard:
+        return heard
+    alike = fuzzy_names(catalogue, text, sound_only=True)
+    asked = fuzzy_names(catalogue, asking_part(text))
+    return [p for p in heard if p in alike or p in asked]
+
+
 def refer_or_story(
     catalogue: Catalogue,
     referrals: ReferralTable,
@@ -118,12 +133,20 @@ def refer_or_story(
             found = long_question(
                 catalogue, text, by_retrieval(catalogue, plain(text), t), t
             )
-            if found.decision in {"answer", "ask"}:
+            if found.decision == "answer" or _strong_menu(found, t):
                 return found
         condition = _told_as_a_condition(catalogue, match, text, t)
         if condition is not None:
             return condition
     return Resolution("refer", referral=match)
+
+
+def _strong_menu(found: Resolution, t: Thresholds) -> bool:
+    """A menu whose first candidate retrieval scores strongly (`switch_score`): only that
+    outweighs another department's matter told in the story. A weak menu means the part that
+    asks reads as nothing of 人社's ("…慢性病可以办个门诊的待遇报得多一点…这个要怎么办": 待遇
+    echoes 工伤保险待遇, 慢性病 is 医保's), so the matter told is what is asked about."""
+    return found.decision == "ask" and bool(found.scores) and found.scores[0] >= t.switch_score
 
 
 def _told_as_a_condition(
@@ -179,18 +202,35 @@ def told_over_story_name(
     catalogue: Catalogue, policy: Policy, text: str
 ) -> Resolution | None:
     """The policy of the situation `text` tells when that situation reads the one name said
-    as part of its story: a word it looks for (three characters or more) lies inside the name
-    ("…四十多五十多岁的人自己交社保政府能补一点": the 4050 subsidy's situation looks for
-    自己交, so 自己交社保, which names 参保登记, is its story; the question asks for the help
-    with paying). Shorter words are too common in names to say so."""
+    as part of its story: its words cover the whole name, one of them three characters or
+    more ("…四十多五十多岁的人自己交社保政府能补一点": the 4050 subsidy's situation looks for
+    自己交 and 交社保, so 自己交社保, which names 参保登记, is its story; the question asks for
+    the help with paying). Shorter words are too common in names to say so, and a name with a
+    part no word covers says more than the situation: "…老伴前年走了…每年要做的养老金认证…去
+    哪里去认证" holds the death situation's 养老金, but 认证 is the certification's own."""
     told = load_situations().told(text)
     if told is None or told.policy == policy.key or told.policy not in catalogue:
         return None
     said = [normalise(n) for n in policy.names if normalise(n) in normalise(text)]
-    found = [w for w in told.words_found(text) if len(w) >= 3 and "…" not in w]
-    if not any(w in n for w in found for n in said):
+    found = [w for w in told.words_found(text) if "…" not in w]
+    if not any(_covered(n, found) for n in said):
         return None
     return Resolution("answer", (catalogue[told.policy],), evidence="situation")
+
+
+def _covered(name: str, words: list[str]) -> bool:
+    """Every character of `name` lies in one of `words` found inside it, one of them three
+    characters or more."""
+    inside = [w for w in words if w in name]
+    if not any(len(w) >= 3 for w in inside):
+        return False
+    covered = [False] * len(name)
+    for word in inside:
+        start = name.find(word)
+        while start >= 0:
+            covered[start : start + len(word)] = [True] * len(word)
+            start = name.find(word, start + 1)
+    return all(covered)
 
 
 def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:

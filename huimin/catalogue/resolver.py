@@ -29,6 +29,7 @@ from huimin.catalogue.coordination import elided_second
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.handovers import load_handovers
 from huimin.catalogue.long_questions import (
+    heard_where_asked,
     long_question,
     named_where_asked,
     refer_or_story,
@@ -110,7 +111,7 @@ def resolve(
         match.yields_to_situation or situation.reads_as_its_own(match.matter.words, text)
     )):
         return refer_or_story(catalogue, referrals, text, match, told, thresholds)
-    heard = fuzzy_names(catalogue, text)
+    heard = heard_where_asked(catalogue, text, thresholds)
     if told is not None:
         # A name of four or more misheard in full ("创业场低补贴": every character sounds like
         # 创业场地补贴) or missing one character ("创业场补贴") is more specific than the
