@@ -233,6 +233,25 @@ def _covered(name: str, words: list[str]) -> bool:
     return all(covered)
 
 
+def misheard_where_asked(
+    catalogue: Catalogue, policy: Policy, text: str, t: Thresholds
+) -> Resolution | None:
+    """Another policy's name misheard in full (every character sounding alike) in the part
+    that asks a long question whose story names `policy` verbatim: the question asks about
+    the name misheard ("…一直领那个居民养老金…卡里的钱少了一百多就是说那个养老金认正是不是
+    没做": 居民养老金 is what she draws, 养老金认证 what is asked). Not when the part names
+    `policy` too, nor when it hears several names."""
+    if len(text) < t.long_question:
+        return None
+    part = asking_part(text)
+    if any(normalise(n) in normalise(part) for n in policy.names):
+        return None
+    heard = [p for p in fuzzy_names(catalogue, part, sound_only=True) if p.key != policy.key]
+    if len(heard) != 1:
+        return None
+    return Resolution("answer", (heard[0],), evidence="name")
+
+
 def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:
     """A long question names `policy` in the part that asks, and nothing there outweighs it:
     the look-alike that retrieval finds over the whole question comes from the story ("…厂子

@@ -31,6 +31,7 @@ from huimin.catalogue.handovers import load_handovers
 from huimin.catalogue.long_questions import (
     heard_where_asked,
     long_question,
+    misheard_where_asked,
     named_where_asked,
     refer_or_story,
     referred_past_story_name,
@@ -87,6 +88,9 @@ def resolve(
             inside = _inside_longer(catalogue, found[0], text, thresholds)
             if inside is not None:
                 return inside
+            asked = misheard_where_asked(catalogue, found[0], text, thresholds)
+            if asked is not None:
+                return asked
             referred = referred_past_story_name(catalogue, found[0], referrals, text, thresholds)
             if referred is not None:
                 return referred
