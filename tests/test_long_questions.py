@@ -186,3 +186,14 @@ def test_a_weak_menu_does_not_outweigh_a_departments_matter_told_in_the_story(
     found = resolve(catalogue, referrals, text)
     assert found.decision == "refer"
     assert found.referral.department.key == "medical_insurance"
+
+
+def test_a_weak_menu_on_a_word_of_a_name_still_outweighs_the_story(catalogue, referrals) -> None:
+    """医保卡 is the story; 退休金, asked, is a word of 退休办理's names: no referral."""
+    text = (
+        "我六十七了去年心脏上放了两个支架医保卡里那点钱早用光了我跟你讲"
+        "我想问的是我们这个退休金每年涨的时候大概能涨多少"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision in {"answer", "ask"}
+    assert "retirement_application" in [p.key for p in found.policies]

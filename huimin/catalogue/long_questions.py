@@ -133,7 +133,7 @@ def refer_or_story(
             found = long_question(
                 catalogue, text, by_retrieval(catalogue, plain(text), t), t
             )
-            if found.decision == "answer" or _strong_menu(found, t):
+            if found.decision == "answer" or _menu_of_the_part(catalogue, found, part, t):
                 return found
         condition = _told_as_a_condition(catalogue, match, text, t)
         if condition is not None:
@@ -141,12 +141,20 @@ def refer_or_story(
     return Resolution("refer", referral=match)
 
 
-def _strong_menu(found: Resolution, t: Thresholds) -> bool:
-    """A menu whose first candidate retrieval scores strongly (`switch_score`): only that
-    outweighs another department's matter told in the story. A weak menu means the part that
-    asks reads as nothing of 人社's ("…慢性病可以办个门诊的待遇报得多一点…这个要怎么办": 待遇
-    echoes 工伤保险待遇, 慢性病 is 医保's), so the matter told is what is asked about."""
-    return found.decision == "ask" and bool(found.scores) and found.scores[0] >= t.switch_score
+def _menu_of_the_part(
+    catalogue: Catalogue, found: Resolution, part: str, t: Thresholds
+) -> bool:
+    """A menu that outweighs another department's matter told in the story: its first
+    candidate scores strongly (`switch_score`), or the part that asks says a word of one of
+    its candidates' names ("…医保卡里的钱都用完了…我想问的是我这个退休金每年涨的时候能涨
+    多少": 退休 is 退休办理's). A weak menu on no such word reads nothing of 人社's in the
+    part ("…慢性病可以办个门诊的待遇报得多一点…这个要怎么办": 待遇 only echoes 工伤保险待遇,
+    a generic ending), so the matter told is what is asked about."""
+    if found.decision != "ask":
+        return False
+    if found.scores and found.scores[0] >= t.switch_score:
+        return True
+    return any(names_share(catalogue, p, part) for p in found.policies)
 
 
 def _told_as_a_condition(
