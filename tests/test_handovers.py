@@ -17,6 +17,7 @@ from huimin.catalogue.resolver import resolve
         ("办好退休手续以后 每年要刷脸吗", "pension_certification"),
         ("拿了一次性创业补贴 还想找银行贷款 利息多少", "startup_guarantee_loan"),
         ("劳动调解谈不拢 想去仲裁在哪里", "labor_arbitration"),
+        ("老家交的城乡居民养老保险 能转到这边来吗", "pension_transfer"),
     ],
 )
 def test_the_neighbour_asked_about_is_answered(catalogue, referrals, text: str, key: str) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.long_questions import heard_where_asked
+from huimin.catalogue.misheard import fuzzy_names
 from huimin.catalogue.resolver import resolve
 from huimin.catalogue.retrieval import THRESHOLDS, by_retrieval
 from huimin.catalogue.text import normalise
@@ -131,3 +133,67 @@ def test_two_names_stay_side_by_side_when_the_part_does_not_pick_one(
 ) -> None:
     found = resolve(catalogue, referrals, text)
     assert found.decision == "answer" and len(found.policies) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # the death situation's 养老金 lies inside 养老金认证, but 认证 is the name's own
+        (
+            "我八十了老头子去年走了孩子们都在外地打工我一个人过那个养老金认证今年还没做"
+            "我眼神也不好使就是说我得去哪儿认证",
+            "pension_certification",
+        ),
+        # 自己交 and 交社保 cover 自己交社保 whole: the name is the 4050 subsidy's story
+        (
+            "我今年四十八了在外面跑运输没有单位一直是自己交社保的听说像我们这种"
+            "岁数的自己交社保政府能补一点要啥条件",
+            "flexible_employment_subsidy",
+        ),
+    ],
+)
+def test_a_situation_takes_a_name_as_its_story_only_when_its_words_cover_it(
+    catalogue, referrals, text: str, key: str
+) -> None:
+    found = resolve(catalogue, referrals, text)
+    assert (found.decision, [p.key for p in found.policies]) == ("answer", [key])
+
+
+def test_a_loose_likeness_in_the_story_of_a_long_question_is_no_name(catalogue) -> None:
+    """自己去社保 is one character of another sound from 自己交社保: heard in a short question,
+    where it can only be the name, not in the story of a long one."""
+    story = (
+        "我今年六十一了前几年自己去社保局问过说我交的不够"
+        "就是说我这种情况到底还能不能退休"
+    )
+    assert len(story) >= THRESHOLDS.long_question
+    enrollment = catalogue["flexible_worker_enrollment"]
+    assert enrollment in fuzzy_names(catalogue, "自己去社保")
+    assert enrollment in fuzzy_names(catalogue, story)
+    assert enrollment not in heard_where_asked(catalogue, story, THRESHOLDS)
+    assert enrollment in heard_where_asked(catalogue, "自己去社保", THRESHOLDS)
+
+
+def test_a_weak_menu_does_not_outweigh_a_departments_matter_told_in_the_story(
+    catalogue, referrals
+) -> None:
+    """The part that asks holds no department's word, but reads as nothing of 人社's either:
+    the matter told (慢性病, 医保's) is what is asked about."""
+    text = (
+        "我老伴六十八了有糖尿病好多年每个月都要去拿药听说慢性病能办个门诊的"
+        "那种待遇报得多就是说这个怎么弄"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer"
+    assert found.referral.department.key == "medical_insurance"
+
+
+def test_a_weak_menu_on_a_word_of_a_name_still_outweighs_the_story(catalogue, referrals) -> None:
+    """医保卡 is the story; 退休金, asked, is a word of 退休办理's names: no referral."""
+    text = (
+        "我六十七了去年心脏上放了两个支架医保卡里那点钱早用光了我跟你讲"
+        "我想问的是我们这个退休金每年涨的时候大概能涨多少"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision in {"answer", "ask"}
+    assert "retirement_application" in [p.key for p in found.policies]

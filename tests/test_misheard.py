@@ -140,3 +140,18 @@ def test_look_alike_names_typed_wrongly(
     found = resolve(catalogue, None, text)
     assert found.decision == decision
     assert [p.key for p in found.policies] == expected
+
+
+def test_a_name_misheard_where_a_long_question_asks_outranks_one_said_in_its_story(
+    catalogue, referrals
+) -> None:
+    """居民养老金 (said verbatim) is what the uncle draws; 养老金认正 (认证 misheard) is asked."""
+    text = (
+        "我舅舅七十好几了在村里一直领着那个居民养老金这两个月卡上没见着钱"
+        "我寻思着是不是那个养老金认正没弄"
+    )
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer"
+    assert [p.key for p in found.policies] == ["pension_certification"]
+    short = resolve(catalogue, referrals, "居民养老金和养老金认正")  # short: the name said stands
+    assert short.policies[0].key == "residents_basic_pension"

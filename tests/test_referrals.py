@@ -78,6 +78,8 @@ def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> N
         ("我是二级残疾坐公交免费吗", "disabled_federation"),  # not the 12345 catch-all's 公交
         ("去年在外地做的手术回来报销要带啥", "medical_insurance"),
         ("药店卖的药是假的", "market_regulation"),  # not 医保's 药店
+        ("老伴去医院看病花的那些钱能不能报销", "medical_insurance"),  # 看病…报销: not 卫健's
+        ("媳妇生了老二那笔生育的钱单位说找别人", "medical_insurance"),  # not 卫健's 老二/二胎
     ],
 )
 def test_matters_citizens_word_their_own_way(text: str, department: str) -> None:
@@ -175,6 +177,7 @@ def test_a_department_named_yields_to_a_situation_told() -> None:
     [
         ("上班时手被切伤了在医院缝了针工伤怎么报", "work_injury_recognition"),
         ("在厂里受伤送医院了工伤认定去哪弄", "work_injury_recognition"),
+        ("上班从梯子上摔断了胳膊在医院住着工伤认定咋弄", "work_injury_recognition"),
     ],
 )
 def test_a_work_injury_treated_in_hospital_is_not_referred_to_health(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.dialect import plain
+from huimin.catalogue.misheard import fuzzy_names
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.retrieval import (
     Resolution,
@@ -95,6 +96,20 @@ def the_one_asked(policies: list[Policy], text: str, t: Thresholds) -> Policy | 
     return asked[0]
 
 
+def heard_where_asked(catalogue: Catalogue, text: str, t: Thresholds) -> list[Policy]:
+    """The names `text` holds misheard or mistyped (`misheard.fuzzy_names`), less, in a long
+    question, those heard only loosely (one character of another sound) outside the part that
+    asks: a story's own words often come within a character of a name ("我前年自己去社保局问过
+    …交的年限不够的话能不能再补交几年": 自己去社保 is where the citizen went, not 自己交社保),
+    while a name misheard in full sounds alike wherever it stands."""
+    heard = fuzzy_names(catalogue, text)
+    if len(text) < t.long_question or not heard:
+        return heard
+    alike = fuzzy_names(catalogue, text, sound_only=True)
+    asked = fuzzy_names(catalogue, asking_part(text))
+    return [p for p in heard if p in alike or p in asked]
+
+
 def refer_or_story(
     catalogue: Catalogue,
     referrals: ReferralTable,
@@ -118,12 +133,28 @@ def refer_or_story(
             found = long_question(
                 catalogue, text, by_retrieval(catalogue, plain(text), t), t
             )
-            if found.decision in {"answer", "ask"}:
+            if found.decision == "answer" or _menu_of_the_part(catalogue, found, part, t):
                 return found
         condition = _told_as_a_condition(catalogue, match, text, t)
         if condition is not None:
             return condition
     return Resolution("refer", referral=match)
+
+
+def _menu_of_the_part(
+    catalogue: Catalogue, found: Resolution, part: str, t: Thresholds
+) -> bool:
+    """A menu that outweighs another department's matter told in the story: its first
+    candidate scores strongly (`switch_score`), or the part that asks says a word of one of
+    its candidates' names ("…医保卡里的钱都用完了…我想问的是我这个退休金每年涨的时候能涨
+    多少": 退休 is 退休办理's). A weak menu on no such word reads nothing of 人社's in the
+    part ("…慢性病可以办个门诊的待遇报得多一点…这个要怎么办": 待遇 only echoes 工伤保险待遇,
+    a generic ending), so the matter told is what is asked about."""
+    if found.decision != "ask":
+        return False
+    if found.scores and found.scores[0] >= t.switch_score:
+        return True
+    return any(names_share(catalogue, p, part) for p in found.policies)
 
 
 def _told_as_a_condition(
@@ -179,18 +210,54 @@ def told_over_story_name(
     catalogue: Catalogue, policy: Policy, text: str
 ) -> Resolution | None:
     """The policy of the situation `text` tells when that situation reads the one name said
-    as part of its story: a word it looks for (three characters or more) lies inside the name
-    ("…四十多五十多岁的人自己交社保政府能补一点": the 4050 subsidy's situation looks for
-    自己交, so 自己交社保, which names 参保登记, is its story; the question asks for the help
-    with paying). Shorter words are too common in names to say so."""
+    as part of its story: its words cover the whole name, one of them three characters or
+    more ("…四十多五十多岁的人自己交社保政府能补一点": the 4050 subsidy's situation looks for
+    自己交 and 交社保, so 自己交社保, which names 参保登记, is its story; the question asks for
+    the help with paying). Shorter words are too common in names to say so, and a name with a
+    part no word covers says more than the situation: "…老伴前年走了…每年要做的养老金认证…去
+    哪里去认证" holds the death situation's 养老金, but 认证 is the certification's own."""
     told = load_situations().told(text)
     if told is None or told.policy == policy.key or told.policy not in catalogue:
         return None
     said = [normalise(n) for n in policy.names if normalise(n) in normalise(text)]
-    found = [w for w in told.words_found(text) if len(w) >= 3 and "…" not in w]
-    if not any(w in n for w in found for n in said):
+    found = [w for w in told.words_found(text) if "…" not in w]
+    if not any(_covered(n, found) for n in said):
         return None
     return Resolution("answer", (catalogue[told.policy],), evidence="situation")
+
+
+def _covered(name: str, words: list[str]) -> bool:
+    """Every character of `name` lies in one of `words` found inside it, one of them three
+    characters or more."""
+    inside = [w for w in words if w in name]
+    if not any(len(w) >= 3 for w in inside):
+        return False
+    covered = [False] * len(name)
+    for word in inside:
+        start = name.find(word)
+        while start >= 0:
+            covered[start : start + len(word)] = [True] * len(word)
+            start = name.find(word, start + 1)
+    return all(covered)
+
+
+def misheard_where_asked(
+    catalogue: Catalogue, policy: Policy, text: str, t: Thresholds
+) -> Resolution | None:
+    """Another policy's name misheard in full (every character sounding alike) in the part
+    that asks a long question whose story names `policy` verbatim: the question asks about
+    the name misheard ("…一直领那个居民养老金…卡里的钱少了一百多就是说那个养老金认正是不是
+    没做": 居民养老金 is what she draws, 养老金认证 what is asked). Not when the part names
+    `policy` too, nor when it hears several names."""
+    if len(text) < t.long_question:
+        return None
+    part = asking_part(text)
+    if any(normalise(n) in normalise(part) for n in policy.names):
+        return None
+    heard = [p for p in fuzzy_names(catalogue, part, sound_only=True) if p.key != policy.key]
+    if len(heard) != 1:
+        return None
+    return Resolution("answer", (heard[0],), evidence="name")
 
 
 def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresholds) -> bool:

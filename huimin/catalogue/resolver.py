@@ -29,7 +29,9 @@ from huimin.catalogue.coordination import elided_second
 from huimin.catalogue.dialect import plain
 from huimin.catalogue.handovers import load_handovers
 from huimin.catalogue.long_questions import (
+    heard_where_asked,
     long_question,
+    misheard_where_asked,
     named_where_asked,
     refer_or_story,
     referred_past_story_name,
@@ -89,6 +91,9 @@ def resolve(
             inside = _inside_longer(catalogue, found[0], text, thresholds)
             if inside is not None:
                 return inside
+            asked = misheard_where_asked(catalogue, found[0], text, thresholds)
+            if asked is not None:
+                return asked
             referred = referred_past_story_name(catalogue, found[0], referrals, text, thresholds)
             if referred is not None:
                 return referred
@@ -113,7 +118,7 @@ def resolve(
         match.yields_to_situation or situation.reads_as_its_own(match.matter.words, text)
     )):
         return refer_or_story(catalogue, referrals, text, match, told, thresholds)
-    heard = fuzzy_names(catalogue, text)
+    heard = heard_where_asked(catalogue, text, thresholds)
     if told is not None:
         # A name of four or more misheard in full ("创业场低补贴": every character sounds like
         # 创业场地补贴) or missing one character ("创业场补贴") is more specific than the
