@@ -29,6 +29,7 @@ TODAY = date(2025, 6, 1)
         "创业补贴营业执照才办了三个月现在能不能报",
         "丧葬费人走了半年了还给不给办",
         "职业培训补贴拖到现在还能申请吗",
+        "劳动仲裁隔了很久才想起来还能告不",
         "我妈满八十岁都一年了高龄津贴现在还补不补",
     ],
 )
@@ -104,6 +105,11 @@ def test_a_place_before_may_asks_where(names, text: str, aspect: str) -> None:
         ("社保卡要等好些天吗", "deadline"),
         ("培训补贴是不是过了时候了", "deadline"),
         ("失业金要等好久才有得领", "deadline"),
+        ("工伤认定一个多月才去报晚了没有", "deadline"),
+        ("劳动仲裁过了两年是不是就不受理了", "deadline"),
+        ("补办社保卡要拿钱吗", "fee"),
+        ("社保卡补办要铜钿伐", "fee"),  # Shanghai: 铜钿 is 钱
+        ("职业技能等级证书么样考", "process"),
     ],
 )
 def test_everyday_words_of_an_aspect(names, text: str, aspect: str) -> None:
