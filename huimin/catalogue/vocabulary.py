@@ -63,10 +63,18 @@ class _AspectFile(BaseModel):
     may: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     may_not: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     may_where: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Places right before 能 / 可以: "街道能办不" asks where, as "能在街道办吗" does.
+    may_places: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Ways of doing it without going in (网上, 手机上, 微信): "网上能申请吗" asks how, not who.
     channels: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Words of one who is late (晚了, 错过): "晚了还能办吗" asks the time limit, not who may.
     late: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Time gone by ("离职都四个多月了…还领得到不"): asks whether it is too late, as `late` does.
+    since: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    past_times: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    still: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    spent: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    window_events: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
 
     @field_validator("aspects")
     @classmethod
@@ -80,6 +88,17 @@ class _AspectFile(BaseModel):
                 if owner.setdefault(word, aspect) != aspect:
                     raise ValueError(f"'{word}' is listed under both {owner[word]} and {aspect}")
         return value
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    """Words that tell time has gone by (`_aspects.yml`: since, past_times, still, spent)."""
+
+    since: tuple[str, ...]  # 到现在, 拖到现在: time gone by on their own
+    past_times: tuple[str, ...]  # 去年, 上个月: when a `still` word follows
+    still: tuple[str, ...]  # 还, 现在: the thing is asked of now
+    spent: tuple[str, ...]  # 交, 干: a span after them is how long one paid or worked
+    window_events: tuple[str, ...] = ()  # 毕业: time since them is a window the conditions set
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,8 @@ class QuestionWords:
     may_where: tuple[str, ...] = ()  # "能在街道办吗" asks where
     channels: tuple[str, ...] = ()  # "网上能申请吗" asks how it is done
     late: tuple[str, ...] = ()  # "晚了还能办吗" asks the time limit
+    may_places: tuple[str, ...] = ()  # "街道能办不" asks where
+    elapsed: Elapsed | None = None  # "都四个多月了还领得到不" asks the time limit
 
 
 @dataclass(frozen=True)
@@ -124,7 +145,11 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
             _words(parsed.question_words), _words(parsed.closing_particles),
             _words(parsed.not_asking), _words(parsed.asking_starts),
             _words(parsed.may), _words(parsed.may_not), _words(parsed.may_where),
-            _words(parsed.channels), _words(parsed.late),
+            _words(parsed.channels), _words(parsed.late), _words(parsed.may_places),
+            Elapsed(
+                _words(parsed.since), _words(parsed.past_times), _words(parsed.still),
+                _words(parsed.spent), _words(parsed.window_events),
+            ),
         ),
         what_there_is=_checked_apart(parsed),
     )
@@ -196,6 +221,7 @@ class _Cue:
     end: int
     aspect: str
     word: str
+    also: str | None = None  # a second aspect the reading answers beside (see _by_lateness)
 
 
 # Aspect words of two characters or more by the sound of their first character, for reading
@@ -326,25 +352,67 @@ def _may(text: str, words: QuestionWords = QUESTION_WORDS) -> _Cue | None:
     """The last question in `text` whether something may be done ("房租能补吗", "我能不能去",
     "创业贷款我能贷不"), not a request ("能帮我查一下吗"): 能 / 可以 (`may`) asked as A不A
     (能不能) or followed within MAY_REACH characters, in its clause, by 吗 / 么 or by 不 closing
-    the clause. It asks who qualifies; "能在街道办吗" (`may_where`) asks where."""
-    found = None
+    the clause; or a verb that says so itself (`_can_do`: "还领得到不", "还批不批"). It asks
+    who qualifies; "能在街道办吗" (`may_where`) asks where."""
+    found = _can_do(text, words)
     for word in words.may:
         for match in re.finditer(re.escape(word), text):
             start, end = match.span()
             if any(text.startswith(n, start) for n in words.may_not):
                 continue
             clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[end:])[0]
-            near = clause[:MAY_REACH + 1]
-            bare = _without_final_particles(clause, words)
-            asks = (
-                "不" in word or clause.startswith(f"不{word}")
-                or re.search(r"吗|(?<![什怎这那多])么", near) is not None
-                or (bare.endswith("不") and len(bare) <= MAY_REACH + 1)
-            )
+            asks = "不" in word or clause.startswith(f"不{word}") or _asks_closely(clause, words)
             if asks and (found is None or start > found.start):
                 where = any(text.startswith(w, start) for w in words.may_where)
                 found = _Cue(start, end, "where" if where else MAY_ASPECT, word)
     return found
+
+
+def _asks_closely(clause: str, words: QuestionWords = QUESTION_WORDS) -> bool:
+    """Whether `clause` (what follows 能 or a verb "领得到" in its clause) asks it: 吗 / 么
+    within MAY_REACH characters, or a 不 closing it ("房租能补点不", "还领得到不")."""
+    bare = _without_final_particles(clause, words)
+    return re.search(r"吗|(?<![什怎这那多])么", clause[: MAY_REACH + 1]) is not None or (
+        bare.endswith("不") and len(bare) <= MAY_REACH + 1
+    )
+
+
+# A verb that says whether it can be done: "领得到", "申得了", "搞得成" (asked after, as 能 is),
+# "是不是领不成了", "申请不了了吧" (closing a question: no longer; "人找不到了" tells), "还批不批"
+# (still, asked A不A).
+# Not after verbs whose 得 is no "can": 觉得, 记得, 值得, 来得及 (a word of the time limit).
+_CAN: Final[re.Pattern[str]] = re.compile(r"([\u4e00-\u9fff])得[到了成上着]")
+_CANNOT_ANY_MORE: Final[re.Pattern[str]] = re.compile(r"([\u4e00-\u9fff])不[到了成上着]了")
+_STILL_EITHER: Final[re.Pattern[str]] = re.compile(r"还([\u4e00-\u9fff])不\1")
+_NOT_CAN: Final[str] = "觉记懂值舍晓认省免显使来我你他她它就也都还是"
+# Words that ask whether, and how far before "领不成了" (in characters) they make it a question.
+_WHETHER: Final[tuple[str, ...]] = ("是不是", "会不会", "是否")
+WHETHER_REACH: Final[int] = 6
+
+
+def _can_do(text: str, words: QuestionWords = QUESTION_WORDS) -> _Cue | None:
+    """The last verb in `text` that asks whether it can be done (`_CAN`, `_CANNOT_ANY_MORE`,
+    `_STILL_EITHER`), read as 能…吗 is: who qualifies, or after time gone by whether it is too
+    late (`_by_lateness`)."""
+    found = []
+    for match in _CAN.finditer(text):
+        clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[match.end() :])[0]
+        if match.group(1) not in _NOT_CAN and _asks_closely(clause, words):
+            found.append(match)
+    for match in _CANNOT_ANY_MORE.finditer(text):
+        clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[match.end() :])[0]
+        asked = re.search(r"[吗么吧]", clause) or any(
+            w in text[max(0, match.start() - WHETHER_REACH) : match.start()] for w in _WHETHER
+        )
+        if match.group(1) not in _NOT_CAN and asked and not _without_final_particles(
+            clause, words
+        ).rstrip("吗么吧"):
+            found.append(match)
+    found += [m for m in _STILL_EITHER.finditer(text) if m.group(1) not in _NOT_CAN]
+    if not found:
+        return None
+    last = max(found, key=lambda m: m.start())
+    return _Cue(last.start(), last.end(), MAY_ASPECT, last.group())
 
 
 def _without_final_particles(clause: str, words: QuestionWords = QUESTION_WORDS) -> str:
@@ -395,25 +463,116 @@ def _by_channel(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> 
 # 那一批还能补报吗" is one question.
 LATE_ASPECT: Final[str] = "deadline"
 LATE_REACH: Final[int] = 12
+# How far before it (in characters, across clauses) time said to have gone by counts: "厂里出事
+# 到现在八个多月了单位一直没给报工伤我自己现在报还行不行" is one question.
+ELAPSED_REACH: Final[int] = 30
 
 
 def _by_lateness(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
     """`cue` read as the time limit when it asks who qualifies and a word of being late
     (`late`: 晚了, 错过) stands within LATE_REACH characters before it in its clause: "拖了两个
     月才去晚了还能办吗", "错过了还能领吗" ask whether it is too late, which the time limit
-    answers; "超过六十岁还能办吗" (no such word) still asks who qualifies."""
+    answers; "超过六十岁还能办吗" (no such word) still asks who qualifies. Time said to have
+    gone by (`_elapsed`: "辞职都四个多月了…还领得到不") reads the same, the conditions answered
+    beside, as the window may be one of them; time since a `window_events` word ("毕业三年了
+    还能申请吗") is a window the conditions set ("毕业5年内"): they come first, the time limit
+    beside."""
     if cue.aspect != MAY_ASPECT:
         return cue
     before = re.split(f"[{re.escape(_CLAUSE_END)}]", text[: cue.start])[-1][-LATE_REACH:]
     if any(word in before for word in words.late):
         return _Cue(cue.start, cue.end, LATE_ASPECT, cue.word)
+    lead = _elapsed(text, cue, words)
+    if lead is not None:
+        beside = LATE_ASPECT if lead == MAY_ASPECT else MAY_ASPECT
+        return _Cue(cue.start, cue.end, lead, cue.word, also=beside)
+    return cue
+
+
+# A span of time: "四个多月", "两年", "半年", "一年半", "十来天", "好几个月" (not "八十周岁").
+_SPAN: Final[re.Pattern[str]] = re.compile(
+    r"(?:\d+|[一二两三四五六七八九十百几半俩仨]+|好几)个?[多来]?"
+    r"(?:天|星期|礼拜|周(?!岁)|月|年)(?:多|半)?"
+)
+# Before a span, words that say it has gone by ("都两年", "才两个月", "过去十个月"); after it,
+# the particle that does ("三个多月了", "两年咯").
+_SPAN_BEFORE: Final[re.Pattern[str]] = re.compile(
+    r"(?:都|已经|快|才|过去|过了)[^，。？！?!,.]{0,3}$"
+)
+_SPAN_AFTER: Final[str] = "了咯喽啦啰"
+# An age stated ("我五十二了", "老汉六十三了", "八十岁"): the question asks who qualifies; not
+# one reached ("满八十岁都半年了": time gone by since).
+_AGE: Final[re.Pattern[str]] = re.compile(
+    r"(?<![\d一二两三四五六七八九十百几满到过])(?:[一二三四五六七八九]?十[一二三四五六七八九]?|\d{2})"
+    r"多?(?:周岁|岁|了)"
+)
+
+
+# How far before a span (in characters) a `window_events` word makes it a window the
+# conditions set: "大专毕业两年了", "毕业都快三年了".
+WINDOW_REACH: Final[int] = 6
+
+
+def _elapsed(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> str | None:
+    """The aspect a question whether a thing may still be done asks first when time is said to
+    have gone by within ELAPSED_REACH characters before `cue` and the thing is asked of now
+    after it (a `still` word: 还, 现在; or "领不成了"): the time limit ("离职三个多月了还领得到
+    不", "营业执照才办了两个月现在能不能报", "去年冬天走的现在去领还给不给办"), or the conditions
+    when the span is since a `window_events` word ("毕业三年了还能申请吗"). None for a span
+    after a verb of time spent ("交了十五年了还能领吗": the conditions ask how long one paid)
+    or when an age is stated ("我五十二了下岗好几年了还能上吗")."""
+    elapsed = words.elapsed
+    if elapsed is None:
+        return None
+    before = text[max(0, cue.start - ELAPSED_REACH) : cue.start]
+    if _AGE.search(before):
+        return None
+    clause_end = re.split(f"[{re.escape(_CLAUSE_END)}]", text[cue.start :])[0]
+    spans = [m for m in _SPAN.finditer(before) if _gone_by(before, m, elapsed)]
+    marks = [(m.end(), _since_a_window(before, m, elapsed)) for m in spans]
+    marks += [(before.find(w) + len(w), False) for w in elapsed.since if w in before]
+    marks += [(before.find(w) + len(w), False) for w in elapsed.past_times if w in before]
+    for mark, window in marks:
+        now = before[mark:] + clause_end
+        if any(w in now for w in elapsed.still) or _CANNOT_ANY_MORE.search(now):
+            return MAY_ASPECT if window else LATE_ASPECT
+    return None
+
+
+def _since_a_window(before: str, span: re.Match[str], elapsed: Elapsed) -> bool:
+    """Whether `span` is time since a `window_events` word ("毕业两年了"): a window that the
+    conditions set, not a time limit to apply within."""
+    head = before[max(0, span.start() - WINDOW_REACH) : span.start()]
+    return any(word in head for word in elapsed.window_events)
+
+
+def _gone_by(before: str, span: re.Match[str], elapsed: Elapsed) -> bool:
+    """Whether `span` says time has gone by ("都两年", "走了半年了", "离职三个多月咯"), not how
+    long one paid or worked (after a verb of time spent: "交了十五年了", "扫了三年了")."""
+    head = before[: span.start()]
+    if any(head.removesuffix("了").endswith(verb) for verb in elapsed.spent):
+        return False
+    after = before[span.end() : span.end() + 1]
+    return bool(_SPAN_BEFORE.search(head)) or (after != "" and after in _SPAN_AFTER)
+
+
+def _by_place(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
+    """`cue` read as where when it asks whether a thing may be done (能 / 可以…) right after a
+    place (`may_places`): "街道能办不", "老家可以领吗" ask where, as "能在街道办吗" does. A place
+    after 在 is where someone or something is ("户口还在老家能不能申请"): who qualifies."""
+    before = text[: cue.start]
+    if cue.aspect == MAY_ASPECT and any(cue.word.startswith(w) for w in words.may) and any(
+        before.endswith(place) and not before.endswith(f"在{place}")
+        for place in words.may_places
+    ):
+        return _Cue(cue.start, cue.end, "where", cue.word)
     return cue
 
 
 def _read(text: str, cue: _Cue) -> _Cue:
-    """An asked cue read in its clause: by a way of doing it without going in, or by being
-    late (`_by_channel`, `_by_lateness`)."""
-    return _by_lateness(text, _by_channel(text, cue))
+    """An asked cue read in its clause: by a place before it, a way of doing it without going
+    in, or being late (`_by_place`, `_by_channel`, `_by_lateness`)."""
+    return _by_lateness(text, _by_channel(text, _by_place(text, cue)))
 
 
 def _winner(text: str) -> tuple[_Cue | None, bool]:
@@ -497,6 +656,8 @@ def also_asked(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     main, asked = _winner(text)
     if main is None or not asked or main.aspect == WHAT_THERE_IS:
         return None
+    if main.also is not None:  # a reading that answers two ("都半年了还能领吗": _by_lateness)
+        return main.also
     cues = _cues(text)
     by_words = sorted(_asked(text, _asking(text), cues, closing=False), key=lambda c: c.start)
     spans = {(c.start, c.end) for c in by_words}
