@@ -500,3 +500,14 @@ def test_someone_else_doing_it_is_answered_with_how_it_is_done() -> None:
     messages, slots = run(ActionAnswerPolicy(), next_turn("能让我儿子替我去办吗"))
     assert messages[0]["text"].startswith(heading("unemployment_insurance", "怎么办理"))
     assert slots == {"policy": "unemployment_insurance", "aspect": "process"}
+
+
+def test_a_policy_question_in_words_of_its_own_gets_the_discussed_policys_overview() -> None:
+    """"领的时候还能打零工吗" after 失业保险金 asks no aspect the vocabulary knows and names
+    nothing: the ask_policy action answers 失业保险金 in overview (session 12), not "没找到";
+    another intent's action keeps its own reply for such a message."""
+    messages, slots = run(ActionAnswerPolicy(), next_turn("领的时候还能打零工吗"))
+    assert messages[0]["text"].startswith(f"【{UNEMPLOYMENT.title}】\n")
+    assert slots == {"policy": "unemployment_insurance", "aspect": None}
+    messages, _ = run(ActionAffirmOrDeny(), next_turn("领的时候还能打零工吗", "affirm"))
+    assert [m.get("response") for m in messages] == ["utter_affirm"]
