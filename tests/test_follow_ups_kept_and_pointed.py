@@ -10,7 +10,7 @@ import pytest
 
 from huimin.catalogue.follow_ups import asked_of_previous, still_about_previous, title_head
 from huimin.catalogue.resolver import resolve, says_a_name_word
-from huimin.catalogue.vocabulary import asks_something
+from huimin.catalogue.vocabulary import asks_something, aspect_of
 
 
 @pytest.mark.parametrize(("previous", "text"), [
@@ -103,3 +103,19 @@ def test_the_head_of_a_title(catalogue) -> None:
     heads = {key: title_head(catalogue, catalogue[key]) for key in keys}
     assert heads == {"labor_arbitration": "仲裁", "minimum_wage": "工资",
                      "vocational_training_subsidy": "培训", "labor_dispute_mediation": "调解"}
+
+
+@pytest.mark.parametrize(("text", "aspect"), [
+    ("钱打到哪张卡上", "process"),  # where the money goes is how it is paid, not an office
+    ("钱返到哪个账户", "process"),
+    ("是一次性给吗", "amount"),
+    ("抚恤金是一次性的吗", "amount"),
+])
+def test_words_of_how_it_is_paid(text: str, aspect: str) -> None:
+    assert aspect_of(text) == aspect
+
+
+def test_a_phone_call_asks_how_after_an_answer(catalogue, referrals) -> None:
+    """"打电话能挂失吗" after 社保卡: the way of doing it, not whether the citizen may."""
+    asked = asked_of_previous(catalogue, referrals, "打电话能挂失吗", "social_security_card")
+    assert asked is not None and asked[1] == "process"
