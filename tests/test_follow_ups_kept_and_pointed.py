@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from huimin.catalogue.follow_ups import asked_of_previous, still_about_previous, title_head
+from huimin.catalogue.follow_ups import (
+    asked_of_previous,
+    is_a_question,
+    still_about_previous,
+    title_head,
+)
 from huimin.catalogue.resolver import resolve, says_a_name_word
 from huimin.catalogue.vocabulary import asks_something, aspect_of
 
@@ -119,3 +124,10 @@ def test_a_phone_call_asks_how_after_an_answer(catalogue, referrals) -> None:
     """"打电话能挂失吗" after 社保卡: the way of doing it, not whether the citizen may."""
     asked = asked_of_previous(catalogue, referrals, "打电话能挂失吗", "social_security_card")
     assert asked is not None and asked[1] == "process"
+
+
+def test_a_choice_is_a_question(catalogue, referrals) -> None:
+    """"是打到卡上还是去领现金" holds no question word; before session 12 it was "没找到"."""
+    assert is_a_question("是打到卡上还是去领现金") and not asks_something("是打到卡上还是去领现金")
+    kept = still_about_previous(catalogue, referrals, "是打到卡上还是去领现金", "elderly_allowance")
+    assert kept is not None and kept.key == "elderly_allowance"

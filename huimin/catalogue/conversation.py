@@ -44,6 +44,7 @@ class ConversationWords(BaseModel):
     what_else: Words
     context_aspects: dict[Aspect, Words]
     hands_over: Words
+    asks: Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
 

@@ -188,6 +188,16 @@ def own_text(policy: Policy) -> str:
                      *policy.process.online, *policy.process.offline))
 
 
+# Words that make a turn a question though it holds no question word ("…还是…").
+ASKS_WORDS: tuple[str, ...] = tuple(_WORDS.asks)
+
+
+def is_a_question(text: str) -> bool:
+    """The turn asks something: a question word (`vocabulary.asks_something`) or a choice
+    ("是打到卡上还是去领现金")."""
+    return asks_something(text) or any(word in text for word in ASKS_WORDS)
+
+
 def still_about_previous(
     cat: Catalogue,
     refs: ReferralTable | None,
@@ -210,7 +220,7 @@ def still_about_previous(
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
         return None
-    if not asks_something(text) or asks_the_same(text) or asks_of_another(text):
+    if not is_a_question(text) or asks_the_same(text) or asks_of_another(text):
         return None
     names = tuple(n for p in cat for n in p.names)
     if aspect_of(text, ignore=names) is not None or asks_other_benefits(text, None):
