@@ -33,7 +33,12 @@ from huimin.catalogue.answers import (
     reply_to_question,
 )
 from huimin.catalogue.conversation import asks_of_another
-from huimin.catalogue.follow_ups import asked_of_previous, asks_benefits_check, named_question
+from huimin.catalogue.follow_ups import (
+    asked_of_previous,
+    asks_benefits_check,
+    named_question,
+    still_about_previous,
+)
 from huimin.catalogue.resolver import Resolution, resolve, resolve_clear
 from huimin.catalogue.vocabulary import aspect_of
 
@@ -65,6 +70,21 @@ def follow_up(tracker: Tracker, found: Resolution | None = None) -> Outcome | No
         return None
     policy, aspect = asked
     return Outcome(answer(policy, aspect, today()), policy, aspect)
+
+
+def overview_of_previous(tracker: Tracker, found: Resolution | None = None) -> Outcome | None:
+    """The previous answer's policy in overview when the latest policy question asks about it
+    in words the aspect vocabulary does not know ("贷下来能用几年"), else None. Only the
+    ask_policy action asks it: another intent's message naming no aspect is its own business."""
+    kept = still_about_previous(
+        catalogue(),
+        referrals(),
+        tracker.latest_message.get("text") or "",
+        previous_slot(tracker, "policy"),
+        entity_values(tracker, "policy"),
+        found,
+    )
+    return Outcome(answer(kept, None, today()), kept, None) if kept is not None else None
 
 
 def policy_question_instead(
@@ -146,10 +166,12 @@ def answer_question(
     tracker: Tracker, dispatcher: CollectingDispatcher, found: Resolution | None = None
 ) -> Outcome:
     """Resolve the latest message against the catalogue and the referrals, and utter it;
-    a follow-up about the previous answer's policy is answered for that policy. `found`: the
+    a follow-up about the previous answer's policy is answered for that policy, in overview
+    when it asks in words of its own (`overview_of_previous`). `found`: the
     message's resolution when the caller already has it."""
     found = found or resolution(tracker)
-    outcome = follow_up(tracker, found) or reply_to_question(
+    outcome = follow_up(tracker, found) or overview_of_previous(tracker, found)
+    outcome = outcome or reply_to_question(
         catalogue(),
         today(),
         text=tracker.latest_message.get("text") or "",

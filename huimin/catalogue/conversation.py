@@ -43,6 +43,8 @@ class ConversationWords(BaseModel):
     benefit: Words
     what_else: Words
     context_aspects: dict[Aspect, Words]
+    hands_over: Words
+    asks: Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
 

@@ -5,24 +5,42 @@ actions of each intent (bot/actions/) only ask them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
+from typing import Final
 
-from huimin.catalogue.answers import Outcome, is_payload, named_policies, reply_to_question
+from huimin.catalogue.answers import (
+    Outcome,
+    asks_the_same,
+    is_payload,
+    named_policies,
+    reply_to_question,
+)
 from huimin.catalogue.catalogue import Catalogue
-from huimin.catalogue.conversation import WORDS as _WORDS
 from huimin.catalogue.conversation import (
+    WHAT_IF_WORDS,
     asks_if_own_case_qualifies,
     asks_if_qualifies,
+    asks_of_another,
     asks_on_behalf,
     asks_what_else,
     context_aspect,
 )
+from huimin.catalogue.conversation import WORDS as _WORDS
+from huimin.catalogue.misheard import GENERIC_PARTS
 from huimin.catalogue.referrals import ReferralTable
-from huimin.catalogue.resolver import Resolution, resolve_clear, switched_to
+from huimin.catalogue.resolver import (
+    Resolution,
+    name_words_said,
+    resolve,
+    resolve_clear,
+    says_a_name_word,
+    switched_to,
+)
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations, said
-from huimin.catalogue.vocabulary import aspect_of
+from huimin.catalogue.vocabulary import ASPECT_FORMS, asks_something, aspect_of
 
 # Words that make a message about the citizen's own application ("审核过了没", "到哪一步了"):
 # check_application keeps those even right after a policy answer.
@@ -95,10 +113,126 @@ def asked_of_previous(
         return None
     if any(p.key != policy.key for p in named_policies(cat, entity_policies, "")):
         return None
+    found = found or resolve(cat, refs, text)
     switch = switched_to(cat, refs, text, policy, found=found)
     if switch is not None and not tells_a_condition(policy, aspect, switch):
         return None
-    return told_in_context(cat, policy, text) or policy, aspect
+    if switch is None and names_another_loosely(cat, text, policy, found):
+        return None
+    return (points_to(policy, aspect, found) or told_in_context(cat, policy, text) or policy,
+            aspect)
+
+
+# Words of a policy's own text that send the citizen to another policy ("可申请工伤保险待遇").
+HANDS_OVER_WORDS: tuple[str, ...] = tuple(_WORDS.hands_over)
+_SENTENCE_END: Final[re.Pattern[str]] = re.compile(r"[。；;！!？?\n]")
+
+
+def points_to(policy: Policy, aspect: str, found: Resolution) -> Policy | None:
+    """Another policy that the discussed policy's own text for `aspect` sends the citizen to
+    (`hands_over` words, then its title, in one sentence), when the turn's resolution offers it
+    too, else None: "那工伤能赔多少钱" after 工伤认定, whose amount reads "认定为工伤后，可申请
+    工伤保险待遇", and the turn's menu holds 工伤保险待遇. The catalogue says where the answer
+    is; the turn confirms it is asked. A title merely said ("按不低于最低工资标准发放" in 公益性
+    岗位's amount) sends nowhere."""
+    if found.decision not in ("answer", "ask"):
+        return None
+    sent = [after for sentence in _SENTENCE_END.split(policy.aspect_text(aspect))
+            for word in HANDS_OVER_WORDS if word in sentence
+            for after in (sentence[sentence.index(word):],)]
+    return next((p for p in found.policies
+                 if p.key != policy.key and any(p.title in after for after in sent)), None)
+
+
+def names_another_loosely(
+    cat: Catalogue, text: str, policy: Policy, found: Resolution, title_only: bool = True
+) -> bool:
+    """Retrieval puts another policy first, weakly, and the turn says the head word of its
+    title, foreign to the discussed policy ("那投诉没用的话能去仲裁吗" after 欠薪投诉: 仲裁 of 劳动
+    人事争议仲裁; "那失业了还能去参加免费培训吗" after 失业保险金: 培训 of 职业培训补贴): a new
+    matter named loosely, answered (or asked about) on its own words, never as the discussed
+    policy's aspect. Foreign: none of its names' words nor said in its own text (工资 of 最低
+    工资标准 is in 公益性岗位's). The head only: 最低 of 最低工资标准 says "一个月最低交多少",
+    not the wage. A condition told ("要是我后面自己去创业了还能领不") asks about the discussed
+    policy still. Not `title_only`: any word of any name is enough (房租 of 房租补贴)."""
+    if found.decision not in ("answer", "ask") or not found.policies:
+        return False
+    first = found.policies[0]
+    if first.key == policy.key:
+        return False
+    if not title_only:
+        return says_a_name_word(cat, text, first, policy)
+    if any(word in text for word in WHAT_IF_WORDS):
+        return False
+    head = title_head(cat, first)
+    said = name_words_said(cat, text, first, policy, title_only=True)
+    return head is not None and head in said and head not in own_text(policy)
+
+
+def title_head(cat: Catalogue, policy: Policy) -> str | None:
+    """The word that ends `policy`'s title once its generic parts (补贴, 认定) and aspect words
+    (标准) are taken off its end: what the policy is about (仲裁 of 劳动人事争议仲裁, 培训 of
+    职业培训补贴, 工资 of 最低工资标准)."""
+    core = policy.title
+    tails = [w for w in (*GENERIC_PARTS, *ASPECT_FORMS) if len(w) >= 2]
+    while (tail := next((w for w in tails if core.endswith(w) and core != w), None)):
+        core = core[: -len(tail)]
+    words = [w for w in cat.index().tokenizer.terms(core) if len(w) >= 2]
+    return max(words, key=lambda w: (core.rfind(w) + len(w), -len(w)), default=None)
+
+
+def own_text(policy: Policy) -> str:
+    """Everything the catalogue says of `policy`, in one string."""
+    return " ".join((policy.summary, policy.amount, policy.time_limit, policy.fee,
+                     policy.where.office, *policy.eligibility, *policy.materials,
+                     *policy.process.online, *policy.process.offline))
+
+
+# Words that make a turn a question though it holds no question word ("…还是…").
+ASKS_WORDS: tuple[str, ...] = tuple(_WORDS.asks)
+
+
+def is_a_question(text: str) -> bool:
+    """The turn asks something: a question word (`vocabulary.asks_something`) or a choice
+    ("是打到卡上还是去领现金")."""
+    return asks_something(text) or any(word in text for word in ASKS_WORDS)
+
+
+def still_about_previous(
+    cat: Catalogue,
+    refs: ReferralTable | None,
+    text: str,
+    previous: str | None,
+    entity_policies: Sequence[str] = (),
+    found: Resolution | None = None,
+) -> Policy | None:
+    """The policy being discussed, when a later question asks about it in words the aspect
+    vocabulary does not know ("贷下来能用几年" after 创业担保贷款, "请律师是必须的吗" after 劳动
+    仲裁), else None. Its overview answers better than retrieval's weak guess over the same
+    words (几年 echoes 社保缴费记录) or "not found": the context is the stronger evidence, as in
+    `asked_of_previous`. Not when the turn names a policy or another department's matter,
+    retrieval finds another policy clearly and strongly (resolver.switched_to), it opens a new
+    matter or asks which other benefits there are, or it asks nothing; nor when it asks the
+    same again of something else ("…呢", answered with the previous aspect by the answers),
+    retrieval itself finds the policy being discussed (answered there, aspect kept), or the
+    turn names another policy loosely (`names_another_loosely`).
+    `found`: the message's resolution when the caller already has it (resolved once)."""
+    policy = cat.get(previous) if previous else None
+    if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
+        return None
+    if not is_a_question(text) or asks_the_same(text) or asks_of_another(text):
+        return None
+    names = tuple(n for p in cat for n in p.names)
+    if aspect_of(text, ignore=names) is not None or asks_other_benefits(text, None):
+        return None
+    if named_policies(cat, entity_policies, text):
+        return None
+    found = found or resolve(cat, refs, text)
+    if found.decision == "refer" or (found.policies and found.policies[0].key == policy.key):
+        return None
+    if names_another_loosely(cat, text, policy, found, title_only=False):
+        return None  # "那有没有不用打官司的调解" after 劳动仲裁: 劳动争议调解, said loosely
+    return policy if switched_to(cat, refs, text, policy, found=found) is None else None
 
 
 def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:

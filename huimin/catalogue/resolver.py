@@ -240,10 +240,35 @@ def _ranked_above(catalogue: Catalogue, found: Resolution, previous: Policy, tex
     多少" after 公益性岗位) stays a follow-up: its words only echo other summaries."""
     if found.decision != "ask" or previous not in found.policies[1:]:
         return False
+    return says_a_name_word(catalogue, text, found.policies[0], previous)
+
+
+# Characters that open a count ("几年", "一次", "两个月"): the words they open name no topic.
+_COUNT_STARTS: tuple[str, ...] = tuple("一二两三四五六七八九十几半每")
+
+
+def says_a_name_word(
+    catalogue: Catalogue, text: str, policy: Policy, previous: Policy, title_only: bool = False
+) -> bool:
+    """The turn says a word of `policy`'s names (`name_words_said`): 赔偿 of 工伤赔偿 after 工伤
+    认定, 调解 of 劳动争议调解 after 劳动仲裁. A new matter said loosely, not the one being
+    discussed."""
+    return bool(name_words_said(catalogue, text, policy, previous, title_only))
+
+
+def name_words_said(
+    catalogue: Catalogue, text: str, policy: Policy, previous: Policy, title_only: bool = False
+) -> set[str]:
+    """The words of `policy`'s names (two characters or more, not a generic part such as 补贴)
+    that the turn says and `previous`'s names lack. A count (几年, 一次) is no topic, though a
+    name holds it (社保交了几年, 一次性创业补贴). `title_only`: words of the title only;
+    aliases hold everyday words (审批 of 退休审批)."""
     terms = catalogue.index().tokenizer.terms
-    asked = {w for w in terms(plain(text)) if len(w) >= 2 and w not in GENERIC_PARTS}
+    asked = {w for w in terms(plain(text))
+             if len(w) >= 2 and w not in GENERIC_PARTS and not w.startswith(_COUNT_STARTS)}
     own = {w for name in previous.names for w in terms(name)}
-    return any((asked & set(terms(name))) - own for name in found.policies[0].names)
+    names = (policy.title,) if title_only else policy.names
+    return {w for name in names for w in (asked & set(terms(name))) - own}
 
 
 def _in_text_order(policies: list[Policy], text: str) -> list[Policy]:

@@ -619,6 +619,12 @@ def aspect_of(text: str, ignore: tuple[str, ...] = ()) -> str | None:
     return cue.aspect if cue is not None and cue.aspect != WHAT_THERE_IS else None
 
 
+def asks_something(text: str) -> bool:
+    """Whether `text` holds a word that asks ("贷下来能用几年", "请律师是必须的吗"), read plain
+    as `aspect_of` reads it: a question even when it names no aspect the vocabulary knows."""
+    return any(_asking(plain(normalise(text))))
+
+
 def _in_a_channel(text: str, name: str, words: QuestionWords = QUESTION_WORDS) -> bool:
     """Whether `name` is said as part of a longer channel word ("在电子社保卡里面能申请吗"):
     there it is the way of doing it, kept for `_by_channel`, not a name to take out."""

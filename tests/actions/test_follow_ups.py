@@ -546,3 +546,14 @@ def test_what_to_bring_tagged_check_benefits_is_a_follow_up() -> None:
                           next_turn("我女婿去帮我办要拿些什么", "check_benefits"))
     assert messages[0]["text"].startswith(heading("unemployment_insurance", "所需材料")), messages
     assert slots == {"policy": "unemployment_insurance", "aspect": "materials"}
+
+
+def test_a_policy_question_in_words_of_its_own_gets_the_discussed_policys_overview() -> None:
+    """"领的时候还能打零工吗" after 失业保险金 asks no aspect the vocabulary knows and names
+    nothing: the ask_policy action answers 失业保险金 in overview (session 12), not "没找到";
+    another intent's action keeps its own reply for such a message."""
+    messages, slots = run(ActionAnswerPolicy(), next_turn("领的时候还能打零工吗"))
+    assert messages[0]["text"].startswith(f"【{UNEMPLOYMENT.title}】\n")
+    assert slots == {"policy": "unemployment_insurance", "aspect": None}
+    messages, _ = run(ActionAffirmOrDeny(), next_turn("领的时候还能打零工吗", "affirm"))
+    assert [m.get("response") for m in messages] == ["utter_affirm"]
