@@ -26,7 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.context import catalogue, database, runtime, settings
-from bot.actions.policy import policy_question_instead
+from bot.actions.policy import answered_instead, policy_question_instead
 from huimin.benefits.check import PolicyAnswer, check, resident_facts
 from huimin.benefits.questions import (
     CONSENT,
@@ -40,6 +40,7 @@ from huimin.benefits.questions import (
 )
 from huimin.benefits.sources import rule_store, titles
 from huimin.catalogue.follow_ups import asks_own_benefits, asks_which_benefits
+from huimin.catalogue.vocabulary import aspect_of
 from huimin.platform.settings import BenefitSettings
 from huimin.privacy import audit
 from huimin.residents.facts import Facts, parse_profile
@@ -156,6 +157,13 @@ def results_text(answers: list[PolicyAnswer]) -> str:
     return "\n".join(lines)
 
 
+def asks_one_policy(text: str) -> bool:
+    """The message asks an aspect (the amount, who qualifies…) of something, not which
+    benefits the citizen has ("我能领什么", "我是低保户能领哪些补贴" ask no aspect, or ask
+    of their own case): `answered_instead` may answer it when its words settle one policy."""
+    return aspect_of(text) is not None and not asks_own_benefits(text)
+
+
 class ActionCheckBenefits(Action):
     def name(self) -> str:
         return "action_check_benefits"
@@ -171,6 +179,10 @@ class ActionCheckBenefits(Action):
                 tracker, dispatcher, follow_ups=not asks_which_benefits(text), named=True,
                 any_aspect=True, refer=not asks_own_benefits(text),
             )
+            if events is None and asks_one_policy(text):
+                # "…学的时候每天还有生活补贴…我这个岁数的还能不能参加" tells one policy in
+                # words of its own and asks one aspect of it: answered as ask_policy would.
+                events = answered_instead(tracker, dispatcher)
             if events is not None:
                 return events
         state = _state(tracker)

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import context
 from bot.actions.applications import ActionCheckApplication
-from bot.actions.benefits import ActionCheckBenefits
+from bot.actions.benefits import ActionCheckBenefits, asks_one_policy
 from bot.actions.fallback import RESOLVED_SLOT, ActionFallback
 from bot.actions.guides import ActionStartGuide
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
@@ -557,3 +557,18 @@ def test_a_policy_question_in_words_of_its_own_gets_the_discussed_policys_overvi
     assert slots == {"policy": "unemployment_insurance", "aspect": None}
     messages, _ = run(ActionAffirmOrDeny(), next_turn("领的时候还能打零工吗", "affirm"))
     assert [m.get("response") for m in messages] == ["utter_affirm"]
+
+
+def test_check_benefits_answers_one_policy_told_and_asked_an_aspect() -> None:
+    """A long question the NLU reads as "what can I get" may tell one policy in words of its
+    own and ask one aspect of it: answered as ask_policy answers it; "我能领哪些补贴" and
+    "我失业了能领什么补贴" (which benefits, of the citizen's own case) stay with the check."""
+    text = ("我六十了刚退休身体还好闲不住想去学个手艺听说政府组织的职业培训是免费的还有补贴"
+            "我这个岁数的还能不能参加")
+    messages, slots = run(ActionCheckBenefits(), next_turn(text, "check_benefits",
+                                                           conversation="benefits_asked"))
+    assert messages[0]["text"].startswith(
+        f"【{CATALOGUE['vocational_training_subsidy'].title}】"), messages
+    assert slots["policy"] == "vocational_training_subsidy"
+    for own in ("我能领哪些补贴", "我失业了能领什么补贴"):
+        assert not asks_one_policy(own), own
