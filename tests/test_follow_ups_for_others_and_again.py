@@ -114,3 +114,14 @@ def test_the_citizens_own_case_asked_before_the_story_asks_the_conditions(
 ) -> None:
     asked = asked_of_previous(catalogue, referrals, text, "training_living_allowance")
     assert asked is not None and asked == (catalogue["training_living_allowance"], "eligibility")
+
+
+def test_a_question_whose_words_settle_one_policy_is_not_handed_over(catalogue) -> None:
+    """The story says 还有补贴, but the words tell 职业培训补贴 (a situation) and ask whether
+    the citizen may take part: that policy's question, not which other benefits there are
+    (it went to the benefits questionnaire)."""
+    text = ("我六十了刚退休身体还好闲不住想去学个手艺听说政府组织的职业培训是免费的还有补贴"
+            "我这个岁数的还能不能参加")
+    assert asks_what_else(text)
+    assert not asks_benefits_check(catalogue, text)
+    assert asks_benefits_check(catalogue, "那还有没有别的补贴")

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import catalogue, entity_values, utter
 from bot.actions.handoff import ASSISTANT_FAILED, hand_off
-from bot.actions.policy import answered_instead, to_benefits_check
+from bot.actions.policy import answered_instead, resolution, to_benefits_check
 from huimin.catalogue.answers import candidates, named_policies, rephrase
 
 NAME = "action_fallback"
@@ -71,10 +71,11 @@ class ActionFallback(Action):
         if failures_in_a_row(tracker.events) >= HAND_OFF_AFTER:
             hand_off(dispatcher, tracker, ASSISTANT_FAILED)
             return []
-        if (events := to_benefits_check(tracker)) is not None:
+        found = resolution(tracker)
+        if (events := to_benefits_check(tracker, found)) is not None:
             # "别的还有啥" after an answer: which other benefits, the benefits check's.
             return [*events, SlotSet(RESOLVED_SLOT, True)]
-        if (events := answered_instead(tracker, dispatcher)) is not None:
+        if (events := answered_instead(tracker, dispatcher, found)) is not None:
             return [*events, SlotSet(RESOLVED_SLOT, True)]
         text = tracker.latest_message.get("text") or ""
         cat = catalogue()

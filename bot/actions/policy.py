@@ -196,12 +196,15 @@ def slots(outcome: Outcome) -> list[dict[str, Any]]:
 BENEFITS_CHECK = "action_check_benefits"
 
 
-def to_benefits_check(tracker: Tracker) -> list[dict[str, Any]] | None:
+def to_benefits_check(
+    tracker: Tracker, found: Resolution | None = None
+) -> list[dict[str, Any]] | None:
     """The hand-over to the benefits check when the latest message asks which other benefits
     there are ("还有什么补贴我能领" after an answer, tagged ask_policy), else None; the policy
-    being discussed is kept for a later follow-up."""
+    being discussed is kept for a later follow-up. `found`: the message's resolution."""
     text = tracker.latest_message.get("text") or ""
-    if not asks_benefits_check(catalogue(), text, entity_values(tracker, "policy")):
+    if not asks_benefits_check(catalogue(), text, entity_values(tracker, "policy"),
+                               found or resolution(tracker)):
         return None
     return [FollowupAction(BENEFITS_CHECK)]
 
@@ -213,7 +216,9 @@ class ActionAnswerPolicy(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        return to_benefits_check(tracker) or slots(answer_question(tracker, dispatcher))
+        found = resolution(tracker)
+        return to_benefits_check(tracker, found) or slots(
+            answer_question(tracker, dispatcher, found))
 
 
 class ActionOutOfScope(Action):

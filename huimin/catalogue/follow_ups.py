@@ -67,13 +67,25 @@ def asks_other_benefits(text: str, aspect: str | None) -> bool:
     return aspect in (None, "eligibility", "amount") and asks_what_else(text)
 
 
-def asks_benefits_check(cat: Catalogue, text: str, entity_policies: Sequence[str] = ()) -> bool:
+def asks_benefits_check(
+    cat: Catalogue,
+    text: str,
+    entity_policies: Sequence[str] = (),
+    found: Resolution | None = None,
+) -> bool:
     """A policy question that is really the benefits check's ("还有什么补贴我能领", "别的还有
     啥" after an answer): it names no policy and asks which other benefits there are. The
-    ask_policy action hands it to the check rather than repeat the policy just answered."""
+    ask_policy action hands it to the check rather than repeat the policy just answered.
+    A question whose words settle one policy clearly is that policy's, though its story says
+    还有补贴 ("听说职业培训是免费的还有补贴我这个岁数的还能不能参加"). `found`: the
+    message's resolution when the caller has it."""
     if not text or is_payload(text) or named_policies(cat, entity_policies, text):
         return False
-    return asks_other_benefits(text, aspect_of(text, ignore=tuple(n for p in cat for n in p.names)))
+    names = tuple(n for p in cat for n in p.names)
+    if not asks_other_benefits(text, aspect_of(text, ignore=names)):
+        return False
+    settled = resolve_clear(cat, None, text, found=found)
+    return settled is None or settled.decision != "answer"
 
 
 def asked_of_previous(
