@@ -20,7 +20,6 @@ from huimin.catalogue.vocabulary import asks_something, aspect_of
 
 @pytest.mark.parametrize(("previous", "text"), [
     ("startup_guarantee_loan", "贷下来能用几年"),
-    ("public_welfare_post", "能干几年"),
     ("labor_arbitration", "请律师是必须的吗"),
     ("minimum_wage", "包不包括社保"),
     ("skill_upgrade_subsidy", "社保交了不到一年行吗"),

@@ -35,6 +35,7 @@ class ConversationWords(BaseModel):
     qualifies: Words
     someone_else: Words
     what_if: Words
+    happened: Words
     myself: Words
     go_on: Words
     on_behalf: Words
@@ -44,6 +45,8 @@ class ConversationWords(BaseModel):
     what_else: Words
     context_aspects: dict[Aspect, Words]
     hands_over: Words
+    fails: Words
+    subsidy: Words
     asks: Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
@@ -76,7 +79,19 @@ def asks_of_another(text: str) -> bool:
     answered. A 呢 alone ("那个呢") is not enough."""
     plain = normalise(text)
     words = (*SOMEONE_ELSE_WORDS, *WHAT_IF_WORDS, *MYSELF_WORDS)
-    return ("呢" in plain and any(w in plain for w in words)) or asks_to_go_on(plain)
+    return ("呢" in plain and any(w in plain for w in words)) or tells_what_happened(plain) \
+        or asks_to_go_on(plain)
+
+
+HAPPENED_WORDS: tuple[str, ...] = tuple(WORDS.happened)
+
+
+def tells_what_happened(text: str) -> bool:
+    """The turn tells a case as having happened and ends in 呢 ("公司都关门了老板找不到呢"):
+    the previous question again, of that case. Read only when the turn finds nothing of its
+    own (answers.reply_to_question)."""
+    plain = normalise(text).rstrip("呢")
+    return normalise(text).endswith("呢") and any(w in plain for w in HAPPENED_WORDS)
 
 
 def asks_to_go_on(text: str) -> bool:

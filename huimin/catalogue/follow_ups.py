@@ -38,6 +38,7 @@ from huimin.catalogue.resolver import (
     says_a_name_word,
     switched_to,
 )
+from huimin.catalogue.retrieval import THRESHOLDS, clear
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations, said
 from huimin.catalogue.vocabulary import ASPECT_FORMS, asks_something, aspect_of
@@ -127,12 +128,13 @@ def asked_of_previous(
         return None
     found = found or resolve(cat, refs, text)
     switch = switched_to(cat, refs, text, policy, found=found)
-    if switch is not None and not tells_a_condition(policy, aspect, switch):
+    if (switch is not None and not tells_a_condition(policy, aspect, switch)
+            and not echoes_own_text(cat, text, policy, switch)):
         return None
     if switch is None and names_another_loosely(cat, text, policy, found):
         return None
-    return (points_to(policy, aspect, found) or told_in_context(cat, policy, text) or policy,
-            aspect)
+    return (points_to(cat, policy, aspect, found) or moved_on(cat, policy, text, found)
+            or told_in_context(cat, policy, text) or policy, aspect)
 
 
 # Words of a policy's own text that send the citizen to another policy ("可申请工伤保险待遇").
@@ -140,20 +142,97 @@ HANDS_OVER_WORDS: tuple[str, ...] = tuple(_WORDS.hands_over)
 _SENTENCE_END: Final[re.Pattern[str]] = re.compile(r"[。；;！!？?\n]")
 
 
-def points_to(policy: Policy, aspect: str, found: Resolution) -> Policy | None:
+def points_to(cat: Catalogue, policy: Policy, aspect: str, found: Resolution) -> Policy | None:
     """Another policy that the discussed policy's own text for `aspect` sends the citizen to
-    (`hands_over` words, then its title, in one sentence), when the turn's resolution offers it
-    too, else None: "那工伤能赔多少钱" after 工伤认定, whose amount reads "认定为工伤后，可申请
-    工伤保险待遇", and the turn's menu holds 工伤保险待遇. The catalogue says where the answer
-    is; the turn confirms it is asked. A title merely said ("按不低于最低工资标准发放" in 公益性
-    岗位's amount) sends nowhere."""
+    (`hands_over` words, then its title, in one sentence), else None: "那工伤能赔多少钱" after
+    工伤认定, whose amount reads "认定为工伤后，可申请工伤保险待遇". The catalogue says where
+    the answer is. When it sends to several (职业技能等级认定's amount: 技能提升补贴 or 职业培训
+    补贴), the turn's resolution must offer one; when to one only, the turn need not name it
+    ("认下来以后一次性能拿多少钱": its own words echo other subsidies), unless its resolution
+    puts another policy first clearly (`clear`). A title merely said ("按不低于最低工资标准
+    发放" in 公益性岗位's amount) sends nowhere."""
     if found.decision not in ("answer", "ask"):
         return None
     sent = [after for sentence in _SENTENCE_END.split(policy.aspect_text(aspect))
             for word in HANDS_OVER_WORDS if word in sentence
             for after in (sentence[sentence.index(word):],)]
-    return next((p for p in found.policies
-                 if p.key != policy.key and any(p.title in after for after in sent)), None)
+    sent_to = [p for p in cat if p.key != policy.key and any(p.title in a for a in sent)]
+    offered = [p for p in found.policies if p in sent_to]
+    if offered:
+        return offered[0]
+    if len(sent_to) != 1 or clear(found, THRESHOLDS) is not None:
+        return None
+    return sent_to[0]
+
+
+# Words that tell the discussed matter did not work out ("调解不成呢"); see `taken_further`.
+FAILS_WORDS: tuple[str, ...] = tuple(_WORDS.fails)
+# Words that ask for a subsidy ("那交社保的补贴多少"); see `subsidy_of_matter`.
+SUBSIDY_WORDS: tuple[str, ...] = tuple(_WORDS.subsidy)
+# At least this many characters of the discussed title in a subsidy's title (灵活就业人员) make
+# it the subsidy of the same matter; two (就业, 创业, 技能) are shared by too many policies.
+_SHARED_TITLE: Final[int] = 3
+
+
+def moved_on(cat: Catalogue, policy: Policy, text: str, found: Resolution) -> Policy | None:
+    """The policy a follow-up moves on to from the discussed one while naming it only by the
+    discussed matter: the next step when it failed (`taken_further`) or the subsidy of the
+    same matter (`subsidy_of_matter`), else None. Never when the turn's own resolution puts a
+    third policy first or refers it to another department: that is a new matter."""
+    if found.decision == "refer":
+        return None
+    moved = taken_further(cat, policy, text) or subsidy_of_matter(cat, policy, text)
+    if moved is None or (found.policies and found.policies[0].key not in (policy.key,
+                                                                         moved.key)):
+        return None
+    return moved
+
+
+def own_sentences(policy: Policy) -> list[str]:
+    """The sentences of everything the catalogue says of `policy`."""
+    return [s for field in own_text(policy).split(" ") for s in _SENTENCE_END.split(field) if s]
+
+
+def taken_further(cat: Catalogue, policy: Policy, text: str) -> Policy | None:
+    """The policy that the discussed policy's own text sends the citizen to when it fails
+    ("调解不成的可以申请仲裁" in 劳动争议调解's time limit), when the turn tells it failed
+    ("调解不成呢", "没谈拢的话下一步找谁"), else None. The sentence must say both a failure
+    word and a `hands_over` word followed by the other policy's title or its head word
+    (仲裁); one such policy only."""
+    if not any(word in text for word in FAILS_WORDS):
+        return None
+    sent = [sentence[sentence.index(word):] for sentence in own_sentences(policy)
+            if any(fails in sentence for fails in FAILS_WORDS)
+            for word in HANDS_OVER_WORDS if word in sentence]
+    if not sent:
+        return None
+    heads = {p.key: (p.title, title_head(cat, p)) for p in cat if p.key != policy.key}
+    sent_to = [key for key, words in heads.items()
+               if any(w and w in after for w in words for after in sent)]
+    return cat[sent_to[0]] if len(sent_to) == 1 else None
+
+
+def subsidy_of_matter(cat: Catalogue, policy: Policy, text: str) -> Policy | None:
+    """The subsidy of the discussed matter when a follow-up asks for a subsidy ("那交社保的
+    补贴多少" after 灵活就业人员参保登记: 灵活就业人员社会保险补贴), else None. Only after a
+    policy that is no subsidy and says none in its own text (城乡居民基本养老保险's 政府补贴 is
+    its own amount), and only the one subsidy whose title shares the most of the discussed
+    title, at least `_SHARED_TITLE` characters."""
+    if not any(word in text for word in SUBSIDY_WORDS):
+        return None
+    if any(word in policy.title or word in own_text(policy) for word in SUBSIDY_WORDS):
+        return None
+    shared = {p.key: _shared_length(policy.title, p.title) for p in cat
+              if p.key != policy.key and any(word in p.title for word in SUBSIDY_WORDS)}
+    best = max(shared.values(), default=0)
+    top = [key for key, length in shared.items() if length == best]
+    return cat[top[0]] if best >= _SHARED_TITLE and len(top) == 1 else None
+
+
+def _shared_length(a: str, b: str) -> int:
+    """The length of the longest run of characters that `a` and `b` both hold."""
+    return max((n for i in range(len(a)) for n in range(1, len(a) - i + 1)
+                if a[i:i + n] in b), default=0)
 
 
 def names_another_loosely(
@@ -232,19 +311,34 @@ def still_about_previous(
     policy = cat.get(previous) if previous else None
     if policy is None or not text or is_payload(text) or opens_a_new_matter(text):
         return None
-    if not is_a_question(text) or asks_the_same(text) or asks_of_another(text):
-        return None
     names = tuple(n for p in cat for n in p.names)
     if aspect_of(text, ignore=names) is not None or asks_other_benefits(text, None):
         return None
     if named_policies(cat, entity_policies, text):
         return None
     found = found or resolve(cat, refs, text)
+    if (moved := moved_on(cat, policy, text, found)) is not None:
+        return moved  # "调解不成呢" after 劳动争议调解: 劳动人事争议仲裁, though it asks the same
+    if not is_a_question(text) or asks_the_same(text) or asks_of_another(text):
+        return None
     if found.decision == "refer" or (found.policies and found.policies[0].key == policy.key):
         return None
     if names_another_loosely(cat, text, policy, found, title_only=False):
         return None  # "那有没有不用打官司的调解" after 劳动仲裁: 劳动争议调解, said loosely
     return policy if switched_to(cat, refs, text, policy, found=found) is None else None
+
+
+def echoes_own_text(cat: Catalogue, text: str, policy: Policy, switch: Resolution) -> bool:
+    """The turn's own menu holds the discussed policy behind another (resolver's
+    `_ranked_above`), but the words of the other's names that the turn says are all words the
+    discussed policy's own text says too ("单位不给我申请怎么办" after 工伤认定: 单位 of 用人单位
+    社会保险补贴, and 工伤认定 reads "用人单位…提出"): the citizen talks about the discussed
+    matter, it stays. A word foreign to it ("认定以后赔偿要多久到账": 赔偿) still leaves."""
+    if switch.decision != "ask" or policy not in switch.policies[1:]:
+        return False
+    said_words = name_words_said(cat, text, switch.policies[0], policy)
+    text_of_policy = own_text(policy)
+    return bool(said_words) and all(word in text_of_policy for word in said_words)
 
 
 def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:
