@@ -264,7 +264,7 @@ def test_a_question_whether_it_may_be_done_asks_who_qualifies(
 
 def test_may_words_are_data(tmp_path) -> None:
     source = (ROOT / "policies" / "_aspects.yml").read_text(encoding="utf-8")
-    assert load_aspects().question.may == ("能", "可以", "可不可以")
+    assert load_aspects().question.may == ("能", "可以", "可不可以", "受理")
     bad = tmp_path / "_aspects.yml"
     bad.write_text(source.replace("may: >-", "may: [", 1), encoding="utf-8")
     with pytest.raises(ValueError):

@@ -126,7 +126,10 @@ def test_a_phone_call_asks_how_after_an_answer(catalogue, referrals) -> None:
 
 
 def test_a_choice_is_a_question(catalogue, referrals) -> None:
-    """"是打到卡上还是去领现金" holds no question word; before session 12 it was "没找到"."""
-    assert is_a_question("是打到卡上还是去领现金") and not asks_something("是打到卡上还是去领现金")
-    kept = still_about_previous(catalogue, referrals, "是打到卡上还是去领现金", "elderly_allowance")
+    """"是男的领还是女的领" holds no question word; before session 12 it was "没找到". One
+    whose alternatives say how it is paid out asks the process (session 12d)."""
+    assert is_a_question("是男的领还是女的领") and not asks_something("是男的领还是女的领")
+    kept = still_about_previous(catalogue, referrals, "是男的领还是女的领", "elderly_allowance")
     assert kept is not None and kept.key == "elderly_allowance"
+    asked = asked_of_previous(catalogue, referrals, "是打到卡上还是去领现金", "elderly_allowance")
+    assert asked is not None and asked[1] == "process"

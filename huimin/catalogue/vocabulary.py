@@ -75,6 +75,12 @@ class _AspectFile(BaseModel):
     still: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     spent: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     window_events: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Words that join the alternatives of a choice ("自己去拿还是寄到家"): both are asked.
+    choice_words: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Words after a place that still point at it ("在村委会那里领得到不"): asks where.
+    place_suffixes: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Words read only as a choice's alternatives ("打到存折还是发现金" asks how it is paid).
+    choice_alternatives: dict[Aspect, str] = {}
 
     @field_validator("aspects")
     @classmethod
@@ -119,6 +125,10 @@ class QuestionWords:
     late: tuple[str, ...] = ()  # "晚了还能办吗" asks the time limit
     may_places: tuple[str, ...] = ()  # "街道能办不" asks where
     elapsed: Elapsed | None = None  # "都四个多月了还领得到不" asks the time limit
+    choice_words: tuple[str, ...] = ()  # "自己去拿还是寄到家": both alternatives are asked
+    place_suffixes: tuple[str, ...] = ()  # "村委会那里领得到不" asks where
+    # choice_alternatives: (word, aspect) read only in a choice ("打到存折还是发现金": process)
+    alternatives: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,11 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
             Elapsed(
                 _words(parsed.since), _words(parsed.past_times), _words(parsed.still),
                 _words(parsed.spent), _words(parsed.window_events),
+            ),
+            _words(parsed.choice_words), _words(parsed.place_suffixes),
+            tuple(
+                (word, aspect) for aspect, words in parsed.choice_alternatives.items()
+                for word in _words(words)
             ),
         ),
         what_there_is=_checked_apart(parsed),
@@ -233,11 +248,19 @@ for _word, _aspect in _ALL_WORDS:
             _BY_FIRST_SOUND[_sound] = (*_BY_FIRST_SOUND.get(_sound, ()), (_word, _aspect))
 
 
+# A character opening a word heard, meant as written: 那 points at what was just named
+# ("在微信那里申请得了不"), no 哪 that asks where; inside one, or right after 在 / 再 (which
+# point at no place of their own), it may be a slip ("投诉再那里").
+_MEANT_AS_WRITTEN: Final[frozenset[tuple[str, str]]] = frozenset({("那", "哪")})
+_SLIP_AFTER: Final[tuple[str, ...]] = ("", "在", "再")
+
+
 def _heard(text: str) -> list[_Cue]:
     """Aspect words in `text` written with homophones: each character read as it usually is
     sounds like the word's (a rare reading would make 什么钱 "要钱", 么 being yao too), at
     least one is the word's own and at most half are not (two strangers that sound like 资格,
-    "自个", are no aspect word)."""
+    "自个", are no aspect word); one opening with a character meant as written
+    (`_MEANT_AS_WRITTEN`, not after `_SLIP_AFTER`) is none."""
     found = []
     for start, char in enumerate(text):
         for sound in sounds(char, every=False):
@@ -247,6 +270,10 @@ def _heard(text: str) -> list[_Cue]:
                     continue
                 same = sum(a == b for a, b in zip(span, word, strict=True))
                 if same in (0, len(word)):
+                    continue
+                if (span[0], word[0]) in _MEANT_AS_WRITTEN and text[start - 1 : start] not in (
+                    _SLIP_AFTER
+                ):
                     continue
                 pairs = zip(span, word, strict=True)
                 if 2 * (len(word) - same) <= len(word) and all(
@@ -328,6 +355,49 @@ def _asked(
             closest = min(gaps[c] for c in near)
             asked.update(c for c in near if gaps[c] == closest)
     return asked
+
+
+# How far before 还是 (in characters, in its clause) a choice's first alternative reaches: "见习
+# 补贴是发给见习的学生本人还是…"; farther is the story told before the question.
+CHOICE_REACH: Final[int] = 12
+
+
+def _choice_start(text: str, words: QuestionWords = QUESTION_WORDS) -> int | None:
+    """Where the alternatives of a choice that closes the question start ("是自己去网点拿还是
+    寄到家里": the clause holding 还是); None when there is none. Not "还是没找到" (still
+    not)."""
+    for word in words.choice_words:
+        at = text.rfind(word)
+        after = text[at + len(word) :]
+        if at < 0 or after[:1] in ("没", "不") or re.search(
+            f"[{re.escape(_CLAUSE_END)}]", after.rstrip(_CLAUSE_END)
+        ):
+            continue
+        return max(at - CHOICE_REACH, *(text.rfind(end, 0, at) + 1 for end in _CLAUSE_END), 0)
+    return None
+
+
+def _with_alternatives(
+    text: str, cues: list[_Cue], words: QuestionWords = QUESTION_WORDS
+) -> tuple[list[_Cue], set[_Cue]]:
+    """`cues` with the words read only as a choice's alternatives (`choice_alternatives`) in a
+    choice that closes the question, and the cues that choice asks: the citizen asks which
+    ("先找银行还是先找人社局", "打到社保卡还是打到银行卡"), so each alternative is asked though
+    no question word stands by it."""
+    start = _choice_start(text, words)
+    if start is None:
+        return cues, set()
+    found = [
+        _Cue(i, i + len(word), aspect, word) for word, aspect in words.alternatives
+        for i in range(start, len(text)) if text.startswith(word, i)
+    ]  # fmt: skip
+    extra = [c for c in found if all(c.end <= k.start or c.start >= k.end for k in cues)]
+    extra = [
+        c for c in extra
+        if not any(o is not c and o.start <= c.start and c.end <= o.end for o in extra)
+    ]  # fmt: skip
+    every = [*cues, *extra]
+    return every, {c for c in every if c.start >= start}
 
 
 def _question_start(text: str, asked: set[_Cue], words: QuestionWords = QUESTION_WORDS) -> int:
@@ -453,6 +523,10 @@ def _by_channel(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> 
     # "能在…办吗" asks about the place it names: only a channel there is the way of doing it
     # ("不会弄手机能在街道办吗" asks where).
     right_before = cue.aspect == MAY_ASPECT
+    # A verb that says it can be done may be two characters ("微信那里申请得了不"): the cue
+    # holds its last one.
+    if _CAN.fullmatch(cue.word):
+        before = before[:-1] if not any(before.endswith(w) for w in words.channels) else before
     if any((right_before and before.endswith(w)) or w in after for w in words.channels):
         return _Cue(cue.start, cue.end, "process", cue.word)
     return cue
@@ -557,15 +631,22 @@ def _gone_by(before: str, span: re.Match[str], elapsed: Elapsed) -> bool:
 
 
 def _by_place(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
-    """`cue` read as where when it asks whether a thing may be done (能 / 可以…) right after a
-    place (`may_places`): "街道能办不", "老家可以领吗" ask where, as "能在街道办吗" does. A place
-    after 在 is where someone or something is ("户口还在老家能不能申请"): who qualifies."""
-    before = text[: cue.start]
-    if cue.aspect == MAY_ASPECT and any(cue.word.startswith(w) for w in words.may) and any(
-        before.endswith(place) and not before.endswith(f"在{place}")
-        for place in words.may_places
+    """`cue` read as where when it asks whether a thing may be done (能 / 可以…, or a verb
+    "领得到") right after a place (`may_places`), maybe pointed at again (`place_suffixes`:
+    "村委会那里领得到不"): "街道能办不", "老家可以领吗" ask where, as "能在街道办吗" does. A
+    place after 在 is where someone or something is ("户口还在老家能不能申请"): who qualifies;
+    but 在 opening the question ("在村里能交不") asks whether it is done there."""
+    if cue.aspect != MAY_ASPECT or not (
+        any(cue.word.startswith(w) for w in words.may) or _CAN.fullmatch(cue.word)
     ):
-        return _Cue(cue.start, cue.end, "where", cue.word)
+        return cue
+    clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[: cue.start])[-1]
+    for place in words.may_places:
+        for said in (place, *(place + suffix for suffix in words.place_suffixes)):
+            if clause.endswith(said) and (
+                not clause.endswith(f"在{said}") or clause == f"在{said}"
+            ):
+                return _Cue(cue.start, cue.end, "where", cue.word)
     return cue
 
 
@@ -583,10 +664,10 @@ def _winner(text: str) -> tuple[_Cue | None, bool]:
     before aspect words of the story."""
     background: _Cue | None = None
     for heard in (False, True):
-        cues = _cues(text, heard)
+        cues, chosen = _with_alternatives(text, _cues(text, heard))
         if not cues:
             continue
-        asked = _asked(text, _asking(text), cues)
+        asked = _asked(text, _asking(text), cues) | chosen
         start = _question_start(text, asked)
         cue = max(cues, key=lambda c: (
             c in asked, c.start >= start, text[c.start - 1 : c.start] != "了",
