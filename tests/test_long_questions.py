@@ -240,3 +240,15 @@ def test_another_departments_matter_asked_after_a_story_opener_is_referred(
     assert found.decision == "refer"
     assert found.referral is not None
     assert found.referral.department.key == "public_security"
+
+
+def test_the_citizen_speaking_of_themselves_after_the_question_starts_a_story(
+    catalogue, referrals
+) -> None:
+    """No opener: 我们俩… right after the words asked is the story, not the question."""
+    text = "住院的钱医保能报多少我们老两口的养老金认证今年都还没弄"
+    assert asking_part(text).endswith("医保能报多少")
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer"
+    assert found.referral is not None
+    assert found.referral.department.key == "medical_insurance"

@@ -59,6 +59,9 @@ class _AspectFile(BaseModel):
     # Words that open a stretch of story ("我跟你讲", "你听我说"): the question ends before one
     # said after it, and starts after one said before it. Read by the resolver only.
     story_openers: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # The citizen speaking of themselves right after the words asked ("…医保能报多少我们俩的
+    # 养老金认证还没做"): a story told after the question. Read by the resolver only.
+    story_subjects: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Ask what there is, no one aspect ("能领什么", "能领点啥"): read by the resolver only.
     what_there_is: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Ask whether something may be done ("房租能补吗", "还能去吗"): eligibility when no aspect
@@ -124,6 +127,8 @@ class QuestionWords:
     elapsed: Elapsed | None = None  # "都四个多月了还领得到不" asks the time limit
     # story_openers: "我跟你讲", "你听我说" open a stretch of story, so they bound the question
     openers: tuple[str, ...] = ()
+    # story_subjects: "我", "俺" right after the words asked start a story told after it
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,7 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
                 _words(parsed.since), _words(parsed.past_times), _words(parsed.still),
                 _words(parsed.spent), _words(parsed.window_events),
             ),
-            _words(parsed.story_openers),
+            _words(parsed.story_openers), _words(parsed.story_subjects),
         ),
         what_there_is=_checked_apart(parsed),
     )
@@ -724,7 +729,7 @@ def _between_stories(
     story told after it ("…医保能报多少我跟你讲我们俩的养老金认证还没做": the certification
     is what happened, not what is asked), or a story told up to an opener that the question
     follows ("…要去做养老金认证…你听我说身份证补办要去哪里")."""
-    end = len(text)
+    end = cue.end if text.startswith(words.subjects, cue.end) else len(text)
     for opener in words.openers:
         for found in re.finditer(re.escape(opener), text):
             if found.end() <= cue.start:
