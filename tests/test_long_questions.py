@@ -197,3 +197,58 @@ def test_a_weak_menu_on_a_word_of_a_name_still_outweighs_the_story(catalogue, re
     found = resolve(catalogue, referrals, text)
     assert found.decision in {"answer", "ask"}
     assert "retirement_application" in [p.key for p in found.policies]
+
+
+def test_a_story_opener_after_the_question_ends_the_part_that_asks() -> None:
+    text = "社保卡补办要多久我跟你讲我在纱厂干了二十年老伴的失业金也领完了"
+    assert asking_part(text) == "社保卡补办要多久"
+
+
+def test_a_story_opener_before_the_question_starts_the_part_that_asks() -> None:
+    text = "老伴要去做养老金认证驾驶证也过期了你听我说驾照换证去哪里"
+    assert asking_part(text) == "驾照换证去哪里"
+
+
+def test_a_name_said_only_in_the_story_after_the_question_does_not_decide(
+    catalogue, referrals
+) -> None:
+    """The question comes first; 失业金 is what happened, told after 我跟你讲."""
+    text = "我一共交了多少年社保到底去哪能查我跟你讲我失业金早就领完了"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer"
+    assert [p.key for p in found.policies] == ["contribution_record"]
+    text = "住院医保能报多少我跟你说我们俩的养老金认证今年还没做"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer"
+    assert found.referral is not None
+    assert found.referral.department.key == "medical_insurance"
+
+
+def test_a_name_said_in_the_question_before_the_story_stands(catalogue, referrals) -> None:
+    text = "失业金在哪里办怎么讲呢厂里说我的档案放到人才中心去了"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer"
+    assert [p.key for p in found.policies] == ["unemployment_insurance"]
+
+
+def test_another_departments_matter_asked_after_a_story_opener_is_referred(
+    catalogue, referrals
+) -> None:
+    """Shorter than a long question, but the opener sets the story (养老金认证) apart."""
+    text = "我要做养老金认证可身份证找不到了你听我说身份证补办去哪里"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer"
+    assert found.referral is not None
+    assert found.referral.department.key == "public_security"
+
+
+def test_the_citizen_speaking_of_themselves_after_the_question_starts_a_story(
+    catalogue, referrals
+) -> None:
+    """No opener: 我们俩… right after the words asked is the story, not the question."""
+    text = "住院的钱医保能报多少我们老两口的养老金认证今年都还没弄"
+    assert asking_part(text).endswith("医保能报多少")
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer"
+    assert found.referral is not None
+    assert found.referral.department.key == "medical_insurance"

@@ -53,6 +53,13 @@ def test_equally_long_words_go_to_the_department_the_text_says_more_about() -> N
     assert found is not None and found.department.key == "civil_affairs"
 
 
+def test_equally_long_words_said_as_much_go_to_the_part_that_asks() -> None:
+    """看病 (卫健) and 慢病 (医保) tie; 看病 is the story, 慢病 in the question."""
+    table = load_referrals(ROOT / "referrals")
+    found = table.match("我天天要去门诊看病开药太贵了听人说办个慢病的卡能多报点这个要怎么弄")
+    assert found is not None and found.department.key == "medical_insurance"
+
+
 @pytest.mark.parametrize(
     ("text", "department"),
     [

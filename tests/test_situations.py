@@ -26,6 +26,8 @@ TODAY = date(2026, 12, 4)
         ("到了六十岁怎么开始领养老金", "retirement_application"),
         ("开饭店有什么补贴怎么申请", "startup_subsidy"),
         ("老人一个人在家没人做饭政府管不管", "home_care_subsidy"),
+        ("老头子八十六了瘫在床上我伺候不动了政府补贴能派人来不", "home_care_subsidy"),
+        ("我哥在车间被机器轧了手工伤也是认定了的厂里不管这个能赔多少钱", "work_injury_insurance"),
         ("社保交的年限不够退不了休咋办", "retirement_application"),
         ("我哥在矿上工亡了家里能领多少", "work_injury_insurance"),  # not the funeral grant
         ("老板不给结加班费想找人调解一下", "labor_dispute_mediation"),  # before the wages

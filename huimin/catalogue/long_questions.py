@@ -96,6 +96,45 @@ def the_one_asked(policies: list[Policy], text: str, t: Thresholds) -> Policy | 
     return asked[0]
 
 
+def named_after_question(
+    catalogue: Catalogue,
+    policy: Policy,
+    referrals: ReferralTable | None,
+    text: str,
+    t: Thresholds,
+) -> Resolution | None:
+    """What the question asks when the one name said, `policy`, comes only in a story told
+    after it (`asking_part` ends at a story opener): "我交了多少年养老保险到底在哪能查到哎呀我
+    失业金领完了…" asks for the contribution record, 失业金 is what happened. The part that
+    asks decides, as another department's matter, a situation told, or a policy retrieval
+    finds clearly; None when it settles nothing, and the name stands. Whatever the length:
+    the opener, not the length, says where the story starts."""
+    if not _story_after(text):
+        return None
+    whole = plain(text)
+    part = asking_part(text)
+    if any(normalise(n) in normalise(whole[: whole.find(part) + len(part)]) for n in policy.names):
+        return None
+    match = referrals.match(part) if referrals is not None else None
+    if match is not None and match.department.key != "hotline_12345":
+        return Resolution("refer", referral=match, evidence="name")
+    told = load_situations().told(part)
+    if told is not None and told.policy in catalogue and told.policy != policy.key:
+        return Resolution("answer", (catalogue[told.policy],), evidence="situation")
+    found = clear(by_retrieval(catalogue, part, t), t)
+    if found is not None and found.decision == "answer" and found.policies[0] != policy:
+        return Resolution("answer", found.policies, evidence="name", scores=found.scores)
+    return None
+
+
+def _story_after(text: str) -> bool:
+    """The part that asks ends before the message does: a story opener follows the question
+    ("失业金能领几个月我跟你讲我在厂里交了九年…")."""
+    whole = plain(text)
+    part = asking_part(text)
+    return bool(part) and whole.find(part) + len(part) < len(whole)
+
+
 def heard_where_asked(catalogue: Catalogue, text: str, t: Thresholds) -> list[Policy]:
     """The names `text` holds misheard or mistyped (`misheard.fuzzy_names`), less, in a long
     question, those heard only loosely (one character of another sound) outside the part that
@@ -264,8 +303,9 @@ def named_where_asked(catalogue: Catalogue, policy: Policy, text: str, t: Thresh
     """A long question names `policy` in the part that asks, and nothing there outweighs it:
     the look-alike that retrieval finds over the whole question comes from the story ("…厂子
     改制以后档案一直在人才中心放着…我想先问清楚办退休到时候要准备哪些材料": 档案 is the story,
-    办退休 the question), so the name is trusted."""
-    if len(text) < t.long_question:
+    办退休 the question), so the name is trusted. A shorter question too when a story follows
+    it (`_story_after`: "失业金要去哪里办手续怎么讲呢…把档案转到人才中心去了")."""
+    if len(text) < t.long_question and not _story_after(text):
         return False
     part = asking_part(text)
     if not any(normalise(n) in normalise(part) for n in policy.names):
@@ -289,12 +329,14 @@ def referred_past_story_name(
 ) -> Resolution | None:
     """Another department's matter asked at the end of a long question whose story names
     `policy` ("…一直领着高龄津贴…想把他送到养老院去…这个找哪个部门": 高龄津贴 is the story,
-    养老院 民政's matter asked): the question decides, so refer. Not when the part that asks
+    养老院 民政's matter asked): the question decides, so refer; a shorter question too when
+    a story opener sets it apart (`_opens_after_story`: "…要去做养老金认证没有身份证不行你听我
+    说身份证补办要去哪里"). Not when the part that asks
     names `policy` too or still reads as it first (the part reaches back into the story:
     "…社保卡…去医院看病刷不了…换张新卡就是说换卡怎么办" holds 看病 but asks for the card), nor
     for the 12345 catch-all (it yields to any 人社 evidence), nor when a situation told
     reads the department's words as its own (办丧事的钱 is the funeral grant's, not 民政's)."""
-    if referrals is None or len(text) < t.long_question:
+    if referrals is None or (len(text) < t.long_question and not _opens_after_story(text)):
         return None
     part = asking_part(text)
     if any(normalise(n) in normalise(part) for n in policy.names):
@@ -311,6 +353,14 @@ def referred_past_story_name(
     # evidence "name": decided with a name in the text weighed, so a policy the NLU tagged
     # (the story's name) does not override it (`resolver.with_named`).
     return Resolution("refer", referral=match, evidence="name")
+
+
+def _opens_after_story(text: str) -> bool:
+    """The part that asks starts right after a story opener ("你听我说", "我跟你讲"): what
+    comes before is the citizen's story, however short the whole."""
+    whole = plain(text)
+    before = whole[: whole.find(asking_part(text))]
+    return any(before.endswith(o) for o in QUESTION_WORDS.openers)
 
 
 def story_name_doubted(

@@ -30,7 +30,7 @@ from pydantic import (
 
 from huimin.catalogue.situations import said
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import DOMAIN_WORDS
+from huimin.catalogue.vocabulary import DOMAIN_WORDS, asking_part
 
 # Department key -> the short name every reply for it must contain (the citizen recognises
 # the department by it).
@@ -203,8 +203,14 @@ class ReferralTable:
         for word, match in named:
             key = match.department.key
             covered[key] = covered.get(key, 0) + _length(word)
+        # Then a word of the part that asks: older citizens tell their story before they ask
+        # ("门诊看病开药花钱太多了…办个慢病卡能多报点": 看病 is the story, 慢病 the 医保 matter).
         # `named` is longest word first and stable, so max() keeps the earlier on a full tie.
-        best = max(named, key=lambda f: (_length(f[0]), covered[f[1].department.key]))
+        part = normalise(asking_part(text))
+        bare_part = _QUESTION_WORDS.sub("", part)
+        best = max(named, key=lambda f: (
+            _length(f[0]), covered[f[1].department.key], _found(f[0], part, bare_part),
+        ))  # fmt: skip
         return best[1]
 
     def general(self) -> Department | None:

@@ -32,6 +32,7 @@ from huimin.catalogue.long_questions import (
     heard_where_asked,
     long_question,
     misheard_where_asked,
+    named_after_question,
     named_where_asked,
     refer_or_story,
     referred_past_story_name,
@@ -85,6 +86,9 @@ def resolve(
             second = elided_second(catalogue, found[0], text)  # "劳动调解和仲裁"
             if second is not None:
                 return Resolution("answer", (found[0], second), evidence="name")
+            trailing = named_after_question(catalogue, found[0], referrals, text, thresholds)
+            if trailing is not None:
+                return trailing
             neighbour = load_handovers().handed_to(found[0], text)
             if neighbour is not None and neighbour in catalogue:
                 return Resolution("answer", (catalogue[neighbour],), evidence="name")

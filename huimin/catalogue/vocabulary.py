@@ -56,6 +56,12 @@ class _AspectFile(BaseModel):
     closing_particles: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     not_asking: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     asking_starts: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # Words that open a stretch of story ("我跟你讲", "你听我说"): the question ends before one
+    # said after it, and starts after one said before it. Read by the resolver only.
+    story_openers: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    # The citizen speaking of themselves right after the words asked ("…医保能报多少我们俩的
+    # 养老金认证还没做"): a story told after the question. Read by the resolver only.
+    story_subjects: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Ask what there is, no one aspect ("能领什么", "能领点啥"): read by the resolver only.
     what_there_is: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     # Ask whether something may be done ("房租能补吗", "还能去吗"): eligibility when no aspect
@@ -129,6 +135,10 @@ class QuestionWords:
     place_suffixes: tuple[str, ...] = ()  # "村委会那里领得到不" asks where
     # choice_alternatives: (word, aspect) read only in a choice ("打到存折还是发现金": process)
     alternatives: tuple[tuple[str, str], ...] = ()
+    # story_openers: "我跟你讲", "你听我说" open a stretch of story, so they bound the question
+    openers: tuple[str, ...] = ()
+    # story_subjects: "我", "俺" right after the words asked start a story told after it
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,7 @@ def load_aspects(path: Path = ASPECTS_FILE) -> AspectVocabulary:
                 (word, aspect) for aspect, words in parsed.choice_alternatives.items()
                 for word in _words(words)
             ),
+            _words(parsed.story_openers), _words(parsed.story_subjects),
         ),
         what_there_is=_checked_apart(parsed),
     )
@@ -788,7 +799,25 @@ def asking_part(text: str, after: Sequence[str] = ()) -> str:
     cue, asked = _winner(text)
     if cue is None or not asked:
         return text[-QUESTION_SPAN:]
-    return text[max(0, cue.start - QUESTION_SPAN) :]
+    return _between_stories(text, cue, max(0, cue.start - QUESTION_SPAN))
+
+
+def _between_stories(
+    text: str, cue: _Cue, start: int, words: QuestionWords = QUESTION_WORDS
+) -> str:
+    """`text` from `start` to its end, less the story a story opener ("我跟你讲", "你听我说")
+    begins on either side of the aspect word asked (`cue`): the question asked first and a
+    story told after it ("…医保能报多少我跟你讲我们俩的养老金认证还没做": the certification
+    is what happened, not what is asked), or a story told up to an opener that the question
+    follows ("…要去做养老金认证…你听我说身份证补办要去哪里")."""
+    end = cue.end if text.startswith(words.subjects, cue.end) else len(text)
+    for opener in words.openers:
+        for found in re.finditer(re.escape(opener), text):
+            if found.end() <= cue.start:
+                start = max(start, found.end())
+            elif found.start() >= cue.end:
+                end = min(end, found.start())
+    return text[start:end]
 
 
 def _after_last_name(text: str, names: Sequence[str]) -> str:
