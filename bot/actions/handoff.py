@@ -8,6 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.context import database, settings, transcript
+from bot.actions.policy import policy_question_instead
+from huimin.catalogue.follow_ups import asks_for_a_person
 from huimin.ops import handoff
 
 USER_REQUEST, ASSISTANT_FAILED = "user_request", "assistant_failed"
@@ -35,6 +37,13 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        if intent == "human_handoff" and text and not asks_for_a_person(text):
+            # "打电话能挂失吗" after 社保卡, "就业困难人员认定找社区还是找街道": read as hand-off
+            # requests, they ask no person but a policy question it names or follows up on.
+            events = policy_question_instead(tracker, dispatcher, named=True)
+            if events is not None:
+                return events
         reason = USER_REQUEST if intent == "human_handoff" else ASSISTANT_FAILED
         hand_off(dispatcher, tracker, reason)
         return []

@@ -18,6 +18,7 @@ from bot.actions.context import catalogue, database, referrals, today, utter
 from bot.actions.policy import follow_up, resolution, slots
 from huimin.catalogue import offices
 from huimin.catalogue.answers import Outcome, answer, is_follow_up, is_payload, reply_to_question
+from huimin.catalogue.follow_ups import names_an_office
 from huimin.catalogue.resolver import resolve_words
 from huimin.catalogue.vocabulary import also_asked, aspect_of
 
@@ -47,9 +48,12 @@ def asked_instead(tracker: Tracker) -> Outcome | None:
         aspect = asked or "where"
         return Outcome(answer(policy, aspect, today(), also_asked(text, ignore=names)), policy,
                        aspect)
-    # A where question in words of its own ("社保局在哪里") asks for a district's office; other
-    # words after an answer may ask about its policy ("周末上班吗": its office hours).
-    if asked != "where" and (outcome := follow_up(tracker, found)) is not None:
+    # A where question naming an office ("社保局在哪里") asks for a district's office; other
+    # words after an answer may ask about its policy ("周末上班吗": its office hours; "去社区办
+    # 还是去街道办": where to apply for it).
+    if (asked != "where" or not names_an_office(text)) and (
+        outcome := follow_up(tracker, found)
+    ) is not None:
         return outcome
     key = tracker.get_slot("policy")
     policy = cat.get(key) if key and is_follow_up(cat, text) else None

@@ -48,6 +48,8 @@ class ConversationWords(BaseModel):
     fails: Words
     subsidy: Words
     asks: Words
+    person: Words
+    offices: Words
     guide_answers: Annotated[list[Aspect], Field(min_length=1)]
 
 

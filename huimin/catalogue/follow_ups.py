@@ -57,6 +57,24 @@ WHICH_BENEFITS_WORDS: tuple[str, ...] = tuple(_WORDS.which_benefits)
 TOPIC_SHIFT_WORDS: tuple[str, ...] = tuple(_WORDS.new_matter)
 
 
+# Words of a citizen asking for a person (转人工, 找个人帮我弄): the hand-off stands.
+PERSON_WORDS: tuple[str, ...] = tuple(_WORDS.person)
+# Offices named to ask where one is (社保局在哪里): the office form asks the district.
+OFFICE_WORDS: tuple[str, ...] = tuple(_WORDS.offices)
+
+
+def asks_for_a_person(text: str) -> bool:
+    """The message asks for a person: read by the NLU as a hand-off request, it is one. Without
+    a person word, "打电话能挂失吗" after 社保卡 asks how the card is reported lost."""
+    return any(word in text for word in PERSON_WORDS)
+
+
+def names_an_office(text: str) -> bool:
+    """The message names an office ("社保局在哪里"), so a where question asks for that
+    office, not where to apply for the policy just answered ("去社区办还是去街道办")."""
+    return any(word in text for word in OFFICE_WORDS)
+
+
 def opens_a_new_matter(text: str) -> bool:
     return any(word in text for word in TOPIC_SHIFT_WORDS)
 

@@ -36,6 +36,7 @@ from huimin.catalogue.follow_ups import (
     asked_of_previous,
     asks_own_benefits,
     asks_which_benefits,
+    names_an_office,
 )
 from huimin.catalogue.referrals import ReferralStore
 from huimin.platform.settings import ROOT, load_settings
@@ -572,3 +573,15 @@ def test_check_benefits_answers_one_policy_told_and_asked_an_aspect() -> None:
     assert slots["policy"] == "vocational_training_subsidy"
     for own in ("我能领哪些补贴", "我失业了能领什么补贴"):
         assert not asks_one_policy(own), own
+
+
+def test_a_where_question_naming_no_office_after_an_answer_is_about_its_policy() -> None:
+    """"去社区办还是去街道办" after 失业保险金 (an office question to the NLU) asks where to
+    apply for it; "南湖区的办事大厅在哪" names an office: the form asks the district."""
+    asked = next_turn("去社区办还是去街道办", "ask_office")
+    assert not names_an_office("去社区办还是去街道办")
+    messages, _ = run(ActionOfficeLookup(), asked)
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "在哪办理")), messages
+    office = next_turn("南湖区的办事大厅在哪", "ask_office")
+    assert asyncio.run(ValidateOfficeForm().required_slots(
+        ["district"], CollectingDispatcher(), office, {})) == ["district"]

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
@@ -20,13 +21,16 @@ from bot.action_server import RequestExecutor
 from bot.actions import context
 from bot.actions.applications import ActionCheckApplication
 from bot.actions.fallback import ActionFallback, failures_in_a_row
+from bot.actions.handoff import ActionHandoff
 from bot.actions.offices import ActionOfficeLookup, ValidateOfficeForm
 from bot.actions.policy import ActionAnswerPolicy, ActionOutOfScope
 from huimin.catalogue import load_catalogue, offices
+from huimin.catalogue.follow_ups import asks_for_a_person
 from huimin.ops.models import HandoffTicket
 from huimin.platform.db import Database
 from huimin.platform.settings import ROOT
 from tests.actions.recorded import DATA, recorded
+from tests.actions.test_follow_ups import heading, next_turn
 
 POLICIES = ROOT / "policies"
 
@@ -346,3 +350,26 @@ def test_a_fallback_whose_retrieval_answer_is_asked_an_aspect_answers_it(
                            recorded("fallback_search_guess", text="我交了十五年的钱退休去哪里办"))
     assert messages[0]["text"].startswith("【退休办理】在哪办理"), messages
     assert slots(events)["fallback_resolved"] is True
+
+
+def test_a_hand_off_read_into_a_policy_question_is_answered_one_asking_a_person_is_not(
+    action_db: Database,
+) -> None:
+    """"打电话能挂失吗" after an answer and "就业困难人员认定找社区还是找街道" read as hand-off
+    requests to the NLU, but ask no person: answered. "能不能找个人帮我弄" and "转人工" ask for
+    one: a ticket, as before. Every hand-off example the NLU learns from asks for a person."""
+    messages, _ = run(ActionHandoff(), next_turn("打电话能办吗", "human_handoff"))
+    assert messages[0]["text"].startswith(heading("unemployment_insurance", "怎么办理")), messages
+    messages, slots = run(ActionHandoff(),
+                          next_turn("就业困难人员认定找社区还是找街道", "human_handoff"))
+    assert messages[0]["text"].startswith(heading("employment_hardship_recognition", "在哪办理"))
+    for text in ("能不能找个人帮我弄", "转人工", "失业金我弄不来"):
+        assert asks_for_a_person(text), text
+        messages, _ = run(ActionHandoff(), next_turn(text, "human_handoff"))
+        assert "已为您转人工" in messages[0]["text"], (text, messages)
+    examples = yaml.safe_load((ROOT / "nlu_data" / "handoff.yml").read_text(encoding="utf-8"))
+    for item in examples["nlu"]:
+        for line in item.get("examples", "").splitlines() if item.get("intent") == \
+                "human_handoff" else ():
+            assert asks_for_a_person(line.strip()[2:]), line
+
