@@ -667,6 +667,33 @@ def _read(text: str, cue: _Cue) -> _Cue:
     return _by_lateness(text, _by_channel(text, _by_place(text, cue)))
 
 
+# How far after "能在 / 能放在 <place>" (in characters, in its clause) a word of what is handed in
+# or done there reaches: "创业补贴能不能放在社区那边交材料" asks where, not which materials.
+PLACE_REACH: Final[int] = 10
+# The aspects of what is handed in or done at a place: asked after "能在…" they ask the place.
+_DONE_THERE: Final[tuple[str, ...]] = ("materials", "process")
+
+
+def _at_a_place(text: str, cue: _Cue, words: QuestionWords = QUESTION_WORDS) -> _Cue:
+    """`cue` (materials or process) read as where when a question whether it may be done at a
+    place (`may_where`: "能不能放在社区那边交材料", "可以在街道办手续吗") stands before it in its
+    clause, within PLACE_REACH characters: the citizen asks whether it is handed in there, not
+    what is handed in; one asked already before it ("能在社区领吗要带什么材料") is a question
+    of its own. A way of doing it without going in ("能在网上交材料吗") is read as
+    `_by_channel` reads it."""
+    if cue.aspect not in _DONE_THERE:
+        return cue
+    clause = re.split(f"[{re.escape(_CLAUSE_END)}]", text[: cue.start])[-1]
+    head = len(text[: cue.start]) - len(clause)
+    for word in words.may_where:
+        at = clause.rfind(word)
+        between = clause[at + len(word) :]
+        if at >= 0 and len(between) <= PLACE_REACH and not re.search("[吗么呢]", between):
+            may = _by_channel(text, _Cue(head + at, head + at + len(word), "where", word), words)
+            return _Cue(cue.start, cue.end, may.aspect, cue.word)
+    return cue
+
+
 def _winner(text: str) -> tuple[_Cue | None, bool]:
     """The aspect word that `text` (read plain) asks about, and whether it is asked (not only
     background): see `aspect_of`. Homophones are read only when the words as written ask
@@ -685,7 +712,7 @@ def _winner(text: str) -> tuple[_Cue | None, bool]:
             c.end - c.start, c.end,
         ))  # fmt: skip
         if cue in asked:
-            return _read(text, cue), True
+            return _at_a_place(text, _read(text, cue)), True
         if heard:
             background = cue
     may = _may(text)
