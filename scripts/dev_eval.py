@@ -25,7 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from huimin.catalogue import Catalogue, load_catalogue  # noqa: E402
 from huimin.catalogue.answers import Outcome, answer, reply_to_question  # noqa: E402
-from huimin.catalogue.follow_ups import asked_of_previous, still_about_previous  # noqa: E402
+from huimin.catalogue.follow_ups import (  # noqa: E402
+    asked_of_previous,
+    aspect_kept,
+    still_about_previous,
+)
 from huimin.catalogue.referrals import ReferralTable, load_referrals  # noqa: E402
 from huimin.catalogue.resolver import resolve  # noqa: E402
 from huimin.ops.answer_eval import Case, Judge, load_cases, load_policies  # noqa: E402
@@ -45,7 +49,7 @@ def converse(
         asked = asked_of_previous(catalogue, referrals, turn, previous, found=found)
         if asked is None and (kept := still_about_previous(catalogue, referrals, turn, previous,
                                                            found=found)) is not None:
-            asked = (kept, None)
+            asked = (kept, aspect_kept(turn, kept, previous, aspect))
         outcome = Outcome(answer(asked[0], asked[1], today), *asked) if asked else (
             reply_to_question(catalogue, today, text=turn, previous=previous,
                               previous_aspect=aspect, referrals=referrals, resolution=found))

@@ -36,6 +36,7 @@ from huimin.catalogue.conversation import asks_of_another
 from huimin.catalogue.follow_ups import (
     asked_of_previous,
     asks_benefits_check,
+    aspect_kept,
     named_question,
     still_about_previous,
 )
@@ -84,7 +85,11 @@ def overview_of_previous(tracker: Tracker, found: Resolution | None = None) -> O
         entity_values(tracker, "policy"),
         found,
     )
-    return Outcome(answer(kept, None, today()), kept, None) if kept is not None else None
+    if kept is None:
+        return None
+    aspect = aspect_kept(tracker.latest_message.get("text") or "", kept,
+                         previous_slot(tracker, "policy"), previous_slot(tracker, "aspect"))
+    return Outcome(answer(kept, aspect, today()), kept, aspect)
 
 
 def policy_question_instead(

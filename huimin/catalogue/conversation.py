@@ -46,6 +46,7 @@ class ConversationWords(BaseModel):
     context_aspects: dict[Aspect, Words]
     hands_over: Words
     fails: Words
+    went_through: Words
     subsidy: Words
     asks: Words
     person: Words

@@ -147,7 +147,8 @@ def asked_of_previous(
     found = found or resolve(cat, refs, text)
     switch = switched_to(cat, refs, text, policy, found=found)
     if (switch is not None and not tells_a_condition(policy, aspect, switch)
-            and not echoes_own_text(cat, text, policy, switch)):
+            and not echoes_own_text(cat, text, policy, switch)
+            and not refers_by_own_word(refs, text, policy, aspect, switch)):
         return None
     if switch is None and names_another_loosely(cat, text, policy, found):
         return None
@@ -195,13 +196,16 @@ _SHARED_TITLE: Final[int] = 3
 def moved_on(cat: Catalogue, policy: Policy, text: str, found: Resolution) -> Policy | None:
     """The policy a follow-up moves on to from the discussed one while naming it only by the
     discussed matter: the next step when it failed (`taken_further`) or the subsidy of the
-    same matter (`subsidy_of_matter`), else None. Never when the turn's own resolution puts a
-    third policy first or refers it to another department: that is a new matter."""
+    same matter (`subsidy_of_matter`) or what follows once it went through (`carried_on`),
+    else None. Never when the turn's own resolution puts a third policy first clearly or
+    refers it to another department: that is a new matter. A weak first guess over the words
+    around the ask ("那政府给不给补贴": 公益性岗位) does not stop it."""
     if found.decision == "refer":
         return None
-    moved = taken_further(cat, policy, text) or subsidy_of_matter(cat, policy, text)
-    if moved is None or (found.policies and found.policies[0].key not in (policy.key,
-                                                                         moved.key)):
+    moved = (taken_further(cat, policy, text) or carried_on(cat, policy, text)
+             or subsidy_of_matter(cat, policy, text))
+    if moved is None or (found.policies and found.policies[0].key not in (policy.key, moved.key)
+                         and clear(found, THRESHOLDS) is not None):
         return None
     return moved
 
@@ -222,8 +226,33 @@ def taken_further(cat: Catalogue, policy: Policy, text: str) -> Policy | None:
     sent = [sentence[sentence.index(word):] for sentence in own_sentences(policy)
             if any(fails in sentence for fails in FAILS_WORDS)
             for word in HANDS_OVER_WORDS if word in sentence]
-    if not sent:
+    return _the_one_named(cat, policy, sent)
+
+
+# Words that tell the discussed matter went through ("认定通过了"); see `carried_on`.
+WENT_THROUGH_WORDS: tuple[str, ...] = tuple(_WORDS.went_through)
+# A sentence that hands over once the matter is done says one of these before the hand-over
+# ("认定为工伤后，可申请工伤保险待遇").
+_AFTER: Final[tuple[str, ...]] = ("后",)
+
+
+def carried_on(cat: Catalogue, policy: Policy, text: str) -> Policy | None:
+    """The policy that the discussed policy's own text sends the citizen to once it is done
+    ("认定为工伤后，可申请工伤保险待遇" in 工伤认定's amount), when the turn tells it went
+    through ("认定通过了医药费谁给报"), else None. The sentence must say "后" before a
+    `hands_over` word followed by the other policy's title or its head word; one such policy
+    only."""
+    if not any(word in text for word in WENT_THROUGH_WORDS):
         return None
+    sent = [sentence[at:] for sentence in own_sentences(policy)
+            for word in HANDS_OVER_WORDS if (at := sentence.find(word)) > 0
+            and any(after in sentence[:at] for after in _AFTER)]
+    return _the_one_named(cat, policy, sent)
+
+
+def _the_one_named(cat: Catalogue, policy: Policy, sent: list[str]) -> Policy | None:
+    """The one policy other than `policy` whose title or title head the hand-over texts
+    `sent` name, else None."""
     heads = {p.key: (p.title, title_head(cat, p)) for p in cat if p.key != policy.key}
     sent_to = [key for key, words in heads.items()
                if any(w and w in after for w in words for after in sent)]
@@ -346,6 +375,16 @@ def still_about_previous(
     return policy if switched_to(cat, refs, text, policy, found=found) is None else None
 
 
+def aspect_kept(text: str, kept: Policy, previous: str | None,
+                previous_aspect: str | None) -> str | None:
+    """The aspect to answer `kept` (from `still_about_previous`) with: the previous aspect when
+    the turn moved on to another policy and asks the same again ("调解不成呢" after where
+    劳动争议调解 is done: where 仲裁 is done), else None (the overview)."""
+    if kept.key == previous or not asks_the_same(text) or previous_aspect == "overview":
+        return None
+    return previous_aspect
+
+
 def echoes_own_text(cat: Catalogue, text: str, policy: Policy, switch: Resolution) -> bool:
     """The turn's own menu holds the discussed policy behind another (resolver's
     `_ranked_above`), but the words of the other's names that the turn says are all words the
@@ -357,6 +396,22 @@ def echoes_own_text(cat: Catalogue, text: str, policy: Policy, switch: Resolutio
     said_words = name_words_said(cat, text, switch.policies[0], policy)
     text_of_policy = own_text(policy)
     return bool(said_words) and all(word in text_of_policy for word in said_words)
+
+
+def refers_by_own_word(
+    refs: ReferralTable | None, text: str, policy: Policy, aspect: str, switch: Resolution
+) -> bool:
+    """The turn is another department's matter only by words that the discussed policy's own
+    text for the aspect asked says too ("需要医院的诊断证明吗" after 工伤认定, whose materials
+    list 医院的首次诊断证明): the citizen asks that aspect of the discussed matter, it stays.
+    A word foreign to it ("医保断了咋整" after 失业保险金), or said of another aspect
+    ("开店的营业执照去哪办" after 一次性创业补贴, whose materials, not where, say 营业执照: the
+    licence itself), still refers."""
+    if refs is None or switch.decision != "refer" or switch.referral is None:
+        return False
+    said_words = refs.words_said(text, switch.referral)
+    text_of_aspect = policy.aspect_text(aspect)
+    return bool(said_words) and all(word in text_of_aspect for word in said_words)
 
 
 def tells_a_condition(policy: Policy, aspect: str, switch: Resolution) -> bool:

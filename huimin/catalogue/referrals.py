@@ -213,6 +213,15 @@ class ReferralTable:
         ))  # fmt: skip
         return best[1]
 
+    def words_said(self, text: str, match: Match) -> list[str]:
+        """The words of `match`'s matter that `text` says, as `match` finds them: what made
+        the text another department's matter (a follow-up may say them of the policy being
+        discussed, "要带营业执照吗" after 一次性创业补贴)."""
+        plain = normalise(text)
+        bare = _QUESTION_WORDS.sub("", plain)
+        return [word for word, _, m in self._words
+                if m is match.matter and word and _found(word, plain, bare)]
+
     def general(self) -> Department | None:
         """The catch-all (the 12345 hotline), for questions no department claims."""
         return self.departments.get("hotline_12345")
