@@ -110,6 +110,8 @@ def test_a_place_before_may_asks_where(names, text: str, aspect: str) -> None:
         ("补办社保卡要拿钱吗", "fee"),
         ("社保卡补办要铜钿伐", "fee"),  # Shanghai: 铜钿 is 钱
         ("职业技能等级证书么样考", "process"),
+        ("失业登记要先去哪儿后去哪儿", "process"),  # the order of the steps, not one place
+        ("技能提升补贴是直接打给我还是打给厂里", "process"),  # how it is paid out
     ],
 )
 def test_everyday_words_of_an_aspect(names, text: str, aspect: str) -> None:

@@ -252,3 +252,25 @@ def test_the_citizen_speaking_of_themselves_after_the_question_starts_a_story(
     assert found.decision == "refer"
     assert found.referral is not None
     assert found.referral.department.key == "medical_insurance"
+
+
+def test_a_matter_asked_before_a_situation_told_after_it_is_referred(
+    catalogue, referrals
+) -> None:
+    """怎么取 right after 公积金 asks about the fund; the pension insurance moved home is the
+    story told after the question, not what is asked."""
+    text = "我在南方打工那些年攒了些公积金如今回老家养老了公积金怎么取我的社保前阵子也转回来了"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "refer"
+    assert found.referral is not None
+    assert found.referral.department.key == "housing_fund"
+
+
+def test_the_part_that_asks_goes_on_to_the_name_said_after_the_first(
+    catalogue, referrals
+) -> None:
+    """退休 is what the file is needed for; the part ends asking about 档案."""
+    text = "我以前那个厂子早就关门了我的人事档案也不知去向过两年办退休得用上档案档案丢了怎么补"
+    found = resolve(catalogue, referrals, text)
+    assert found.decision == "answer"
+    assert [p.key for p in found.policies] == ["personnel_archive"]

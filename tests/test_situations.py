@@ -207,6 +207,12 @@ def test_complaints_certificates_and_sudden_deaths_are_told(text: str, key: str)
         # contributions paid in another province, to be brought over ("湖北那边的厂里")
         ("以前在湖北那边的厂里交了社保后来来这边了听说可以把湖北交的弄过来合到一起",
          "pension_transfer"),
+        # help at home told by the old person herself, no 老人 said
+        ("我都八十好几了一个人在家政府能不能派人上门给我洗澡", "home_care_subsidy"),
+        # the disability grade assessed, asking what it pays
+        ("我弟弟在厂里伤了手伤残鉴定是八级一次性能拿多少钱", "work_injury_insurance"),
+        # a death told as 走的 / 生前
+        ("我老头去年冬天走的他生前单位说家里人能领抚恤", "survivor_benefits"),
         # laid off, told to register
         ("公司裁员把他裁了社区的人说要先去登记一下失业", "unemployment_registration"),
     ],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from huimin.catalogue.catalogue import Catalogue
 from huimin.catalogue.dialect import plain
-from huimin.catalogue.misheard import fuzzy_names
+from huimin.catalogue.misheard import GENERIC_PARTS, fuzzy_names
 from huimin.catalogue.referrals import Match, ReferralTable
 from huimin.catalogue.retrieval import (
     Resolution,
@@ -23,7 +23,7 @@ from huimin.catalogue.retrieval import (
 from huimin.catalogue.schema import Policy
 from huimin.catalogue.situations import load_situations
 from huimin.catalogue.text import normalise
-from huimin.catalogue.vocabulary import QUESTION_WORDS, asking_part
+from huimin.catalogue.vocabulary import QUESTION_WORDS, asking_part, asks_something
 
 
 def long_question(
@@ -83,7 +83,8 @@ def the_one_asked(policies: list[Policy], text: str, t: Thresholds) -> Policy | 
     asked). None when the part names none or several, or the question is short (two names
     side by side are compared: "失业登记和失业金有什么区别"), or when the name there only
     describes what follows ("…我这种自己交社保的退休要怎么办": 的 makes 自己交社保 the kind of
-    retirement asked about)."""
+    retirement asked about). When the part goes on, after that name, to a word of another
+    one's title, that other is asked (`_name_word_in`)."""
     if len(text) < t.long_question:
         return None
     part = normalise(asking_part(text))
@@ -93,7 +94,23 @@ def the_one_asked(policies: list[Policy], text: str, t: Thresholds) -> Policy | 
     said = [normalise(n) for n in asked[0].names if normalise(n) in part]
     if any(part[part.rfind(n) + len(n) :].startswith("的") for n in said):
         return None
-    return asked[0]
+    after = part[max(part.rfind(n) + len(n) for n in said) :]
+    later = [p for p in policies if p != asked[0] and _name_word_in(p, asked[0], after)]
+    return later[0] if len(later) == 1 else asked[0]
+
+
+def _name_word_in(policy: Policy, other: Policy, text: str) -> bool:
+    """`text` says two characters of `policy`'s title that are no generic part (补贴, 认定)
+    and lie in none of `other`'s names: the part that asks goes on to `policy` after naming
+    `other` ("…我明年办退休要用档案现在怎么补办档案": 退休 is what the file is for, 档案 of
+    流动人员人事档案管理 what is asked). The title only: aliases hold everyday words (农村 of
+    农村养老保险 describes who, "像她这样农村的能不能也领到")."""
+    own = [normalise(n) for n in other.names]
+    title = normalise(policy.title)
+    words = {title[i : i + 2] for i in range(len(title) - 1)}
+    return any(
+        w in text for w in words if w not in GENERIC_PARTS and not any(w in n for n in own)
+    )
 
 
 def named_after_question(
@@ -165,6 +182,8 @@ def refer_or_story(
     if len(text) >= t.long_question:
         if told is not None and _told_after(match, text):
             return Resolution("answer", (catalogue[told],), evidence="situation")
+        if told is not None and _asked_before_told(match, text):
+            return Resolution("refer", referral=match)
         part = asking_part(text)
         if referrals.match(part) is None:
             if told is not None:
@@ -233,16 +252,34 @@ def _told_after(match: Match, text: str) -> bool:
     after the last word of the department's matter: the matter is the story, the situation
     what is asked ("…开了个设计工作室营业执照办了八个月了那个那个场地租金补贴怎么申请":
     营业执照 is 市场监管's, 场地…租金 asked after it). A one-character word (钱, 领) says
-    too little: "…去世了…火化要花多少钱" stays 民政's."""
+    too little: "…去世了…火化要花多少钱" stays 民政's. Nor when a question comes between
+    them: the matter is asked, the situation a story told after the question."""
+    between = _before_situation(match, text)
+    return between is not None and not asks_something(between)
+
+
+def _asked_before_told(match: Match, text: str) -> bool:
+    """A question comes right after the last word of the department's matter, before the
+    situation `text` tells goes on: the matter is asked, the situation a story told after the
+    question ("…这个公积金怎么取出来我的社保上个月已经转回来了": the fund is asked, the
+    transfer of the pension insurance told)."""
+    between = _before_situation(match, text)
+    return between is not None and asks_something(between)
+
+
+def _before_situation(match: Match, text: str) -> str | None:
+    """`text` from the last word of the department's matter (itself included: a matter word
+    may hold its question, 公积金怎么取) to the first word (two characters or more) of the
+    situation told after it; None when there is none."""
     told = load_situations().told(text)
     said = [w for w in match.matter.words if w in text]
     if told is None or not said:
-        return False
-    matter_end = max(text.rfind(w) + len(w) for w in said)
-    return any(
-        len(w) >= 2 and "…" not in w and text.rfind(w) >= matter_end
-        for w in told.words_found(text)
-    )
+        return None
+    last = max(said, key=lambda w: text.rfind(w) + len(w))
+    matter_end = text.rfind(last) + len(last)
+    after = [text.rfind(w) for w in told.words_found(text)
+             if len(w) >= 2 and "…" not in w and text.rfind(w) >= matter_end]
+    return text[text.rfind(last) : min(after)] if after else None
 
 
 def told_over_story_name(
